@@ -1,0 +1,1 @@
+pub use model_core::*;

@@ -1,1 +1,48 @@
-//! placeholder
+//! Runtime of the typed MongoDB model layer.
+//!
+//! `#[derive(Model)]` (from `model-derive`) generates data: the collection
+//! name, the key, one typed [`Field`] constant per field, the insert struct,
+//! the `$jsonSchema` and the indexes. Everything that *runs* lives here,
+//! written once for every model: [`Repo`] (CRUD, queries, pagination,
+//! streaming), [`Connection`] (client, transactions, migration) and
+//! [`Error`].
+#![deny(missing_docs)]
+
+mod actions;
+mod connection;
+mod error;
+mod field;
+mod model;
+mod query;
+mod repo;
+mod schema;
+mod sort;
+mod update;
+
+pub use actions::{
+    Count, DeleteMany, DeleteOne, Find, FindMany, FindManyToMapBy, FindOne, InsertMany, InsertOne,
+    Iterate, MAX_PAGE_LIMIT, Page, Paginate, UpdateMany, UpdateOne,
+};
+pub use connection::Connection;
+pub use error::{Error, Result};
+pub use field::{Field, ReadOnly, Writable};
+pub use model::{Key, Model, ParseKey, UpdatedAt};
+pub use query::Query;
+pub use repo::Repo;
+pub use schema::{FieldType, IndexSpec, Numeric, ObjectSchema, Ordered, string_enum_schema};
+pub use sort::Sort;
+pub use update::Update;
+
+pub use bson;
+pub use bson::{DateTime, Uuid, oid::ObjectId};
+pub use mongodb;
+
+/// Items the derive's generated code refers to. Not a public API.
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::model::{Key, Model, UpdatedAt};
+    pub use crate::schema::{FieldType, IndexSpec, ObjectSchema, string_enum_schema};
+    pub use crate::{Field, ReadOnly, Writable};
+    pub use bson;
+    pub use std;
+}

@@ -1,0 +1,740 @@
+//! The actions `Repo` methods return. Each is `#[must_use]`, configured with
+//! builder setters and run by `.await`.
+
+use std::collections::HashMap;
+use std::future::IntoFuture;
+use std::hash::Hash;
+
+use bson::{DateTime, Document};
+use futures::future::BoxFuture;
+use futures::stream::{BoxStream, StreamExt, TryStreamExt};
+use mongodb::ClientSession;
+use mongodb::options::{FindOneOptions, FindOptions, ReturnDocument};
+use tracing::Instrument;
+
+use crate::repo::key_filter;
+use crate::{Error, Model, Query, Repo, Result, Sort, Update};
+
+/// The most documents one page holds, and the default page size.
+pub const MAX_PAGE_LIMIT: u64 = 1000;
+
+/// Where a page sits in the results: its sort, offset, limit, and the total
+/// number of documents matching the query.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct Page {
+    /// The sort document used, if any.
+    pub sort: Option<Document>,
+    /// How many matching documents come before the page.
+    pub offset: u64,
+    /// The page size asked for (at most [`MAX_PAGE_LIMIT`]).
+    pub limit: u64,
+    /// How many documents match the query in all.
+    pub count: u64,
+}
+
+macro_rules! into_future {
+    ($action:ident, $output:ty, $op:literal $(, $key:ident)?) => {
+        impl<'a, M: Model> IntoFuture for $action<'a, M> {
+            type Output = Result<$output>;
+            type IntoFuture = BoxFuture<'a, Result<$output>>;
+
+            fn into_future(self) -> Self::IntoFuture {
+                let span = tracing::debug_span!(
+                    "model",
+                    collection = M::COLLECTION,
+                    op = $op,
+                    $($key = ?self.$key,)?
+                );
+                Box::pin(self.run().instrument(span))
+            }
+        }
+    };
+}
+
+macro_rules! session_setter {
+    () => {
+        /// Runs the operation in `session` (for example inside
+        /// [`Connection::transaction`](crate::Connection::transaction)).
+        pub fn session(mut self, session: &'a mut ClientSession) -> Self {
+            self.session = Some(session);
+            self
+        }
+    };
+}
+
+macro_rules! now_setter {
+    () => {
+        /// Uses `now` for the timestamps instead of the current time.
+        pub fn now(mut self, now: DateTime) -> Self {
+            self.now = Some(now);
+            self
+        }
+    };
+}
+
+macro_rules! window_setters {
+    () => {
+        /// Orders the results.
+        pub fn sort(mut self, sort: Sort<M>) -> Self {
+            self.window.sort = Some(sort);
+            self
+        }
+
+        /// Skips the first `offset` results.
+        pub fn offset(mut self, offset: u64) -> Self {
+            self.window.offset = offset;
+            self
+        }
+
+        /// Returns at most `limit` results.
+        pub fn limit(mut self, limit: u64) -> Self {
+            self.window.limit = Some(limit);
+            self
+        }
+    };
+}
+
+/// Sort, offset and limit of a multi-document read.
+struct Window<M> {
+    sort: Option<Sort<M>>,
+    offset: u64,
+    limit: Option<u64>,
+}
+
+impl<M> Default for Window<M> {
+    fn default() -> Self {
+        Window {
+            sort: None,
+            offset: 0,
+            limit: None,
+        }
+    }
+}
+
+impl<M> Window<M> {
+    fn options(&self) -> Result<FindOptions> {
+        let mut options = FindOptions::default();
+        options.sort = self.sort.as_ref().map(Sort::to_document);
+        if self.offset > 0 {
+            i64::try_from(self.offset).map_err(|_| {
+                Error::invalid(format!("offset {} is over i64::MAX", self.offset))
+            })?;
+            options.skip = Some(self.offset);
+        }
+        if let Some(limit) = self.limit {
+            let limit = i64::try_from(limit)
+                .map_err(|_| Error::invalid(format!("limit {limit} is over i64::MAX")))?;
+            if limit == 0 {
+                return Err(Error::invalid("limit must be at least 1"));
+            }
+            options.limit = Some(limit);
+        }
+        Ok(options)
+    }
+}
+
+/// Reads documents into a `Vec`, in `session` or not.
+async fn collect<M: Model>(
+    repo: &Repo<M>,
+    filter: Document,
+    options: FindOptions,
+    session: Option<&mut ClientSession>,
+) -> Result<Vec<M>> {
+    let coll = repo.collection().await?;
+    let found = coll.find(filter).with_options(options);
+    match session {
+        Some(session) => {
+            let mut cursor = found.session(&mut *session).await.map_err(Repo::<M>::error)?;
+            cursor
+                .stream(session)
+                .try_collect()
+                .await
+                .map_err(Repo::<M>::error)
+        }
+        None => found
+            .await
+            .map_err(Repo::<M>::error)?
+            .try_collect()
+            .await
+            .map_err(Repo::<M>::error),
+    }
+}
+
+/// `repo.find(&key)`: the document with the key, or [`Error::NotFound`].
+#[must_use = "an action does nothing until awaited"]
+pub struct Find<'a, M: Model> {
+    repo: &'a Repo<M>,
+    key: &'a M::Key,
+    session: Option<&'a mut ClientSession>,
+}
+
+impl<'a, M: Model> Find<'a, M> {
+    session_setter!();
+
+    async fn run(self) -> Result<M> {
+        let filter = key_filter::<M>(self.key)?;
+        let coll = self.repo.collection().await?;
+        let found = coll.find_one(filter);
+        let found = match self.session {
+            Some(session) => found.session(session).await,
+            None => found.await,
+        };
+        found
+            .map_err(Repo::<M>::error)?
+            .ok_or_else(Repo::<M>::not_found)
+    }
+}
+
+into_future!(Find, M, "find", key);
+
+/// `repo.find_one(query)`: the first matching document, if any.
+#[must_use = "an action does nothing until awaited"]
+pub struct FindOne<'a, M: Model> {
+    repo: &'a Repo<M>,
+    query: Query<M>,
+    sort: Option<Sort<M>>,
+    session: Option<&'a mut ClientSession>,
+}
+
+impl<'a, M: Model> FindOne<'a, M> {
+    session_setter!();
+
+    /// Which document is first when several match.
+    pub fn sort(mut self, sort: Sort<M>) -> Self {
+        self.sort = Some(sort);
+        self
+    }
+
+    async fn run(self) -> Result<Option<M>> {
+        let filter = self.query.into_document()?;
+        let coll = self.repo.collection().await?;
+        let mut options = FindOneOptions::default();
+        options.sort = self.sort.map(Sort::into_document);
+        let found = coll.find_one(filter).with_options(options);
+        let found = match self.session {
+            Some(session) => found.session(session).await,
+            None => found.await,
+        };
+        found.map_err(Repo::<M>::error)
+    }
+}
+
+into_future!(FindOne, Option<M>, "find_one");
+
+/// `repo.find_many(query)`: the matching documents, in a `Vec`.
+#[must_use = "an action does nothing until awaited"]
+pub struct FindMany<'a, M: Model> {
+    repo: &'a Repo<M>,
+    query: Query<M>,
+    window: Window<M>,
+    session: Option<&'a mut ClientSession>,
+}
+
+impl<'a, M: Model> FindMany<'a, M> {
+    session_setter!();
+    window_setters!();
+
+    async fn run(self) -> Result<Vec<M>> {
+        let options = self.window.options()?;
+        let filter = self.query.into_document()?;
+        collect(self.repo, filter, options, self.session).await
+    }
+}
+
+into_future!(FindMany, Vec<M>, "find_many");
+
+/// `repo.find_many_to_map_by(f, query)`: the matching documents in a map
+/// keyed by `f(&doc)`; a later document replaces an earlier one with the
+/// same map key.
+#[must_use = "an action does nothing until awaited"]
+pub struct FindManyToMapBy<'a, M: Model, K, F> {
+    find: FindMany<'a, M>,
+    by: F,
+    _key: std::marker::PhantomData<fn() -> K>,
+}
+
+impl<'a, M, K, F> FindManyToMapBy<'a, M, K, F>
+where
+    M: Model,
+    K: Eq + Hash + Send + 'a,
+    F: Fn(&M) -> K + Send + 'a,
+{
+    /// Runs the read in `session`.
+    pub fn session(mut self, session: &'a mut ClientSession) -> Self {
+        self.find = self.find.session(session);
+        self
+    }
+
+    /// Orders the reads (later documents win on equal map keys).
+    pub fn sort(mut self, sort: Sort<M>) -> Self {
+        self.find = self.find.sort(sort);
+        self
+    }
+}
+
+impl<'a, M, K, F> IntoFuture for FindManyToMapBy<'a, M, K, F>
+where
+    M: Model,
+    K: Eq + Hash + Send + 'a,
+    F: Fn(&M) -> K + Send + 'a,
+{
+    type Output = Result<HashMap<K, M>>;
+    type IntoFuture = BoxFuture<'a, Result<HashMap<K, M>>>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        let span = tracing::debug_span!(
+            "model",
+            collection = M::COLLECTION,
+            op = "find_many_to_map_by"
+        );
+        Box::pin(
+            async move {
+                let docs = self.find.run().await?;
+                Ok(docs.into_iter().map(|doc| ((self.by)(&doc), doc)).collect())
+            }
+            .instrument(span),
+        )
+    }
+}
+
+/// `repo.iterate(query)`: the matching documents as a lazy stream, fetched
+/// in driver batches, so memory stays flat however many match.
+#[must_use = "an action does nothing until awaited"]
+pub struct Iterate<'a, M: Model> {
+    repo: &'a Repo<M>,
+    query: Query<M>,
+    window: Window<M>,
+    session: Option<&'a mut ClientSession>,
+}
+
+impl<'a, M: Model> Iterate<'a, M> {
+    session_setter!();
+    window_setters!();
+
+    async fn run(self) -> Result<BoxStream<'a, Result<M>>> {
+        let options = self.window.options()?;
+        let filter = self.query.into_document()?;
+        let coll = self.repo.collection().await?;
+        let found = coll.find(filter).with_options(options);
+        match self.session {
+            Some(session) => {
+                let cursor = found.session(&mut *session).await.map_err(Repo::<M>::error)?;
+                let stream = futures::stream::unfold(
+                    (cursor, session),
+                    |(mut cursor, session)| async move {
+                        let next = cursor.next(session).await?;
+                        Some((next.map_err(Repo::<M>::error), (cursor, session)))
+                    },
+                );
+                Ok(stream.boxed())
+            }
+            None => {
+                let cursor = found.await.map_err(Repo::<M>::error)?;
+                Ok(cursor.map_err(Repo::<M>::error).boxed())
+            }
+        }
+    }
+}
+
+into_future!(Iterate, BoxStream<'a, Result<M>>, "iterate");
+
+/// `repo.paginate(query)`: one page of matching documents and where it sits.
+#[must_use = "an action does nothing until awaited"]
+pub struct Paginate<'a, M: Model> {
+    repo: &'a Repo<M>,
+    query: Query<M>,
+    window: Window<M>,
+    session: Option<&'a mut ClientSession>,
+}
+
+impl<'a, M: Model> Paginate<'a, M> {
+    session_setter!();
+    window_setters!();
+
+    async fn run(mut self) -> Result<(Page, Vec<M>)> {
+        let limit = self.window.limit.unwrap_or(MAX_PAGE_LIMIT);
+        if limit == 0 {
+            return Err(Error::invalid(format!(
+                "page limit must be 1..={MAX_PAGE_LIMIT}, got 0"
+            )));
+        }
+        let limit = limit.min(MAX_PAGE_LIMIT);
+        self.window.limit = Some(limit);
+        let options = self.window.options()?;
+        let filter = self.query.into_document()?;
+        let coll = self.repo.collection().await?;
+        let count = coll.count_documents(filter.clone());
+        let count = match self.session.as_deref_mut() {
+            Some(session) => count.session(session).await,
+            None => count.await,
+        }
+        .map_err(Repo::<M>::error)?;
+        let page = Page {
+            sort: options.sort.clone(),
+            offset: self.window.offset,
+            limit,
+            count,
+        };
+        let docs = if self.window.offset >= count {
+            Vec::new()
+        } else {
+            collect(self.repo, filter, options, self.session).await?
+        };
+        Ok((page, docs))
+    }
+}
+
+into_future!(Paginate, (Page, Vec<M>), "paginate");
+
+/// `repo.count(query)`: how many documents match.
+#[must_use = "an action does nothing until awaited"]
+pub struct Count<'a, M: Model> {
+    repo: &'a Repo<M>,
+    query: Query<M>,
+    session: Option<&'a mut ClientSession>,
+}
+
+impl<'a, M: Model> Count<'a, M> {
+    session_setter!();
+
+    async fn run(self) -> Result<u64> {
+        let filter = self.query.into_document()?;
+        let coll = self.repo.collection().await?;
+        let count = coll.count_documents(filter);
+        match self.session {
+            Some(session) => count.session(session).await,
+            None => count.await,
+        }
+        .map_err(Repo::<M>::error)
+    }
+}
+
+into_future!(Count, u64, "count");
+
+/// `repo.insert_one(insert)`: the stored document, with `created_at`.
+#[must_use = "an action does nothing until awaited"]
+pub struct InsertOne<'a, M: Model> {
+    repo: &'a Repo<M>,
+    insert: M::Insert,
+    now: Option<DateTime>,
+    session: Option<&'a mut ClientSession>,
+}
+
+impl<'a, M: Model> InsertOne<'a, M> {
+    session_setter!();
+    now_setter!();
+
+    async fn run(self) -> Result<M> {
+        let doc = M::from_insert(self.insert, self.now.unwrap_or_else(DateTime::now));
+        let coll = self.repo.collection().await?;
+        let inserted = coll.insert_one(&doc);
+        match self.session {
+            Some(session) => inserted.session(session).await,
+            None => inserted.await,
+        }
+        .map_err(Repo::<M>::error)?;
+        Ok(doc)
+    }
+}
+
+into_future!(InsertOne, M, "insert_one");
+
+/// `repo.insert_many(inserts)`: the stored documents, in order.
+///
+/// Inserts are ordered: on a duplicate key the documents before it are
+/// stored and the rest are not (run it in a transaction for all or nothing).
+#[must_use = "an action does nothing until awaited"]
+pub struct InsertMany<'a, M: Model> {
+    repo: &'a Repo<M>,
+    inserts: Vec<M::Insert>,
+    now: Option<DateTime>,
+    session: Option<&'a mut ClientSession>,
+}
+
+impl<'a, M: Model> InsertMany<'a, M> {
+    session_setter!();
+    now_setter!();
+
+    async fn run(self) -> Result<Vec<M>> {
+        if self.inserts.is_empty() {
+            return Ok(Vec::new());
+        }
+        let now = self.now.unwrap_or_else(DateTime::now);
+        let docs: Vec<M> = self
+            .inserts
+            .into_iter()
+            .map(|insert| M::from_insert(insert, now))
+            .collect();
+        let coll = self.repo.collection().await?;
+        let inserted = coll.insert_many(&docs);
+        match self.session {
+            Some(session) => inserted.session(session).await,
+            None => inserted.await,
+        }
+        .map_err(Repo::<M>::error)?;
+        Ok(docs)
+    }
+}
+
+into_future!(InsertMany, Vec<M>, "insert_many");
+
+/// `repo.update_one(&key, update)`: the document after the update, in one
+/// round trip (`findAndModify`), or [`Error::NotFound`].
+#[must_use = "an action does nothing until awaited"]
+pub struct UpdateOne<'a, M: Model> {
+    repo: &'a Repo<M>,
+    key: &'a M::Key,
+    update: Update<M>,
+    now: Option<DateTime>,
+    session: Option<&'a mut ClientSession>,
+}
+
+impl<'a, M: Model> UpdateOne<'a, M> {
+    session_setter!();
+    now_setter!();
+
+    async fn run(self) -> Result<M> {
+        let filter = key_filter::<M>(self.key)?;
+        let update = self
+            .update
+            .into_document(self.now.unwrap_or_else(DateTime::now))?;
+        let coll = self.repo.collection().await?;
+        let updated = coll
+            .find_one_and_update(filter, update)
+            .return_document(ReturnDocument::After);
+        match self.session {
+            Some(session) => updated.session(session).await,
+            None => updated.await,
+        }
+        .map_err(Repo::<M>::error)?
+        .ok_or_else(Repo::<M>::not_found)
+    }
+}
+
+into_future!(UpdateOne, M, "update_one", key);
+
+/// `repo.update_many(query, update)`: how many documents were modified.
+#[must_use = "an action does nothing until awaited"]
+pub struct UpdateMany<'a, M: Model> {
+    repo: &'a Repo<M>,
+    query: Query<M>,
+    update: Update<M>,
+    now: Option<DateTime>,
+    session: Option<&'a mut ClientSession>,
+}
+
+impl<'a, M: Model> UpdateMany<'a, M> {
+    session_setter!();
+    now_setter!();
+
+    async fn run(self) -> Result<u64> {
+        let filter = self.query.into_document()?;
+        let update = self
+            .update
+            .into_document(self.now.unwrap_or_else(DateTime::now))?;
+        let coll = self.repo.collection().await?;
+        let updated = coll.update_many(filter, update);
+        let result = match self.session {
+            Some(session) => updated.session(session).await,
+            None => updated.await,
+        }
+        .map_err(Repo::<M>::error)?;
+        Ok(result.modified_count)
+    }
+}
+
+into_future!(UpdateMany, u64, "update_many");
+
+/// `repo.delete_one(&key)`: `()`, or [`Error::NotFound`].
+#[must_use = "an action does nothing until awaited"]
+pub struct DeleteOne<'a, M: Model> {
+    repo: &'a Repo<M>,
+    key: &'a M::Key,
+    session: Option<&'a mut ClientSession>,
+}
+
+impl<'a, M: Model> DeleteOne<'a, M> {
+    session_setter!();
+
+    async fn run(self) -> Result<()> {
+        let filter = key_filter::<M>(self.key)?;
+        let coll = self.repo.collection().await?;
+        let deleted = coll.delete_one(filter);
+        let result = match self.session {
+            Some(session) => deleted.session(session).await,
+            None => deleted.await,
+        }
+        .map_err(Repo::<M>::error)?;
+        if result.deleted_count == 0 {
+            return Err(Repo::<M>::not_found());
+        }
+        Ok(())
+    }
+}
+
+into_future!(DeleteOne, (), "delete_one", key);
+
+/// `repo.delete_many(query)`: how many documents were deleted.
+#[must_use = "an action does nothing until awaited"]
+pub struct DeleteMany<'a, M: Model> {
+    repo: &'a Repo<M>,
+    query: Query<M>,
+    session: Option<&'a mut ClientSession>,
+}
+
+impl<'a, M: Model> DeleteMany<'a, M> {
+    session_setter!();
+
+    async fn run(self) -> Result<u64> {
+        let filter = self.query.into_document()?;
+        let coll = self.repo.collection().await?;
+        let deleted = coll.delete_many(filter);
+        let result = match self.session {
+            Some(session) => deleted.session(session).await,
+            None => deleted.await,
+        }
+        .map_err(Repo::<M>::error)?;
+        Ok(result.deleted_count)
+    }
+}
+
+into_future!(DeleteMany, u64, "delete_many");
+
+impl<M: Model> Repo<M> {
+    /// The document with `key`, or [`Error::NotFound`].
+    pub fn find<'a>(&'a self, key: &'a M::Key) -> Find<'a, M> {
+        Find {
+            repo: self,
+            key,
+            session: None,
+        }
+    }
+
+    /// The first document matching `query`, if any.
+    pub fn find_one(&self, query: Query<M>) -> FindOne<'_, M> {
+        FindOne {
+            repo: self,
+            query,
+            sort: None,
+            session: None,
+        }
+    }
+
+    /// The documents matching `query`; set `.sort`, `.offset`, `.limit`.
+    pub fn find_many(&self, query: Query<M>) -> FindMany<'_, M> {
+        FindMany {
+            repo: self,
+            query,
+            window: Window::default(),
+            session: None,
+        }
+    }
+
+    /// The documents matching `query`, in a map keyed by `by(&doc)`.
+    pub fn find_many_to_map_by<'a, K, F>(
+        &'a self,
+        by: F,
+        query: Query<M>,
+    ) -> FindManyToMapBy<'a, M, K, F>
+    where
+        K: Eq + Hash + Send + 'a,
+        F: Fn(&M) -> K + Send + 'a,
+    {
+        FindManyToMapBy {
+            find: self.find_many(query),
+            by,
+            _key: std::marker::PhantomData,
+        }
+    }
+
+    /// The documents matching `query` as a lazy [`Stream`](futures::Stream).
+    pub fn iterate(&self, query: Query<M>) -> Iterate<'_, M> {
+        Iterate {
+            repo: self,
+            query,
+            window: Window::default(),
+            session: None,
+        }
+    }
+
+    /// One page of the documents matching `query` (limit 1000 by default
+    /// and at most), with the total count.
+    pub fn paginate(&self, query: Query<M>) -> Paginate<'_, M> {
+        Paginate {
+            repo: self,
+            query,
+            window: Window::default(),
+            session: None,
+        }
+    }
+
+    /// How many documents match `query`.
+    pub fn count(&self, query: Query<M>) -> Count<'_, M> {
+        Count {
+            repo: self,
+            query,
+            session: None,
+        }
+    }
+
+    /// Inserts one document; a duplicate key is [`Error::Conflict`].
+    pub fn insert_one(&self, insert: M::Insert) -> InsertOne<'_, M> {
+        InsertOne {
+            repo: self,
+            insert,
+            now: None,
+            session: None,
+        }
+    }
+
+    /// Inserts documents in order; no round trip when `inserts` is empty.
+    pub fn insert_many(&self, inserts: impl IntoIterator<Item = M::Insert>) -> InsertMany<'_, M> {
+        InsertMany {
+            repo: self,
+            inserts: inserts.into_iter().collect(),
+            now: None,
+            session: None,
+        }
+    }
+
+    /// Updates the document with `key` and returns it as it is after.
+    pub fn update_one<'a>(&'a self, key: &'a M::Key, update: Update<M>) -> UpdateOne<'a, M> {
+        UpdateOne {
+            repo: self,
+            key,
+            update,
+            now: None,
+            session: None,
+        }
+    }
+
+    /// Updates every document matching `query`; returns how many changed.
+    pub fn update_many(&self, query: Query<M>, update: Update<M>) -> UpdateMany<'_, M> {
+        UpdateMany {
+            repo: self,
+            query,
+            update,
+            now: None,
+            session: None,
+        }
+    }
+
+    /// Deletes the document with `key`, or fails with [`Error::NotFound`].
+    pub fn delete_one<'a>(&'a self, key: &'a M::Key) -> DeleteOne<'a, M> {
+        DeleteOne {
+            repo: self,
+            key,
+            session: None,
+        }
+    }
+
+    /// Deletes every document matching `query`; returns how many.
+    pub fn delete_many(&self, query: Query<M>) -> DeleteMany<'_, M> {
+        DeleteMany {
+            repo: self,
+            query,
+            session: None,
+        }
+    }
+}

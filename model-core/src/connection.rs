@@ -1,0 +1,205 @@
+//! The connection: a lazily created driver client, a database, transactions.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use mongodb::error::{TRANSIENT_TRANSACTION_ERROR, UNKNOWN_TRANSACTION_COMMIT_RESULT};
+use mongodb::{Client, ClientSession, Database};
+use tokio::sync::OnceCell;
+
+use crate::{Error, Model, Repo, Result};
+
+/// How long [`Connection::transaction`] keeps retrying transient failures,
+/// as the driver's own `with_transaction` does.
+const TRANSACTION_RETRY_LIMIT: Duration = Duration::from_secs(120);
+
+/// A handle to one database on one deployment. Cheap to clone; clones share
+/// the driver client.
+///
+/// The driver client is created on first use ([`connect`](Self::connect) is
+/// idempotent and optional) and closed by [`disconnect`](Self::disconnect),
+/// after which every operation fails with [`Error::Disconnected`].
+///
+/// ```no_run
+/// # async fn demo() -> model_core::Result<()> {
+/// let conn = model_core::Connection::new("mongodb://localhost:27017", "app");
+/// let db = conn.database().await?;
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct Connection {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    uri: Option<String>,
+    database: String,
+    client: OnceCell<Client>,
+    closed: AtomicBool,
+}
+
+impl std::fmt::Debug for Connection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The URI may carry credentials: never print it.
+        f.debug_struct("Connection")
+            .field("database", &self.inner.database)
+            .field("connected", &self.inner.client.initialized())
+            .field("closed", &self.inner.closed.load(Ordering::Relaxed))
+            .finish()
+    }
+}
+
+impl Connection {
+    /// A connection to `database` on the deployment at `uri`. Nothing is
+    /// sent until the first operation.
+    pub fn new(uri: impl Into<String>, database: impl Into<String>) -> Self {
+        Self::build(Some(uri.into()), database.into(), OnceCell::new())
+    }
+
+    /// A connection to `database` through a client you configured yourself.
+    pub fn from_client(client: Client, database: impl Into<String>) -> Self {
+        Self::build(None, database.into(), OnceCell::new_with(Some(client)))
+    }
+
+    fn build(uri: Option<String>, database: String, client: OnceCell<Client>) -> Self {
+        Connection {
+            inner: Arc::new(Inner {
+                uri,
+                database,
+                client,
+                closed: AtomicBool::new(false),
+            }),
+        }
+    }
+
+    /// The driver client, created on the first call.
+    ///
+    /// # Errors
+    /// [`Error::Disconnected`] after [`disconnect`](Self::disconnect); a
+    /// driver error when the URI is malformed.
+    pub async fn connect(&self) -> Result<&Client> {
+        if self.inner.closed.load(Ordering::Acquire) {
+            return Err(Error::Disconnected);
+        }
+        let client = self
+            .inner
+            .client
+            .get_or_try_init(|| async {
+                let uri = self.inner.uri.as_deref().ok_or(Error::Disconnected)?;
+                Client::with_uri_str(uri).await.map_err(Error::from)
+            })
+            .await?;
+        if self.inner.closed.load(Ordering::Acquire) {
+            return Err(Error::Disconnected);
+        }
+        Ok(client)
+    }
+
+    /// Closes the client: pending operations finish, later ones fail with
+    /// [`Error::Disconnected`]. Idempotent.
+    pub async fn disconnect(&self) {
+        if self.inner.closed.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        if let Some(client) = self.inner.client.get() {
+            client.clone().shutdown().await;
+        }
+    }
+
+    /// Whether [`disconnect`](Self::disconnect) was called.
+    pub fn is_closed(&self) -> bool {
+        self.inner.closed.load(Ordering::Acquire)
+    }
+
+    /// The database's name.
+    pub fn database_name(&self) -> &str {
+        &self.inner.database
+    }
+
+    /// The driver's database handle, for what the model layer does not cover.
+    ///
+    /// # Errors
+    /// As [`connect`](Self::connect).
+    pub async fn database(&self) -> Result<Database> {
+        Ok(self.connect().await?.database(&self.inner.database))
+    }
+
+    /// The repository of model `M`.
+    pub fn repo<M: Model>(&self) -> Repo<M> {
+        Repo::new(self.clone())
+    }
+
+    /// Runs `f` in a transaction and commits it.
+    ///
+    /// Pass the session to every operation inside (`.session(s)`). When `f`
+    /// or the commit fails with a `TransientTransactionError` the whole
+    /// transaction is retried; an unknown commit result retries the commit;
+    /// both for up to 120 seconds. Any other error aborts the transaction,
+    /// so nothing `f` wrote is kept, and is returned (a duplicate key as
+    /// [`Error::Conflict`]).
+    ///
+    /// ```no_run
+    /// # async fn demo(conn: model_core::Connection) -> model_core::Result<()> {
+    /// let total = conn
+    ///     .transaction(async |session| {
+    ///         let db = session.client().database("app");
+    ///         Ok(1)
+    ///     })
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    /// What `f` returns, or [`Error::Transaction`] when starting or committing fails.
+    pub async fn transaction<T, F>(&self, mut f: F) -> Result<T>
+    where
+        F: AsyncFnMut(&mut ClientSession) -> Result<T>,
+    {
+        let started = Instant::now();
+        let client = self.connect().await?;
+        let mut session = client.start_session().await?;
+        'attempt: loop {
+            session
+                .start_transaction()
+                .await
+                .map_err(|source| Error::Transaction {
+                    source: Box::new(source),
+                })?;
+            let value = match f(&mut session).await {
+                Ok(value) => value,
+                Err(error) => {
+                    // Fails harmlessly when `f` already ended the transaction.
+                    let _ = session.abort_transaction().await;
+                    if error.has_label(TRANSIENT_TRANSACTION_ERROR)
+                        && started.elapsed() < TRANSACTION_RETRY_LIMIT
+                    {
+                        continue 'attempt;
+                    }
+                    return Err(error);
+                }
+            };
+            loop {
+                match session.commit_transaction().await {
+                    Ok(()) => return Ok(value),
+                    Err(error) if started.elapsed() < TRANSACTION_RETRY_LIMIT => {
+                        if error.contains_label(UNKNOWN_TRANSACTION_COMMIT_RESULT) {
+                            continue;
+                        }
+                        if error.contains_label(TRANSIENT_TRANSACTION_ERROR) {
+                            continue 'attempt;
+                        }
+                        return Err(Error::Transaction {
+                            source: Box::new(error),
+                        });
+                    }
+                    Err(error) => {
+                        return Err(Error::Transaction {
+                            source: Box::new(error),
+                        });
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,157 @@
+//! The one error type of the model layer.
+
+use bson::Document;
+
+/// A `Result` whose error defaults to [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything a repository or a [`Connection`](crate::Connection) operation can fail with.
+///
+/// Driver and BSON errors are kept as sources, never stringified, so
+/// `std::error::Error::source` walks down to the server's reply.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// No document has the key, or matched the query, that the operation needed.
+    #[error("no matching document in `{collection}`")]
+    NotFound {
+        /// The collection searched.
+        collection: String,
+    },
+    /// A write collided with an existing document: duplicate `_id` or a
+    /// duplicate value in a unique index (server code 11000).
+    #[error("duplicate key in `{collection}`")]
+    Conflict {
+        /// The collection written to.
+        collection: String,
+        /// The driver's error, with the server's message.
+        #[source]
+        source: Box<mongodb::error::Error>,
+    },
+    /// The collection's `$jsonSchema` validator rejected the document (server code 121).
+    #[error("document failed validation in `{collection}`")]
+    Validation {
+        /// The collection written to.
+        collection: String,
+        /// The server's explanation (`errInfo`), where the server sent one.
+        details: Option<Document>,
+        /// The driver's error.
+        #[source]
+        source: Box<mongodb::error::Error>,
+    },
+    /// The write concern is unacknowledged (`w: 0`), so the server sent no
+    /// result to report.
+    #[error("the write to `{collection}` was not acknowledged")]
+    Unacknowledged {
+        /// The collection written to.
+        collection: String,
+    },
+    /// The [`Connection`](crate::Connection) was closed with `disconnect`.
+    #[error("the connection is closed")]
+    Disconnected,
+    /// Starting, committing or aborting a transaction failed.
+    #[error("the transaction failed")]
+    Transaction {
+        /// The driver's error.
+        #[source]
+        source: Box<mongodb::error::Error>,
+    },
+    /// An argument is out of range (for example a page limit of zero); nothing was sent.
+    #[error("invalid argument: {message}")]
+    InvalidArgument {
+        /// What is wrong and what is allowed.
+        message: String,
+    },
+    /// A value given to a query or an update cannot be stored as BSON
+    /// (for example a `u64` above `i64::MAX`); nothing was sent.
+    #[error("the value for field `{field}` cannot be stored as BSON")]
+    InvalidValue {
+        /// The field the value was for.
+        field: String,
+        /// The serializer's error.
+        #[source]
+        source: std::sync::Arc<bson::ser::Error>,
+    },
+    /// Any other error from the driver or the server.
+    #[error("MongoDB operation failed")]
+    Mongo(#[source] Box<mongodb::error::Error>),
+    /// A value could not be turned into BSON.
+    #[error("cannot serialize a value to BSON")]
+    Serialize(#[from] bson::ser::Error),
+    /// A stored document does not fit the model's type.
+    #[error("cannot deserialize a document from BSON")]
+    Deserialize(#[from] bson::de::Error),
+}
+
+impl From<mongodb::error::Error> for Error {
+    fn from(error: mongodb::error::Error) -> Self {
+        Error::Mongo(Box::new(error))
+    }
+}
+
+/// Server code of a duplicate key.
+const DUPLICATE_KEY: i32 = 11000;
+/// Server code of a document that fails validation.
+const DOCUMENT_VALIDATION_FAILURE: i32 = 121;
+
+impl Error {
+    /// Maps a driver error from an operation on `collection` to the typed
+    /// kinds: duplicate key to [`Error::Conflict`], validation failure to
+    /// [`Error::Validation`], anything else to [`Error::Mongo`].
+    pub fn from_driver(collection: &str, error: mongodb::error::Error) -> Self {
+        use mongodb::error::{ErrorKind, WriteFailure};
+        let (code, details) = match error.kind.as_ref() {
+            ErrorKind::Write(WriteFailure::WriteError(e)) => (Some(e.code), e.details.clone()),
+            ErrorKind::Command(e) => (Some(e.code), None),
+            ErrorKind::InsertMany(e) => match e.write_errors.as_deref() {
+                Some([first, ..]) => (Some(first.code), first.details.clone()),
+                _ => (None, None),
+            },
+            _ => (None, None),
+        };
+        let collection = collection.to_string();
+        let source = Box::new(error);
+        match code {
+            Some(DUPLICATE_KEY) => Error::Conflict { collection, source },
+            Some(DOCUMENT_VALIDATION_FAILURE) => {
+                let details = details.or_else(|| error_info(&source));
+                Error::Validation {
+                    collection,
+                    details,
+                    source,
+                }
+            }
+            _ => Error::Mongo(source),
+        }
+    }
+
+    /// The driver error underneath, if there is one.
+    pub fn driver_error(&self) -> Option<&mongodb::error::Error> {
+        match self {
+            Error::Conflict { source, .. }
+            | Error::Validation { source, .. }
+            | Error::Transaction { source }
+            | Error::Mongo(source) => Some(source),
+            _ => None,
+        }
+    }
+
+    /// Whether the driver marked the error with `label`
+    /// (for example `TransientTransactionError`).
+    pub fn has_label(&self, label: &str) -> bool {
+        self.driver_error().is_some_and(|e| e.contains_label(label))
+    }
+
+    pub(crate) fn invalid(message: impl Into<String>) -> Self {
+        Error::InvalidArgument {
+            message: message.into(),
+        }
+    }
+}
+
+/// The `errInfo` of a command error, read from the raw server reply.
+fn error_info(error: &mongodb::error::Error) -> Option<Document> {
+    let reply = error.server_response()?;
+    let info = reply.get_document("errInfo").ok()?;
+    Document::try_from(info).ok()
+}

@@ -1,0 +1,183 @@
+//! The traits `#[derive(Model)]` implements: what a model *is*. What a model
+//! *does* lives in [`Repo`](crate::Repo).
+
+use bson::{Bson, DateTime, Document, oid::ObjectId};
+use serde::{Serialize, de::DeserializeOwned};
+
+use crate::schema::IndexSpec;
+use crate::{Error, Result};
+
+/// A document type stored in one collection, keyed by `_id`.
+///
+/// Implemented by `#[derive(Model)]`; implementing it by hand is possible
+/// but rarely useful.
+pub trait Model: Serialize + DeserializeOwned + Send + Sync + Unpin + Sized + 'static {
+    /// The type of the `_id` field.
+    type Key: Key;
+    /// What `insert_one` takes: every field but the timestamps, with the key
+    /// optional where it can be generated.
+    type Insert: Send + 'static;
+    /// The collection's name.
+    const COLLECTION: &'static str;
+
+    /// The document's key.
+    fn key(&self) -> &Self::Key;
+
+    /// Builds the document to insert, stamping `created_at` with `now` and
+    /// generating the key if the insert left it out.
+    fn from_insert(insert: Self::Insert, now: DateTime) -> Self;
+
+    /// The `$jsonSchema` validator of the collection.
+    fn json_schema() -> Document;
+
+    /// The declared indexes (the `_id` index is implicit).
+    fn indexes() -> Vec<IndexSpec> {
+        Vec::new()
+    }
+
+    /// The filter that selects the document with `key`: `{ _id: key }`.
+    ///
+    /// A composite key serializes its fields in declaration order, which is
+    /// the order MongoDB compares embedded documents in.
+    fn key_filter(key: &Self::Key) -> Result<Document> {
+        Ok(bson::doc! { "_id": key.to_bson()? })
+    }
+}
+
+/// A type that can be a model's `_id`.
+///
+/// Implemented for [`Uuid`](bson::Uuid) and [`ObjectId`] (generated when an
+/// insert leaves them out), `String`, `i32`, `i64`, and composite keys made
+/// with `#[derive(CompositeKey)]`.
+pub trait Key: Serialize + DeserializeOwned + Clone + std::fmt::Debug + Send + Sync + 'static {
+    /// The type of the key field in the model's insert struct: `Option<Self>`
+    /// for keys that can be generated, `Self` otherwise.
+    type Insert: Send + 'static;
+
+    /// The key for an insert, generating one where allowed.
+    fn from_insert(insert: Self::Insert) -> Self;
+
+    /// The key as the BSON value stored in `_id`.
+    fn to_bson(&self) -> Result<Bson> {
+        bson::to_bson(self).map_err(Error::from)
+    }
+}
+
+impl Key for bson::Uuid {
+    type Insert = Option<bson::Uuid>;
+    fn from_insert(insert: Option<bson::Uuid>) -> Self {
+        insert.unwrap_or_else(bson::Uuid::new)
+    }
+    fn to_bson(&self) -> Result<Bson> {
+        Ok(Bson::Binary(bson::Binary::from_uuid(*self)))
+    }
+}
+
+impl Key for ObjectId {
+    type Insert = Option<ObjectId>;
+    fn from_insert(insert: Option<ObjectId>) -> Self {
+        insert.unwrap_or_else(ObjectId::new)
+    }
+    fn to_bson(&self) -> Result<Bson> {
+        Ok(Bson::ObjectId(*self))
+    }
+}
+
+impl Key for String {
+    type Insert = String;
+    fn from_insert(insert: String) -> Self {
+        insert
+    }
+    fn to_bson(&self) -> Result<Bson> {
+        Ok(Bson::String(self.clone()))
+    }
+}
+
+impl Key for i32 {
+    type Insert = i32;
+    fn from_insert(insert: i32) -> Self {
+        insert
+    }
+    fn to_bson(&self) -> Result<Bson> {
+        Ok(Bson::Int32(*self))
+    }
+}
+
+impl Key for i64 {
+    type Insert = i64;
+    fn from_insert(insert: i64) -> Self {
+        insert
+    }
+    fn to_bson(&self) -> Result<Bson> {
+        Ok(Bson::Int64(*self))
+    }
+}
+
+/// The type of a model's `updated_at` field: [`DateTime`] (set to the insert
+/// time on insert) or `Option<DateTime>` (`None` until the first update).
+pub trait UpdatedAt: Send + Sync {
+    /// The value stored on insert.
+    fn on_insert(now: DateTime) -> Self;
+}
+
+impl UpdatedAt for DateTime {
+    fn on_insert(now: DateTime) -> Self {
+        now
+    }
+}
+
+impl UpdatedAt for Option<DateTime> {
+    fn on_insert(_: DateTime) -> Self {
+        None
+    }
+}
+
+/// Parses a key from text: a UUID in its hyphenated form, a 24-digit hex
+/// ObjectId, a decimal integer, or the string itself.
+///
+/// ```
+/// use model_core::ParseKey;
+/// assert!(bson::Uuid::parse_key("not-a-uuid").is_err());
+/// assert_eq!(i64::parse_key("42").unwrap(), 42);
+/// ```
+pub trait ParseKey: Key {
+    /// Parses `text`, or says what was expected.
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] when `text` is not a key of this kind.
+    fn parse_key(text: &str) -> Result<Self>;
+}
+
+impl ParseKey for bson::Uuid {
+    fn parse_key(text: &str) -> Result<Self> {
+        bson::Uuid::parse_str(text)
+            .map_err(|_| Error::invalid(format!("`{text}` is not a UUID")))
+    }
+}
+
+impl ParseKey for ObjectId {
+    fn parse_key(text: &str) -> Result<Self> {
+        ObjectId::parse_str(text)
+            .map_err(|_| Error::invalid(format!("`{text}` is not a 24-digit hex ObjectId")))
+    }
+}
+
+impl ParseKey for String {
+    fn parse_key(text: &str) -> Result<Self> {
+        Ok(text.to_string())
+    }
+}
+
+impl ParseKey for i32 {
+    fn parse_key(text: &str) -> Result<Self> {
+        text.parse()
+            .map_err(|_| Error::invalid(format!("`{text}` is not a 32-bit integer")))
+    }
+}
+
+impl ParseKey for i64 {
+    fn parse_key(text: &str) -> Result<Self> {
+        text.parse()
+            .map_err(|_| Error::invalid(format!("`{text}` is not a 64-bit integer")))
+    }
+}

@@ -1,0 +1,110 @@
+//! `Repo<M>`: every operation on a model's collection, written once.
+//!
+//! Each method returns a `#[must_use]` action with builder setters
+//! (`.sort(..)`, `.offset(..)`, `.limit(..)`, `.session(..)`, `.now(..)`),
+//! run by `.await`, as in the `mongodb` driver.
+
+use std::marker::PhantomData;
+
+use bson::Document;
+use mongodb::Collection;
+use tokio::sync::OnceCell;
+
+use crate::{Connection, Error, Model, Result};
+
+/// The typed repository of model `M`: CRUD, queries, pagination, streaming.
+///
+/// Get one with [`Connection::repo`]. Cheap to clone.
+pub struct Repo<M: Model> {
+    conn: Connection,
+    collection: OnceCell<Collection<M>>,
+    _model: PhantomData<fn() -> M>,
+}
+
+impl<M: Model> Clone for Repo<M> {
+    fn clone(&self) -> Self {
+        Repo {
+            conn: self.conn.clone(),
+            collection: self.collection.clone(),
+            _model: PhantomData,
+        }
+    }
+}
+
+impl<M: Model> std::fmt::Debug for Repo<M> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Repo")
+            .field("collection", &M::COLLECTION)
+            .field("connection", &self.conn)
+            .finish()
+    }
+}
+
+impl<M: Model> Repo<M> {
+    pub(crate) fn new(conn: Connection) -> Self {
+        Repo {
+            conn,
+            collection: OnceCell::new(),
+            _model: PhantomData,
+        }
+    }
+
+    /// The connection this repository uses.
+    pub fn connection(&self) -> &Connection {
+        &self.conn
+    }
+
+    /// The typed driver collection, for what the repository does not cover.
+    ///
+    /// # Errors
+    /// [`Error::Disconnected`] after the connection was closed.
+    pub async fn collection(&self) -> Result<&Collection<M>> {
+        if self.conn.is_closed() {
+            return Err(Error::Disconnected);
+        }
+        self.collection
+            .get_or_try_init(|| async {
+                let db = self.conn.database().await?;
+                Ok(db.collection::<M>(M::COLLECTION))
+            })
+            .await
+    }
+
+    /// Maps a driver error from this collection to [`Error`].
+    pub(crate) fn error(error: mongodb::error::Error) -> Error {
+        Error::from_driver(M::COLLECTION, error)
+    }
+
+    pub(crate) fn not_found() -> Error {
+        Error::NotFound {
+            collection: M::COLLECTION.to_string(),
+        }
+    }
+
+    /// Creates the declared indexes (those of `#[model(index)]`,
+    /// `#[model(unique)]` and `#[model(index(...))]`) that do not exist yet.
+    /// `Connection::migrate` also replaces changed ones, drops undeclared
+    /// ones and sets the validator.
+    ///
+    /// # Errors
+    /// A driver error, for example when an index of the same name exists
+    /// with other keys or options.
+    pub async fn create_indexes(&self) -> Result<()> {
+        let indexes = M::indexes();
+        if indexes.is_empty() {
+            return Ok(());
+        }
+        let models = indexes.iter().map(|i| i.to_index_model());
+        self.collection()
+            .await?
+            .create_indexes(models)
+            .await
+            .map_err(Self::error)?;
+        Ok(())
+    }
+}
+
+/// `{ _id: key }` for `key`, or the error of a key that cannot be encoded.
+pub(crate) fn key_filter<M: Model>(key: &M::Key) -> Result<Document> {
+    M::key_filter(key)
+}

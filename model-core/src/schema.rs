@@ -1,0 +1,346 @@
+//! What a field's type contributes to the model: its `$jsonSchema`, its BSON
+//! value, and which operators it supports. Also the index declarations.
+
+use std::collections::{BTreeMap, HashMap};
+use std::time::Duration;
+
+use bson::{Bson, DateTime, Decimal128, Document, doc, oid::ObjectId};
+use serde::Serialize;
+
+/// A type a model field can have.
+///
+/// Implemented for the BSON-native scalars, `Option`, `Vec`, string-keyed
+/// maps and `Box`; `#[derive(Schema)]` implements it for nested structs and
+/// for enums of unit variants. Implement it by hand for a custom type:
+///
+/// ```
+/// use model_core::FieldType;
+/// #[derive(serde::Serialize)]
+/// struct Email(String);
+/// impl FieldType for Email {
+///     fn json_schema() -> bson::Document {
+///         bson::doc! { "bsonType": "string", "pattern": "^[^@]+@[^@]+$" }
+///     }
+/// }
+/// ```
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` has no known BSON schema, so it cannot be a model field",
+    label = "no `FieldType` impl",
+    note = "derive it with `#[derive(Schema)]`, or implement `model::FieldType` by hand",
+    note = "for UUIDs use `model::Uuid` (`bson::Uuid`), which is stored as BSON binary subtype 4"
+)]
+pub trait FieldType: Serialize {
+    /// Whether a document must contain the field (`false` for `Option`).
+    const REQUIRED: bool = true;
+
+    /// The `$jsonSchema` of a value of this type.
+    fn json_schema() -> Document;
+
+    /// The value as BSON.
+    ///
+    /// # Errors
+    /// When the value cannot be represented (for example a `u64` over `i64::MAX`).
+    fn into_bson(self) -> Result<Bson, bson::ser::Error>
+    where
+        Self: Sized,
+    {
+        bson::to_bson(&self)
+    }
+}
+
+/// A field type with an order, so it supports `gt`, `gte`, `lt`, `lte` and `range`.
+pub trait Ordered: FieldType {
+    /// The type of a bound (`T` for both `T` and `Option<T>`).
+    type Bound: FieldType;
+}
+
+/// A numeric field type, so it supports `inc`.
+pub trait Numeric: FieldType {
+    /// The type of an increment (`T` for both `T` and `Option<T>`).
+    type Delta: FieldType;
+}
+
+fn bson_type(name: &str) -> Document {
+    doc! { "bsonType": name }
+}
+
+macro_rules! scalar {
+    ($($ty:ty => $name:literal, $into:expr);* $(;)?) => {$(
+        impl FieldType for $ty {
+            fn json_schema() -> Document {
+                bson_type($name)
+            }
+            fn into_bson(self) -> Result<Bson, bson::ser::Error> {
+                #[allow(clippy::redundant_closure_call)]
+                Ok(($into)(self))
+            }
+        }
+        impl Ordered for $ty {
+            type Bound = $ty;
+        }
+    )*};
+}
+
+scalar! {
+    String => "string", Bson::String;
+    bool => "bool", Bson::Boolean;
+    i32 => "int", Bson::Int32;
+    i64 => "long", Bson::Int64;
+    f64 => "double", Bson::Double;
+    DateTime => "date", Bson::DateTime;
+    ObjectId => "objectId", Bson::ObjectId;
+    Decimal128 => "decimal", Bson::Decimal128;
+    bson::Uuid => "binData", |u| Bson::Binary(bson::Binary::from_uuid(u));
+    i8 => "int", |v: i8| Bson::Int32(v.into());
+    i16 => "int", |v: i16| Bson::Int32(v.into());
+    u8 => "int", |v: u8| Bson::Int32(v.into());
+    u16 => "int", |v: u16| Bson::Int32(v.into());
+    u32 => "long", |v: u32| Bson::Int64(v.into());
+    f32 => "double", |v: f32| Bson::Double(v.into());
+}
+
+macro_rules! numeric {
+    ($($ty:ty),*) => {$(
+        impl Numeric for $ty {
+            type Delta = $ty;
+        }
+    )*};
+}
+
+numeric!(i32, i64, f64, Decimal128);
+
+impl<T: FieldType> FieldType for Option<T> {
+    const REQUIRED: bool = false;
+
+    fn json_schema() -> Document {
+        nullable(T::json_schema())
+    }
+
+    fn into_bson(self) -> Result<Bson, bson::ser::Error> {
+        match self {
+            Some(value) => value.into_bson(),
+            None => Ok(Bson::Null),
+        }
+    }
+}
+
+/// `schema` widened to also accept `null`.
+fn nullable(mut schema: Document) -> Document {
+    if let Some(Bson::Array(values)) = schema.get_mut("enum") {
+        values.push(Bson::Null);
+    }
+    match schema.get("bsonType").cloned() {
+        Some(Bson::String(name)) => {
+            schema.insert("bsonType", vec![Bson::String(name), "null".into()]);
+            schema
+        }
+        Some(Bson::Array(mut names)) => {
+            if !names.contains(&Bson::from("null")) {
+                names.push("null".into());
+            }
+            schema.insert("bsonType", names);
+            schema
+        }
+        _ => doc! { "anyOf": [schema, { "bsonType": "null" }] },
+    }
+}
+
+impl<T: Ordered> Ordered for Option<T> {
+    type Bound = T::Bound;
+}
+
+impl<T: Numeric> Numeric for Option<T> {
+    type Delta = T::Delta;
+}
+
+impl<T: FieldType> FieldType for Vec<T> {
+    fn json_schema() -> Document {
+        doc! { "bsonType": "array", "items": T::json_schema() }
+    }
+}
+
+impl<T: FieldType> FieldType for Box<T> {
+    const REQUIRED: bool = T::REQUIRED;
+    fn json_schema() -> Document {
+        T::json_schema()
+    }
+    fn into_bson(self) -> Result<Bson, bson::ser::Error> {
+        (*self).into_bson()
+    }
+}
+
+impl<T: FieldType, S: std::hash::BuildHasher> FieldType for HashMap<String, T, S> {
+    fn json_schema() -> Document {
+        doc! { "bsonType": "object", "additionalProperties": T::json_schema() }
+    }
+}
+
+impl<T: FieldType> FieldType for BTreeMap<String, T> {
+    fn json_schema() -> Document {
+        doc! { "bsonType": "object", "additionalProperties": T::json_schema() }
+    }
+}
+
+impl FieldType for Document {
+    fn json_schema() -> Document {
+        bson_type("object")
+    }
+    fn into_bson(self) -> Result<Bson, bson::ser::Error> {
+        Ok(Bson::Document(self))
+    }
+}
+
+impl FieldType for Bson {
+    fn json_schema() -> Document {
+        Document::new()
+    }
+    fn into_bson(self) -> Result<Bson, bson::ser::Error> {
+        Ok(self)
+    }
+}
+
+/// Builds the `$jsonSchema` of an object from its properties; used by the
+/// derive for models and nested structs.
+#[derive(Debug)]
+pub struct ObjectSchema {
+    properties: Document,
+    required: Vec<Bson>,
+    additional_properties: bool,
+}
+
+impl ObjectSchema {
+    /// An object schema; `additional_properties: false` rejects unknown fields.
+    pub fn new(additional_properties: bool) -> Self {
+        ObjectSchema {
+            properties: Document::new(),
+            required: Vec::new(),
+            additional_properties,
+        }
+    }
+
+    /// Adds the property `name` of type `T`.
+    pub fn property<T: FieldType + ?Sized>(mut self, name: &str) -> Self {
+        self.properties.insert(name, T::json_schema());
+        if T::REQUIRED {
+            self.required.push(Bson::String(name.to_string()));
+        }
+        self
+    }
+
+    /// Adds the property `name` with an explicit schema.
+    pub fn property_schema(mut self, name: &str, schema: Document, required: bool) -> Self {
+        self.properties.insert(name, schema);
+        if required {
+            self.required.push(Bson::String(name.to_string()));
+        }
+        self
+    }
+
+    /// The schema document.
+    pub fn build(self) -> Document {
+        let mut schema = doc! { "bsonType": "object" };
+        if !self.required.is_empty() {
+            schema.insert("required", self.required);
+        }
+        schema.insert("properties", self.properties);
+        schema.insert("additionalProperties", self.additional_properties);
+        schema
+    }
+}
+
+/// The schema of an enum of unit variants stored as strings.
+pub fn string_enum_schema(values: &[&str]) -> Document {
+    let values: Vec<Bson> = values.iter().map(|v| Bson::String((*v).into())).collect();
+    doc! { "bsonType": "string", "enum": values }
+}
+
+/// An index a model declares.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct IndexSpec {
+    /// The index name; by default MongoDB's own (`field_1_other_-1`).
+    pub name: String,
+    /// The keys, in order, each `1` or `-1`.
+    pub keys: Document,
+    /// Reject duplicate values.
+    pub unique: bool,
+    /// Skip documents that lack the indexed fields.
+    pub sparse: bool,
+    /// TTL: delete a document this long after the date in its (single) key field.
+    pub expire_after: Option<Duration>,
+    /// Index only the documents matching this filter.
+    pub partial_filter: Option<Document>,
+}
+
+impl IndexSpec {
+    /// An index on `keys` with MongoDB's default name.
+    pub fn new(keys: Document) -> Self {
+        IndexSpec {
+            name: Self::default_name(&keys),
+            keys,
+            unique: false,
+            sparse: false,
+            expire_after: None,
+            partial_filter: None,
+        }
+    }
+
+    /// MongoDB's default name for an index on `keys`: `a_1_b_-1`.
+    pub fn default_name(keys: &Document) -> String {
+        let parts: Vec<String> = keys
+            .iter()
+            .map(|(field, direction)| match direction {
+                Bson::Int32(d) => format!("{field}_{d}"),
+                Bson::Int64(d) => format!("{field}_{d}"),
+                Bson::String(s) => format!("{field}_{s}"),
+                other => format!("{field}_{other}"),
+            })
+            .collect();
+        parts.join("_")
+    }
+
+    /// Names the index.
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.name = name.into();
+        self
+    }
+
+    /// Makes the index unique.
+    pub fn unique(mut self, unique: bool) -> Self {
+        self.unique = unique;
+        self
+    }
+
+    /// Makes the index sparse.
+    pub fn sparse(mut self, sparse: bool) -> Self {
+        self.sparse = sparse;
+        self
+    }
+
+    /// Makes it a TTL index.
+    pub fn expire_after(mut self, after: Duration) -> Self {
+        self.expire_after = Some(after);
+        self
+    }
+
+    /// Makes it a partial index.
+    pub fn partial_filter(mut self, filter: Document) -> Self {
+        self.partial_filter = Some(filter);
+        self
+    }
+
+    /// The driver's index model.
+    pub fn to_index_model(&self) -> mongodb::IndexModel {
+        let options = mongodb::options::IndexOptions::builder()
+            .name(self.name.clone())
+            .unique(self.unique.then_some(true))
+            .sparse(self.sparse.then_some(true))
+            .expire_after(self.expire_after)
+            .partial_filter_expression(self.partial_filter.clone())
+            .build();
+        mongodb::IndexModel::builder()
+            .keys(self.keys.clone())
+            .options(options)
+            .build()
+    }
+}

@@ -1,1 +1,65 @@
-//! placeholder
+//! `#[derive(Model)]`, `#[derive(Schema)]` and `#[derive(CompositeKey)]`.
+//!
+//! Parsing (`attr.rs`, `serde_attr.rs`) and checking (`ast.rs`) build a small
+//! internal model and report every mistake at once with its span;
+//! `expand.rs` and `schema.rs` only generate. Each entry point is a shim
+//! over a function on `proc_macro2` tokens, so the logic is testable.
+#![deny(missing_docs)]
+
+mod ast;
+mod attr;
+mod case;
+mod expand;
+mod schema;
+mod serde_attr;
+
+use proc_macro::TokenStream;
+use syn::{DeriveInput, parse_macro_input};
+
+/// Turns a struct into a model: see the `model` crate's documentation.
+///
+/// ```ignore
+/// #[derive(Model, Serialize, Deserialize)]
+/// #[model(collection = "foos", key = id)]
+/// struct Foo {
+///     #[serde(rename = "_id")]
+///     id: Uuid,
+///     #[model(unique)]
+///     foo: String,
+///     bar: Option<i64>,
+///     created_at: DateTime,
+///     updated_at: Option<DateTime>,
+/// }
+/// ```
+#[proc_macro_derive(Model, attributes(model))]
+pub fn derive_model(input: TokenStream) -> TokenStream {
+    let input = parse_macro_input!(input as DeriveInput);
+    derive_model_inner(&input).into()
+}
+
+/// Gives a nested struct, or an enum of unit variants, a `$jsonSchema`
+/// (implements `FieldType`), so it can be a model field.
+#[proc_macro_derive(Schema, attributes(model))]
+pub fn derive_schema(input: TokenStream) -> TokenStream {
+    let input = parse_macro_input!(input as DeriveInput);
+    schema::schema(&input)
+        .unwrap_or_else(|e| e.write_errors())
+        .into()
+}
+
+/// Makes a struct a composite key: its fields, in declaration order, form
+/// the embedded `_id` document.
+#[proc_macro_derive(CompositeKey, attributes(model))]
+pub fn derive_composite_key(input: TokenStream) -> TokenStream {
+    let input = parse_macro_input!(input as DeriveInput);
+    schema::composite_key(&input)
+        .unwrap_or_else(|e| e.write_errors())
+        .into()
+}
+
+fn derive_model_inner(input: &DeriveInput) -> proc_macro2::TokenStream {
+    match ast::parse(input) {
+        Ok(model) => expand::model(&model),
+        Err(errors) => errors.write_errors(),
+    }
+}

@@ -1,0 +1,358 @@
+//! The internal model of a `#[derive(Model)]` input, built from the parsed
+//! attributes with every cross-field rule checked. All errors are collected
+//! so the user sees every mistake at once.
+
+use darling::FromDeriveInput;
+use proc_macro2::TokenStream;
+use quote::quote;
+use syn::ext::IdentExt;
+use syn::{DeriveInput, Expr, Ident, Type, Visibility};
+
+use crate::attr::{FieldAttrs, ModelAttrs};
+use crate::case;
+use crate::serde_attr;
+
+/// What a field is to the runtime.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    Key,
+    CreatedAt,
+    UpdatedAt,
+    Data,
+}
+
+pub struct Field {
+    pub ident: Ident,
+    pub ty: Type,
+    /// The name stored in the document (after serde renames).
+    pub stored: String,
+    pub role: Role,
+}
+
+pub struct Index {
+    pub keys: Vec<(String, i32)>,
+    pub name: Option<String>,
+    pub unique: bool,
+    pub sparse: bool,
+    pub expire_after: Option<u64>,
+    pub partial: Option<Expr>,
+}
+
+pub struct Model {
+    pub ident: Ident,
+    pub vis: Visibility,
+    pub krate: TokenStream,
+    pub collection: String,
+    pub fields: Vec<Field>,
+    pub additional_properties: bool,
+    pub indexes: Vec<Index>,
+}
+
+impl Model {
+    pub fn key(&self) -> &Field {
+        self.fields
+            .iter()
+            .find(|f| f.role == Role::Key)
+            .expect("checked: a model has a key")
+    }
+}
+
+/// The runtime path: `crate = path`, or `::model`.
+pub fn runtime_path(krate: Option<&syn::Path>) -> TokenStream {
+    match krate {
+        Some(path) => quote!(#path),
+        None => quote!(::model),
+    }
+}
+
+/// Rejects inputs that are not structs with named fields, with a message
+/// that says what the derive expects.
+pub fn check_shape(input: &DeriveInput, derive: &str, what: &str) -> darling::Result<()> {
+    let found = match &input.data {
+        syn::Data::Struct(s) => match s.fields {
+            syn::Fields::Named(_) => return Ok(()),
+            syn::Fields::Unnamed(_) => "a tuple struct",
+            syn::Fields::Unit => "a unit struct",
+        },
+        syn::Data::Enum(_) => "an enum",
+        syn::Data::Union(_) => "a union",
+    };
+    Err(darling::Error::custom(format!(
+        "`#[derive({derive})]` needs a struct with named fields ({what}); found {found}"
+    ))
+    .with_span(&input.ident))
+}
+
+pub fn parse(input: &DeriveInput) -> darling::Result<Model> {
+    check_shape(input, "Model", "one per document")?;
+    let attrs = ModelAttrs::from_derive_input(input)?;
+    let mut errors = darling::Error::accumulator();
+
+    if !attrs.generics.params.is_empty() {
+        errors.push(
+            darling::Error::custom("a model cannot be generic: its collection and schema are fixed")
+                .with_span(&attrs.generics),
+        );
+    }
+    let container = errors
+        .handle(serde_attr::parse(&attrs.attrs).map_err(darling::Error::from))
+        .unwrap_or_default();
+    for (name, span) in &container.unsupported {
+        errors.push(
+            darling::Error::custom(format!(
+                "`#[serde({name})]` is not supported on a model: it changes the stored shape"
+            ))
+            .with_span(span),
+        );
+    }
+
+    let raw_fields = attrs
+        .data
+        .take_struct()
+        .expect("checked: named struct")
+        .fields;
+    let field_names: Vec<String> = raw_fields
+        .iter()
+        .filter_map(|f| f.ident.as_ref().map(|i| i.unraw().to_string()))
+        .collect();
+
+    // The key: `key = field` on the struct, or `#[model(key)]` on one field.
+    let mut key_fields: Vec<(Ident, proc_macro2::Span)> = Vec::new();
+    if let Some(key) = &attrs.key {
+        if field_names.iter().any(|n| key == n.as_str()) {
+            key_fields.push((key.clone(), key.span()));
+        } else {
+            errors.push(unknown_field(key, &field_names, "`key`"));
+        }
+    }
+    for field in &raw_fields {
+        if field.key.is_present() {
+            let ident = field.ident.clone().expect("named");
+            key_fields.push((ident, field.key.span()));
+        }
+    }
+    if key_fields.is_empty() {
+        errors.push(
+            darling::Error::custom(
+                "a model needs a key: name the field stored as `_id`, like `#[model(key = id)]` on the struct or `#[model(key)]` on the field",
+            )
+            .with_span(&attrs.ident),
+        );
+    }
+    for (_, span) in key_fields.iter().skip(1) {
+        errors.push(
+            darling::Error::custom(
+                "a model has one key; for a key made of several fields use a `#[derive(CompositeKey)]` struct as the key's type",
+            )
+            .with_span(span),
+        );
+    }
+    let key_ident = key_fields.first().map(|(i, _)| i.clone());
+
+    let mut fields = Vec::new();
+    let mut indexes = Vec::new();
+    for raw in &raw_fields {
+        if let Some(field) = errors.handle(parse_field(raw, &container, key_ident.as_ref())) {
+            if let Some(index) = field_index(raw, &field, &mut errors) {
+                indexes.push(index);
+            }
+            fields.push(field);
+        }
+    }
+
+    // Stored names must be distinct, and only the key may be `_id`.
+    for (i, field) in fields.iter().enumerate() {
+        if fields[..i].iter().any(|f| f.stored == field.stored) {
+            errors.push(
+                darling::Error::custom(format!(
+                    "two fields are stored as `{}`; give one another `#[serde(rename = \"...\")]`",
+                    field.stored
+                ))
+                .with_span(&field.ident),
+            );
+        }
+        if field.stored == "_id" && field.role != Role::Key {
+            errors.push(
+                darling::Error::custom(
+                    "only the key may be stored as `_id`; mark this field the key with `#[model(key)]`, or rename it",
+                )
+                .with_span(&field.ident),
+            );
+        }
+    }
+    for (role, name, ty) in [
+        (Role::CreatedAt, "created_at", "DateTime"),
+        (Role::UpdatedAt, "updated_at", "Option<DateTime>` or `DateTime"),
+    ] {
+        if key_ident.is_some() && !fields.iter().any(|f| f.role == role) {
+            errors.push(
+                darling::Error::custom(format!(
+                    "a model needs a `{name}: {ty}` field (stored as `{name}`); the repository sets it"
+                ))
+                .with_span(&attrs.ident),
+            );
+        }
+    }
+
+    for spanned in &attrs.indexes {
+        let index = &**spanned;
+        let mut keys = Vec::new();
+        for (ident, direction) in &index.keys.0 {
+            match fields.iter().find(|f| ident == &f.ident.unraw()) {
+                Some(field) => keys.push((field.stored.clone(), *direction)),
+                None => errors.push(unknown_field(ident, &field_names, "an index key")),
+            }
+        }
+        if index.expire_after.is_some() && keys.len() != 1 {
+            errors.push(
+                darling::Error::custom("a TTL index (`expire_after`) has exactly one key")
+                    .with_span(&spanned.span()),
+            );
+        }
+        indexes.push(Index {
+            keys,
+            name: index.name.clone(),
+            unique: index.unique.is_present(),
+            sparse: index.sparse.is_present(),
+            expire_after: index.expire_after,
+            partial: index.partial.clone(),
+        });
+    }
+
+    let collection = match &attrs.collection {
+        Some(name) if name.is_empty() || name.contains('$') || name.contains('\0') => {
+            errors.push(
+                darling::Error::custom(
+                    "a collection name is non-empty and has no `$` or NUL character",
+                )
+                .with_span(&name.span()),
+            );
+            String::new()
+        }
+        Some(name) => (**name).clone(),
+        None => case::collection_name(&attrs.ident.unraw().to_string()),
+    };
+
+    errors.finish_with(Model {
+        ident: attrs.ident,
+        vis: attrs.vis,
+        krate: runtime_path(attrs.krate.as_ref()),
+        collection,
+        fields,
+        additional_properties: attrs.additional_properties,
+        indexes,
+    })
+}
+
+fn parse_field(
+    raw: &FieldAttrs,
+    container: &serde_attr::SerdeAttrs,
+    key: Option<&Ident>,
+) -> darling::Result<Field> {
+    let ident = raw.ident.clone().expect("named field");
+    let serde = serde_attr::parse(&raw.attrs)?;
+    let mut errors = darling::Error::accumulator();
+    for (name, span) in &serde.unsupported {
+        errors.push(
+            darling::Error::custom(format!(
+                "`#[serde({name})]` is not supported on a model field: every field is stored as itself"
+            ))
+            .with_span(span),
+        );
+    }
+    let plain = ident.unraw().to_string();
+    let stored = match (&serde.rename, container.rename_all) {
+        (Some(name), _) => name.clone(),
+        (None, Some(rule)) => rule.apply_to_field(&plain),
+        (None, None) => plain.clone(),
+    };
+    let is_key = key.is_some_and(|k| k == &ident);
+    let role = if is_key {
+        Role::Key
+    } else if stored == "created_at" {
+        Role::CreatedAt
+    } else if stored == "updated_at" {
+        Role::UpdatedAt
+    } else {
+        Role::Data
+    };
+    if is_key && stored != "_id" {
+        errors.push(
+            darling::Error::custom(format!(
+                "the key field `{plain}` must be stored as `_id`: add `#[serde(rename = \"_id\")]` to it"
+            ))
+            .with_span(&ident),
+        );
+    }
+    errors.finish_with(Field {
+        ident,
+        ty: raw.ty.clone(),
+        stored,
+        role,
+    })
+}
+
+fn field_index(
+    raw: &FieldAttrs,
+    field: &Field,
+    errors: &mut darling::error::Accumulator,
+) -> Option<Index> {
+    let indexed = raw.index.is_present() || raw.unique.is_present();
+    if !indexed {
+        if raw.sparse.is_present() || raw.expire_after.is_some() {
+            errors.push(
+                darling::Error::custom(
+                    "`sparse` and `expire_after` qualify an index: add `index` or `unique`",
+                )
+                .with_span(&field.ident),
+            );
+        }
+        return None;
+    }
+    if field.role == Role::Key {
+        errors.push(
+            darling::Error::custom("the key is always indexed (and unique) as `_id`")
+                .with_span(&field.ident),
+        );
+        return None;
+    }
+    Some(Index {
+        keys: vec![(field.stored.clone(), 1)],
+        name: None,
+        unique: raw.unique.is_present(),
+        sparse: raw.sparse.is_present(),
+        expire_after: raw.expire_after.as_ref().map(|v| **v),
+        partial: None,
+    })
+}
+
+/// "unknown field" with a suggestion when a field's name is close.
+pub fn unknown_field(ident: &Ident, known: &[String], what: &str) -> darling::Error {
+    let name = ident.unraw().to_string();
+    let mut message = format!("{what} names no field of this struct: `{name}`");
+    if let Some(best) = known
+        .iter()
+        .map(|k| (strsim_distance(&name, k), k))
+        .filter(|(d, _)| *d <= 2)
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, k)| k)
+    {
+        message.push_str(&format!("; did you mean `{best}`?"));
+    }
+    darling::Error::custom(message).with_span(ident)
+}
+
+/// Levenshtein distance, for suggestions.
+fn strsim_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut previous: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut current = vec![i + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let cost = usize::from(ca != *cb);
+            current.push((previous[j] + cost).min(previous[j + 1] + 1).min(current[j] + 1));
+        }
+        previous = current;
+    }
+    previous[b.len()]
+}

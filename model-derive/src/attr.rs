@@ -1,0 +1,154 @@
+//! `#[model(...)]` attributes, parsed by darling. Unknown keys get a
+//! "did you mean" suggestion; duplicates and malformed values a spanned error.
+
+use darling::util::{Flag, SpannedValue};
+use darling::{FromDeriveInput, FromField, FromMeta, FromVariant};
+use syn::{Attribute, Expr, Generics, Ident, Type, Visibility};
+
+/// `#[model(...)]` on a struct deriving `Model`.
+#[derive(FromDeriveInput)]
+#[darling(attributes(model), forward_attrs(serde))]
+pub struct ModelAttrs {
+    pub ident: Ident,
+    pub vis: Visibility,
+    pub generics: Generics,
+    pub data: darling::ast::Data<darling::util::Ignored, FieldAttrs>,
+    pub attrs: Vec<Attribute>,
+    /// `collection = "name"`; by default the plural snake_case type name.
+    pub collection: Option<SpannedValue<String>>,
+    /// `key = field`: the field stored as `_id`.
+    pub key: Option<Ident>,
+    /// `additional_properties = true` lets the validator accept unknown fields.
+    #[darling(default)]
+    pub additional_properties: bool,
+    /// `index(keys(a, b = -1), name = "..", unique, sparse, expire_after = 60, partial = expr)`.
+    #[darling(multiple, rename = "index")]
+    pub indexes: Vec<SpannedValue<IndexAttrs>>,
+    /// `crate = path`: where the runtime is (default `::model`).
+    #[darling(rename = "crate")]
+    pub krate: Option<syn::Path>,
+}
+
+/// `#[model(...)]` on a field.
+#[derive(FromField)]
+#[darling(attributes(model), forward_attrs(serde))]
+pub struct FieldAttrs {
+    pub ident: Option<Ident>,
+    pub ty: Type,
+    pub attrs: Vec<Attribute>,
+    /// This field is the key (alternative to `key = field` on the struct).
+    pub key: Flag,
+    /// An ascending single-field index.
+    pub index: Flag,
+    /// A unique single-field index.
+    pub unique: Flag,
+    /// Make the single-field index sparse.
+    pub sparse: Flag,
+    /// Make the single-field index a TTL index (seconds).
+    pub expire_after: Option<SpannedValue<u64>>,
+}
+
+/// One struct-level `index(...)`.
+#[derive(FromMeta)]
+pub struct IndexAttrs {
+    /// `keys(a, b = -1)`: fields in order, `1` ascending (the default) or `-1` descending.
+    pub keys: IndexKeys,
+    pub name: Option<String>,
+    pub unique: Flag,
+    pub sparse: Flag,
+    pub expire_after: Option<u64>,
+    /// A partial filter: any expression that evaluates to a `bson::Document`.
+    pub partial: Option<Expr>,
+}
+
+/// The keys of an index, in order.
+pub struct IndexKeys(pub Vec<(Ident, i32)>);
+
+impl FromMeta for IndexKeys {
+    fn from_list(items: &[darling::ast::NestedMeta]) -> darling::Result<Self> {
+        use darling::ast::NestedMeta;
+        let mut keys = Vec::new();
+        let mut errors = darling::Error::accumulator();
+        for item in items {
+            match item {
+                NestedMeta::Meta(syn::Meta::Path(path)) if path.get_ident().is_some() => {
+                    keys.push((path.get_ident().cloned().expect("checked"), 1));
+                }
+                NestedMeta::Meta(syn::Meta::NameValue(nv)) if nv.path.get_ident().is_some() => {
+                    let ident = nv.path.get_ident().cloned().expect("checked");
+                    match direction(&nv.value) {
+                        Some(d) => keys.push((ident, d)),
+                        None => errors.push(
+                            darling::Error::custom(
+                                "an index direction is `1` (ascending) or `-1` (descending)",
+                            )
+                            .with_span(&nv.value),
+                        ),
+                    }
+                }
+                other => errors.push(
+                    darling::Error::custom(
+                        "expected a field name, or `field = 1` / `field = -1`; the correct format looks like `keys(foo, bar = -1)`",
+                    )
+                    .with_span(other),
+                ),
+            }
+        }
+        if keys.is_empty() && items.is_empty() {
+            errors.push(darling::Error::custom(
+                "an index needs at least one key, like `keys(foo)`",
+            ));
+        }
+        errors.finish_with(IndexKeys(keys))
+    }
+}
+
+fn direction(expr: &Expr) -> Option<i32> {
+    match expr {
+        Expr::Lit(syn::ExprLit {
+            lit: syn::Lit::Int(i),
+            ..
+        }) if i.base10_digits() == "1" => Some(1),
+        Expr::Unary(syn::ExprUnary {
+            op: syn::UnOp::Neg(_),
+            expr,
+            ..
+        }) => match direction(expr) {
+            Some(1) => Some(-1),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// `#[model(...)]` on a type deriving `Schema` or `CompositeKey`.
+#[derive(FromDeriveInput)]
+#[darling(attributes(model), forward_attrs(serde))]
+pub struct SchemaAttrs {
+    pub ident: Ident,
+    pub generics: Generics,
+    pub data: darling::ast::Data<VariantAttrs, SchemaFieldAttrs>,
+    pub attrs: Vec<Attribute>,
+    #[darling(default)]
+    pub additional_properties: bool,
+    #[darling(rename = "crate")]
+    pub krate: Option<syn::Path>,
+}
+
+/// A field of a nested struct or composite key (no field options yet).
+#[derive(FromField)]
+#[darling(attributes(model), forward_attrs(serde))]
+pub struct SchemaFieldAttrs {
+    pub ident: Option<Ident>,
+    pub ty: Type,
+    pub attrs: Vec<Attribute>,
+}
+
+/// A variant of an enum deriving `Schema`.
+#[derive(FromVariant)]
+#[darling(attributes(model), forward_attrs(serde))]
+pub struct VariantAttrs {
+    pub ident: Ident,
+    pub fields: darling::ast::Fields<darling::util::Ignored>,
+    pub attrs: Vec<Attribute>,
+}

@@ -1,0 +1,156 @@
+//! Generates the code for `#[derive(Model)]` from the checked internal model.
+//! Only data is generated; behaviour is in the runtime.
+
+use proc_macro2::TokenStream;
+use quote::{format_ident, quote, quote_spanned};
+use syn::ext::IdentExt;
+use syn::spanned::Spanned;
+
+use crate::ast::{Index, Model, Role};
+
+pub fn model(model: &Model) -> TokenStream {
+    let Model {
+        ident,
+        vis,
+        krate,
+        collection,
+        fields,
+        additional_properties,
+        ..
+    } = model;
+    let rt = quote!(#krate::__private);
+    let insert_ident = format_ident!("{}Insert", ident);
+    let key = model.key();
+    let key_ident = &key.ident;
+    let key_ty = &key.ty;
+
+    let constants = fields.iter().map(|f| {
+        let name = format_ident!(
+            "{}",
+            f.ident.unraw().to_string().to_uppercase(),
+            span = f.ident.span()
+        );
+        let ty = &f.ty;
+        let stored = &f.stored;
+        let access = match f.role {
+            Role::Data => quote!(#rt::Writable),
+            _ => quote!(#rt::ReadOnly),
+        };
+        let doc = format!("The field `{}`, stored as `{stored}`.", f.ident.unraw());
+        quote! {
+            #[doc = #doc]
+            #vis const #name: #rt::Field<#ident, #ty, #access> = #rt::Field::new(#stored);
+        }
+    });
+
+    let insert_fields = fields
+        .iter()
+        .filter(|f| matches!(f.role, Role::Key | Role::Data))
+        .map(|f| {
+            let field = &f.ident;
+            let ty = &f.ty;
+            if f.role == Role::Key {
+                quote! {
+                    /// The key; `None` generates one for UUID and ObjectId keys.
+                    #vis #field: <#ty as #rt::Key>::Insert
+                }
+            } else {
+                quote!(#vis #field: #ty)
+            }
+        });
+
+    let build_fields = fields.iter().map(|f| {
+        let field = &f.ident;
+        let ty = &f.ty;
+        match f.role {
+            Role::Key => quote!(#field: <#ty as #rt::Key>::from_insert(insert.#field)),
+            Role::Data => quote!(#field: insert.#field),
+            Role::CreatedAt => quote_spanned!(ty.span()=> #field: now),
+            Role::UpdatedAt => {
+                quote_spanned!(ty.span()=> #field: <#ty as #rt::UpdatedAt>::on_insert(now))
+            }
+        }
+    });
+
+    let properties = fields.iter().map(|f| {
+        let ty = &f.ty;
+        let stored = &f.stored;
+        quote_spanned!(ty.span()=> .property::<#ty>(#stored))
+    });
+
+    let indexes = model.indexes.iter().map(|index| index_spec(&rt, index));
+    let insert_doc = format!(
+        "What `Repo::<{ident}>::insert_one` takes: every field of [`{ident}`] but the timestamps."
+    );
+
+    quote! {
+        #[doc = #insert_doc]
+        #vis struct #insert_ident {
+            #(
+                #[allow(missing_docs)]
+                #insert_fields,
+            )*
+        }
+
+        #[automatically_derived]
+        impl #ident {
+            #(#constants)*
+        }
+
+        #[doc(hidden)]
+        const _: () = {
+            #[automatically_derived]
+            impl #rt::Model for #ident {
+                type Key = #key_ty;
+                type Insert = #insert_ident;
+                const COLLECTION: &'static str = #collection;
+
+                fn key(&self) -> &Self::Key {
+                    &self.#key_ident
+                }
+
+                fn from_insert(insert: #insert_ident, now: #rt::bson::DateTime) -> Self {
+                    #ident { #(#build_fields,)* }
+                }
+
+                fn json_schema() -> #rt::bson::Document {
+                    #rt::ObjectSchema::new(#additional_properties)
+                        #(#properties)*
+                        .build()
+                }
+
+                fn indexes() -> #rt::std::vec::Vec<#rt::IndexSpec> {
+                    #rt::std::vec![#(#indexes),*]
+                }
+            }
+        };
+    }
+}
+
+fn index_spec(rt: &TokenStream, index: &Index) -> TokenStream {
+    let names = index.keys.iter().map(|(name, _)| name);
+    let directions = index.keys.iter().map(|(_, d)| d);
+    let mut spec = quote! {
+        #rt::IndexSpec::new({
+            let mut keys = #rt::bson::Document::new();
+            #(keys.insert(#names, #directions);)*
+            keys
+        })
+    };
+    if let Some(name) = &index.name {
+        spec = quote!(#spec.name(#name));
+    }
+    if index.unique {
+        spec = quote!(#spec.unique(true));
+    }
+    if index.sparse {
+        spec = quote!(#spec.sparse(true));
+    }
+    if let Some(seconds) = index.expire_after {
+        spec = quote!(#spec.expire_after(#rt::std::time::Duration::from_secs(#seconds)));
+    }
+    if let Some(partial) = &index.partial {
+        spec = quote!(#spec.partial_filter(#partial));
+    }
+    spec
+}

@@ -1,0 +1,146 @@
+//! `#[derive(Schema)]` (nested structs, enums of unit variants) and
+//! `#[derive(CompositeKey)]` (a struct used as a model's key).
+
+use darling::FromDeriveInput;
+use proc_macro2::TokenStream;
+use quote::{quote, quote_spanned};
+use syn::DeriveInput;
+use syn::ext::IdentExt;
+use syn::spanned::Spanned;
+
+use crate::ast::{check_shape, runtime_path};
+use crate::attr::SchemaAttrs;
+use crate::serde_attr;
+
+pub fn schema(input: &DeriveInput) -> darling::Result<TokenStream> {
+    if let syn::Data::Enum(_) = &input.data {
+        return unit_enum(input);
+    }
+    check_shape(input, "Schema", "or an enum of unit variants")?;
+    struct_field_type(input)
+}
+
+pub fn composite_key(input: &DeriveInput) -> darling::Result<TokenStream> {
+    check_shape(input, "CompositeKey", "its fields make up `_id`")?;
+    let field_type = struct_field_type(input)?;
+    let attrs = SchemaAttrs::from_derive_input(input)?;
+    let krate = runtime_path(attrs.krate.as_ref());
+    let rt = quote!(#krate::__private);
+    let ident = &attrs.ident;
+    Ok(quote! {
+        #field_type
+        #[doc(hidden)]
+        const _: () = {
+            #[automatically_derived]
+            impl #rt::Key for #ident {
+                type Insert = #ident;
+                fn from_insert(insert: #ident) -> Self {
+                    insert
+                }
+            }
+        };
+    })
+}
+
+fn struct_field_type(input: &DeriveInput) -> darling::Result<TokenStream> {
+    let attrs = SchemaAttrs::from_derive_input(input)?;
+    let krate = runtime_path(attrs.krate.as_ref());
+    let rt = quote!(#krate::__private);
+    let mut errors = darling::Error::accumulator();
+    if !attrs.generics.params.is_empty() {
+        errors.push(
+            darling::Error::custom("a generic type's schema is not supported; implement `FieldType` by hand")
+                .with_span(&attrs.generics),
+        );
+    }
+    let container = errors
+        .handle(serde_attr::parse(&attrs.attrs).map_err(darling::Error::from))
+        .unwrap_or_default();
+    let fields = attrs.data.take_struct().expect("checked: named struct").fields;
+    let mut properties = Vec::new();
+    for field in &fields {
+        let ident = field.ident.as_ref().expect("named");
+        let Some(serde) =
+            errors.handle(serde_attr::parse(&field.attrs).map_err(darling::Error::from))
+        else {
+            continue;
+        };
+        for (name, span) in &serde.unsupported {
+            errors.push(
+                darling::Error::custom(format!(
+                    "`#[serde({name})]` is not supported here: every field is stored as itself"
+                ))
+                .with_span(span),
+            );
+        }
+        let plain = ident.unraw().to_string();
+        let stored = match (&serde.rename, container.rename_all) {
+            (Some(name), _) => name.clone(),
+            (None, Some(rule)) => rule.apply_to_field(&plain),
+            (None, None) => plain,
+        };
+        let ty = &field.ty;
+        properties.push(quote_spanned!(ty.span()=> .property::<#ty>(#stored)));
+    }
+    let ident = &attrs.ident;
+    let additional = attrs.additional_properties;
+    errors.finish_with(quote! {
+        #[doc(hidden)]
+        const _: () = {
+            #[automatically_derived]
+            impl #rt::FieldType for #ident {
+                fn json_schema() -> #rt::bson::Document {
+                    #rt::ObjectSchema::new(#additional)
+                        #(#properties)*
+                        .build()
+                }
+            }
+        };
+    })
+}
+
+fn unit_enum(input: &DeriveInput) -> darling::Result<TokenStream> {
+    let attrs = SchemaAttrs::from_derive_input(input)?;
+    let krate = runtime_path(attrs.krate.as_ref());
+    let rt = quote!(#krate::__private);
+    let mut errors = darling::Error::accumulator();
+    let container = errors
+        .handle(serde_attr::parse(&attrs.attrs).map_err(darling::Error::from))
+        .unwrap_or_default();
+    let variants = attrs.data.take_enum().expect("checked: enum");
+    let mut names = Vec::new();
+    for variant in &variants {
+        if !variant.fields.is_unit() {
+            errors.push(
+                darling::Error::custom(
+                    "`#[derive(Schema)]` supports enums of unit variants (stored as strings); implement `FieldType` by hand for this one",
+                )
+                .with_span(&variant.ident),
+            );
+            continue;
+        }
+        let Some(serde) =
+            errors.handle(serde_attr::parse(&variant.attrs).map_err(darling::Error::from))
+        else {
+            continue;
+        };
+        let plain = variant.ident.unraw().to_string();
+        names.push(match (&serde.rename, container.rename_all) {
+            (Some(name), _) => name.clone(),
+            (None, Some(rule)) => rule.apply_to_variant(&plain),
+            (None, None) => plain,
+        });
+    }
+    let ident = &attrs.ident;
+    errors.finish_with(quote! {
+        #[doc(hidden)]
+        const _: () = {
+            #[automatically_derived]
+            impl #rt::FieldType for #ident {
+                fn json_schema() -> #rt::bson::Document {
+                    #rt::string_enum_schema(&[#(#names),*])
+                }
+            }
+        };
+    })
+}

@@ -1,0 +1,90 @@
+//! The serde attributes that decide stored names: `rename`, `rename_all`,
+//! and the ones a model cannot support (`flatten`, `skip`, ...).
+
+use syn::Attribute;
+use syn::spanned::Spanned;
+
+use crate::case::RenameRule;
+
+/// What the serde attributes of one item say about storage.
+#[derive(Default)]
+pub struct SerdeAttrs {
+    /// `#[serde(rename = "...")]`.
+    pub rename: Option<String>,
+    /// `#[serde(rename_all = "...")]`.
+    pub rename_all: Option<RenameRule>,
+    /// Attributes that change the stored shape in ways a model cannot
+    /// follow, with their spans.
+    pub unsupported: Vec<(String, proc_macro2::Span)>,
+}
+
+/// Keys that change what gets stored in ways the generated field handles,
+/// schema and insert struct cannot follow.
+const UNSUPPORTED: &[&str] = &[
+    "flatten",
+    "skip",
+    "skip_serializing",
+    "skip_deserializing",
+    "tag",
+    "untagged",
+    "content",
+    "transparent",
+];
+
+/// Parses every `#[serde(...)]` in `attrs`.
+pub fn parse(attrs: &[Attribute]) -> syn::Result<SerdeAttrs> {
+    let mut out = SerdeAttrs::default();
+    for attr in attrs.iter().filter(|a| a.path().is_ident("serde")) {
+        attr.parse_nested_meta(|meta| {
+            let name = meta
+                .path
+                .get_ident()
+                .map(ToString::to_string)
+                .unwrap_or_default();
+            if name == "rename" && meta.input.peek(syn::Token![=]) {
+                let lit: syn::LitStr = meta.value()?.parse()?;
+                out.rename = Some(lit.value());
+            } else if name == "rename" {
+                // rename(serialize = "..", deserialize = ".."): the stored name is the serialize one.
+                meta.parse_nested_meta(|inner| {
+                    let lit: syn::LitStr = inner.value()?.parse()?;
+                    if inner.path.is_ident("serialize") {
+                        out.rename = Some(lit.value());
+                    }
+                    Ok(())
+                })?;
+            } else if name == "rename_all" && meta.input.peek(syn::Token![=]) {
+                let lit: syn::LitStr = meta.value()?.parse()?;
+                out.rename_all = Some(RenameRule::parse(&lit.value()).ok_or_else(|| {
+                    syn::Error::new(
+                        lit.span(),
+                        format!(
+                            "unknown rename rule `{}`; serde knows {}",
+                            lit.value(),
+                            RenameRule::NAMES.join(", ")
+                        ),
+                    )
+                })?);
+            } else {
+                if UNSUPPORTED.contains(&name.as_str()) {
+                    out.unsupported.push((name, meta.path.span()));
+                }
+                skip_value(&meta)?;
+            }
+            Ok(())
+        })?;
+    }
+    Ok(out)
+}
+
+/// Consumes `= value` or `(...)` after a key we do not interpret.
+fn skip_value(meta: &syn::meta::ParseNestedMeta<'_>) -> syn::Result<()> {
+    if meta.input.peek(syn::Token![=]) {
+        let _: syn::Expr = meta.value()?.parse()?;
+    } else if meta.input.peek(syn::token::Paren) {
+        let content;
+        syn::parenthesized!(content in meta.input);
+        let _: proc_macro2::TokenStream = content.parse()?;
+    }
+    Ok(())
+}

@@ -131,7 +131,7 @@ pub fn parse(input: &DeriveInput) -> darling::Result<Model> {
             key_fields.push((ident, field.key.span()));
         }
     }
-    if key_fields.is_empty() {
+    if key_fields.is_empty() && attrs.key.is_none() {
         errors.push(
             darling::Error::custom(
                 "a model needs a key: name the field stored as `_id`, like `#[model(key = id)]` on the struct or `#[model(key)]` on the field",
@@ -171,7 +171,7 @@ pub fn parse(input: &DeriveInput) -> darling::Result<Model> {
                 .with_span(&field.ident),
             );
         }
-        if field.stored == "_id" && field.role != Role::Key {
+        if field.stored == "_id" && field.role != Role::Key && key_ident.is_some() {
             errors.push(
                 darling::Error::custom(
                     "only the key may be stored as `_id`; mark this field the key with `#[model(key)]`, or rename it",
@@ -323,6 +323,75 @@ fn field_index(
         sparse: raw.sparse.is_present(),
         expire_after: raw.expire_after.as_ref().map(|v| **v),
         partial: None,
+    })
+}
+
+/// The field constants of a struct whose attributes have errors, so that one
+/// mistake in `#[model(...)]` does not also break every use of `Foo::FIELD`.
+/// Stored names follow serde; unparsable serde attributes fall back to the
+/// field's own name.
+pub fn fallback(input: &DeriveInput) -> Option<Model> {
+    let syn::Data::Struct(data) = &input.data else {
+        return None;
+    };
+    let syn::Fields::Named(named) = &data.fields else {
+        return None;
+    };
+    let container = serde_attr::parse(&input.attrs).unwrap_or_default();
+    let krate = input
+        .attrs
+        .iter()
+        .filter(|a| a.path().is_ident("model"))
+        .find_map(|a| {
+            let mut krate = None;
+            let _ = a.parse_nested_meta(|meta| {
+                if meta.path.is_ident("crate") {
+                    krate = Some(meta.value()?.parse::<syn::Path>()?);
+                } else if meta.input.peek(syn::Token![=]) {
+                    let _: Expr = meta.value()?.parse()?;
+                } else if meta.input.peek(syn::token::Paren) {
+                    let content;
+                    syn::parenthesized!(content in meta.input);
+                    let _: TokenStream = content.parse()?;
+                }
+                Ok(())
+            });
+            krate
+        });
+    let fields = named
+        .named
+        .iter()
+        .filter_map(|f| {
+            let ident = f.ident.clone()?;
+            let serde = serde_attr::parse(&f.attrs).unwrap_or_default();
+            let plain = ident.unraw().to_string();
+            let stored = match (&serde.rename, container.rename_all) {
+                (Some(name), _) => name.clone(),
+                (None, Some(rule)) => rule.apply_to_field(&plain),
+                (None, None) => plain,
+            };
+            let role = match stored.as_str() {
+                "_id" => Role::Key,
+                "created_at" => Role::CreatedAt,
+                "updated_at" => Role::UpdatedAt,
+                _ => Role::Data,
+            };
+            Some(Field {
+                ident,
+                ty: f.ty.clone(),
+                stored,
+                role,
+            })
+        })
+        .collect();
+    Some(Model {
+        ident: input.ident.clone(),
+        vis: input.vis.clone(),
+        krate: runtime_path(krate.as_ref()),
+        collection: String::new(),
+        fields,
+        additional_properties: false,
+        indexes: Vec::new(),
     })
 }
 

@@ -108,7 +108,11 @@ fn direction(expr: &Expr) -> Option<i32> {
         Expr::Lit(syn::ExprLit {
             lit: syn::Lit::Int(i),
             ..
-        }) if i.base10_digits() == "1" => Some(1),
+        }) => match i.base10_digits() {
+            "1" => Some(1),
+            "-1" => Some(-1),
+            _ => None,
+        },
         Expr::Unary(syn::ExprUnary {
             op: syn::UnOp::Neg(_),
             expr,

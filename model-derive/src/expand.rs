@@ -8,6 +8,47 @@ use syn::spanned::Spanned;
 
 use crate::ast::{Index, Model, Role};
 
+/// The `Foo::FIELD` constants alone: emitted beside the errors when the
+/// attributes are wrong, so uses of the fields do not fail as well.
+pub fn constants_only(model: &Model) -> TokenStream {
+    let ident = &model.ident;
+    let constants = constants(model);
+    quote! {
+        #[automatically_derived]
+        impl #ident {
+            #(#constants)*
+        }
+    }
+}
+
+fn constants(model: &Model) -> Vec<TokenStream> {
+    let Model {
+        ident, vis, krate, fields, ..
+    } = model;
+    let rt = quote!(#krate::__private);
+    fields
+        .iter()
+        .map(|f| {
+            let name = format_ident!(
+                "{}",
+                f.ident.unraw().to_string().to_uppercase(),
+                span = f.ident.span()
+            );
+            let ty = &f.ty;
+            let stored = &f.stored;
+            let access = match f.role {
+                Role::Data => quote!(#rt::Writable),
+                _ => quote!(#rt::ReadOnly),
+            };
+            let doc = format!("The field `{}`, stored as `{stored}`.", f.ident.unraw());
+            quote! {
+                #[doc = #doc]
+                #vis const #name: #rt::Field<#ident, #ty, #access> = #rt::Field::new(#stored);
+            }
+        })
+        .collect()
+}
+
 pub fn model(model: &Model) -> TokenStream {
     let Model {
         ident,
@@ -24,24 +65,7 @@ pub fn model(model: &Model) -> TokenStream {
     let key_ident = &key.ident;
     let key_ty = &key.ty;
 
-    let constants = fields.iter().map(|f| {
-        let name = format_ident!(
-            "{}",
-            f.ident.unraw().to_string().to_uppercase(),
-            span = f.ident.span()
-        );
-        let ty = &f.ty;
-        let stored = &f.stored;
-        let access = match f.role {
-            Role::Data => quote!(#rt::Writable),
-            _ => quote!(#rt::ReadOnly),
-        };
-        let doc = format!("The field `{}`, stored as `{stored}`.", f.ident.unraw());
-        quote! {
-            #[doc = #doc]
-            #vis const #name: #rt::Field<#ident, #ty, #access> = #rt::Field::new(#stored);
-        }
-    });
+    let constants = constants(model);
 
     let insert_fields = fields
         .iter()

@@ -57,9 +57,18 @@ pub fn derive_composite_key(input: TokenStream) -> TokenStream {
         .into()
 }
 
+/// The derive on `proc_macro2` tokens. On error: every error, plus the field
+/// constants where the fields themselves are readable, so one mistake does
+/// not cascade into errors at every use of `Foo::FIELD`.
 fn derive_model_inner(input: &DeriveInput) -> proc_macro2::TokenStream {
     match ast::parse(input) {
         Ok(model) => expand::model(&model),
-        Err(errors) => errors.write_errors(),
+        Err(errors) => {
+            let mut out = errors.write_errors();
+            if let Some(fallback) = ast::fallback(input) {
+                out.extend(expand::constants_only(&fallback));
+            }
+            out
+        }
     }
 }

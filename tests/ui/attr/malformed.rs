@@ -1,0 +1,14 @@
+use model::{DateTime, Model, Uuid};
+use serde::{Deserialize, Serialize};
+
+#[derive(Model, Serialize, Deserialize)]
+#[model(key = id, collection = 42, index(keys(name = 2)))]
+struct Foo {
+    #[serde(rename = "_id")]
+    id: Uuid,
+    name: String,
+    created_at: DateTime,
+    updated_at: Option<DateTime>,
+}
+
+fn main() {}

@@ -1,0 +1,12 @@
+use model::{DateTime, Model, Uuid};
+use serde::{Deserialize, Serialize};
+
+#[derive(Model, Serialize, Deserialize)]
+#[model(key = id)]
+struct Foo {
+    id: Uuid,
+    created_at: DateTime,
+    updated_at: Option<DateTime>,
+}
+
+fn main() {}

@@ -1,0 +1,15 @@
+use model::{DateTime, Model, Uuid};
+use serde::{Deserialize, Serialize};
+
+#[derive(Model, Serialize, Deserialize)]
+#[model(key = id)]
+struct Foo {
+    #[serde(rename = "_id")]
+    id: Uuid,
+    #[model(key)]
+    other: Uuid,
+    created_at: DateTime,
+    updated_at: Option<DateTime>,
+}
+
+fn main() {}

@@ -1,0 +1,16 @@
+use model::{DateTime, Model, Uuid};
+use serde::{Deserialize, Serialize};
+
+#[derive(Model, Serialize, Deserialize)]
+#[model(key = id)]
+struct Foo {
+    #[serde(rename = "_id")]
+    id: Uuid,
+    count: i64,
+    created_at: DateTime,
+    updated_at: Option<DateTime>,
+}
+
+fn main() {
+    let _ = Foo::COUNT.eq("three");
+}

@@ -112,3 +112,16 @@ fn keys_parse_from_text_or_say_what_was_expected() {
     assert_eq!(i64::parse_key("-7").unwrap(), -7);
     assert!(matches!(i32::parse_key("9999999999"), Err(Error::InvalidArgument { .. })));
 }
+
+#[tokio::test]
+async fn an_unacknowledged_write_concern_is_a_typed_error() {
+    let db = testkit::database().await;
+    let separator = if db.uri.contains('?') { '&' } else { '?' };
+    let conn = model::Connection::new(format!("{}{separator}w=0", db.uri), db.name);
+    let countries = conn.repo::<Country>();
+    let err = countries
+        .insert_one(CountryInsert { code: "BE".into(), name: "Belgium".into() })
+        .await
+        .unwrap_err();
+    assert!(matches!(&err, Error::Unacknowledged { collection } if collection == "countries"), "{err:?}");
+}

@@ -109,6 +109,14 @@ impl Error {
             },
             _ => (None, None),
         };
+        if let ErrorKind::InvalidArgument { message, .. } = error.kind.as_ref() {
+            // The driver refuses `w: 0` writes up front: it could not report a result.
+            if message.contains("nacknowledged write concern") {
+                return Error::Unacknowledged {
+                    collection: collection.to_string(),
+                };
+            }
+        }
         let collection = collection.to_string();
         let source = Box::new(error);
         match code {

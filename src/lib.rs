@@ -1,8 +1,175 @@
 //! Typed MongoDB models from `#[derive(Model)]`, and a distributed lease
 //! built on them.
 //!
-//! This facade re-exports the runtime ([`model_core`]), the derives and the
-//! [`lock`] crate, so an application needs this one dependency (plus `serde`).
+//! This facade re-exports the runtime (`model-core`), the derives and the
+//! [`lock`] crate, so an application needs this one dependency plus `serde`.
+//!
+//! # Tutorial
+//!
+//! ## Define a model
+//!
+//! A model is a plain struct. The key is stored as `_id`; `created_at` and
+//! `updated_at` are kept by the repository. Field names follow serde, so the
+//! typed queries and the stored documents always agree.
+//!
+//! ```
+//! use model::{DateTime, Model, Uuid};
+//! use serde::{Deserialize, Serialize};
+//!
+//! #[derive(Debug, Model, Serialize, Deserialize)]
+//! #[model(collection = "foos", key = id)]
+//! pub struct Foo {
+//!     #[serde(rename = "_id")]
+//!     pub id: Uuid,
+//!     #[model(unique)]
+//!     pub foo: String,
+//!     pub bar: Option<i64>,
+//!     pub created_at: DateTime,
+//!     pub updated_at: Option<DateTime>,
+//! }
+//! ```
+//!
+//! The derive writes, and only writes, data:
+//! - `impl Model for Foo`: the collection, the key type, the `$jsonSchema`
+//!   validator and the declared indexes;
+//! - one typed constant per field: `Foo::FOO: Field<Foo, String>`,
+//!   `Foo::BAR: Field<Foo, Option<i64>>`, ... — queries, updates and sorts
+//!   are built from these, so a misspelt field or a wrong value type does
+//!   not compile;
+//! - `FooInsert`, what an insert takes: every field but the timestamps, with
+//!   the key optional where it can be generated (UUID, ObjectId).
+//!
+//! Everything that runs — [`Repo`], [`Connection`] — is ordinary generic
+//! code in `model-core`.
+//!
+//! ## Connect
+//!
+//! [`Connection::new`] takes a URI and a database name and connects on
+//! first use. Examples here use `testkit`, which finds or starts a server.
+//!
+//! ```
+//! # #[derive(Debug, model::Model, serde::Serialize, serde::Deserialize)]
+//! # #[model(key = id)]
+//! # pub struct Foo { #[serde(rename = "_id")] id: model::Uuid, #[model(unique)] foo: String,
+//! #   bar: Option<i64>, created_at: model::DateTime, updated_at: Option<model::DateTime> }
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> model::Result<()> {
+//! let db = testkit::database().await; // or your own URI
+//! let conn = model::Connection::new(db.uri, db.name);
+//! let foos = conn.repo::<Foo>();
+//! foos.create_indexes().await?;
+//! # Ok(()) }
+//! ```
+//!
+//! ## CRUD, queries, updates
+//!
+//! Operations return actions: set options with builder methods, run with
+//! `.await`, as with the `mongodb` driver.
+//!
+//! ```
+//! # #[derive(Debug, model::Model, serde::Serialize, serde::Deserialize)]
+//! # #[model(key = id)]
+//! # pub struct Foo { #[serde(rename = "_id")] id: model::Uuid, #[model(unique)] foo: String,
+//! #   bar: Option<i64>, created_at: model::DateTime, updated_at: Option<model::DateTime> }
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> model::Result<()> {
+//! # let db = testkit::database().await;
+//! # let conn = model::Connection::new(db.uri, db.name);
+//! # let foos = conn.repo::<Foo>();
+//! # foos.create_indexes().await?;
+//! use model::{Error, Query};
+//!
+//! let a = foos.insert_one(FooInsert { id: None, foo: "a".into(), bar: Some(1) }).await?;
+//! assert_eq!(foos.find(&a.id).await?.foo, "a");
+//!
+//! // A duplicate key, on `_id` or on a unique index, is a Conflict.
+//! let dup = foos.insert_one(FooInsert { id: None, foo: "a".into(), bar: None }).await;
+//! assert!(matches!(dup, Err(Error::Conflict { .. })));
+//!
+//! // Set, unset and increment; update_one returns the document after.
+//! let a = foos.update_one(&a.id, Foo::BAR.inc(2).and(Foo::FOO.set("b"))).await?;
+//! assert_eq!((a.bar, a.updated_at.is_some()), (Some(3), true));
+//!
+//! // Equality, one-of, presence and ranges: `begin..end` or `begin..=end`.
+//! let found = foos
+//!     .find_many(Foo::FOO.one_of(["b", "c"]).and(Foo::BAR.range(1..=3)))
+//!     .sort(Foo::BAR.desc().then(Foo::FOO.asc()))
+//!     .limit(10)
+//!     .await?;
+//! assert_eq!(found.len(), 1);
+//!
+//! foos.delete_one(&a.id).await?;
+//! assert!(matches!(foos.find(&a.id).await, Err(Error::NotFound { .. })));
+//! # Ok(()) }
+//! ```
+//!
+//! ## Pagination and streaming
+//!
+//! [`Repo::paginate`] returns a [`Page`] (sort, offset, limit, total count)
+//! with the documents; the limit defaults to, and is capped at, 1000.
+//! [`Repo::iterate`] returns a `Stream` that reads in driver batches, so
+//! memory stays flat however many documents match.
+//!
+//! ```
+//! # #[derive(Debug, model::Model, serde::Serialize, serde::Deserialize)]
+//! # #[model(key = id)]
+//! # pub struct Foo { #[serde(rename = "_id")] id: model::Uuid, foo: String,
+//! #   bar: Option<i64>, created_at: model::DateTime, updated_at: Option<model::DateTime> }
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> model::Result<()> {
+//! # let db = testkit::database().await;
+//! # let conn = model::Connection::new(db.uri, db.name);
+//! # let foos = conn.repo::<Foo>();
+//! use futures::TryStreamExt;
+//! use model::Query;
+//!
+//! foos.insert_many((0..25).map(|i| FooInsert { id: None, foo: format!("f{i}"), bar: Some(i) }))
+//!     .await?;
+//! let (page, items) = foos.paginate(Query::all()).sort(Foo::BAR.asc()).offset(20).limit(10).await?;
+//! assert_eq!((page.count, items.len()), (25, 5));
+//!
+//! let sum: i64 = foos
+//!     .iterate(Foo::BAR.gte(10))
+//!     .await?
+//!     .try_fold(0, |sum, foo| async move { Ok(sum + foo.bar.unwrap_or(0)) })
+//!     .await?;
+//! assert_eq!(sum, (10..25).sum::<i64>());
+//! # Ok(()) }
+//! ```
+//!
+//! ## Transactions
+//!
+//! [`Connection::transaction`] runs an async closure in a transaction,
+//! retries it on transient errors, and aborts it on any error, so nothing
+//! it wrote is kept.
+//!
+//! ```
+//! # #[derive(Debug, model::Model, serde::Serialize, serde::Deserialize)]
+//! # #[model(key = id)]
+//! # pub struct Foo { #[serde(rename = "_id")] id: model::Uuid, foo: String,
+//! #   bar: Option<i64>, created_at: model::DateTime, updated_at: Option<model::DateTime> }
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> model::Result<()> {
+//! # let db = testkit::database().await;
+//! # let conn = model::Connection::new(db.uri, db.name);
+//! # let foos = conn.repo::<Foo>();
+//! use model::{Error, Query};
+//!
+//! let result: model::Result<()> = conn
+//!     .transaction(async |s| {
+//!         foos.insert_one(FooInsert { id: None, foo: "x".into(), bar: None }).session(s).await?;
+//!         Err(Error::InvalidArgument { message: "changed my mind".into() })
+//!     })
+//!     .await;
+//! assert!(result.is_err());
+//! assert_eq!(foos.count(Query::all()).await?, 0, "rolled back");
+//! # Ok(()) }
+//! ```
+//!
+//! ## Locks
+//!
+//! See the [`lock`] crate: a lease per key with automatic extension,
+//! cancellation, fencing tokens and expiry by the server's clock.
 #![deny(missing_docs)]
 
 pub use model_core::*;

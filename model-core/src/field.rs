@@ -22,11 +22,14 @@ pub enum Writable {}
 #[derive(Debug)]
 pub enum ReadOnly {}
 
+/// Ties a [`Field`] to its model, value type and access without owning any.
+type Marker<M, T, A> = PhantomData<fn() -> (M, T, A)>;
+
 /// A field of model `M` whose values have type `T`, stored under
 /// [`name`](Field::name).
 pub struct Field<M, T, A = Writable> {
     name: &'static str,
-    _marker: PhantomData<fn() -> (M, T, A)>,
+    _marker: Marker<M, T, A>,
 }
 
 impl<M, T, A> Clone for Field<M, T, A> {

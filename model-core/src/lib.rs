@@ -12,6 +12,7 @@ mod actions;
 mod connection;
 mod error;
 mod field;
+mod migrate;
 mod model;
 mod query;
 mod repo;
@@ -26,6 +27,7 @@ pub use actions::{
 pub use connection::Connection;
 pub use error::{Error, Result};
 pub use field::{Field, ReadOnly, Writable};
+pub use migrate::{Migration, MigrationReport, ValidatorChange};
 pub use model::{Key, Model, ParseKey, UpdatedAt};
 pub use query::Query;
 pub use repo::Repo;

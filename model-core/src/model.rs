@@ -66,7 +66,8 @@ pub trait Key: Serialize + DeserializeOwned + Clone + std::fmt::Debug + Send + S
 impl Key for bson::Uuid {
     type Insert = Option<bson::Uuid>;
     fn from_insert(insert: Option<bson::Uuid>) -> Self {
-        insert.unwrap_or_else(bson::Uuid::new)
+        // `Default` for a UUID is a new random (v4) one.
+        insert.unwrap_or_default()
     }
     fn to_bson(&self) -> Result<Bson> {
         Ok(Bson::Binary(bson::Binary::from_uuid(*self)))
@@ -76,7 +77,8 @@ impl Key for bson::Uuid {
 impl Key for ObjectId {
     type Insert = Option<ObjectId>;
     fn from_insert(insert: Option<ObjectId>) -> Self {
-        insert.unwrap_or_else(ObjectId::new)
+        // `Default` for an ObjectId is a newly generated one.
+        insert.unwrap_or_default()
     }
     fn to_bson(&self) -> Result<Bson> {
         Ok(Bson::ObjectId(*self))

@@ -5,6 +5,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
 use bson::{Bson, DateTime, Decimal128, Document, doc, oid::ObjectId};
+use mongodb::options::Collation;
 use serde::Serialize;
 
 /// A type a model field can have.
@@ -97,6 +98,33 @@ scalar! {
     u16 => "int", |v: u16| Bson::Int32(v.into());
     u32 => "long", |v: u32| Bson::Int64(v.into());
     f32 => "double", |v: f32| Bson::Double(v.into());
+    char => "string", |c: char| Bson::String(c.to_string());
+}
+
+/// Stored as a `long`; a value over `i64::MAX` cannot be stored.
+impl FieldType for u64 {
+    fn json_schema() -> Document {
+        bson_type("long")
+    }
+    fn into_bson(self) -> Result<Bson, bson::ser::Error> {
+        i64::try_from(self)
+            .map(Bson::Int64)
+            .map_err(|_| bson::ser::Error::UnsignedIntegerExceededRange(self))
+    }
+}
+
+impl Ordered for u64 {
+    type Bound = u64;
+}
+
+/// Binary data of any subtype.
+impl FieldType for bson::Binary {
+    fn json_schema() -> Document {
+        bson_type("binData")
+    }
+    fn into_bson(self) -> Result<Bson, bson::ser::Error> {
+        Ok(Bson::Binary(self))
+    }
 }
 
 macro_rules! numeric {
@@ -255,7 +283,7 @@ pub fn string_enum_schema(values: &[&str]) -> Document {
 }
 
 /// An index a model declares.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct IndexSpec {
     /// The index name; by default MongoDB's own (`field_1_other_-1`).
@@ -270,6 +298,25 @@ pub struct IndexSpec {
     pub expire_after: Option<Duration>,
     /// Index only the documents matching this filter.
     pub partial_filter: Option<Document>,
+    /// Compare strings by these language rules (for example case-insensitively).
+    pub collation: Option<Collation>,
+}
+
+impl PartialEq for IndexSpec {
+    fn eq(&self, other: &Self) -> bool {
+        // `Collation` has no `PartialEq`: compare what it serializes to.
+        let collation = |spec: &IndexSpec| {
+            let collation = spec.collation.as_ref()?;
+            bson::to_document(collation).ok()
+        };
+        self.name == other.name
+            && self.keys == other.keys
+            && self.unique == other.unique
+            && self.sparse == other.sparse
+            && self.expire_after == other.expire_after
+            && self.partial_filter == other.partial_filter
+            && collation(self) == collation(other)
+    }
 }
 
 impl IndexSpec {
@@ -282,6 +329,7 @@ impl IndexSpec {
             sparse: false,
             expire_after: None,
             partial_filter: None,
+            collation: None,
         }
     }
 
@@ -329,6 +377,13 @@ impl IndexSpec {
         self
     }
 
+    /// Gives the index a collation. A collation can only be compared with
+    /// the server's by the fields it sets: declare every field you rely on.
+    pub fn collation(mut self, collation: Collation) -> Self {
+        self.collation = Some(collation);
+        self
+    }
+
     /// The driver's index model.
     pub fn to_index_model(&self) -> mongodb::IndexModel {
         let options = mongodb::options::IndexOptions::builder()
@@ -337,6 +392,7 @@ impl IndexSpec {
             .sparse(self.sparse.then_some(true))
             .expire_after(self.expire_after)
             .partial_filter_expression(self.partial_filter.clone())
+            .collation(self.collation.clone())
             .build();
         mongodb::IndexModel::builder()
             .keys(self.keys.clone())

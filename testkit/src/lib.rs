@@ -92,14 +92,14 @@ pub fn server() -> &'static Server {
 }
 
 fn resolve() -> Result<Server, Error> {
-    if let Ok(uri) = std::env::var("MONGODB_URI") {
-        if !uri.trim().is_empty() {
-            return Ok(Server {
-                uri,
-                kind: ServerKind::External,
-                process: None,
-            });
-        }
+    if let Ok(uri) = std::env::var("MONGODB_URI")
+        && !uri.trim().is_empty()
+    {
+        return Ok(Server {
+            uri,
+            kind: ServerKind::External,
+            process: None,
+        });
     }
     let mut failures = Vec::new();
     let kinds = if process::mongod_on_path() {

@@ -187,11 +187,11 @@ impl ServerProcess {
 
     /// Kills the server at once (`SIGKILL`) and reaps it; storage is kept.
     pub fn kill(&self) {
-        if let Ok(mut guard) = self.child.lock() {
-            if let Some(mut child) = guard.take() {
-                let _ = child.kill();
-                let _ = child.wait();
-            }
+        if let Ok(mut guard) = self.child.lock()
+            && let Some(mut child) = guard.take()
+        {
+            let _ = child.kill();
+            let _ = child.wait();
         }
     }
 

@@ -1,0 +1,476 @@
+//! `Connection::migrate` against the real server: what it creates, what it
+//! leaves alone, what it replaces and drops, and what the validator rejects.
+
+mod common;
+
+use std::sync::{Arc, Mutex};
+
+use bson::{Bson, Document, doc};
+use common::*;
+use futures::TryStreamExt;
+use model::{Connection, DateTime, Error, Migration, Model, ObjectId, Uuid, ValidatorChange};
+use mongodb::event::EventHandler;
+use mongodb::event::command::CommandEvent;
+use serde::{Deserialize, Serialize};
+
+/// Every kind of index the derive declares.
+#[derive(Debug, Clone, PartialEq, Model, Serialize, Deserialize)]
+#[model(
+    collection = "events",
+    key = id,
+    index(keys(user, at = -1), name = "by_user_latest"),
+    index(keys(code), unique, partial = model::bson::doc! { "code": { "$exists": true } })
+)]
+struct Event {
+    #[serde(rename = "_id")]
+    id: ObjectId,
+    user: String,
+    at: DateTime,
+    code: Option<String>,
+    #[model(index, sparse)]
+    tag: Option<String>,
+    #[model(index, expire_after = 3600)]
+    expires_at: DateTime,
+    created_at: DateTime,
+    updated_at: Option<DateTime>,
+}
+
+/// `Foo`'s fields on `foos`, with `foo_1` no longer unique but sparse.
+#[derive(Debug, Clone, PartialEq, Model, Serialize, Deserialize)]
+#[model(collection = "foos", key = id)]
+struct FooIndexChanged {
+    #[serde(rename = "_id")]
+    id: Uuid,
+    #[model(index, sparse)]
+    foo: String,
+    bar: Option<i64>,
+    created_at: DateTime,
+    updated_at: Option<DateTime>,
+}
+
+/// `Foo`'s fields on `foos`, without the index on `foo`.
+#[derive(Debug, Clone, PartialEq, Model, Serialize, Deserialize)]
+#[model(collection = "foos", key = id)]
+struct FooUnindexed {
+    #[serde(rename = "_id")]
+    id: Uuid,
+    foo: String,
+    bar: Option<i64>,
+    created_at: DateTime,
+    updated_at: Option<DateTime>,
+}
+
+/// A model on `foos` that disagrees with `Foo`'s validator: `bar` is a string.
+#[derive(Debug, Clone, PartialEq, Model, Serialize, Deserialize)]
+#[model(collection = "foos", key = id)]
+struct FooDrifted {
+    #[serde(rename = "_id")]
+    id: Uuid,
+    #[model(unique)]
+    foo: String,
+    bar: Option<String>,
+    created_at: DateTime,
+    updated_at: Option<DateTime>,
+}
+
+async fn db(conn: &Connection) -> mongodb::Database {
+    conn.database().await.unwrap()
+}
+
+/// `listIndexes`, `_id_` included, in the server's order.
+async fn list_indexes(conn: &Connection, collection: &str) -> Vec<Document> {
+    db(conn)
+        .await
+        .run_cursor_command(doc! { "listIndexes": collection })
+        .await
+        .unwrap()
+        .try_collect()
+        .await
+        .unwrap()
+}
+
+async fn index_names(conn: &Connection, collection: &str) -> Vec<String> {
+    let mut names: Vec<String> = list_indexes(conn, collection)
+        .await
+        .iter()
+        .map(|i| i.get_str("name").unwrap().to_string())
+        .collect();
+    names.sort();
+    names
+}
+
+async fn index(conn: &Connection, collection: &str, name: &str) -> Document {
+    list_indexes(conn, collection)
+        .await
+        .into_iter()
+        .find(|i| i.get_str("name") == Ok(name))
+        .unwrap_or_else(|| panic!("no index {name}"))
+}
+
+/// The `listCollections` entry of `collection`.
+async fn collection_info(conn: &Connection, collection: &str) -> Document {
+    let mut cursor = db(conn)
+        .await
+        .run_cursor_command(doc! { "listCollections": 1, "filter": { "name": collection } })
+        .await
+        .unwrap();
+    cursor
+        .try_next()
+        .await
+        .unwrap()
+        .expect("the collection exists")
+}
+
+fn sorted(names: &[String]) -> Vec<&str> {
+    let mut names: Vec<&str> = names.iter().map(String::as_str).collect();
+    names.sort_unstable();
+    names
+}
+
+/// A connection whose client records the name of every command it sends.
+async fn monitored_connection() -> (Connection, Arc<Mutex<Vec<String>>>) {
+    let db = testkit::database().await;
+    let mut options = mongodb::options::ClientOptions::parse(&db.uri)
+        .await
+        .unwrap();
+    let commands = Arc::new(Mutex::new(Vec::new()));
+    let sink = commands.clone();
+    options.command_event_handler = Some(EventHandler::callback(move |event| {
+        if let CommandEvent::Started(started) = event {
+            sink.lock().unwrap().push(started.command_name);
+        }
+    }));
+    let client = mongodb::Client::with_options(options).unwrap();
+    (Connection::from_client(client, db.name), commands)
+}
+
+/// The server code of a write the raw driver sent.
+fn write_code(error: &mongodb::error::Error) -> Option<i32> {
+    match error.kind.as_ref() {
+        mongodb::error::ErrorKind::Write(mongodb::error::WriteFailure::WriteError(e)) => {
+            Some(e.code)
+        }
+        _ => None,
+    }
+}
+
+/// Whether `value` holds, at any depth, a field `key` equal to `expected`.
+fn mentions(value: &Bson, key: &str, expected: &str) -> bool {
+    match value {
+        Bson::Document(doc) => doc
+            .iter()
+            .any(|(k, v)| (k == key && v.as_str() == Some(expected)) || mentions(v, key, expected)),
+        Bson::Array(items) => items.iter().any(|v| mentions(v, key, expected)),
+        _ => false,
+    }
+}
+
+#[tokio::test]
+async fn migrate_on_an_empty_database_creates_collection_indexes_and_validator() {
+    let conn = connection().await;
+    let report = conn.migrate::<Event>().await.unwrap();
+
+    assert!(report.collection_created);
+    assert_eq!(report.validator, ValidatorChange::Set);
+    assert_eq!(
+        sorted(&report.indexes_created),
+        ["by_user_latest", "code_1", "expires_at_1", "tag_1"]
+    );
+    assert!(report.indexes_replaced.is_empty() && report.indexes_dropped.is_empty());
+
+    let options = collection_info(&conn, "events").await;
+    let options = options.get_document("options").unwrap();
+    assert_eq!(
+        options.get_document("validator").unwrap(),
+        &doc! { "$jsonSchema": Event::json_schema() }
+    );
+    assert_eq!(options.get_str("validationLevel"), Ok("strict"));
+    assert_eq!(options.get_str("validationAction"), Ok("error"));
+
+    let by_user = index(&conn, "events", "by_user_latest").await;
+    assert_eq!(
+        by_user.get_document("key").unwrap(),
+        &doc! { "user": 1, "at": -1 }
+    );
+    let code = index(&conn, "events", "code_1").await;
+    assert_eq!(code.get_bool("unique"), Ok(true));
+    assert_eq!(
+        code.get_document("partialFilterExpression").unwrap(),
+        &doc! { "code": { "$exists": true } }
+    );
+    assert_eq!(
+        index(&conn, "events", "tag_1").await.get_bool("sparse"),
+        Ok(true)
+    );
+    let ttl = index(&conn, "events", "expires_at_1").await;
+    let seconds = ttl.get("expireAfterSeconds").expect("a TTL index");
+    assert_eq!(seconds.to_string(), "3600", "{seconds:?}");
+}
+
+#[tokio::test]
+async fn a_second_migrate_only_reads_and_changes_nothing() {
+    let (conn, commands) = monitored_connection().await;
+    conn.migrate::<Event>().await.unwrap();
+    let indexes_before = list_indexes(&conn, "events").await;
+    let collection_before = collection_info(&conn, "events").await;
+    commands.lock().unwrap().clear();
+
+    let report = conn.migrate::<Event>().await.unwrap();
+
+    let sent = commands.lock().unwrap().clone();
+    assert_eq!(sent, ["listCollections", "listIndexes"]);
+    assert!(report.is_unchanged(), "{report:?}");
+    assert_eq!(report.indexes_unchanged.len(), 4);
+    assert_eq!(report.to_string(), "events: unchanged");
+    // Same collection (its UUID) and the very same index entries.
+    assert_eq!(collection_info(&conn, "events").await, collection_before);
+    assert_eq!(list_indexes(&conn, "events").await, indexes_before);
+}
+
+#[tokio::test]
+async fn indexes_made_by_hand_with_other_number_types_are_kept_as_they_are() {
+    let conn = connection().await;
+    // The declared indexes, made with doubles and longs where the driver
+    // would send ints: if migrate rebuilt one, its numbers would change.
+    let indexes = vec![
+        doc! { "key": { "user": 1.0, "at": Bson::Int64(-1) }, "name": "by_user_latest" },
+        doc! { "key": { "code": Bson::Int64(1) }, "name": "code_1", "unique": true,
+        "partialFilterExpression": { "code": { "$exists": true } } },
+        doc! { "key": { "tag": 1.0 }, "name": "tag_1", "sparse": true },
+        doc! { "key": { "expires_at": 1 }, "name": "expires_at_1", "expireAfterSeconds": 3600.0 },
+    ];
+    db(&conn)
+        .await
+        .run_command(doc! { "createIndexes": "events", "indexes": indexes })
+        .await
+        .unwrap();
+    let before = list_indexes(&conn, "events").await;
+
+    let report = conn.migrate::<Event>().await.unwrap();
+
+    assert!(!report.collection_created);
+    assert!(report.indexes_created.is_empty(), "{report:?}");
+    assert!(report.indexes_replaced.is_empty(), "{report:?}");
+    assert!(report.indexes_dropped.is_empty(), "{report:?}");
+    assert_eq!(report.indexes_unchanged.len(), 4);
+    // The collection existed without a validator: `collMod` set it.
+    assert_eq!(report.validator, ValidatorChange::Set);
+    assert_eq!(list_indexes(&conn, "events").await, before);
+}
+
+#[tokio::test]
+async fn an_index_whose_options_changed_is_replaced() {
+    let conn = connection().await;
+    conn.migrate::<Foo>().await.unwrap();
+
+    let report = conn.migrate::<FooIndexChanged>().await.unwrap();
+
+    assert_eq!(report.indexes_replaced, ["foo_1"]);
+    assert!(report.indexes_created.is_empty() && report.indexes_dropped.is_empty());
+    assert_eq!(
+        report.validator,
+        ValidatorChange::Unchanged,
+        "same fields, same schema"
+    );
+    let foo_1 = index(&conn, "foos", "foo_1").await;
+    assert_eq!(foo_1.get_bool("sparse"), Ok(true));
+    assert!(!foo_1.get_bool("unique").unwrap_or(false));
+}
+
+#[tokio::test]
+async fn an_index_removed_from_the_model_is_dropped() {
+    let conn = connection().await;
+    conn.migrate::<Foo>().await.unwrap();
+
+    let report = conn.migrate::<FooUnindexed>().await.unwrap();
+
+    assert_eq!(report.indexes_dropped, ["foo_1"]);
+    assert!(report.indexes_created.is_empty() && report.indexes_replaced.is_empty());
+    assert_eq!(index_names(&conn, "foos").await, ["_id_"]);
+}
+
+#[tokio::test]
+async fn an_index_created_by_hand_is_dropped() {
+    let conn = connection().await;
+    conn.migrate::<Foo>().await.unwrap();
+    db(&conn)
+        .await
+        .collection::<Document>("foos")
+        .create_index(
+            mongodb::IndexModel::builder()
+                .keys(doc! { "bar": 1 })
+                .options(
+                    mongodb::options::IndexOptions::builder()
+                        .name("by_bar".to_string())
+                        .build(),
+                )
+                .build(),
+        )
+        .await
+        .unwrap();
+
+    let report = conn.migrate::<Foo>().await.unwrap();
+
+    assert_eq!(report.indexes_dropped, ["by_bar"]);
+    assert_eq!(report.indexes_unchanged, ["foo_1"]);
+    assert_eq!(index_names(&conn, "foos").await, ["_id_", "foo_1"]);
+}
+
+#[tokio::test]
+async fn the_validator_is_set_again_only_when_it_or_its_level_differs() {
+    let conn = connection().await;
+    conn.migrate::<Foo>().await.unwrap();
+    db(&conn)
+        .await
+        .run_command(doc! { "collMod": "foos", "validationLevel": "moderate" })
+        .await
+        .unwrap();
+
+    let report = conn.migrate::<Foo>().await.unwrap();
+    assert_eq!(report.validator, ValidatorChange::Set);
+    let info = collection_info(&conn, "foos").await;
+    assert_eq!(
+        info.get_document("options")
+            .unwrap()
+            .get_str("validationLevel"),
+        Ok("strict")
+    );
+
+    let drifted = conn.migrate::<FooDrifted>().await.unwrap();
+    assert_eq!(drifted.validator, ValidatorChange::Set);
+    assert_eq!(drifted.indexes_unchanged, ["foo_1"]);
+    assert_eq!(
+        conn.migrate::<Foo>().await.unwrap().validator,
+        ValidatorChange::Set
+    );
+    assert_eq!(
+        conn.migrate::<Foo>().await.unwrap().validator,
+        ValidatorChange::Unchanged
+    );
+}
+
+#[tokio::test]
+async fn documents_that_break_the_schema_are_rejected_by_the_server() {
+    let conn = connection().await;
+    conn.migrate::<Foo>().await.unwrap();
+    let raw = db(&conn).await.collection::<Document>("foos");
+    let valid = || {
+        doc! {
+            "_id": Uuid::new(), "foo": "a", "bar": Bson::Int64(1),
+            "created_at": DateTime::now(), "updated_at": Bson::Null,
+        }
+    };
+    raw.insert_one(valid())
+        .await
+        .expect("a valid document is accepted");
+
+    let mut missing = valid();
+    missing.remove("foo");
+    let mut wrong_type = valid();
+    wrong_type.insert("foo", 5);
+    let mut int_for_long = valid();
+    int_for_long.insert("bar", 5_i32);
+    let mut extra = valid();
+    extra.insert("extra", true);
+    for (case, document) in [
+        ("missing required field", missing),
+        ("wrong type", wrong_type),
+        ("int where a long is declared", int_for_long),
+        ("extra field", extra),
+    ] {
+        let error = raw.insert_one(document).await.expect_err(case);
+        assert_eq!(write_code(&error), Some(121), "{case}: {error}");
+    }
+}
+
+#[tokio::test]
+async fn a_drifted_model_gets_a_validation_error_from_insert_one() {
+    let conn = connection().await;
+    conn.migrate::<Foo>().await.unwrap();
+    let insert = FooDriftedInsert {
+        id: None,
+        foo: "a".into(),
+        bar: Some("not a long".into()),
+    };
+
+    let error = conn
+        .repo::<FooDrifted>()
+        .insert_one(insert)
+        .await
+        .unwrap_err();
+
+    let Error::Validation {
+        collection,
+        details,
+        ..
+    } = error
+    else {
+        panic!("expected Error::Validation, got {error:?}");
+    };
+    assert_eq!(collection, "foos");
+    let details = details.expect("the server's errInfo");
+    assert!(mentions(&details.into(), "propertyName", "bar"));
+}
+
+#[tokio::test]
+async fn a_drifted_model_gets_a_validation_error_from_update_one() {
+    let conn = connection().await;
+    conn.migrate::<Foo>().await.unwrap();
+    let stored = conn
+        .repo::<Foo>()
+        .insert_one(foo("a", Some(1)))
+        .await
+        .unwrap();
+
+    let error = conn
+        .repo::<FooDrifted>()
+        .update_one(&stored.id, FooDrifted::BAR.set("not a long".to_string()))
+        .await
+        .unwrap_err();
+
+    let Error::Validation {
+        collection,
+        details,
+        ..
+    } = error
+    else {
+        panic!("expected Error::Validation, got {error:?}");
+    };
+    assert_eq!(collection, "foos");
+    let details = details.expect("the server's errInfo from findAndModify");
+    assert!(mentions(&details.into(), "propertyName", "bar"));
+    assert_eq!(conn.repo::<Foo>().find(&stored.id).await.unwrap(), stored);
+}
+
+#[tokio::test]
+async fn migrate_all_reports_each_model_in_order() {
+    let conn = connection().await;
+
+    let reports = conn
+        .migrate_all(&[Migration::of::<Foo>(), Migration::of::<Bar>()])
+        .await
+        .unwrap();
+
+    let summaries: Vec<String> = reports.iter().map(ToString::to_string).collect();
+    assert_eq!(
+        summaries,
+        [
+            "foos: collection created, indexes created [foo_1], validator set",
+            "bars: collection created, indexes created [foo_1], validator set",
+        ]
+    );
+}
+
+#[tokio::test]
+async fn two_migrations_for_one_collection_are_refused_before_anything_is_sent() {
+    let conn = connection().await;
+
+    let error = conn
+        .migrate_all(&[Migration::of::<Foo>(), Migration::of::<FooDrifted>()])
+        .await
+        .unwrap_err();
+
+    assert!(matches!(error, Error::InvalidArgument { .. }), "{error:?}");
+    let names = db(&conn).await.list_collection_names().await.unwrap();
+    assert!(names.is_empty(), "{names:?}");
+}

@@ -74,12 +74,20 @@ pub fn model(model: &Model) -> TokenStream {
             let field = &f.ident;
             let ty = &f.ty;
             if f.role == Role::Key {
+                let doc = format!(
+                    "The key (`{ident}::{}`); for UUID and ObjectId keys `None` generates one.",
+                    field.unraw()
+                );
                 quote! {
-                    /// The key; `None` generates one for UUID and ObjectId keys.
+                    #[doc = #doc]
                     #vis #field: <#ty as #rt::Key>::Insert
                 }
             } else {
-                quote!(#vis #field: #ty)
+                let doc = format!("`{ident}::{}`.", field.unraw());
+                quote! {
+                    #[doc = #doc]
+                    #vis #field: #ty
+                }
             }
         });
 
@@ -110,10 +118,7 @@ pub fn model(model: &Model) -> TokenStream {
     quote! {
         #[doc = #insert_doc]
         #vis struct #insert_ident {
-            #(
-                #[allow(missing_docs)]
-                #insert_fields,
-            )*
+            #(#insert_fields,)*
         }
 
         #[automatically_derived]

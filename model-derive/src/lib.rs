@@ -72,3 +72,6 @@ fn derive_model_inner(input: &DeriveInput) -> proc_macro2::TokenStream {
         }
     }
 }
+
+#[cfg(test)]
+mod snapshots_test;

@@ -1,0 +1,418 @@
+//! `Locks`: the low-level protocol (try-lock, extend, release) on a
+//! [`Connection`].
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use model_core::mongodb::options::{ReturnDocument, WriteConcern};
+use model_core::{Connection, Model as _, Repo};
+use tracing::Instrument;
+
+use crate::backoff::Backoff;
+use crate::{Clock, Fence, Lease, Lock, LockingError, Reason, Result, SystemClock, pipeline};
+
+/// The most extension retries [`LockAction::retries`](crate::LockAction::retries) accepts.
+pub const MAX_RETRIES: u32 = 1_000;
+
+/// The longest ttl accepted: one year.
+const MAX_TTL: Duration = Duration::from_secs(365 * 24 * 3600);
+
+/// Distributed locks (leases) on the `locks` collection of a database.
+///
+/// Cheap to clone; clones share the connection and the clock.
+///
+/// The closure form, [`lock`](Self::lock), is the easy path: it acquires,
+/// heartbeats, signals a lost lease and releases. The low-level
+/// [`try_lock`](Self::try_lock), [`acquire`](Self::acquire),
+/// [`extend`](Self::extend) and [`release`](Self::release) are the steps it
+/// is made of.
+///
+/// ```no_run
+/// # async fn demo(conn: model_core::Connection) -> Result<(), lock::LockingError> {
+/// let locks = lock::Locks::new(&conn);
+/// if let Some(lease) = locks.try_lock("nightly-report", std::time::Duration::from_secs(10)).await? {
+///     // ... work, passing lease.token() to what the work writes ...
+///     locks.release(&lease).await?;
+/// }
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct Locks {
+    pub(crate) inner: Arc<Inner>,
+}
+
+pub(crate) struct Inner {
+    locks: Repo<Lock>,
+    fences: Repo<Fence>,
+    pub(crate) clock: Arc<dyn Clock>,
+    write_concern: WriteConcern,
+}
+
+impl std::fmt::Debug for Locks {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Locks")
+            .field("connection", self.inner.locks.connection())
+            .field("clock", &self.inner.clock)
+            .field("write_concern", &self.inner.write_concern)
+            .finish()
+    }
+}
+
+impl Locks {
+    /// Locks stored in `conn`'s database, with the system clock and
+    /// majority write concern. Nothing is sent until the first operation.
+    pub fn new(conn: &Connection) -> Self {
+        Locks {
+            inner: Arc::new(Inner {
+                locks: conn.repo::<Lock>(),
+                fences: conn.repo::<Fence>(),
+                clock: Arc::new(SystemClock),
+                write_concern: WriteConcern::majority(),
+            }),
+        }
+    }
+
+    /// The same locks, reading `clock` instead of the system clock (for tests).
+    pub fn with_clock(self, clock: impl Clock) -> Self {
+        self.rebuild(|inner| inner.clock = Arc::new(clock))
+    }
+
+    /// The same locks, writing with `write_concern` instead of majority.
+    pub fn with_write_concern(self, write_concern: WriteConcern) -> Self {
+        self.rebuild(|inner| inner.write_concern = write_concern)
+    }
+
+    fn rebuild(self, change: impl FnOnce(&mut Inner)) -> Self {
+        let mut inner = Inner {
+            locks: self.inner.locks.clone(),
+            fences: self.inner.fences.clone(),
+            clock: self.inner.clock.clone(),
+            write_concern: self.inner.write_concern.clone(),
+        };
+        change(&mut inner);
+        Locks {
+            inner: Arc::new(inner),
+        }
+    }
+
+    /// Creates the `locks` collection's indexes: the TTL index on
+    /// `expires_at` (which removes leases nobody released) and the index
+    /// on (`_id`, `expires_at`). Call it once at startup, like a migration;
+    /// correctness does not depend on it.
+    ///
+    /// # Errors
+    /// A driver error, for example when an index of the same name exists
+    /// with other options.
+    ///
+    /// # Cancel safety
+    /// Safe to drop; run it again to finish.
+    pub async fn setup(&self) -> model_core::Result<()> {
+        self.inner.locks.create_indexes().await
+    }
+
+    /// The repository of the lease documents, to inspect them.
+    pub fn repo(&self) -> &Repo<Lock> {
+        &self.inner.locks
+    }
+
+    /// The repository of the fencing counters.
+    pub fn fences(&self) -> &Repo<Fence> {
+        &self.inner.fences
+    }
+
+    /// The clock this instance reads.
+    pub fn clock(&self) -> &dyn Clock {
+        &*self.inner.clock
+    }
+
+    /// Takes the lease on `key` for `ttl` if it is free, in two commands
+    /// (three when the first two took longer than ttl/2); `None` when
+    /// another owner holds it.
+    ///
+    /// The lease is free when nobody holds it or its holder's lease expired
+    /// by the *server's* clock. See the crate docs for the protocol and why
+    /// the returned [`token`](Lease::token) is fenced.
+    ///
+    /// # Errors
+    /// [`LockingError::InvalidArgument`] for an empty key or a ttl under a
+    /// millisecond or over a year (nothing sent); [`LockingError::Lock`]
+    /// with [`Reason::Lost`] when the lease ended before its token could be
+    /// confirmed (the commands took longer than the ttl: try a longer one),
+    /// or with [`Reason::Failed`] when a command failed (the lease, if
+    /// taken, is released on a best-effort basis, else it expires).
+    ///
+    /// # Cancel safety
+    /// Not cancel safe: dropping the future after the server took the
+    /// lease leaves it held by an owner nobody knows until the ttl passes.
+    pub async fn try_lock(&self, key: &str, ttl: Duration) -> Result<Option<Lease>> {
+        let ttl_ms = validate(key, ttl)?;
+        self.try_lock_checked(key, ttl, ttl_ms)
+            .instrument(span("try_lock", key))
+            .await
+    }
+
+    /// Takes the lease on `key` for `ttl`, retrying with jittered backoff
+    /// (2 ms doubling up to 100 ms) while another owner holds it, for up to
+    /// `timeout`. A failed command ends the wait at once.
+    ///
+    /// # Errors
+    /// As [`try_lock`](Self::try_lock); [`LockingError::Lock`] with
+    /// [`Reason::TimedOut`] when `timeout` passed first.
+    ///
+    /// # Cancel safety
+    /// As [`try_lock`](Self::try_lock).
+    pub async fn acquire(&self, key: &str, ttl: Duration, timeout: Duration) -> Result<Lease> {
+        let ttl_ms = validate(key, ttl)?;
+        self.acquire_checked(key, ttl, ttl_ms, timeout)
+            .instrument(span("acquire", key))
+            .await
+    }
+
+    /// Extends `lease` to end `ttl` from now (server clock), recording its
+    /// token in the lease document; one command.
+    ///
+    /// Only a live lease of the same owner is extended: a stale handle (an
+    /// expired lease, or one another owner took since) gets
+    /// [`Reason::Lost`] and changes nothing.
+    ///
+    /// # Errors
+    /// [`LockingError::Relock`] with [`Reason::Lost`] or [`Reason::Failed`];
+    /// [`LockingError::InvalidArgument`] for a ttl out of range.
+    ///
+    /// # Cancel safety
+    /// Cancel safe: dropped, the lease is either unchanged or extended,
+    /// and `lease` stays valid until its [`valid_until`](Lease::valid_until).
+    pub async fn extend(&self, lease: &Lease, ttl: Duration) -> Result<Lease> {
+        let ttl_ms = validate(&lease.key, ttl)?;
+        self.extend_checked(lease, ttl, ttl_ms)
+            .instrument(span("extend", &lease.key))
+            .await
+    }
+
+    /// Releases `lease`: deletes the lease document if it still has this
+    /// owner (compare-and-delete); one command.
+    ///
+    /// # Errors
+    /// [`LockingError::Unlock`] with [`Reason::Lost`] when the lease was no
+    /// longer this owner's (nothing is deleted), or [`Reason::Failed`] when
+    /// the command failed (the lease then ends at its expiry).
+    ///
+    /// # Cancel safety
+    /// Safe to drop: the lease is either released or ends at its expiry.
+    pub async fn release(&self, lease: &Lease) -> Result<()> {
+        let key = lease.key.as_str();
+        async {
+            let collection = self
+                .inner
+                .locks
+                .collection()
+                .await
+                .map_err(|e| LockingError::unlock(key, Reason::Failed, Some(e)))?;
+            let deleted = collection
+                .delete_one(pipeline::owned(key, &lease.owner))
+                .write_concern(self.inner.write_concern.clone())
+                .await
+                .map_err(|e| LockingError::unlock(key, Reason::Failed, Some(lock_error(e))))?;
+            if deleted.deleted_count == 1 {
+                tracing::debug!("released");
+                Ok(())
+            } else {
+                Err(LockingError::unlock(key, Reason::Lost, None))
+            }
+        }
+        .instrument(span("release", key))
+        .await
+    }
+
+    pub(crate) async fn acquire_checked(
+        &self,
+        key: &str,
+        ttl: Duration,
+        ttl_ms: i64,
+        timeout: Duration,
+    ) -> Result<Lease> {
+        let clock = &self.inner.clock;
+        let deadline = clock.now() + timeout;
+        let mut backoff = Backoff::new();
+        loop {
+            match self.try_lock_checked(key, ttl, ttl_ms).await {
+                Ok(Some(lease)) => return Ok(lease),
+                // Held, or lost before its token was confirmed: try again.
+                Ok(None)
+                | Err(LockingError::Lock {
+                    reason: Reason::Lost,
+                    ..
+                }) => {}
+                Err(error) => return Err(error),
+            }
+            let left = deadline.saturating_duration_since(clock.now());
+            if left.is_zero() {
+                return Err(LockingError::lock(key, Reason::TimedOut, None));
+            }
+            tokio::time::sleep(backoff.next().min(left)).await;
+        }
+    }
+
+    pub(crate) async fn try_lock_checked(
+        &self,
+        key: &str,
+        ttl: Duration,
+        ttl_ms: i64,
+    ) -> Result<Option<Lease>> {
+        let failed = |e| LockingError::lock(key, Reason::Failed, Some(e));
+        let owner = uuid::Uuid::new_v4().simple().to_string();
+        let collection = self.inner.locks.collection().await.map_err(failed)?;
+
+        // (1) Take the lease if it is free by the server's clock.
+        let sent = self.inner.clock.now();
+        let lock = collection
+            .find_one_and_update(bson::doc! { "_id": key }, pipeline::acquire(&owner, ttl_ms))
+            .upsert(true)
+            .return_document(ReturnDocument::After)
+            .write_concern(self.inner.write_concern.clone())
+            .await
+            .map_err(|e| failed(lock_error(e)))?;
+        let Some(lock) = lock.filter(|lock| lock.owner == owner) else {
+            tracing::debug!("held by another owner");
+            return Ok(None);
+        };
+        let mut lease = Lease {
+            key: key.to_string(),
+            owner,
+            token: 0,
+            expires_at: lock.expires_at,
+            renewed_at: sent,
+            ttl,
+        };
+
+        // (2) Bump the key's fencing counter.
+        lease.token = match self.bump_fence(key).await {
+            Ok(token) => token,
+            Err(error) => {
+                let _ = self.release(&lease).await;
+                return Err(failed(error));
+            }
+        };
+
+        // (3) The token is fenced if the bump happened inside our lease:
+        // it did if the reply came back before the lease could have ended.
+        let elapsed = self.inner.clock.now().saturating_duration_since(sent);
+        if elapsed < ttl / 2 {
+            tracing::debug!(token = lease.token, "acquired");
+            return Ok(Some(lease));
+        }
+        // Too slow to tell: confirm the lease is still ours and live.
+        match self.extend_checked(&lease, ttl, ttl_ms).await {
+            Ok(lease) => {
+                tracing::debug!(token = lease.token, "acquired (confirmed)");
+                Ok(Some(lease))
+            }
+            Err(LockingError::Relock {
+                reason: Reason::Lost,
+                ..
+            }) => Err(LockingError::lock(key, Reason::Lost, None)),
+            Err(LockingError::Relock { source, .. }) => {
+                Err(LockingError::lock(key, Reason::Failed, source.map(|s| *s)))
+            }
+            Err(other) => Err(other),
+        }
+    }
+
+    pub(crate) async fn extend_checked(
+        &self,
+        lease: &Lease,
+        ttl: Duration,
+        ttl_ms: i64,
+    ) -> Result<Lease> {
+        let key = lease.key.as_str();
+        let failed = |e| LockingError::relock(key, Reason::Failed, Some(e));
+        let collection = self.inner.locks.collection().await.map_err(failed)?;
+        let sent = self.inner.clock.now();
+        let lock = collection
+            .find_one_and_update(
+                pipeline::live_lease(key, &lease.owner),
+                pipeline::extend(ttl_ms, lease.token),
+            )
+            .return_document(ReturnDocument::After)
+            .write_concern(self.inner.write_concern.clone())
+            .await
+            .map_err(|e| failed(lock_error(e)))?;
+        match lock {
+            Some(lock) => Ok(Lease {
+                expires_at: lock.expires_at,
+                renewed_at: sent,
+                ttl,
+                ..lease.clone()
+            }),
+            None => {
+                tracing::debug!("lost");
+                Err(LockingError::relock(key, Reason::Lost, None))
+            }
+        }
+    }
+
+    async fn bump_fence(&self, key: &str) -> model_core::Result<i64> {
+        let fence = self
+            .inner
+            .fences
+            .collection()
+            .await?
+            .find_one_and_update(bson::doc! { "_id": key }, pipeline::bump_fence())
+            .upsert(true)
+            .return_document(ReturnDocument::After)
+            .write_concern(self.inner.write_concern.clone())
+            .await
+            .map_err(|e| model_core::Error::from_driver(Fence::COLLECTION, e))?;
+        fence
+            .map(|fence| fence.token)
+            .ok_or_else(|| model_core::Error::NotFound {
+                collection: Fence::COLLECTION.to_string(),
+            })
+    }
+}
+
+/// The span of a lock operation: the collection, the operation and the key.
+pub(crate) fn span(op: &'static str, key: &str) -> tracing::Span {
+    tracing::debug_span!("lock", collection = Lock::COLLECTION, op, key)
+}
+
+fn lock_error(error: model_core::mongodb::error::Error) -> model_core::Error {
+    model_core::Error::from_driver(Lock::COLLECTION, error)
+}
+
+/// Checks a key and a ttl; the ttl in whole milliseconds.
+pub(crate) fn validate(key: &str, ttl: Duration) -> Result<i64> {
+    if key.is_empty() {
+        return Err(LockingError::invalid("the lock key is empty"));
+    }
+    if ttl < Duration::from_millis(1) || ttl > MAX_TTL {
+        return Err(LockingError::invalid(format!(
+            "the ttl is {ttl:?}; it must be between 1 ms and one year"
+        )));
+    }
+    Ok(ttl.as_millis() as i64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_and_ttls_are_checked() {
+        assert_eq!(validate("job", Duration::from_millis(1500)).unwrap(), 1500);
+        for (key, ttl) in [
+            ("", Duration::from_secs(1)),
+            ("job", Duration::ZERO),
+            ("job", Duration::from_micros(999)),
+            ("job", MAX_TTL + Duration::from_secs(1)),
+        ] {
+            assert!(
+                matches!(
+                    validate(key, ttl),
+                    Err(LockingError::InvalidArgument { .. })
+                ),
+                "{key:?} {ttl:?}"
+            );
+        }
+    }
+}

@@ -1,0 +1,562 @@
+//! The lock's reference behaviours, its low-level API, the cost of a
+//! cycle, and skewed client clocks. Each test has a database of its own.
+
+mod lock_util;
+
+use std::future::IntoFuture;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use bson::doc;
+use lock::{LockingError, Locks, MAX_RETRIES, Reason};
+use lock_util::{AheadClock, Env, FIVE_MINUTES};
+
+const TTL: Duration = Duration::from_millis(300);
+
+#[tokio::test]
+async fn a_held_lock_fails_at_once_with_lock_error() {
+    let env = Env::new().await;
+    let contender = env.peer().await;
+    let ran = Arc::new(AtomicBool::new(false));
+    let outcome = env
+        .locks
+        .lock("job", |_| async {
+            let started = Instant::now();
+            let ran = ran.clone();
+            let result = contender
+                .locks
+                .lock("job", |_| async move { ran.store(true, Ordering::SeqCst) })
+                .ttl(Duration::from_secs(5))
+                .await;
+            (result, started.elapsed())
+        })
+        .ttl(Duration::from_secs(5))
+        .await
+        .unwrap();
+    let (result, elapsed) = outcome;
+    let error = result.unwrap_err();
+    assert!(
+        matches!(&error, LockingError::Lock { key, reason: Reason::Held, source: None } if key == "job"),
+        "{error:?}"
+    );
+    assert!(!ran.load(Ordering::SeqCst), "the contender's closure ran");
+    assert!(elapsed < Duration::from_secs(1), "took {elapsed:?}");
+}
+
+#[tokio::test]
+async fn the_heartbeat_keeps_the_lease_past_several_ttls() {
+    let env = Env::new().await;
+    let contender = env.peer().await;
+    let started = Instant::now();
+    let (token, cancelled) = env
+        .locks
+        .lock("job", |signal| async move {
+            for _ in 0..4 {
+                tokio::time::sleep(TTL).await;
+                let taken = contender.locks.try_lock("job", TTL).await.unwrap();
+                assert!(
+                    taken.is_none(),
+                    "a contender took the lease after {:?}",
+                    started.elapsed()
+                );
+            }
+            (signal.token(), signal.is_cancelled())
+        })
+        .ttl(TTL)
+        .await
+        .unwrap();
+    assert!(started.elapsed() >= TTL * 4);
+    assert!(
+        !cancelled,
+        "the signal fired while the heartbeat was extending"
+    );
+    assert!(token >= 1);
+}
+
+#[tokio::test]
+async fn the_heartbeat_records_the_token_in_the_lease_document() {
+    let env = Env::new().await;
+    let inspect = &env;
+    let (token, stored) = env
+        .locks
+        .lock("job", |signal| async move {
+            tokio::time::sleep(TTL).await; // past ttl/2: one extension
+            (signal.token(), inspect.lease_doc("job").await.unwrap())
+        })
+        .ttl(TTL)
+        .await
+        .unwrap();
+    assert_eq!(stored.get_i64("token").unwrap(), token);
+    assert!(stored.get_datetime("updated_at").is_ok(), "{stored}");
+}
+
+#[tokio::test]
+async fn the_lock_is_free_again_after_the_holder_finishes() {
+    let env = Env::new().await;
+    let first = env
+        .locks
+        .lock("job", |s| async move { s.token() })
+        .await
+        .unwrap();
+    assert_eq!(
+        env.lease_doc("job").await,
+        None,
+        "the lease was not deleted"
+    );
+    let contender = env.peer().await;
+    let second = contender
+        .locks
+        .try_lock("job", TTL)
+        .await
+        .unwrap()
+        .expect("free");
+    assert!(second.token() > first);
+}
+
+#[derive(Debug, PartialEq)]
+struct JobFailed(&'static str);
+
+#[tokio::test]
+async fn the_closure_error_is_returned_unchanged_and_the_lock_released() {
+    let env = Env::new().await;
+    let outcome: Result<Result<(), JobFailed>, LockingError> = env
+        .locks
+        .lock("job", |_| async { Err(JobFailed("disk full")) })
+        .await;
+    assert_eq!(outcome.unwrap(), Err(JobFailed("disk full")));
+    assert_eq!(env.lease_doc("job").await, None);
+    assert!(env.locks.try_lock("job", TTL).await.unwrap().is_some());
+}
+
+#[tokio::test]
+async fn invalid_arguments_are_rejected_before_anything_is_sent() {
+    let env = Env::new().await;
+    let ran = AtomicUsize::new(0);
+    let run = |_| async { ran.fetch_add(1, Ordering::SeqCst) };
+    let outcomes = [
+        env.locks.lock("", run).await.map(drop),
+        env.locks
+            .lock("job", run)
+            .ttl(Duration::ZERO)
+            .await
+            .map(drop),
+        env.locks
+            .lock("job", run)
+            .ttl(Duration::from_micros(500))
+            .await
+            .map(drop),
+        env.locks
+            .lock("job", run)
+            .retries(MAX_RETRIES + 1)
+            .await
+            .map(drop),
+        env.locks.try_lock("job", Duration::ZERO).await.map(drop),
+        env.locks.acquire("", TTL, TTL).await.map(drop),
+    ];
+    for outcome in outcomes {
+        assert!(
+            matches!(outcome, Err(LockingError::InvalidArgument { .. })),
+            "{outcome:?}"
+        );
+    }
+    assert_eq!(ran.load(Ordering::SeqCst), 0);
+    assert_eq!(env.take_commands(), Vec::<String>::new());
+}
+
+#[tokio::test]
+async fn wait_acquires_once_the_holder_releases() {
+    let env = Env::new().await;
+    let contender = env.peer().await;
+    let (held, acquired) = tokio::sync::oneshot::channel();
+    let released = Arc::new(AtomicBool::new(false));
+    let holder = {
+        let released = released.clone();
+        async move {
+            env.locks
+                .lock("job", |signal| async move {
+                    held.send(()).unwrap();
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    released.store(true, Ordering::SeqCst);
+                    signal.token()
+                })
+                .await
+                .unwrap()
+        }
+    };
+    let waiter = async {
+        acquired.await.unwrap();
+        contender
+            .locks
+            .lock("job", |signal| async move {
+                (released.load(Ordering::SeqCst), signal.token())
+            })
+            .wait(Duration::from_secs(5))
+            .await
+            .unwrap()
+    };
+    let (first, (after_release, second)) = tokio::join!(holder, waiter);
+    assert!(after_release, "the waiter ran before the holder finished");
+    assert!(second > first);
+}
+
+#[tokio::test]
+async fn wait_times_out_with_lock_error() {
+    let env = Env::new().await;
+    let contender = env.peer().await;
+    let held = env
+        .locks
+        .try_lock("job", Duration::from_secs(5))
+        .await
+        .unwrap()
+        .unwrap();
+    let started = Instant::now();
+    let outcome = contender
+        .locks
+        .lock("job", |_| async {})
+        .wait(Duration::from_millis(150))
+        .await;
+    let elapsed = started.elapsed();
+    assert!(
+        matches!(
+            outcome,
+            Err(LockingError::Lock {
+                reason: Reason::TimedOut,
+                ..
+            })
+        ),
+        "{outcome:?}"
+    );
+    assert!(
+        elapsed >= Duration::from_millis(150),
+        "gave up after {elapsed:?}"
+    );
+    assert!(
+        elapsed < Duration::from_secs(2),
+        "gave up after {elapsed:?}"
+    );
+    env.locks.release(&held).await.unwrap();
+}
+
+#[tokio::test]
+async fn a_stale_handle_can_neither_extend_nor_release() {
+    let env = Env::new().await;
+    let contender = env.peer().await;
+    let stale = env
+        .locks
+        .try_lock("job", Duration::from_millis(100))
+        .await
+        .unwrap()
+        .unwrap();
+    let current = contender
+        .locks
+        .acquire("job", Duration::from_secs(5), Duration::from_secs(5))
+        .await
+        .unwrap();
+    assert_ne!(current.owner(), stale.owner());
+
+    let extended = env.locks.extend(&stale, Duration::from_secs(5)).await;
+    assert!(
+        matches!(
+            extended,
+            Err(LockingError::Relock {
+                reason: Reason::Lost,
+                ..
+            })
+        ),
+        "{extended:?}"
+    );
+    let released = env.locks.release(&stale).await;
+    assert!(
+        matches!(
+            released,
+            Err(LockingError::Unlock {
+                reason: Reason::Lost,
+                ..
+            })
+        ),
+        "{released:?}"
+    );
+    let stored = env.lease_doc("job").await.unwrap();
+    assert_eq!(stored.get_str("owner").unwrap(), current.owner());
+    assert_eq!(
+        stored.get_datetime("expires_at").unwrap(),
+        &current.expires_at()
+    );
+
+    let current = contender
+        .locks
+        .extend(&current, Duration::from_secs(5))
+        .await
+        .unwrap();
+    contender.locks.release(&current).await.unwrap();
+    assert_eq!(env.lease_doc("job").await, None);
+}
+
+#[tokio::test]
+async fn an_expired_lease_is_not_revived_by_its_owner() {
+    let env = Env::new().await;
+    let lease = env
+        .locks
+        .try_lock("job", Duration::from_millis(50))
+        .await
+        .unwrap()
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await; // let it expire on the server
+    let extended = env.locks.extend(&lease, Duration::from_secs(5)).await;
+    assert!(
+        matches!(
+            extended,
+            Err(LockingError::Relock {
+                reason: Reason::Lost,
+                ..
+            })
+        ),
+        "{extended:?}"
+    );
+    let contender = env.peer().await;
+    assert!(
+        contender
+            .locks
+            .try_lock("job", TTL)
+            .await
+            .unwrap()
+            .is_some()
+    );
+}
+
+#[tokio::test]
+async fn an_uncontended_acquire_and_release_costs_three_commands() {
+    let env = Env::new().await;
+    env.locks.setup().await.unwrap();
+    env.take_commands();
+
+    let lease = env.locks.try_lock("job", TTL).await.unwrap().unwrap();
+    env.locks.release(&lease).await.unwrap();
+    assert_eq!(
+        env.take_commands(),
+        ["findAndModify", "findAndModify", "delete"]
+    );
+
+    env.locks.lock("job", |_| async {}).ttl(TTL).await.unwrap();
+    assert_eq!(
+        env.take_commands(),
+        ["findAndModify", "findAndModify", "delete"]
+    );
+
+    // A held lock costs the contender one command.
+    let held = env.locks.try_lock("job", TTL).await.unwrap().unwrap();
+    env.take_commands();
+    assert!(env.locks.try_lock("job", TTL).await.unwrap().is_none());
+    assert_eq!(env.take_commands(), ["findAndModify"]);
+    env.locks.release(&held).await.unwrap();
+}
+
+#[tokio::test]
+async fn setup_creates_the_ttl_and_compound_indexes() {
+    let env = Env::new().await;
+    env.locks.setup().await.unwrap();
+    let indexes: Vec<_> = {
+        use futures::TryStreamExt;
+        env.raw("locks")
+            .list_indexes()
+            .await
+            .unwrap()
+            .try_collect()
+            .await
+            .unwrap()
+    };
+    let ttl = indexes
+        .iter()
+        .find(|i| i.keys == doc! { "expires_at": 1 })
+        .expect("an index on expires_at");
+    let after = ttl.options.as_ref().and_then(|o| o.expire_after);
+    assert_eq!(after, Some(Duration::ZERO));
+    assert!(
+        indexes
+            .iter()
+            .any(|i| i.keys == doc! { "_id": 1, "expires_at": 1 })
+    );
+}
+
+#[tokio::test]
+async fn a_client_five_minutes_fast_cannot_take_a_live_lease() {
+    let env = Env::new().await;
+    let fast = Locks::new(&env.peer().await.conn).with_clock(AheadClock(FIVE_MINUTES * 2));
+    let holder = Locks::new(&env.conn).with_clock(AheadClock(FIVE_MINUTES));
+    let lease = holder
+        .try_lock("job", Duration::from_secs(5))
+        .await
+        .unwrap()
+        .unwrap();
+
+    assert!(fast.try_lock("job", TTL).await.unwrap().is_none());
+    let waited = fast.acquire("job", TTL, Duration::from_millis(100)).await;
+    assert!(matches!(
+        waited,
+        Err(LockingError::Lock {
+            reason: Reason::TimedOut,
+            ..
+        })
+    ));
+    // The holder still extends and releases it.
+    let lease = holder.extend(&lease, Duration::from_secs(5)).await.unwrap();
+    holder.release(&lease).await.unwrap();
+}
+
+#[tokio::test]
+async fn a_client_five_minutes_slow_cannot_keep_an_expired_lease() {
+    let env = Env::new().await;
+    // Offsets are relative: the "slow" client is five minutes behind the other.
+    let slow = Locks::new(&env.conn).with_clock(AheadClock(Duration::ZERO));
+    let other = Locks::new(&env.peer().await.conn).with_clock(AheadClock(FIVE_MINUTES));
+    let lease = slow
+        .try_lock("job", Duration::from_millis(100))
+        .await
+        .unwrap()
+        .unwrap();
+
+    let taken = other
+        .acquire("job", Duration::from_secs(5), Duration::from_secs(2))
+        .await
+        .unwrap();
+    assert!(taken.token() > lease.token());
+    assert!(matches!(
+        slow.extend(&lease, Duration::from_secs(5)).await,
+        Err(LockingError::Relock {
+            reason: Reason::Lost,
+            ..
+        })
+    ));
+    assert!(matches!(
+        slow.release(&lease).await,
+        Err(LockingError::Unlock {
+            reason: Reason::Lost,
+            ..
+        })
+    ));
+    let stored = env.lease_doc("job").await.unwrap();
+    assert_eq!(stored.get_str("owner").unwrap(), taken.owner());
+}
+
+#[tokio::test]
+async fn the_closure_form_holds_under_skewed_clocks() {
+    let env = Env::new().await;
+    let fast = Locks::new(&env.peer().await.conn).with_clock(AheadClock(FIVE_MINUTES * 2));
+    let slow = Locks::new(&env.conn).with_clock(AheadClock(Duration::ZERO));
+    let inside = Arc::new(AtomicUsize::new(0));
+    let overlaps = Arc::new(AtomicUsize::new(0));
+    let worker = |locks: Locks| {
+        let (inside, overlaps) = (inside.clone(), overlaps.clone());
+        async move {
+            for _ in 0..10 {
+                locks
+                    .lock("job", |_| async {
+                        if inside.fetch_add(1, Ordering::SeqCst) != 0 {
+                            overlaps.fetch_add(1, Ordering::SeqCst);
+                        }
+                        tokio::time::sleep(Duration::from_millis(5)).await;
+                        inside.fetch_sub(1, Ordering::SeqCst);
+                    })
+                    .ttl(TTL)
+                    .wait(Duration::from_secs(10))
+                    .await
+                    .unwrap();
+            }
+        }
+    };
+    tokio::join!(worker(fast), worker(slow));
+    assert_eq!(overlaps.load(Ordering::SeqCst), 0);
+}
+
+/// Records each new span as `name{field=value ...}`.
+#[derive(Clone, Default)]
+struct SpanRecorder(Arc<std::sync::Mutex<Vec<String>>>);
+
+struct Fields(String);
+
+impl tracing::field::Visit for Fields {
+    fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
+        self.0.push_str(&format!(" {}={value:?}", field.name()));
+    }
+    fn record_str(&mut self, field: &tracing::field::Field, value: &str) {
+        self.0.push_str(&format!(" {}={value}", field.name()));
+    }
+}
+
+impl tracing::Subscriber for SpanRecorder {
+    fn enabled(&self, _: &tracing::Metadata<'_>) -> bool {
+        true
+    }
+    fn new_span(&self, span: &tracing::span::Attributes<'_>) -> tracing::span::Id {
+        let mut fields = Fields(String::new());
+        span.record(&mut fields);
+        let mut spans = self.0.lock().unwrap();
+        spans.push(format!("{}{{{}}}", span.metadata().name(), fields.0.trim()));
+        tracing::span::Id::from_u64(spans.len() as u64)
+    }
+    fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
+    fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
+    fn event(&self, _: &tracing::Event<'_>) {}
+    fn enter(&self, _: &tracing::span::Id) {}
+    fn exit(&self, _: &tracing::span::Id) {}
+}
+
+#[tokio::test]
+async fn lock_operations_open_spans_with_collection_operation_and_key() {
+    let env = Env::new().await;
+    let recorder = SpanRecorder::default();
+    let guard = tracing::subscriber::set_default(recorder.clone());
+    env.locks
+        .lock("job-7", |_| async { "secret-result" })
+        .await
+        .unwrap();
+    let lease = env.locks.try_lock("job-7", TTL).await.unwrap().unwrap();
+    env.locks.extend(&lease, TTL).await.unwrap();
+    env.locks.release(&lease).await.unwrap();
+    drop(guard);
+
+    let spans: Vec<String> = recorder
+        .0
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|s| s.starts_with("lock{"))
+        .cloned()
+        .collect();
+    for op in ["lock", "release", "try_lock", "extend"] {
+        let expected = format!("lock{{collection=locks op={op} key=job-7}}");
+        assert!(spans.contains(&expected), "no {expected} in {spans:?}");
+    }
+    assert!(
+        spans
+            .iter()
+            .all(|s| !s.contains("secret") && !s.contains(lease.owner())),
+        "{spans:?}"
+    );
+}
+
+#[tokio::test]
+async fn dropping_the_lock_future_releases_the_lease_in_the_background() {
+    let env = Env::new().await;
+    let (started, running) = tokio::sync::oneshot::channel();
+    let holder = env
+        .locks
+        .lock("job", |_| async {
+            started.send(()).unwrap();
+            std::future::pending::<()>().await
+        })
+        .ttl(Duration::from_secs(30))
+        .into_future();
+    tokio::select! {
+        _ = holder => unreachable!("the closure never ends"),
+        _ = running => {} // dropping `holder` here
+    }
+    // The holder's lease lasts 30 s: only the background release frees it sooner.
+    let contender = env.peer().await;
+    let lease = contender
+        .locks
+        .acquire("job", TTL, Duration::from_secs(5))
+        .await;
+    assert!(lease.is_ok(), "{lease:?}");
+}

@@ -1,0 +1,143 @@
+//! Shared helpers of the lock tests: connections with their own app name
+//! (so `failCommand` fail points hit only them), command counting, fail
+//! points, and clocks set off from the system's.
+#![allow(dead_code)]
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use bson::{Bson, Document, doc};
+use lock::{Clock, Locks};
+use model::Connection;
+use mongodb::event::EventHandler;
+use mongodb::event::command::CommandEvent;
+use mongodb::options::ClientOptions;
+
+/// A database of its own, reached through a client with its own app name.
+pub struct Env {
+    pub uri: String,
+    pub db: String,
+    pub app: String,
+    pub conn: Connection,
+    pub locks: Locks,
+    /// A client with another app name, untouched by this one's fail points.
+    pub admin: mongodb::Client,
+    /// The names of the commands this client sent to the test's database.
+    pub commands: Arc<Mutex<Vec<String>>>,
+}
+
+impl Env {
+    /// A fresh database and a client of its own.
+    pub async fn new() -> Env {
+        let db = testkit::database().await;
+        Env::on(&db.uri, &db.name).await
+    }
+
+    /// A client of its own on an existing database.
+    pub async fn on(uri: &str, db: &str) -> Env {
+        let app = testkit::unique_name("lockapp");
+        let commands = Arc::new(Mutex::new(Vec::new()));
+        let conn = connection(uri, db, &app, Some(commands.clone())).await;
+        let locks = Locks::new(&conn);
+        Env {
+            admin: admin_client(uri).await,
+            uri: uri.to_string(),
+            db: db.to_string(),
+            app,
+            conn,
+            locks,
+            commands,
+        }
+    }
+
+    /// Another client (another app name) on the same database.
+    pub async fn peer(&self) -> Env {
+        Env::on(&self.uri, &self.db).await
+    }
+
+    /// The commands sent so far, forgetting them.
+    pub fn take_commands(&self) -> Vec<String> {
+        std::mem::take(&mut *self.commands.lock().unwrap())
+    }
+
+    /// The lease document of `key`, as stored.
+    pub async fn lease_doc(&self, key: &str) -> Option<Document> {
+        self.raw("locks")
+            .find_one(doc! { "_id": key })
+            .await
+            .unwrap()
+    }
+
+    /// An untyped collection of the test's database.
+    pub fn raw(&self, name: &str) -> mongodb::Collection<Document> {
+        self.admin.database(&self.db).collection(name)
+    }
+
+    /// Arms `failCommand` for this client's app name only.
+    pub async fn fail(&self, mode: Bson, commands: &[&str], data: Document) {
+        let mut data = data;
+        data.insert("failCommands", commands.to_vec());
+        data.insert("appName", self.app.clone());
+        self.admin
+            .database("admin")
+            .run_command(doc! { "configureFailPoint": "failCommand", "mode": mode, "data": data })
+            .await
+            .unwrap();
+    }
+
+    /// Disarms `failCommand`.
+    pub async fn fail_off(&self) {
+        self.admin
+            .database("admin")
+            .run_command(doc! { "configureFailPoint": "failCommand", "mode": "off" })
+            .await
+            .unwrap();
+    }
+}
+
+/// A connection through a client named `app`, with retryable writes off
+/// (SecantusDB slows down with every retryable write it serves), counting
+/// the commands it sends to `db` into `commands`.
+pub async fn connection(
+    uri: &str,
+    db: &str,
+    app: &str,
+    commands: Option<Arc<Mutex<Vec<String>>>>,
+) -> Connection {
+    let mut options = ClientOptions::parse(uri).await.unwrap();
+    options.app_name = Some(app.to_string());
+    options.retry_writes = Some(false);
+    if let Some(commands) = commands {
+        let db = db.to_string();
+        options.command_event_handler = Some(EventHandler::callback(move |event| {
+            if let CommandEvent::Started(started) = event
+                && started.db == db
+            {
+                commands.lock().unwrap().push(started.command_name.clone());
+            }
+        }));
+    }
+    let client = mongodb::Client::with_options(options).unwrap();
+    Connection::from_client(client, db)
+}
+
+/// A client outside every test's app name, for fail points and inspection.
+pub async fn admin_client(uri: &str) -> mongodb::Client {
+    let mut options = ClientOptions::parse(uri).await.unwrap();
+    options.app_name = Some("lock-tests-admin".into());
+    options.retry_writes = Some(false);
+    mongodb::Client::with_options(options).unwrap()
+}
+
+/// A clock `offset` ahead of the system's monotonic clock.
+#[derive(Debug, Clone, Copy)]
+pub struct AheadClock(pub Duration);
+
+impl Clock for AheadClock {
+    fn now(&self) -> Instant {
+        Instant::now() + self.0
+    }
+}
+
+/// Five minutes.
+pub const FIVE_MINUTES: Duration = Duration::from_secs(300);

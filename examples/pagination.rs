@@ -25,7 +25,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let conn = model::Connection::new(&server.uri, testkit::unique_name("pagination"));
     let articles = conn.repo::<Article>();
     articles.create_indexes().await?;
-    let inserts = (0..45).map(|i| ArticleInsert { id: None, title: format!("article {i}"), views: i * 7 % 50 });
+    let inserts = (0..45).map(|i| ArticleInsert {
+        id: None,
+        title: format!("article {i}"),
+        views: i * 7 % 50,
+    });
     articles.insert_many(inserts).await?;
 
     // Page through the popular ones, 10 at a time, most viewed first.
@@ -38,7 +42,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             .offset(offset)
             .limit(10)
             .await?;
-        println!("page at {:>2}: {} of {} matching", page.offset, items.len(), page.count);
+        println!(
+            "page at {:>2}: {} of {} matching",
+            page.offset,
+            items.len(),
+            page.count
+        );
         offset += page.limit;
         if offset >= page.count {
             break;

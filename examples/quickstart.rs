@@ -43,15 +43,35 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     foos.create_indexes().await?;
 
     // Insert: the UUID key is generated, created_at is set.
-    let a = foos.insert_one(FooInsert { id: None, foo: "a".into(), bar: Some(1) }).await?;
+    let a = foos
+        .insert_one(FooInsert {
+            id: None,
+            foo: "a".into(),
+            bar: Some(1),
+        })
+        .await?;
     foos.insert_many([
-        FooInsert { id: None, foo: "b".into(), bar: Some(2) },
-        FooInsert { id: None, foo: "c".into(), bar: None },
+        FooInsert {
+            id: None,
+            foo: "b".into(),
+            bar: Some(2),
+        },
+        FooInsert {
+            id: None,
+            foo: "c".into(),
+            bar: None,
+        },
     ])
     .await?;
 
     // A duplicate of the unique `foo` is a typed Conflict.
-    let dup = foos.insert_one(FooInsert { id: None, foo: "a".into(), bar: None }).await;
+    let dup = foos
+        .insert_one(FooInsert {
+            id: None,
+            foo: "a".into(),
+            bar: None,
+        })
+        .await;
     println!("duplicate foo -> {}", dup.unwrap_err());
 
     // Typed queries, sorts and updates: a wrong field or value type does not compile.
@@ -60,29 +80,63 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .sort(Foo::BAR.desc())
         .limit(10)
         .await?;
-    println!("bar >= 1: {:?}", some.iter().map(|f| &f.foo).collect::<Vec<_>>());
+    println!(
+        "bar >= 1: {:?}",
+        some.iter().map(|f| &f.foo).collect::<Vec<_>>()
+    );
 
     let a = foos.update_one(&a.id, Foo::BAR.inc(41)).await?;
-    println!("a.bar after inc: {:?} (updated_at set: {})", a.bar, a.updated_at.is_some());
+    println!(
+        "a.bar after inc: {:?} (updated_at set: {})",
+        a.bar,
+        a.updated_at.is_some()
+    );
 
-    let (page, items) = foos.paginate(Query::all()).sort(Foo::FOO.asc()).limit(2).await?;
-    println!("page: {} of {} (offset {})", items.len(), page.count, page.offset);
+    let (page, items) = foos
+        .paginate(Query::all())
+        .sort(Foo::FOO.asc())
+        .limit(2)
+        .await?;
+    println!(
+        "page: {} of {} (offset {})",
+        items.len(),
+        page.count,
+        page.offset
+    );
 
     // Composite keys: `_id: { foo: <uuid>, bar: <string> }`.
     let bars = conn.repo::<Bar>();
-    let key = BarKey { foo: Uuid::new(), bar: "x".into() };
-    bars.insert_one(BarInsert { id: key.clone(), foo: "a".into(), bar: None }).await?;
+    let key = BarKey {
+        foo: Uuid::new(),
+        bar: "x".into(),
+    };
+    bars.insert_one(BarInsert {
+        id: key.clone(),
+        foo: "a".into(),
+        bar: None,
+    })
+    .await?;
     let bar = bars.update_one(&key, Bar::BAR.set(7)).await?;
     println!("bar {:?} -> {:?}", bar.id, bar.bar);
 
     // A transaction: both writes commit together, or neither does.
     conn.transaction(async |s| {
-        foos.insert_one(FooInsert { id: None, foo: "d".into(), bar: None }).session(s).await?;
+        foos.insert_one(FooInsert {
+            id: None,
+            foo: "d".into(),
+            bar: None,
+        })
+        .session(s)
+        .await?;
         bars.delete_one(&key).session(s).await?;
         Ok(())
     })
     .await?;
-    println!("foos: {}, bars: {}", foos.count(Query::all()).await?, bars.count(Query::all()).await?);
+    println!(
+        "foos: {}, bars: {}",
+        foos.count(Query::all()).await?,
+        bars.count(Query::all()).await?
+    );
 
     conn.database().await?.drop().await?;
     conn.disconnect().await;

@@ -11,13 +11,21 @@ use model::{Error, Model, Query, Uuid};
 async fn insert_one_generates_the_key_and_stamps_created_at() {
     let conn = connection().await;
     let foos = conn.repo::<Foo>();
-    let inserted = foos.insert_one(foo("a", Some(1))).now(at(1_000)).await.unwrap();
+    let inserted = foos
+        .insert_one(foo("a", Some(1)))
+        .now(at(1_000))
+        .await
+        .unwrap();
     assert_eq!(inserted.created_at, at(1_000));
     assert_eq!(inserted.updated_at, None);
     assert_eq!(foos.find(&inserted.id).await.unwrap(), inserted);
 
     // The key is stored as a UUID (BSON binary subtype 4).
-    let raw = conn.database().await.unwrap().collection::<bson::Document>("foos");
+    let raw = conn
+        .database()
+        .await
+        .unwrap()
+        .collection::<bson::Document>("foos");
     let stored = raw.find_one(bson::doc! {}).await.unwrap().unwrap();
     match stored.get("_id") {
         Some(bson::Bson::Binary(b)) => assert_eq!(b.subtype, bson::spec::BinarySubtype::Uuid),
@@ -31,7 +39,11 @@ async fn insert_one_keeps_a_given_key() {
     let foos = conn.repo::<Foo>();
     let id = Uuid::new();
     let inserted = foos
-        .insert_one(FooInsert { id: Some(id), foo: "a".into(), bar: None })
+        .insert_one(FooInsert {
+            id: Some(id),
+            foo: "a".into(),
+            bar: None,
+        })
         .await
         .unwrap();
     assert_eq!(inserted.id, id);
@@ -44,27 +56,43 @@ async fn duplicates_on_the_key_and_on_the_unique_index_are_conflicts() {
     let foos = conn.repo::<Foo>();
     let a = foos.insert_one(foo("a", None)).await.unwrap();
 
-    let same_id = FooInsert { id: Some(a.id), foo: "other".into(), bar: None };
+    let same_id = FooInsert {
+        id: Some(a.id),
+        foo: "other".into(),
+        bar: None,
+    };
     let err = foos.insert_one(same_id).await.unwrap_err();
-    assert!(matches!(&err, Error::Conflict { collection, .. } if collection == "foos"), "{err:?}");
+    assert!(
+        matches!(&err, Error::Conflict { collection, .. } if collection == "foos"),
+        "{err:?}"
+    );
 
     let err = foos.insert_one(foo("a", None)).await.unwrap_err();
     assert!(matches!(err, Error::Conflict { .. }), "{err:?}");
-    assert_eq!(foos.count(Query::all()).await.unwrap(), 1, "nothing else written");
+    assert_eq!(
+        foos.count(Query::all()).await.unwrap(),
+        1,
+        "nothing else written"
+    );
 }
 
 #[tokio::test]
 async fn find_of_a_missing_key_is_not_found() {
     let conn = connection().await;
     let err = conn.repo::<Foo>().find(&Uuid::new()).await.unwrap_err();
-    assert!(matches!(&err, Error::NotFound { collection } if collection == "foos"), "{err:?}");
+    assert!(
+        matches!(&err, Error::NotFound { collection } if collection == "foos"),
+        "{err:?}"
+    );
 }
 
 #[tokio::test]
 async fn find_one_returns_a_match_or_none() {
     let conn = connection().await;
     let foos = conn.repo::<Foo>();
-    foos.insert_many([foo("a", Some(1)), foo("b", Some(2))]).await.unwrap();
+    foos.insert_many([foo("a", Some(1)), foo("b", Some(2))])
+        .await
+        .unwrap();
     let b = foos.find_one(Foo::FOO.eq("b")).await.unwrap().unwrap();
     assert_eq!(b.bar, Some(2));
     let highest = foos
@@ -124,7 +152,10 @@ async fn range_queries_exclude_or_include_the_end() {
     let conn = connection().await;
     let foos = conn.repo::<Foo>();
     for (name, millis) in [("t1", 1_000), ("t2", 2_000), ("t3", 3_000)] {
-        foos.insert_one(foo(name, None)).now(at(millis)).await.unwrap();
+        foos.insert_one(foo(name, None))
+            .now(at(millis))
+            .await
+            .unwrap();
     }
     let exclusive = foos
         .count(Foo::CREATED_AT.range(at(1_000)..at(3_000)))
@@ -136,7 +167,10 @@ async fn range_queries_exclude_or_include_the_end() {
         .await
         .unwrap();
     assert_eq!(inclusive, 3, "[begin, end] takes t3 in");
-    let open_start = foos.count(Foo::CREATED_AT.range(..at(2_000))).await.unwrap();
+    let open_start = foos
+        .count(Foo::CREATED_AT.range(..at(2_000)))
+        .await
+        .unwrap();
     assert_eq!(open_start, 1);
     let after = foos.count(Foo::CREATED_AT.gt(at(1_000))).await.unwrap();
     assert_eq!(after, 2);
@@ -176,7 +210,11 @@ async fn iterate_streams_in_order_across_batches() {
         .try_collect()
         .await
         .unwrap();
-    assert_eq!(bars, (15..215).collect::<Vec<_>>(), "more than one 101-document batch");
+    assert_eq!(
+        bars,
+        (15..215).collect::<Vec<_>>(),
+        "more than one 101-document batch"
+    );
 }
 
 #[tokio::test]
@@ -196,20 +234,35 @@ async fn paginate_reports_the_total_and_bounds_the_limit() {
         .unwrap();
     assert_eq!((page.offset, page.limit, page.count), (2, 3, 6));
     assert_eq!(page.sort, Some(bson::doc! { "bar": 1 }));
-    assert_eq!(docs.iter().map(|f| f.bar.unwrap()).collect::<Vec<_>>(), [3, 4, 5]);
+    assert_eq!(
+        docs.iter().map(|f| f.bar.unwrap()).collect::<Vec<_>>(),
+        [3, 4, 5]
+    );
 
     let (page, docs) = foos.paginate(Query::all()).await.unwrap();
-    assert_eq!((page.limit, page.count, docs.len()), (1000, 7, 7), "limit defaults to 1000");
+    assert_eq!(
+        (page.limit, page.count, docs.len()),
+        (1000, 7, 7),
+        "limit defaults to 1000"
+    );
 
     let (page, _) = foos.paginate(Query::all()).limit(5_000).await.unwrap();
     assert_eq!(page.limit, 1000, "limit is capped at 1000");
 
     let (page, docs) = foos.paginate(Query::all()).offset(100).await.unwrap();
-    assert_eq!((page.count, docs.len()), (7, 0), "past the end: an empty page");
+    assert_eq!(
+        (page.count, docs.len()),
+        (7, 0),
+        "past the end: an empty page"
+    );
 
     let err = foos.paginate(Query::all()).limit(0).await.unwrap_err();
     assert!(matches!(err, Error::InvalidArgument { .. }), "{err:?}");
-    let err = foos.paginate(Query::all()).offset(u64::MAX).await.unwrap_err();
+    let err = foos
+        .paginate(Query::all())
+        .offset(u64::MAX)
+        .await
+        .unwrap_err();
     assert!(matches!(err, Error::InvalidArgument { .. }), "{err:?}");
 }
 
@@ -234,7 +287,10 @@ async fn insert_many_returns_the_documents_in_order() {
         .now(at(5_000))
         .await
         .unwrap();
-    assert_eq!(docs.iter().map(|f| f.foo.as_str()).collect::<Vec<_>>(), ["a", "b"]);
+    assert_eq!(
+        docs.iter().map(|f| f.foo.as_str()).collect::<Vec<_>>(),
+        ["a", "b"]
+    );
     assert!(docs.iter().all(|f| f.created_at == at(5_000)));
     assert_ne!(docs[0].id, docs[1].id);
 
@@ -258,7 +314,11 @@ async fn insert_many_of_nothing_makes_no_round_trip() {
 async fn update_one_sets_unsets_and_increments_and_returns_the_result() {
     let conn = connection().await;
     let foos = conn.repo::<Foo>();
-    let a = foos.insert_one(foo("a", Some(1))).now(at(1_000)).await.unwrap();
+    let a = foos
+        .insert_one(foo("a", Some(1)))
+        .now(at(1_000))
+        .await
+        .unwrap();
 
     let after = foos
         .update_one(&a.id, Foo::BAR.inc(41))
@@ -274,9 +334,16 @@ async fn update_one_sets_unsets_and_increments_and_returns_the_result() {
         .await
         .unwrap();
     assert_eq!((after.foo.as_str(), after.bar), ("renamed", None));
-    let raw = conn.database().await.unwrap().collection::<bson::Document>("foos");
+    let raw = conn
+        .database()
+        .await
+        .unwrap()
+        .collection::<bson::Document>("foos");
     let stored = raw.find_one(bson::doc! {}).await.unwrap().unwrap();
-    assert!(!stored.contains_key("bar"), "unset removes the field: {stored}");
+    assert!(
+        !stored.contains_key("bar"),
+        "unset removes the field: {stored}"
+    );
 
     let after = foos.update_one(&a.id, Foo::BAR.set(7)).await.unwrap();
     assert_eq!(after.bar, Some(7));
@@ -287,7 +354,10 @@ async fn update_one_sets_unsets_and_increments_and_returns_the_result() {
 async fn update_one_of_a_missing_key_is_not_found_and_writes_nothing() {
     let conn = connection().await;
     let foos = conn.repo::<Foo>();
-    let err = foos.update_one(&Uuid::new(), Foo::BAR.set(1)).await.unwrap_err();
+    let err = foos
+        .update_one(&Uuid::new(), Foo::BAR.set(1))
+        .await
+        .unwrap_err();
     assert!(matches!(err, Error::NotFound { .. }), "{err:?}");
     assert_eq!(foos.count(Query::all()).await.unwrap(), 0, "no upsert");
 }
@@ -329,7 +399,10 @@ async fn delete_one_then_not_found() {
     let foos = conn.repo::<Foo>();
     let a = foos.insert_one(foo("a", None)).await.unwrap();
     foos.delete_one(&a.id).await.unwrap();
-    assert!(matches!(foos.find(&a.id).await, Err(Error::NotFound { .. })));
+    assert!(matches!(
+        foos.find(&a.id).await,
+        Err(Error::NotFound { .. })
+    ));
     let err = foos.delete_one(&a.id).await.unwrap_err();
     assert!(matches!(err, Error::NotFound { .. }), "{err:?}");
 }
@@ -341,7 +414,12 @@ async fn delete_many_counts() {
     foos.insert_many([foo("a", Some(1)), foo("b", Some(2)), foo("c", None)])
         .await
         .unwrap();
-    assert_eq!(foos.delete_many(Foo::BAR.present().and(Foo::BAR.ne(None))).await.unwrap(), 2);
+    assert_eq!(
+        foos.delete_many(Foo::BAR.present().and(Foo::BAR.ne(None)))
+            .await
+            .unwrap(),
+        2
+    );
     assert_eq!(foos.delete_many(Query::all()).await.unwrap(), 1);
     assert_eq!(foos.count(Query::all()).await.unwrap(), 0);
 }
@@ -379,8 +457,16 @@ async fn a_failed_transaction_writes_nothing() {
         })
         .await;
     assert!(matches!(result, Err(Error::Conflict { .. })), "{result:?}");
-    assert_eq!(foos.count(Query::all()).await.unwrap(), 1, "b was rolled back");
-    assert_eq!(foos.find(&a.id).await.unwrap().bar, Some(1), "the update was rolled back");
+    assert_eq!(
+        foos.count(Query::all()).await.unwrap(),
+        1,
+        "b was rolled back"
+    );
+    assert_eq!(
+        foos.find(&a.id).await.unwrap().bar,
+        Some(1),
+        "the update was rolled back"
+    );
 }
 
 #[tokio::test]
@@ -391,7 +477,11 @@ async fn a_closed_connection_is_disconnected() {
     conn.disconnect().await;
     let err = foos.count(Query::all()).await.unwrap_err();
     assert!(matches!(err, Error::Disconnected), "{err:?}");
-    let err = conn.repo::<Foo>().insert_one(foo("b", None)).await.unwrap_err();
+    let err = conn
+        .repo::<Foo>()
+        .insert_one(foo("b", None))
+        .await
+        .unwrap_err();
     assert!(matches!(err, Error::Disconnected), "{err:?}");
 }
 
@@ -401,5 +491,8 @@ fn the_derive_states_the_collection_and_stored_names() {
     assert_eq!(Foo::ID.name(), "_id");
     assert_eq!(Foo::CREATED_AT.name(), "created_at");
     let q: Query<Foo> = Foo::FOO.eq("a").and(Foo::BAR.gte(2));
-    assert_eq!(q.to_document().unwrap(), bson::doc! { "foo": "a", "bar": { "$gte": 2_i64 } });
+    assert_eq!(
+        q.to_document().unwrap(),
+        bson::doc! { "foo": "a", "bar": { "$gte": 2_i64 } }
+    );
 }

@@ -90,8 +90,10 @@ pub fn parse(input: &DeriveInput) -> darling::Result<Model> {
 
     if !attrs.generics.params.is_empty() {
         errors.push(
-            darling::Error::custom("a model cannot be generic: its collection and schema are fixed")
-                .with_span(&attrs.generics),
+            darling::Error::custom(
+                "a model cannot be generic: its collection and schema are fixed",
+            )
+            .with_span(&attrs.generics),
         );
     }
     let container = errors
@@ -182,7 +184,11 @@ pub fn parse(input: &DeriveInput) -> darling::Result<Model> {
     }
     for (role, name, ty) in [
         (Role::CreatedAt, "created_at", "DateTime"),
-        (Role::UpdatedAt, "updated_at", "Option<DateTime>` or `DateTime"),
+        (
+            Role::UpdatedAt,
+            "updated_at",
+            "Option<DateTime>` or `DateTime",
+        ),
     ] {
         if key_ident.is_some() && !fields.iter().any(|f| f.role == role) {
             errors.push(
@@ -419,7 +425,11 @@ fn strsim_distance(a: &str, b: &str) -> usize {
         let mut current = vec![i + 1];
         for (j, cb) in b.iter().enumerate() {
             let cost = usize::from(ca != *cb);
-            current.push((previous[j] + cost).min(previous[j + 1] + 1).min(current[j] + 1));
+            current.push(
+                (previous[j] + cost)
+                    .min(previous[j + 1] + 1)
+                    .min(current[j] + 1),
+            );
         }
         previous = current;
     }

@@ -23,7 +23,11 @@ pub fn constants_only(model: &Model) -> TokenStream {
 
 fn constants(model: &Model) -> Vec<TokenStream> {
     let Model {
-        ident, vis, krate, fields, ..
+        ident,
+        vis,
+        krate,
+        fields,
+        ..
     } = model;
     let rt = quote!(#krate::__private);
     fields

@@ -49,14 +49,20 @@ fn struct_field_type(input: &DeriveInput) -> darling::Result<TokenStream> {
     let mut errors = darling::Error::accumulator();
     if !attrs.generics.params.is_empty() {
         errors.push(
-            darling::Error::custom("a generic type's schema is not supported; implement `FieldType` by hand")
-                .with_span(&attrs.generics),
+            darling::Error::custom(
+                "a generic type's schema is not supported; implement `FieldType` by hand",
+            )
+            .with_span(&attrs.generics),
         );
     }
     let container = errors
         .handle(serde_attr::parse(&attrs.attrs).map_err(darling::Error::from))
         .unwrap_or_default();
-    let fields = attrs.data.take_struct().expect("checked: named struct").fields;
+    let fields = attrs
+        .data
+        .take_struct()
+        .expect("checked: named struct")
+        .fields;
     let mut properties = Vec::new();
     for field in &fields {
         let ident = field.ident.as_ref().expect("named");

@@ -126,7 +126,8 @@ impl ServerProcess {
                         }
                         break;
                     }
-                    if options.kind == ServerKind::Mongod && line.contains("Waiting for connections")
+                    if options.kind == ServerKind::Mongod
+                        && line.contains("Waiting for connections")
                     {
                         break;
                     }
@@ -324,9 +325,8 @@ fn mongod_command(port: u16, storage: &Path) -> Command {
 
 /// Whether a `mongod` executable is on `PATH`.
 pub(crate) fn mongod_on_path() -> bool {
-    std::env::var_os("PATH").is_some_and(|paths| {
-        std::env::split_paths(&paths).any(|dir| dir.join("mongod").is_file())
-    })
+    std::env::var_os("PATH")
+        .is_some_and(|paths| std::env::split_paths(&paths).any(|dir| dir.join("mongod").is_file()))
 }
 
 fn free_port() -> Result<u16, Error> {

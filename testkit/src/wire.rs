@@ -15,7 +15,8 @@ fn command(address: &str, body: Document) -> std::io::Result<Document> {
     let mut stream = TcpStream::connect(address)?;
     stream.set_read_timeout(Some(Duration::from_secs(10)))?;
     let mut payload = Vec::new();
-    body.to_writer(&mut payload).map_err(std::io::Error::other)?;
+    body.to_writer(&mut payload)
+        .map_err(std::io::Error::other)?;
     let length = 16 + 4 + 1 + payload.len();
     let mut message = Vec::with_capacity(length);
     message.extend_from_slice(&(length as i32).to_le_bytes());
@@ -57,10 +58,9 @@ pub(crate) fn initiate_replica_set(address: &str, deadline: Instant) -> Result<(
         "replSetInitiate": { "_id": "rs0", "members": [ { "_id": 0, "host": address } ] },
         "$db": "admin",
     };
-    let reply = command(address, config)
-        .map_err(|e| Error::new(format!("replSetInitiate failed: {e}")))?;
-    let ok = reply.get_f64("ok").unwrap_or(0.0) == 1.0
-        || reply.get_i32("code") == Ok(23); // AlreadyInitialized
+    let reply =
+        command(address, config).map_err(|e| Error::new(format!("replSetInitiate failed: {e}")))?;
+    let ok = reply.get_f64("ok").unwrap_or(0.0) == 1.0 || reply.get_i32("code") == Ok(23); // AlreadyInitialized
     if !ok {
         return Err(Error::new(format!("replSetInitiate failed: {reply}")));
     }
@@ -70,7 +70,9 @@ pub(crate) fn initiate_replica_set(address: &str, deadline: Instant) -> Result<(
             return Ok(());
         }
         if Instant::now() >= deadline {
-            return Err(Error::new("the replica set did not elect a primary in time"));
+            return Err(Error::new(
+                "the replica set did not elect a primary in time",
+            ));
         }
         std::thread::sleep(Duration::from_millis(100));
     }

@@ -52,10 +52,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
 
     // Without `.wait`, a held lock fails at once.
-    let held = locks
-        .try_lock("nightly-report", Duration::from_secs(2))
-        .await?
-        .expect("free");
+    let held = locks.try_lock("nightly-report", Duration::from_secs(2)).await?.expect("free");
     let busy = locks.lock("nightly-report", |_| async {}).await;
     println!("while held: {}", busy.unwrap_err());
     locks.release(&held).await?;

@@ -42,12 +42,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             .offset(offset)
             .limit(10)
             .await?;
-        println!(
-            "page at {:>2}: {} of {} matching",
-            page.offset,
-            items.len(),
-            page.count
-        );
+        println!("page at {:>2}: {} of {} matching", page.offset, items.len(), page.count);
         offset += page.limit;
         if offset >= page.count {
             break;

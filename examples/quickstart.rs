@@ -35,108 +35,49 @@ struct Bar {
     updated_at: Option<DateTime>,
 }
 
+fn foo(foo: &str, bar: Option<i64>) -> FooInsert {
+    FooInsert { id: None, foo: foo.into(), bar }
+}
+
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let server = testkit::try_server()?; // MONGODB_URI, or a local server
     let conn = model::Connection::new(&server.uri, testkit::unique_name("quickstart"));
-    let foos = conn.repo::<Foo>();
-    foos.create_indexes().await?;
+    conn.migrate_all(&[model::Migration::of::<Foo>(), model::Migration::of::<Bar>()]).await?; // collections, indexes and $jsonSchema validators
+    let (foos, bars) = (conn.repo::<Foo>(), conn.repo::<Bar>());
 
     // Insert: the UUID key is generated, created_at is set.
-    let a = foos
-        .insert_one(FooInsert {
-            id: None,
-            foo: "a".into(),
-            bar: Some(1),
-        })
-        .await?;
-    foos.insert_many([
-        FooInsert {
-            id: None,
-            foo: "b".into(),
-            bar: Some(2),
-        },
-        FooInsert {
-            id: None,
-            foo: "c".into(),
-            bar: None,
-        },
-    ])
-    .await?;
+    let a = foos.insert_one(foo("a", Some(1))).await?;
+    foos.insert_many([foo("b", Some(2)), foo("c", None)]).await?;
 
     // A duplicate of the unique `foo` is a typed Conflict.
-    let dup = foos
-        .insert_one(FooInsert {
-            id: None,
-            foo: "a".into(),
-            bar: None,
-        })
-        .await;
-    println!("duplicate foo -> {}", dup.unwrap_err());
+    let duplicate = foos.insert_one(foo("a", None)).await;
+    println!("duplicate foo -> {}", duplicate.unwrap_err());
 
     // Typed queries, sorts and updates: a wrong field or value type does not compile.
-    let some = foos
-        .find_many(Foo::BAR.gte(1))
-        .sort(Foo::BAR.desc())
-        .limit(10)
-        .await?;
-    println!(
-        "bar >= 1: {:?}",
-        some.iter().map(|f| &f.foo).collect::<Vec<_>>()
-    );
-
+    let found = foos.find_many(Foo::BAR.gte(1)).sort(Foo::BAR.desc()).limit(10).await?;
+    println!("bar >= 1: {:?}", found.iter().map(|f| &f.foo).collect::<Vec<_>>());
     let a = foos.update_one(&a.id, Foo::BAR.inc(41)).await?;
-    println!(
-        "a.bar after inc: {:?} (updated_at set: {})",
-        a.bar,
-        a.updated_at.is_some()
-    );
-
-    let (page, items) = foos
-        .paginate(Query::all())
-        .sort(Foo::FOO.asc())
-        .limit(2)
-        .await?;
-    println!(
-        "page: {} of {} (offset {})",
-        items.len(),
-        page.count,
-        page.offset
-    );
+    println!("a.bar = {:?}, updated_at set: {}", a.bar, a.updated_at.is_some());
+    let (page, items) = foos.paginate(Query::all()).sort(Foo::FOO.asc()).limit(2).await?;
+    println!("page: {} of {} (offset {})", items.len(), page.count, page.offset);
 
     // Composite keys: `_id: { foo: <uuid>, bar: <string> }`.
-    let bars = conn.repo::<Bar>();
-    let key = BarKey {
-        foo: Uuid::new(),
-        bar: "x".into(),
-    };
-    bars.insert_one(BarInsert {
-        id: key.clone(),
-        foo: "a".into(),
-        bar: None,
-    })
-    .await?;
+    let key = BarKey { foo: Uuid::new(), bar: "x".into() };
+    let insert = BarInsert { id: key.clone(), foo: "a".into(), bar: None };
+    bars.insert_one(insert).await?;
     let bar = bars.update_one(&key, Bar::BAR.set(7)).await?;
     println!("bar {:?} -> {:?}", bar.id, bar.bar);
 
     // A transaction: both writes commit together, or neither does.
     conn.transaction(async |s| {
-        foos.insert_one(FooInsert {
-            id: None,
-            foo: "d".into(),
-            bar: None,
-        })
-        .session(s)
-        .await?;
+        foos.insert_one(foo("d", None)).session(s).await?;
         bars.delete_one(&key).session(s).await?;
         Ok(())
     })
     .await?;
-    println!(
-        "foos: {}, bars: {}",
-        foos.count(Query::all()).await?,
-        bars.count(Query::all()).await?
-    );
+    let (n_foos, n_bars) = (foos.count(Query::all()).await?, bars.count(Query::all()).await?);
+    println!("foos: {n_foos}, bars: {n_bars}");
 
     conn.database().await?.drop().await?;
     conn.disconnect().await;

@@ -26,20 +26,12 @@ async fn transfer(
     let accounts = conn.repo::<Account>();
     let (from, to) = (from.to_string(), to.to_string());
     conn.transaction(async |s| {
-        let payer = accounts
-            .update_one(&from, Account::BALANCE.inc(-amount))
-            .session(s)
-            .await?;
+        let payer = accounts.update_one(&from, Account::BALANCE.inc(-amount)).session(s).await?;
         if payer.balance < 0 {
             // Returning an error aborts: the debit above is rolled back.
-            return Err(Error::InvalidArgument {
-                message: format!("{from} cannot pay {amount}"),
-            });
+            return Err(Error::InvalidArgument { message: format!("{from} cannot pay {amount}") });
         }
-        accounts
-            .update_one(&to, Account::BALANCE.inc(amount))
-            .session(s)
-            .await?;
+        accounts.update_one(&to, Account::BALANCE.inc(amount)).session(s).await?;
         Ok(())
     })
     .await
@@ -52,14 +44,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let accounts = conn.repo::<Account>();
     accounts
         .insert_many([
-            AccountInsert {
-                name: "alice".into(),
-                balance: 100,
-            },
-            AccountInsert {
-                name: "bob".into(),
-                balance: 0,
-            },
+            AccountInsert { name: "alice".into(), balance: 100 },
+            AccountInsert { name: "bob".into(), balance: 0 },
         ])
         .await?;
 
@@ -69,11 +55,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let refused = transfer(&conn, "bob", "alice", 500).await;
     println!("bob -> alice 500: {}", refused.unwrap_err());
 
-    for account in accounts
-        .find_many(Query::all())
-        .sort(Account::NAME.asc())
-        .await?
-    {
+    for account in accounts.find_many(Query::all()).sort(Account::NAME.asc()).await? {
         println!("{}: {}", account.name, account.balance);
     }
     conn.database().await?.drop().await?;

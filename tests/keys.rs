@@ -48,56 +48,25 @@ async fn a_string_key_round_trips() {
     let conn = connection().await;
     let countries = conn.repo::<Country>();
     assert_eq!(Country::COLLECTION, "countries");
-    let insert = CountryInsert {
-        code: "NL".into(),
-        name: "Holland".into(),
-    };
-    let nl = countries
-        .insert_one(insert)
-        .now(DateTime::from_millis(1))
-        .await
-        .unwrap();
-    assert_eq!(
-        nl.updated_at,
-        DateTime::from_millis(1),
-        "a plain DateTime starts at insert"
-    );
+    let insert = CountryInsert { code: "NL".into(), name: "Holland".into() };
+    let nl = countries.insert_one(insert).now(DateTime::from_millis(1)).await.unwrap();
+    assert_eq!(nl.updated_at, DateTime::from_millis(1), "a plain DateTime starts at insert");
     assert_eq!(countries.find(&"NL".to_string()).await.unwrap(), nl);
-    let nl = countries
-        .update_one(&nl.code, Country::NAME.set("Netherlands"))
-        .await
-        .unwrap();
+    let nl = countries.update_one(&nl.code, Country::NAME.set("Netherlands")).await.unwrap();
     assert_eq!(nl.name, "Netherlands");
     countries.delete_one(&nl.code).await.unwrap();
-    assert!(matches!(
-        countries.find(&nl.code).await,
-        Err(Error::NotFound { .. })
-    ));
+    assert!(matches!(countries.find(&nl.code).await, Err(Error::NotFound { .. })));
 }
 
 #[tokio::test]
 async fn a_number_key_round_trips() {
     let conn = connection().await;
     let invoices = conn.repo::<Invoice>();
-    let inv = invoices
-        .insert_one(InvoiceInsert {
-            number: 1001,
-            total: 9.5,
-        })
-        .await
-        .unwrap();
+    let inv = invoices.insert_one(InvoiceInsert { number: 1001, total: 9.5 }).await.unwrap();
     assert_eq!(invoices.find(&1001).await.unwrap(), inv);
-    let inv = invoices
-        .update_one(&1001, Invoice::TOTAL.inc(0.5))
-        .await
-        .unwrap();
+    let inv = invoices.update_one(&1001, Invoice::TOTAL.inc(0.5)).await.unwrap();
     assert_eq!(inv.total, 10.0);
-    let dup = invoices
-        .insert_one(InvoiceInsert {
-            number: 1001,
-            total: 1.0,
-        })
-        .await;
+    let dup = invoices.insert_one(InvoiceInsert { number: 1001, total: 1.0 }).await;
     assert!(matches!(dup, Err(Error::Conflict { .. })));
     invoices.delete_one(&1001).await.unwrap();
     assert_eq!(invoices.count(Query::all()).await.unwrap(), 0);
@@ -107,31 +76,17 @@ async fn a_number_key_round_trips() {
 async fn an_object_id_key_is_generated_and_round_trips() {
     let conn = connection().await;
     let events = conn.repo::<Event>();
-    let event = events
-        .insert_one(EventInsert {
-            id: None,
-            event_kind: "signup".into(),
-        })
-        .await
-        .unwrap();
+    let event =
+        events.insert_one(EventInsert { id: None, event_kind: "signup".into() }).await.unwrap();
     assert_eq!(events.find(&event.id).await.unwrap(), event);
     // rename_all applies to stored names, and typed fields follow it.
     assert_eq!(Event::EVENT_KIND.name(), "eventKind");
-    let found = events
-        .find_one(Event::EVENT_KIND.eq("signup"))
-        .await
-        .unwrap();
+    let found = events.find_one(Event::EVENT_KIND.eq("signup")).await.unwrap();
     assert_eq!(found.as_ref().map(|e| e.id), Some(event.id));
-    let event = events
-        .update_one(&event.id, Event::EVENT_KIND.set("login"))
-        .await
-        .unwrap();
+    let event = events.update_one(&event.id, Event::EVENT_KIND.set("login")).await.unwrap();
     assert_eq!(event.event_kind, "login");
     events.delete_one(&event.id).await.unwrap();
-    assert!(matches!(
-        events.delete_one(&event.id).await,
-        Err(Error::NotFound { .. })
-    ));
+    assert!(matches!(events.delete_one(&event.id).await, Err(Error::NotFound { .. })));
 }
 
 #[test]
@@ -142,15 +97,9 @@ fn keys_parse_from_text_or_say_what_was_expected() {
     assert!(matches!(&err, Error::InvalidArgument { message } if message.contains("UUID")));
     let oid = ObjectId::new();
     assert_eq!(ObjectId::parse_key(&oid.to_hex()).unwrap(), oid);
-    assert!(matches!(
-        ObjectId::parse_key("xyz"),
-        Err(Error::InvalidArgument { .. })
-    ));
+    assert!(matches!(ObjectId::parse_key("xyz"), Err(Error::InvalidArgument { .. })));
     assert_eq!(i64::parse_key("-7").unwrap(), -7);
-    assert!(matches!(
-        i32::parse_key("9999999999"),
-        Err(Error::InvalidArgument { .. })
-    ));
+    assert!(matches!(i32::parse_key("9999999999"), Err(Error::InvalidArgument { .. })));
 }
 
 #[tokio::test]
@@ -160,10 +109,7 @@ async fn an_unacknowledged_write_concern_is_a_typed_error() {
     let conn = model::Connection::new(format!("{}{separator}w=0", db.uri), db.name);
     let countries = conn.repo::<Country>();
     let err = countries
-        .insert_one(CountryInsert {
-            code: "BE".into(),
-            name: "Belgium".into(),
-        })
+        .insert_one(CountryInsert { code: "BE".into(), name: "Belgium".into() })
         .await
         .unwrap_err();
     assert!(

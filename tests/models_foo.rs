@@ -11,21 +11,13 @@ use model::{Error, Model, Query, Uuid};
 async fn insert_one_generates_the_key_and_stamps_created_at() {
     let conn = connection().await;
     let foos = conn.repo::<Foo>();
-    let inserted = foos
-        .insert_one(foo("a", Some(1)))
-        .now(at(1_000))
-        .await
-        .unwrap();
+    let inserted = foos.insert_one(foo("a", Some(1))).now(at(1_000)).await.unwrap();
     assert_eq!(inserted.created_at, at(1_000));
     assert_eq!(inserted.updated_at, None);
     assert_eq!(foos.find(&inserted.id).await.unwrap(), inserted);
 
     // The key is stored as a UUID (BSON binary subtype 4).
-    let raw = conn
-        .database()
-        .await
-        .unwrap()
-        .collection::<bson::Document>("foos");
+    let raw = conn.database().await.unwrap().collection::<bson::Document>("foos");
     let stored = raw.find_one(bson::doc! {}).await.unwrap().unwrap();
     match stored.get("_id") {
         Some(bson::Bson::Binary(b)) => assert_eq!(b.subtype, bson::spec::BinarySubtype::Uuid),
@@ -38,14 +30,8 @@ async fn insert_one_keeps_a_given_key() {
     let conn = connection().await;
     let foos = conn.repo::<Foo>();
     let id = Uuid::new();
-    let inserted = foos
-        .insert_one(FooInsert {
-            id: Some(id),
-            foo: "a".into(),
-            bar: None,
-        })
-        .await
-        .unwrap();
+    let inserted =
+        foos.insert_one(FooInsert { id: Some(id), foo: "a".into(), bar: None }).await.unwrap();
     assert_eq!(inserted.id, id);
     assert_eq!(foos.find(&id).await.unwrap().foo, "a");
 }
@@ -56,51 +42,30 @@ async fn duplicates_on_the_key_and_on_the_unique_index_are_conflicts() {
     let foos = conn.repo::<Foo>();
     let a = foos.insert_one(foo("a", None)).await.unwrap();
 
-    let same_id = FooInsert {
-        id: Some(a.id),
-        foo: "other".into(),
-        bar: None,
-    };
+    let same_id = FooInsert { id: Some(a.id), foo: "other".into(), bar: None };
     let err = foos.insert_one(same_id).await.unwrap_err();
-    assert!(
-        matches!(&err, Error::Conflict { collection, .. } if collection == "foos"),
-        "{err:?}"
-    );
+    assert!(matches!(&err, Error::Conflict { collection, .. } if collection == "foos"), "{err:?}");
 
     let err = foos.insert_one(foo("a", None)).await.unwrap_err();
     assert!(matches!(err, Error::Conflict { .. }), "{err:?}");
-    assert_eq!(
-        foos.count(Query::all()).await.unwrap(),
-        1,
-        "nothing else written"
-    );
+    assert_eq!(foos.count(Query::all()).await.unwrap(), 1, "nothing else written");
 }
 
 #[tokio::test]
 async fn find_of_a_missing_key_is_not_found() {
     let conn = connection().await;
     let err = conn.repo::<Foo>().find(&Uuid::new()).await.unwrap_err();
-    assert!(
-        matches!(&err, Error::NotFound { collection } if collection == "foos"),
-        "{err:?}"
-    );
+    assert!(matches!(&err, Error::NotFound { collection } if collection == "foos"), "{err:?}");
 }
 
 #[tokio::test]
 async fn find_one_returns_a_match_or_none() {
     let conn = connection().await;
     let foos = conn.repo::<Foo>();
-    foos.insert_many([foo("a", Some(1)), foo("b", Some(2))])
-        .await
-        .unwrap();
+    foos.insert_many([foo("a", Some(1)), foo("b", Some(2))]).await.unwrap();
     let b = foos.find_one(Foo::FOO.eq("b")).await.unwrap().unwrap();
     assert_eq!(b.bar, Some(2));
-    let highest = foos
-        .find_one(Query::all())
-        .sort(Foo::BAR.desc())
-        .await
-        .unwrap()
-        .unwrap();
+    let highest = foos.find_one(Query::all()).sort(Foo::BAR.desc()).await.unwrap().unwrap();
     assert_eq!(highest.foo, "b");
     assert!(foos.find_one(Foo::FOO.eq("zzz")).await.unwrap().is_none());
 }
@@ -120,11 +85,8 @@ async fn find_many_sorts_on_several_fields_with_offset_and_limit() {
     .unwrap();
     let names = |docs: Vec<Foo>| docs.into_iter().map(|f| f.foo).collect::<Vec<_>>();
 
-    let all = foos
-        .find_many(Query::all())
-        .sort(Foo::BAR.desc().then(Foo::FOO.asc()))
-        .await
-        .unwrap();
+    let all =
+        foos.find_many(Query::all()).sort(Foo::BAR.desc().then(Foo::FOO.asc())).await.unwrap();
     assert_eq!(names(all), ["c", "d", "a", "b", "e"]);
 
     let window = foos
@@ -136,11 +98,7 @@ async fn find_many_sorts_on_several_fields_with_offset_and_limit() {
         .unwrap();
     assert_eq!(names(window), ["d", "a"]);
 
-    let some = foos
-        .find_many(Foo::FOO.one_of(["a", "e", "x"]))
-        .sort(Foo::FOO.asc())
-        .await
-        .unwrap();
+    let some = foos.find_many(Foo::FOO.one_of(["a", "e", "x"])).sort(Foo::FOO.asc()).await.unwrap();
     assert_eq!(names(some), ["a", "e"]);
 
     let without_bar = foos.find_many(Foo::BAR.eq(None)).await.unwrap();
@@ -152,25 +110,13 @@ async fn range_queries_exclude_or_include_the_end() {
     let conn = connection().await;
     let foos = conn.repo::<Foo>();
     for (name, millis) in [("t1", 1_000), ("t2", 2_000), ("t3", 3_000)] {
-        foos.insert_one(foo(name, None))
-            .now(at(millis))
-            .await
-            .unwrap();
+        foos.insert_one(foo(name, None)).now(at(millis)).await.unwrap();
     }
-    let exclusive = foos
-        .count(Foo::CREATED_AT.range(at(1_000)..at(3_000)))
-        .await
-        .unwrap();
+    let exclusive = foos.count(Foo::CREATED_AT.range(at(1_000)..at(3_000))).await.unwrap();
     assert_eq!(exclusive, 2, "[begin, end) leaves t3 out");
-    let inclusive = foos
-        .count(Foo::CREATED_AT.range(at(1_000)..=at(3_000)))
-        .await
-        .unwrap();
+    let inclusive = foos.count(Foo::CREATED_AT.range(at(1_000)..=at(3_000))).await.unwrap();
     assert_eq!(inclusive, 3, "[begin, end] takes t3 in");
-    let open_start = foos
-        .count(Foo::CREATED_AT.range(..at(2_000)))
-        .await
-        .unwrap();
+    let open_start = foos.count(Foo::CREATED_AT.range(..at(2_000))).await.unwrap();
     assert_eq!(open_start, 1);
     let after = foos.count(Foo::CREATED_AT.gt(at(1_000))).await.unwrap();
     assert_eq!(after, 2);
@@ -180,13 +126,8 @@ async fn range_queries_exclude_or_include_the_end() {
 async fn find_many_to_map_by_keys_the_documents() {
     let conn = connection().await;
     let foos = conn.repo::<Foo>();
-    foos.insert_many([foo("a", Some(1)), foo("b", Some(2)), foo("c", Some(3))])
-        .await
-        .unwrap();
-    let by_name = foos
-        .find_many_to_map_by(|f: &Foo| f.foo.clone(), Foo::BAR.gte(2))
-        .await
-        .unwrap();
+    foos.insert_many([foo("a", Some(1)), foo("b", Some(2)), foo("c", Some(3))]).await.unwrap();
+    let by_name = foos.find_many_to_map_by(|f: &Foo| f.foo.clone(), Foo::BAR.gte(2)).await.unwrap();
     assert_eq!(by_name.len(), 2);
     assert_eq!(by_name["b"].bar, Some(2));
     assert_eq!(by_name["c"].bar, Some(3));
@@ -198,71 +139,36 @@ async fn iterate_streams_in_order_across_batches() {
     let foos = conn.repo::<Foo>();
     let inserts = (0..250).map(|i| foo(&format!("n{i:03}"), Some(i)));
     foos.insert_many(inserts).await.unwrap();
-    let stream = foos
-        .iterate(Foo::BAR.gte(10))
-        .sort(Foo::BAR.asc())
-        .offset(5)
-        .limit(200)
-        .await
-        .unwrap();
-    let bars: Vec<i64> = stream
-        .map_ok(|f| f.bar.unwrap())
-        .try_collect()
-        .await
-        .unwrap();
-    assert_eq!(
-        bars,
-        (15..215).collect::<Vec<_>>(),
-        "more than one 101-document batch"
-    );
+    let stream =
+        foos.iterate(Foo::BAR.gte(10)).sort(Foo::BAR.asc()).offset(5).limit(200).await.unwrap();
+    let bars: Vec<i64> = stream.map_ok(|f| f.bar.unwrap()).try_collect().await.unwrap();
+    assert_eq!(bars, (15..215).collect::<Vec<_>>(), "more than one 101-document batch");
 }
 
 #[tokio::test]
 async fn paginate_reports_the_total_and_bounds_the_limit() {
     let conn = connection().await;
     let foos = conn.repo::<Foo>();
-    foos.insert_many((0..7).map(|i| foo(&format!("p{i}"), Some(i))))
-        .await
-        .unwrap();
+    foos.insert_many((0..7).map(|i| foo(&format!("p{i}"), Some(i)))).await.unwrap();
 
-    let (page, docs) = foos
-        .paginate(Foo::BAR.gte(1))
-        .sort(Foo::BAR.asc())
-        .offset(2)
-        .limit(3)
-        .await
-        .unwrap();
+    let (page, docs) =
+        foos.paginate(Foo::BAR.gte(1)).sort(Foo::BAR.asc()).offset(2).limit(3).await.unwrap();
     assert_eq!((page.offset, page.limit, page.count), (2, 3, 6));
     assert_eq!(page.sort, Some(bson::doc! { "bar": 1 }));
-    assert_eq!(
-        docs.iter().map(|f| f.bar.unwrap()).collect::<Vec<_>>(),
-        [3, 4, 5]
-    );
+    assert_eq!(docs.iter().map(|f| f.bar.unwrap()).collect::<Vec<_>>(), [3, 4, 5]);
 
     let (page, docs) = foos.paginate(Query::all()).await.unwrap();
-    assert_eq!(
-        (page.limit, page.count, docs.len()),
-        (1000, 7, 7),
-        "limit defaults to 1000"
-    );
+    assert_eq!((page.limit, page.count, docs.len()), (1000, 7, 7), "limit defaults to 1000");
 
     let (page, _) = foos.paginate(Query::all()).limit(5_000).await.unwrap();
     assert_eq!(page.limit, 1000, "limit is capped at 1000");
 
     let (page, docs) = foos.paginate(Query::all()).offset(100).await.unwrap();
-    assert_eq!(
-        (page.count, docs.len()),
-        (7, 0),
-        "past the end: an empty page"
-    );
+    assert_eq!((page.count, docs.len()), (7, 0), "past the end: an empty page");
 
     let err = foos.paginate(Query::all()).limit(0).await.unwrap_err();
     assert!(matches!(err, Error::InvalidArgument { .. }), "{err:?}");
-    let err = foos
-        .paginate(Query::all())
-        .offset(u64::MAX)
-        .await
-        .unwrap_err();
+    let err = foos.paginate(Query::all()).offset(u64::MAX).await.unwrap_err();
     assert!(matches!(err, Error::InvalidArgument { .. }), "{err:?}");
 }
 
@@ -270,9 +176,7 @@ async fn paginate_reports_the_total_and_bounds_the_limit() {
 async fn count_counts_matches() {
     let conn = connection().await;
     let foos = conn.repo::<Foo>();
-    foos.insert_many([foo("a", Some(1)), foo("b", None), foo("c", Some(3))])
-        .await
-        .unwrap();
+    foos.insert_many([foo("a", Some(1)), foo("b", None), foo("c", Some(3))]).await.unwrap();
     assert_eq!(foos.count(Query::all()).await.unwrap(), 3);
     assert_eq!(foos.count(Foo::BAR.ne(None)).await.unwrap(), 2);
     assert_eq!(foos.count(Foo::BAR.gt(5)).await.unwrap(), 0);
@@ -282,22 +186,13 @@ async fn count_counts_matches() {
 async fn insert_many_returns_the_documents_in_order() {
     let conn = connection_with_indexes().await;
     let foos = conn.repo::<Foo>();
-    let docs = foos
-        .insert_many([foo("a", Some(1)), foo("b", Some(2))])
-        .now(at(5_000))
-        .await
-        .unwrap();
-    assert_eq!(
-        docs.iter().map(|f| f.foo.as_str()).collect::<Vec<_>>(),
-        ["a", "b"]
-    );
+    let docs =
+        foos.insert_many([foo("a", Some(1)), foo("b", Some(2))]).now(at(5_000)).await.unwrap();
+    assert_eq!(docs.iter().map(|f| f.foo.as_str()).collect::<Vec<_>>(), ["a", "b"]);
     assert!(docs.iter().all(|f| f.created_at == at(5_000)));
     assert_ne!(docs[0].id, docs[1].id);
 
-    let err = foos
-        .insert_many([foo("c", None), foo("a", None)])
-        .await
-        .unwrap_err();
+    let err = foos.insert_many([foo("c", None), foo("a", None)]).await.unwrap_err();
     assert!(matches!(err, Error::Conflict { .. }), "{err:?}");
 }
 
@@ -314,36 +209,19 @@ async fn insert_many_of_nothing_makes_no_round_trip() {
 async fn update_one_sets_unsets_and_increments_and_returns_the_result() {
     let conn = connection().await;
     let foos = conn.repo::<Foo>();
-    let a = foos
-        .insert_one(foo("a", Some(1)))
-        .now(at(1_000))
-        .await
-        .unwrap();
+    let a = foos.insert_one(foo("a", Some(1))).now(at(1_000)).await.unwrap();
 
-    let after = foos
-        .update_one(&a.id, Foo::BAR.inc(41))
-        .now(at(2_000))
-        .await
-        .unwrap();
+    let after = foos.update_one(&a.id, Foo::BAR.inc(41)).now(at(2_000)).await.unwrap();
     assert_eq!(after.bar, Some(42));
     assert_eq!(after.updated_at, Some(at(2_000)));
     assert_eq!(after.created_at, at(1_000), "created_at is kept");
 
-    let after = foos
-        .update_one(&a.id, Foo::FOO.set("renamed").and(Foo::BAR.unset()))
-        .await
-        .unwrap();
+    let after =
+        foos.update_one(&a.id, Foo::FOO.set("renamed").and(Foo::BAR.unset())).await.unwrap();
     assert_eq!((after.foo.as_str(), after.bar), ("renamed", None));
-    let raw = conn
-        .database()
-        .await
-        .unwrap()
-        .collection::<bson::Document>("foos");
+    let raw = conn.database().await.unwrap().collection::<bson::Document>("foos");
     let stored = raw.find_one(bson::doc! {}).await.unwrap().unwrap();
-    assert!(
-        !stored.contains_key("bar"),
-        "unset removes the field: {stored}"
-    );
+    assert!(!stored.contains_key("bar"), "unset removes the field: {stored}");
 
     let after = foos.update_one(&a.id, Foo::BAR.set(7)).await.unwrap();
     assert_eq!(after.bar, Some(7));
@@ -354,10 +232,7 @@ async fn update_one_sets_unsets_and_increments_and_returns_the_result() {
 async fn update_one_of_a_missing_key_is_not_found_and_writes_nothing() {
     let conn = connection().await;
     let foos = conn.repo::<Foo>();
-    let err = foos
-        .update_one(&Uuid::new(), Foo::BAR.set(1))
-        .await
-        .unwrap_err();
+    let err = foos.update_one(&Uuid::new(), Foo::BAR.set(1)).await.unwrap_err();
     assert!(matches!(err, Error::NotFound { .. }), "{err:?}");
     assert_eq!(foos.count(Query::all()).await.unwrap(), 0, "no upsert");
 }
@@ -377,14 +252,9 @@ async fn update_one_on_a_unique_duplicate_is_a_conflict() {
 async fn update_many_counts_and_stamps_updated_at() {
     let conn = connection().await;
     let foos = conn.repo::<Foo>();
-    foos.insert_many([foo("a", Some(1)), foo("b", Some(2)), foo("c", Some(3))])
-        .await
-        .unwrap();
-    let modified = foos
-        .update_many(Foo::BAR.gte(2), Foo::BAR.inc(10))
-        .now(at(9_000))
-        .await
-        .unwrap();
+    foos.insert_many([foo("a", Some(1)), foo("b", Some(2)), foo("c", Some(3))]).await.unwrap();
+    let modified =
+        foos.update_many(Foo::BAR.gte(2), Foo::BAR.inc(10)).now(at(9_000)).await.unwrap();
     assert_eq!(modified, 2);
     let touched = foos.find_many(Foo::UPDATED_AT.eq(at(9_000))).await.unwrap();
     let mut bars: Vec<_> = touched.iter().map(|f| f.bar.unwrap()).collect();
@@ -399,10 +269,7 @@ async fn delete_one_then_not_found() {
     let foos = conn.repo::<Foo>();
     let a = foos.insert_one(foo("a", None)).await.unwrap();
     foos.delete_one(&a.id).await.unwrap();
-    assert!(matches!(
-        foos.find(&a.id).await,
-        Err(Error::NotFound { .. })
-    ));
+    assert!(matches!(foos.find(&a.id).await, Err(Error::NotFound { .. })));
     let err = foos.delete_one(&a.id).await.unwrap_err();
     assert!(matches!(err, Error::NotFound { .. }), "{err:?}");
 }
@@ -411,15 +278,8 @@ async fn delete_one_then_not_found() {
 async fn delete_many_counts() {
     let conn = connection().await;
     let foos = conn.repo::<Foo>();
-    foos.insert_many([foo("a", Some(1)), foo("b", Some(2)), foo("c", None)])
-        .await
-        .unwrap();
-    assert_eq!(
-        foos.delete_many(Foo::BAR.present().and(Foo::BAR.ne(None)))
-            .await
-            .unwrap(),
-        2
-    );
+    foos.insert_many([foo("a", Some(1)), foo("b", Some(2)), foo("c", None)]).await.unwrap();
+    assert_eq!(foos.delete_many(Foo::BAR.present().and(Foo::BAR.ne(None))).await.unwrap(), 2);
     assert_eq!(foos.delete_many(Query::all()).await.unwrap(), 1);
     assert_eq!(foos.count(Query::all()).await.unwrap(), 0);
 }
@@ -457,16 +317,8 @@ async fn a_failed_transaction_writes_nothing() {
         })
         .await;
     assert!(matches!(result, Err(Error::Conflict { .. })), "{result:?}");
-    assert_eq!(
-        foos.count(Query::all()).await.unwrap(),
-        1,
-        "b was rolled back"
-    );
-    assert_eq!(
-        foos.find(&a.id).await.unwrap().bar,
-        Some(1),
-        "the update was rolled back"
-    );
+    assert_eq!(foos.count(Query::all()).await.unwrap(), 1, "b was rolled back");
+    assert_eq!(foos.find(&a.id).await.unwrap().bar, Some(1), "the update was rolled back");
 }
 
 #[tokio::test]
@@ -477,11 +329,7 @@ async fn a_closed_connection_is_disconnected() {
     conn.disconnect().await;
     let err = foos.count(Query::all()).await.unwrap_err();
     assert!(matches!(err, Error::Disconnected), "{err:?}");
-    let err = conn
-        .repo::<Foo>()
-        .insert_one(foo("b", None))
-        .await
-        .unwrap_err();
+    let err = conn.repo::<Foo>().insert_one(foo("b", None)).await.unwrap_err();
     assert!(matches!(err, Error::Disconnected), "{err:?}");
 }
 
@@ -491,8 +339,5 @@ fn the_derive_states_the_collection_and_stored_names() {
     assert_eq!(Foo::ID.name(), "_id");
     assert_eq!(Foo::CREATED_AT.name(), "created_at");
     let q: Query<Foo> = Foo::FOO.eq("a").and(Foo::BAR.gte(2));
-    assert_eq!(
-        q.to_document().unwrap(),
-        bson::doc! { "foo": "a", "bar": { "$gte": 2_i64 } }
-    );
+    assert_eq!(q.to_document().unwrap(), bson::doc! { "foo": "a", "bar": { "$gte": 2_i64 } });
 }

@@ -50,10 +50,7 @@ pub struct Model {
 
 impl Model {
     pub fn key(&self) -> &Field {
-        self.fields
-            .iter()
-            .find(|f| f.role == Role::Key)
-            .expect("checked: a model has a key")
+        self.fields.iter().find(|f| f.role == Role::Key).expect("checked: a model has a key")
     }
 }
 
@@ -108,15 +105,9 @@ pub fn parse(input: &DeriveInput) -> darling::Result<Model> {
         );
     }
 
-    let raw_fields = attrs
-        .data
-        .take_struct()
-        .expect("checked: named struct")
-        .fields;
-    let field_names: Vec<String> = raw_fields
-        .iter()
-        .filter_map(|f| f.ident.as_ref().map(|i| i.unraw().to_string()))
-        .collect();
+    let raw_fields = attrs.data.take_struct().expect("checked: named struct").fields;
+    let field_names: Vec<String> =
+        raw_fields.iter().filter_map(|f| f.ident.as_ref().map(|i| i.unraw().to_string())).collect();
 
     // The key: `key = field` on the struct, or `#[model(key)]` on one field.
     let mut key_fields: Vec<(Ident, proc_macro2::Span)> = Vec::new();
@@ -184,11 +175,7 @@ pub fn parse(input: &DeriveInput) -> darling::Result<Model> {
     }
     for (role, name, ty) in [
         (Role::CreatedAt, "created_at", "DateTime"),
-        (
-            Role::UpdatedAt,
-            "updated_at",
-            "Option<DateTime>` or `DateTime",
-        ),
+        (Role::UpdatedAt, "updated_at", "Option<DateTime>` or `DateTime"),
     ] {
         if key_ident.is_some() && !fields.iter().any(|f| f.role == role) {
             errors.push(
@@ -290,12 +277,7 @@ fn parse_field(
             .with_span(&ident),
         );
     }
-    errors.finish_with(Field {
-        ident,
-        ty: raw.ty.clone(),
-        stored,
-        role,
-    })
+    errors.finish_with(Field { ident, ty: raw.ty.clone(), stored, role })
 }
 
 fn field_index(
@@ -344,26 +326,22 @@ pub fn fallback(input: &DeriveInput) -> Option<Model> {
         return None;
     };
     let container = serde_attr::parse(&input.attrs).unwrap_or_default();
-    let krate = input
-        .attrs
-        .iter()
-        .filter(|a| a.path().is_ident("model"))
-        .find_map(|a| {
-            let mut krate = None;
-            let _ = a.parse_nested_meta(|meta| {
-                if meta.path.is_ident("crate") {
-                    krate = Some(meta.value()?.parse::<syn::Path>()?);
-                } else if meta.input.peek(syn::Token![=]) {
-                    let _: Expr = meta.value()?.parse()?;
-                } else if meta.input.peek(syn::token::Paren) {
-                    let content;
-                    syn::parenthesized!(content in meta.input);
-                    let _: TokenStream = content.parse()?;
-                }
-                Ok(())
-            });
-            krate
+    let krate = input.attrs.iter().filter(|a| a.path().is_ident("model")).find_map(|a| {
+        let mut krate = None;
+        let _ = a.parse_nested_meta(|meta| {
+            if meta.path.is_ident("crate") {
+                krate = Some(meta.value()?.parse::<syn::Path>()?);
+            } else if meta.input.peek(syn::Token![=]) {
+                let _: Expr = meta.value()?.parse()?;
+            } else if meta.input.peek(syn::token::Paren) {
+                let content;
+                syn::parenthesized!(content in meta.input);
+                let _: TokenStream = content.parse()?;
+            }
+            Ok(())
         });
+        krate
+    });
     let fields = named
         .named
         .iter()
@@ -382,12 +360,7 @@ pub fn fallback(input: &DeriveInput) -> Option<Model> {
                 "updated_at" => Role::UpdatedAt,
                 _ => Role::Data,
             };
-            Some(Field {
-                ident,
-                ty: f.ty.clone(),
-                stored,
-                role,
-            })
+            Some(Field { ident, ty: f.ty.clone(), stored, role })
         })
         .collect();
     Some(Model {
@@ -425,11 +398,7 @@ fn strsim_distance(a: &str, b: &str) -> usize {
         let mut current = vec![i + 1];
         for (j, cb) in b.iter().enumerate() {
             let cost = usize::from(ca != *cb);
-            current.push(
-                (previous[j] + cost)
-                    .min(previous[j + 1] + 1)
-                    .min(current[j] + 1),
-            );
+            current.push((previous[j] + cost).min(previous[j + 1] + 1).min(current[j] + 1));
         }
         previous = current;
     }

@@ -95,9 +95,8 @@ impl FromMeta for IndexKeys {
             }
         }
         if keys.is_empty() && items.is_empty() {
-            errors.push(darling::Error::custom(
-                "an index needs at least one key, like `keys(foo)`",
-            ));
+            errors
+                .push(darling::Error::custom("an index needs at least one key, like `keys(foo)`"));
         }
         errors.finish_with(IndexKeys(keys))
     }
@@ -105,19 +104,12 @@ impl FromMeta for IndexKeys {
 
 fn direction(expr: &Expr) -> Option<i32> {
     match expr {
-        Expr::Lit(syn::ExprLit {
-            lit: syn::Lit::Int(i),
-            ..
-        }) => match i.base10_digits() {
+        Expr::Lit(syn::ExprLit { lit: syn::Lit::Int(i), .. }) => match i.base10_digits() {
             "1" => Some(1),
             "-1" => Some(-1),
             _ => None,
         },
-        Expr::Unary(syn::ExprUnary {
-            op: syn::UnOp::Neg(_),
-            expr,
-            ..
-        }) => match direction(expr) {
+        Expr::Unary(syn::ExprUnary { op: syn::UnOp::Neg(_), expr, .. }) => match direction(expr) {
             Some(1) => Some(-1),
             _ => None,
         },

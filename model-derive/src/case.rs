@@ -138,18 +138,9 @@ mod tests {
 
     #[test]
     fn variants_follow_serde() {
-        assert_eq!(
-            RenameRule::Snake.apply_to_variant("InProgress"),
-            "in_progress"
-        );
-        assert_eq!(
-            RenameRule::Camel.apply_to_variant("InProgress"),
-            "inProgress"
-        );
-        assert_eq!(
-            RenameRule::Lower.apply_to_variant("InProgress"),
-            "inprogress"
-        );
+        assert_eq!(RenameRule::Snake.apply_to_variant("InProgress"), "in_progress");
+        assert_eq!(RenameRule::Camel.apply_to_variant("InProgress"), "inProgress");
+        assert_eq!(RenameRule::Lower.apply_to_variant("InProgress"), "inprogress");
     }
 
     #[test]

@@ -22,13 +22,7 @@ pub fn constants_only(model: &Model) -> TokenStream {
 }
 
 fn constants(model: &Model) -> Vec<TokenStream> {
-    let Model {
-        ident,
-        vis,
-        krate,
-        fields,
-        ..
-    } = model;
+    let Model { ident, vis, krate, fields, .. } = model;
     let rt = quote!(#krate::__private);
     fields
         .iter()
@@ -54,15 +48,7 @@ fn constants(model: &Model) -> Vec<TokenStream> {
 }
 
 pub fn model(model: &Model) -> TokenStream {
-    let Model {
-        ident,
-        vis,
-        krate,
-        collection,
-        fields,
-        additional_properties,
-        ..
-    } = model;
+    let Model { ident, vis, krate, collection, fields, additional_properties, .. } = model;
     let rt = quote!(#krate::__private);
     let insert_ident = format_ident!("{}Insert", ident);
     let key = model.key();
@@ -71,10 +57,8 @@ pub fn model(model: &Model) -> TokenStream {
 
     let constants = constants(model);
 
-    let insert_fields = fields
-        .iter()
-        .filter(|f| matches!(f.role, Role::Key | Role::Data))
-        .map(|f| {
+    let insert_fields =
+        fields.iter().filter(|f| matches!(f.role, Role::Key | Role::Data)).map(|f| {
             let field = &f.ident;
             let ty = &f.ty;
             if f.role == Role::Key {

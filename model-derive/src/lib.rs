@@ -42,9 +42,7 @@ pub fn derive_model(input: TokenStream) -> TokenStream {
 #[proc_macro_derive(Schema, attributes(model))]
 pub fn derive_schema(input: TokenStream) -> TokenStream {
     let input = parse_macro_input!(input as DeriveInput);
-    schema::schema(&input)
-        .unwrap_or_else(|e| e.write_errors())
-        .into()
+    schema::schema(&input).unwrap_or_else(|e| e.write_errors()).into()
 }
 
 /// Makes a struct a composite key: its fields, in declaration order, form
@@ -52,9 +50,7 @@ pub fn derive_schema(input: TokenStream) -> TokenStream {
 #[proc_macro_derive(CompositeKey, attributes(model))]
 pub fn derive_composite_key(input: TokenStream) -> TokenStream {
     let input = parse_macro_input!(input as DeriveInput);
-    schema::composite_key(&input)
-        .unwrap_or_else(|e| e.write_errors())
-        .into()
+    schema::composite_key(&input).unwrap_or_else(|e| e.write_errors()).into()
 }
 
 /// The derive on `proc_macro2` tokens. On error: every error, plus the field

@@ -58,11 +58,7 @@ fn struct_field_type(input: &DeriveInput) -> darling::Result<TokenStream> {
     let container = errors
         .handle(serde_attr::parse(&attrs.attrs).map_err(darling::Error::from))
         .unwrap_or_default();
-    let fields = attrs
-        .data
-        .take_struct()
-        .expect("checked: named struct")
-        .fields;
+    let fields = attrs.data.take_struct().expect("checked: named struct").fields;
     let mut properties = Vec::new();
     for field in &fields {
         let ident = field.ident.as_ref().expect("named");

@@ -36,11 +36,7 @@ pub fn parse(attrs: &[Attribute]) -> syn::Result<SerdeAttrs> {
     let mut out = SerdeAttrs::default();
     for attr in attrs.iter().filter(|a| a.path().is_ident("serde")) {
         attr.parse_nested_meta(|meta| {
-            let name = meta
-                .path
-                .get_ident()
-                .map(ToString::to_string)
-                .unwrap_or_default();
+            let name = meta.path.get_ident().map(ToString::to_string).unwrap_or_default();
             if name == "rename" && meta.input.peek(syn::Token![=]) {
                 let lit: syn::LitStr = meta.value()?.parse()?;
                 out.rename = Some(lit.value());

@@ -74,9 +74,7 @@ pub(crate) fn secantus_binary() -> Result<PathBuf, Error> {
 
 fn run(command: &mut Command) -> Result<(), Error> {
     let shown = format!("{command:?}");
-    let output = command
-        .output()
-        .map_err(|e| Error::new(format!("cannot run {shown}: {e}")))?;
+    let output = command.output().map_err(|e| Error::new(format!("cannot run {shown}: {e}")))?;
     if output.status.success() {
         Ok(())
     } else {

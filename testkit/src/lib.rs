@@ -39,9 +39,7 @@ pub struct Error {
 
 impl Error {
     pub(crate) fn new(message: impl Into<String>) -> Self {
-        Error {
-            message: message.into(),
-        }
+        Error { message: message.into() }
     }
 }
 
@@ -95,11 +93,7 @@ fn resolve() -> Result<Server, Error> {
     if let Ok(uri) = std::env::var("MONGODB_URI")
         && !uri.trim().is_empty()
     {
-        return Ok(Server {
-            uri,
-            kind: ServerKind::External,
-            process: None,
-        });
+        return Ok(Server { uri, kind: ServerKind::External, process: None });
     }
     let mut failures = Vec::new();
     let kinds = if process::mongod_on_path() {
@@ -111,11 +105,7 @@ fn resolve() -> Result<Server, Error> {
     for kind in kinds {
         match ServerProcess::start(ServerOptions::new(kind)) {
             Ok(process) => {
-                return Ok(Server {
-                    uri: process.uri().to_string(),
-                    kind,
-                    process: Some(process),
-                });
+                return Ok(Server { uri: process.uri().to_string(), kind, process: Some(process) });
             }
             Err(error) => failures.push(format!("{kind:?}: {error}")),
         }
@@ -145,13 +135,8 @@ pub struct TestDb {
 /// When no server can be had, or the server does not answer.
 pub async fn database() -> TestDb {
     let server = server();
-    wait_until_ready(&server.uri)
-        .await
-        .unwrap_or_else(|error| panic!("{error}"));
-    TestDb {
-        uri: server.uri.clone(),
-        name: unique_name("t"),
-    }
+    wait_until_ready(&server.uri).await.unwrap_or_else(|error| panic!("{error}"));
+    TestDb { uri: server.uri.clone(), name: unique_name("t") }
 }
 
 /// A database name that no other caller in any process gets: `prefix` plus
@@ -173,11 +158,7 @@ pub async fn wait_until_ready(uri: &str) -> Result<(), Error> {
         .map_err(|e| Error::new(format!("testkit: bad server URI: {e}")))?;
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
     loop {
-        match client
-            .database("admin")
-            .run_command(bson::doc! { "hello": 1 })
-            .await
-        {
+        match client.database("admin").run_command(bson::doc! { "hello": 1 }).await {
             Ok(_) => return Ok(()),
             Err(error) if std::time::Instant::now() > deadline => {
                 return Err(Error::new(format!(

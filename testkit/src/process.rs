@@ -37,11 +37,7 @@ pub struct ServerOptions {
 impl ServerOptions {
     /// Options for a server of `kind` on a free port with temporary storage.
     pub fn new(kind: ServerKind) -> Self {
-        ServerOptions {
-            kind,
-            port: None,
-            storage: None,
-        }
+        ServerOptions { kind, port: None, storage: None }
     }
 
     /// Listen on `port`.
@@ -85,11 +81,8 @@ impl ServerProcess {
         let (storage, temp_dir) = match &options.storage {
             Some(dir) => (dir.clone(), None),
             None => {
-                let dir = temp_root().join(format!(
-                    "{}-{}",
-                    std::process::id(),
-                    crate::unique_name("d")
-                ));
+                let dir =
+                    temp_root().join(format!("{}-{}", std::process::id(), crate::unique_name("d")));
                 (dir.clone(), Some(dir))
             }
         };
@@ -285,11 +278,7 @@ fn spawn_with_death_signal(command: &mut Command) -> std::io::Result<Child> {
             Ok(())
         });
     }
-    command
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
+    command.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn()
 }
 
 fn secantus_command(port: u16, storage: &Path) -> Result<Command, Error> {
@@ -332,10 +321,7 @@ pub(crate) fn mongod_on_path() -> bool {
 fn free_port() -> Result<u16, Error> {
     let listener = TcpListener::bind("127.0.0.1:0")
         .map_err(|e| Error::new(format!("no free port on 127.0.0.1: {e}")))?;
-    listener
-        .local_addr()
-        .map(|a| a.port())
-        .map_err(|e| Error::new(format!("no free port: {e}")))
+    listener.local_addr().map(|a| a.port()).map_err(|e| Error::new(format!("no free port: {e}")))
 }
 
 fn temp_root() -> PathBuf {
@@ -350,10 +336,8 @@ fn sweep_stale_dirs() {
     };
     for entry in entries.flatten() {
         let name = entry.file_name();
-        let Some(pid) = name
-            .to_str()
-            .and_then(|n| n.split('-').next())
-            .and_then(|p| p.parse::<i32>().ok())
+        let Some(pid) =
+            name.to_str().and_then(|n| n.split('-').next()).and_then(|p| p.parse::<i32>().ok())
         else {
             continue;
         };

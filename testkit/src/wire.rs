@@ -15,8 +15,7 @@ fn command(address: &str, body: Document) -> std::io::Result<Document> {
     let mut stream = TcpStream::connect(address)?;
     stream.set_read_timeout(Some(Duration::from_secs(10)))?;
     let mut payload = Vec::new();
-    body.to_writer(&mut payload)
-        .map_err(std::io::Error::other)?;
+    body.to_writer(&mut payload).map_err(std::io::Error::other)?;
     let length = 16 + 4 + 1 + payload.len();
     let mut message = Vec::with_capacity(length);
     message.extend_from_slice(&(length as i32).to_le_bytes());
@@ -70,9 +69,7 @@ pub(crate) fn initiate_replica_set(address: &str, deadline: Instant) -> Result<(
             return Ok(());
         }
         if Instant::now() >= deadline {
-            return Err(Error::new(
-                "the replica set did not elect a primary in time",
-            ));
+            return Err(Error::new("the replica set did not elect a primary in time"));
         }
         std::thread::sleep(Duration::from_millis(100));
     }

@@ -27,9 +27,5 @@ fn dedicated_server_is_killed_on_drop() {
     // SAFETY: signal 0 only probes for existence.
     assert_eq!(unsafe { libc::kill(pid, 0) }, 0, "server runs");
     drop(server);
-    assert_ne!(
-        unsafe { libc::kill(pid, 0) },
-        0,
-        "server is gone after drop"
-    );
+    assert_ne!(unsafe { libc::kill(pid, 0) }, 0, "server is gone after drop");
 }

@@ -52,26 +52,15 @@ pub async fn connection_with_indexes() -> model::Connection {
 }
 
 pub fn foo(name: &str, bar: Option<i64>) -> FooInsert {
-    FooInsert {
-        id: None,
-        foo: name.to_string(),
-        bar,
-    }
+    FooInsert { id: None, foo: name.to_string(), bar }
 }
 
 pub fn bar_key(name: &str) -> BarKey {
-    BarKey {
-        foo: Uuid::new(),
-        bar: name.to_string(),
-    }
+    BarKey { foo: Uuid::new(), bar: name.to_string() }
 }
 
 pub fn bar(key: BarKey, name: &str, bar: Option<i64>) -> BarInsert {
-    BarInsert {
-        id: key,
-        foo: name.to_string(),
-        bar,
-    }
+    BarInsert { id: key, foo: name.to_string(), bar }
 }
 
 pub fn at(millis: i64) -> DateTime {

@@ -35,8 +35,8 @@ struct Bar {
     updated_at: Option<DateTime>,
 }
 
-fn foo(foo: &str, bar: Option<i64>) -> FooInsert {
-    FooInsert { id: None, foo: foo.into(), bar }
+fn new_foo(name: &str, bar: Option<i64>) -> FooInsert {
+    FooInsert { id: None, foo: name.into(), bar }
 }
 
 #[tokio::main]
@@ -47,11 +47,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let (foos, bars) = (conn.repo::<Foo>(), conn.repo::<Bar>());
 
     // Insert: the UUID key is generated, created_at is set.
-    let a = foos.insert_one(foo("a", Some(1))).await?;
-    foos.insert_many([foo("b", Some(2)), foo("c", None)]).await?;
+    let a = foos.insert_one(new_foo("a", Some(1))).await?;
+    foos.insert_many([new_foo("b", Some(2)), new_foo("c", None)]).await?;
 
     // A duplicate of the unique `foo` is a typed Conflict.
-    let duplicate = foos.insert_one(foo("a", None)).await;
+    let duplicate = foos.insert_one(new_foo("a", None)).await;
     println!("duplicate foo -> {}", duplicate.unwrap_err());
 
     // Typed queries, sorts and updates: a wrong field or value type does not compile.
@@ -71,7 +71,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     // A transaction: both writes commit together, or neither does.
     conn.transaction(async |s| {
-        foos.insert_one(foo("d", None)).session(s).await?;
+        foos.insert_one(new_foo("d", None)).session(s).await?;
         bars.delete_one(&key).session(s).await?;
         Ok(())
     })

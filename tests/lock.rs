@@ -67,10 +67,7 @@ async fn the_heartbeat_keeps_the_lease_past_several_ttls() {
         .await
         .unwrap();
     assert!(started.elapsed() >= TTL * 4);
-    assert!(
-        !cancelled,
-        "the signal fired while the heartbeat was extending"
-    );
+    assert!(!cancelled, "the signal fired while the heartbeat was extending");
     assert!(token >= 1);
 }
 
@@ -94,23 +91,10 @@ async fn the_heartbeat_records_the_token_in_the_lease_document() {
 #[tokio::test]
 async fn the_lock_is_free_again_after_the_holder_finishes() {
     let env = Env::new().await;
-    let first = env
-        .locks
-        .lock("job", |s| async move { s.token() })
-        .await
-        .unwrap();
-    assert_eq!(
-        env.lease_doc("job").await,
-        None,
-        "the lease was not deleted"
-    );
+    let first = env.locks.lock("job", |s| async move { s.token() }).await.unwrap();
+    assert_eq!(env.lease_doc("job").await, None, "the lease was not deleted");
     let contender = env.peer().await;
-    let second = contender
-        .locks
-        .try_lock("job", TTL)
-        .await
-        .unwrap()
-        .expect("free");
+    let second = contender.locks.try_lock("job", TTL).await.unwrap().expect("free");
     assert!(second.token() > first);
 }
 
@@ -120,10 +104,8 @@ struct JobFailed(&'static str);
 #[tokio::test]
 async fn the_closure_error_is_returned_unchanged_and_the_lock_released() {
     let env = Env::new().await;
-    let outcome: Result<Result<(), JobFailed>, LockingError> = env
-        .locks
-        .lock("job", |_| async { Err(JobFailed("disk full")) })
-        .await;
+    let outcome: Result<Result<(), JobFailed>, LockingError> =
+        env.locks.lock("job", |_| async { Err(JobFailed("disk full")) }).await;
     assert_eq!(outcome.unwrap(), Err(JobFailed("disk full")));
     assert_eq!(env.lease_doc("job").await, None);
     assert!(env.locks.try_lock("job", TTL).await.unwrap().is_some());
@@ -136,29 +118,14 @@ async fn invalid_arguments_are_rejected_before_anything_is_sent() {
     let run = |_| async { ran.fetch_add(1, Ordering::SeqCst) };
     let outcomes = [
         env.locks.lock("", run).await.map(drop),
-        env.locks
-            .lock("job", run)
-            .ttl(Duration::ZERO)
-            .await
-            .map(drop),
-        env.locks
-            .lock("job", run)
-            .ttl(Duration::from_micros(500))
-            .await
-            .map(drop),
-        env.locks
-            .lock("job", run)
-            .retries(MAX_RETRIES + 1)
-            .await
-            .map(drop),
+        env.locks.lock("job", run).ttl(Duration::ZERO).await.map(drop),
+        env.locks.lock("job", run).ttl(Duration::from_micros(500)).await.map(drop),
+        env.locks.lock("job", run).retries(MAX_RETRIES + 1).await.map(drop),
         env.locks.try_lock("job", Duration::ZERO).await.map(drop),
         env.locks.acquire("", TTL, TTL).await.map(drop),
     ];
     for outcome in outcomes {
-        assert!(
-            matches!(outcome, Err(LockingError::InvalidArgument { .. })),
-            "{outcome:?}"
-        );
+        assert!(matches!(outcome, Err(LockingError::InvalidArgument { .. })), "{outcome:?}");
     }
     assert_eq!(ran.load(Ordering::SeqCst), 0);
     assert_eq!(env.take_commands(), Vec::<String>::new());
@@ -188,9 +155,7 @@ async fn wait_acquires_once_the_holder_releases() {
         acquired.await.unwrap();
         contender
             .locks
-            .lock("job", |signal| async move {
-                (released.load(Ordering::SeqCst), signal.token())
-            })
+            .lock("job", |signal| async move { (released.load(Ordering::SeqCst), signal.token()) })
             .wait(Duration::from_secs(5))
             .await
             .unwrap()
@@ -204,37 +169,16 @@ async fn wait_acquires_once_the_holder_releases() {
 async fn wait_times_out_with_lock_error() {
     let env = Env::new().await;
     let contender = env.peer().await;
-    let held = env
-        .locks
-        .try_lock("job", Duration::from_secs(5))
-        .await
-        .unwrap()
-        .unwrap();
+    let held = env.locks.try_lock("job", Duration::from_secs(5)).await.unwrap().unwrap();
     let started = Instant::now();
-    let outcome = contender
-        .locks
-        .lock("job", |_| async {})
-        .wait(Duration::from_millis(150))
-        .await;
+    let outcome = contender.locks.lock("job", |_| async {}).wait(Duration::from_millis(150)).await;
     let elapsed = started.elapsed();
     assert!(
-        matches!(
-            outcome,
-            Err(LockingError::Lock {
-                reason: Reason::TimedOut,
-                ..
-            })
-        ),
+        matches!(outcome, Err(LockingError::Lock { reason: Reason::TimedOut, .. })),
         "{outcome:?}"
     );
-    assert!(
-        elapsed >= Duration::from_millis(150),
-        "gave up after {elapsed:?}"
-    );
-    assert!(
-        elapsed < Duration::from_secs(2),
-        "gave up after {elapsed:?}"
-    );
+    assert!(elapsed >= Duration::from_millis(150), "gave up after {elapsed:?}");
+    assert!(elapsed < Duration::from_secs(2), "gave up after {elapsed:?}");
     env.locks.release(&held).await.unwrap();
 }
 
@@ -242,12 +186,7 @@ async fn wait_times_out_with_lock_error() {
 async fn a_stale_handle_can_neither_extend_nor_release() {
     let env = Env::new().await;
     let contender = env.peer().await;
-    let stale = env
-        .locks
-        .try_lock("job", Duration::from_millis(100))
-        .await
-        .unwrap()
-        .unwrap();
+    let stale = env.locks.try_lock("job", Duration::from_millis(100)).await.unwrap().unwrap();
     let current = contender
         .locks
         .acquire("job", Duration::from_secs(5), Duration::from_secs(5))
@@ -257,38 +196,19 @@ async fn a_stale_handle_can_neither_extend_nor_release() {
 
     let extended = env.locks.extend(&stale, Duration::from_secs(5)).await;
     assert!(
-        matches!(
-            extended,
-            Err(LockingError::Relock {
-                reason: Reason::Lost,
-                ..
-            })
-        ),
+        matches!(extended, Err(LockingError::Relock { reason: Reason::Lost, .. })),
         "{extended:?}"
     );
     let released = env.locks.release(&stale).await;
     assert!(
-        matches!(
-            released,
-            Err(LockingError::Unlock {
-                reason: Reason::Lost,
-                ..
-            })
-        ),
+        matches!(released, Err(LockingError::Unlock { reason: Reason::Lost, .. })),
         "{released:?}"
     );
     let stored = env.lease_doc("job").await.unwrap();
     assert_eq!(stored.get_str("owner").unwrap(), current.owner());
-    assert_eq!(
-        stored.get_datetime("expires_at").unwrap(),
-        &current.expires_at()
-    );
+    assert_eq!(stored.get_datetime("expires_at").unwrap(), &current.expires_at());
 
-    let current = contender
-        .locks
-        .extend(&current, Duration::from_secs(5))
-        .await
-        .unwrap();
+    let current = contender.locks.extend(&current, Duration::from_secs(5)).await.unwrap();
     contender.locks.release(&current).await.unwrap();
     assert_eq!(env.lease_doc("job").await, None);
 }
@@ -296,33 +216,15 @@ async fn a_stale_handle_can_neither_extend_nor_release() {
 #[tokio::test]
 async fn an_expired_lease_is_not_revived_by_its_owner() {
     let env = Env::new().await;
-    let lease = env
-        .locks
-        .try_lock("job", Duration::from_millis(50))
-        .await
-        .unwrap()
-        .unwrap();
+    let lease = env.locks.try_lock("job", Duration::from_millis(50)).await.unwrap().unwrap();
     tokio::time::sleep(Duration::from_millis(100)).await; // let it expire on the server
     let extended = env.locks.extend(&lease, Duration::from_secs(5)).await;
     assert!(
-        matches!(
-            extended,
-            Err(LockingError::Relock {
-                reason: Reason::Lost,
-                ..
-            })
-        ),
+        matches!(extended, Err(LockingError::Relock { reason: Reason::Lost, .. })),
         "{extended:?}"
     );
     let contender = env.peer().await;
-    assert!(
-        contender
-            .locks
-            .try_lock("job", TTL)
-            .await
-            .unwrap()
-            .is_some()
-    );
+    assert!(contender.locks.try_lock("job", TTL).await.unwrap().is_some());
 }
 
 #[tokio::test]
@@ -333,16 +235,10 @@ async fn an_uncontended_acquire_and_release_costs_three_commands() {
 
     let lease = env.locks.try_lock("job", TTL).await.unwrap().unwrap();
     env.locks.release(&lease).await.unwrap();
-    assert_eq!(
-        env.take_commands(),
-        ["findAndModify", "findAndModify", "delete"]
-    );
+    assert_eq!(env.take_commands(), ["findAndModify", "findAndModify", "delete"]);
 
     env.locks.lock("job", |_| async {}).ttl(TTL).await.unwrap();
-    assert_eq!(
-        env.take_commands(),
-        ["findAndModify", "findAndModify", "delete"]
-    );
+    assert_eq!(env.take_commands(), ["findAndModify", "findAndModify", "delete"]);
 
     // A held lock costs the contender one command.
     let held = env.locks.try_lock("job", TTL).await.unwrap().unwrap();
@@ -358,13 +254,7 @@ async fn setup_creates_the_ttl_and_compound_indexes() {
     env.locks.setup().await.unwrap();
     let indexes: Vec<_> = {
         use futures::TryStreamExt;
-        env.raw("locks")
-            .list_indexes()
-            .await
-            .unwrap()
-            .try_collect()
-            .await
-            .unwrap()
+        env.raw("locks").list_indexes().await.unwrap().try_collect().await.unwrap()
     };
     let ttl = indexes
         .iter()
@@ -372,11 +262,7 @@ async fn setup_creates_the_ttl_and_compound_indexes() {
         .expect("an index on expires_at");
     let after = ttl.options.as_ref().and_then(|o| o.expire_after);
     assert_eq!(after, Some(Duration::ZERO));
-    assert!(
-        indexes
-            .iter()
-            .any(|i| i.keys == doc! { "_id": 1, "expires_at": 1 })
-    );
+    assert!(indexes.iter().any(|i| i.keys == doc! { "_id": 1, "expires_at": 1 }));
 }
 
 #[tokio::test]
@@ -384,21 +270,11 @@ async fn a_client_five_minutes_fast_cannot_take_a_live_lease() {
     let env = Env::new().await;
     let fast = Locks::new(&env.peer().await.conn).with_clock(AheadClock(FIVE_MINUTES * 2));
     let holder = Locks::new(&env.conn).with_clock(AheadClock(FIVE_MINUTES));
-    let lease = holder
-        .try_lock("job", Duration::from_secs(5))
-        .await
-        .unwrap()
-        .unwrap();
+    let lease = holder.try_lock("job", Duration::from_secs(5)).await.unwrap().unwrap();
 
     assert!(fast.try_lock("job", TTL).await.unwrap().is_none());
     let waited = fast.acquire("job", TTL, Duration::from_millis(100)).await;
-    assert!(matches!(
-        waited,
-        Err(LockingError::Lock {
-            reason: Reason::TimedOut,
-            ..
-        })
-    ));
+    assert!(matches!(waited, Err(LockingError::Lock { reason: Reason::TimedOut, .. })));
     // The holder still extends and releases it.
     let lease = holder.extend(&lease, Duration::from_secs(5)).await.unwrap();
     holder.release(&lease).await.unwrap();
@@ -410,30 +286,17 @@ async fn a_client_five_minutes_slow_cannot_keep_an_expired_lease() {
     // Offsets are relative: the "slow" client is five minutes behind the other.
     let slow = Locks::new(&env.conn).with_clock(AheadClock(Duration::ZERO));
     let other = Locks::new(&env.peer().await.conn).with_clock(AheadClock(FIVE_MINUTES));
-    let lease = slow
-        .try_lock("job", Duration::from_millis(100))
-        .await
-        .unwrap()
-        .unwrap();
+    let lease = slow.try_lock("job", Duration::from_millis(100)).await.unwrap().unwrap();
 
-    let taken = other
-        .acquire("job", Duration::from_secs(5), Duration::from_secs(2))
-        .await
-        .unwrap();
+    let taken = other.acquire("job", Duration::from_secs(5), Duration::from_secs(2)).await.unwrap();
     assert!(taken.token() > lease.token());
     assert!(matches!(
         slow.extend(&lease, Duration::from_secs(5)).await,
-        Err(LockingError::Relock {
-            reason: Reason::Lost,
-            ..
-        })
+        Err(LockingError::Relock { reason: Reason::Lost, .. })
     ));
     assert!(matches!(
         slow.release(&lease).await,
-        Err(LockingError::Unlock {
-            reason: Reason::Lost,
-            ..
-        })
+        Err(LockingError::Unlock { reason: Reason::Lost, .. })
     ));
     let stored = env.lease_doc("job").await.unwrap();
     assert_eq!(stored.get_str("owner").unwrap(), taken.owner());
@@ -507,33 +370,19 @@ async fn lock_operations_open_spans_with_collection_operation_and_key() {
     let env = Env::new().await;
     let recorder = SpanRecorder::default();
     let guard = tracing::subscriber::set_default(recorder.clone());
-    env.locks
-        .lock("job-7", |_| async { "secret-result" })
-        .await
-        .unwrap();
+    env.locks.lock("job-7", |_| async { "secret-result" }).await.unwrap();
     let lease = env.locks.try_lock("job-7", TTL).await.unwrap().unwrap();
     env.locks.extend(&lease, TTL).await.unwrap();
     env.locks.release(&lease).await.unwrap();
     drop(guard);
 
-    let spans: Vec<String> = recorder
-        .0
-        .lock()
-        .unwrap()
-        .iter()
-        .filter(|s| s.starts_with("lock{"))
-        .cloned()
-        .collect();
+    let spans: Vec<String> =
+        recorder.0.lock().unwrap().iter().filter(|s| s.starts_with("lock{")).cloned().collect();
     for op in ["lock", "release", "try_lock", "extend"] {
         let expected = format!("lock{{collection=locks op={op} key=job-7}}");
         assert!(spans.contains(&expected), "no {expected} in {spans:?}");
     }
-    assert!(
-        spans
-            .iter()
-            .all(|s| !s.contains("secret") && !s.contains(lease.owner())),
-        "{spans:?}"
-    );
+    assert!(spans.iter().all(|s| !s.contains("secret") && !s.contains(lease.owner())), "{spans:?}");
 }
 
 #[tokio::test]
@@ -554,9 +403,6 @@ async fn dropping_the_lock_future_releases_the_lease_in_the_background() {
     }
     // The holder's lease lasts 30 s: only the background release frees it sooner.
     let contender = env.peer().await;
-    let lease = contender
-        .locks
-        .acquire("job", TTL, Duration::from_secs(5))
-        .await;
+    let lease = contender.locks.acquire("job", TTL, Duration::from_secs(5)).await;
     assert!(lease.is_ok(), "{lease:?}");
 }

@@ -28,10 +28,8 @@ async fn sixteen_tasks_on_two_keys_keep_both_counters_exact() {
     const ITERATIONS: usize = 100;
     let env = Env::new().await;
     let keys = ["alpha", "beta"];
-    let counters: HashMap<&str, (AtomicI64, Mutex<Vec<i64>>)> = keys
-        .iter()
-        .map(|key| (*key, (AtomicI64::new(0), Mutex::new(Vec::new()))))
-        .collect();
+    let counters: HashMap<&str, (AtomicI64, Mutex<Vec<i64>>)> =
+        keys.iter().map(|key| (*key, (AtomicI64::new(0), Mutex::new(Vec::new())))).collect();
     let counters = Arc::new(counters);
     let mut tasks = Vec::new();
     for task in 0..TASKS {
@@ -42,9 +40,7 @@ async fn sixteen_tasks_on_two_keys_keep_both_counters_exact() {
             for _ in 0..ITERATIONS {
                 let (counter, tokens) = &counters[key];
                 locks
-                    .lock(key, |signal| {
-                        unguarded_increment(counter, tokens, signal.token())
-                    })
+                    .lock(key, |signal| unguarded_increment(counter, tokens, signal.token()))
                     .wait(Duration::from_secs(30))
                     .await
                     .unwrap();
@@ -59,10 +55,7 @@ async fn sixteen_tasks_on_two_keys_keep_both_counters_exact() {
         let (counter, tokens) = &counters[key];
         assert_eq!(counter.load(Ordering::SeqCst), per_key, "counter of {key}");
         let tokens = tokens.lock().unwrap();
-        assert!(
-            tokens.windows(2).all(|pair| pair[0] < pair[1]),
-            "tokens of {key} out of order"
-        );
+        assert!(tokens.windows(2).all(|pair| pair[0] < pair[1]), "tokens of {key} out of order");
     }
 }
 
@@ -123,11 +116,7 @@ async fn two_processes_on_one_key_keep_the_counter_exact() {
     }
     let env = Env::new().await;
     let mut child = tokio::process::Command::new(std::env::current_exe().unwrap())
-        .args([
-            "--exact",
-            "two_processes_on_one_key_keep_the_counter_exact",
-            "--nocapture",
-        ])
+        .args(["--exact", "two_processes_on_one_key_keep_the_counter_exact", "--nocapture"])
         .env(CHILD_DB, &env.db)
         .env("MONGODB_URI", &env.uri)
         .stdout(std::process::Stdio::piped())
@@ -146,12 +135,7 @@ async fn two_processes_on_one_key_keep_the_counter_exact() {
     drain.await.unwrap();
     assert!(status.success(), "the child process failed: {status}");
 
-    let counter = env
-        .raw("counters")
-        .find_one(doc! { "_id": "shared" })
-        .await
-        .unwrap()
-        .unwrap();
+    let counter = env.raw("counters").find_one(doc! { "_id": "shared" }).await.unwrap().unwrap();
     let expected = (2 * PROCESS_TASKS * PROCESS_ITERATIONS) as i64;
     assert_eq!(counter.get_i64("n").unwrap(), expected);
     // The two processes took turns, not one after the other.
@@ -167,35 +151,20 @@ async fn fencing_tokens_strictly_increase_over_a_thousand_acquisitions() {
     let short = Duration::from_millis(100);
     let (mut last, mut released, mut deleted, mut expired) = (0, 0, 0, 0);
     for i in 0..ACQUISITIONS {
-        let locks = if i % 2 == 0 {
-            &first.locks
-        } else {
-            &second.locks
-        };
+        let locks = if i % 2 == 0 { &first.locks } else { &second.locks };
         let lease = match i % 100 {
             // The previous lease was left to expire: wait for it.
-            99 => locks
-                .acquire("job", ttl, Duration::from_secs(2))
-                .await
-                .unwrap(),
+            99 => locks.acquire("job", ttl, Duration::from_secs(2)).await.unwrap(),
             98 => locks.try_lock("job", short).await.unwrap().unwrap(),
             _ => locks.try_lock("job", ttl).await.unwrap().unwrap(),
         };
-        assert!(
-            lease.token() > last,
-            "token {} after {last} at {i}",
-            lease.token()
-        );
+        assert!(lease.token() > last, "token {} after {last} at {i}", lease.token());
         last = lease.token();
         match i % 100 {
             98 => expired += 1,
             // Forced deletion, as the TTL monitor would do.
             49 => {
-                let gone = first
-                    .raw("locks")
-                    .delete_one(doc! { "_id": "job" })
-                    .await
-                    .unwrap();
+                let gone = first.raw("locks").delete_one(doc! { "_id": "job" }).await.unwrap();
                 assert_eq!(gone.deleted_count, 1);
                 deleted += 1;
             }

@@ -17,10 +17,7 @@ static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(())
 const ERROR_CODE: i32 = 2;
 
 /// Collects what `on_error` receives.
-fn recorder() -> (
-    Arc<Mutex<Vec<LockingError>>>,
-    impl Fn(LockingError) + Send + Sync + 'static,
-) {
+fn recorder() -> (Arc<Mutex<Vec<LockingError>>>, impl Fn(LockingError) + Send + Sync + 'static) {
     let errors = Arc::new(Mutex::new(Vec::new()));
     let sink = errors.clone();
     (errors, move |error| sink.lock().unwrap().push(error))
@@ -56,11 +53,7 @@ async fn a_failed_extension_fires_the_signal_and_reports_relock_once() {
         .locks
         .lock("job", |signal| async move {
             env_ref
-                .fail(
-                    "alwaysOn".into(),
-                    &["findAndModify"],
-                    doc! { "errorCode": ERROR_CODE },
-                )
+                .fail("alwaysOn".into(), &["findAndModify"], doc! { "errorCode": ERROR_CODE })
                 .await;
             tokio::time::timeout(Duration::from_secs(5), signal.cancelled())
                 .await
@@ -75,33 +68,17 @@ async fn a_failed_extension_fires_the_signal_and_reports_relock_once() {
         .unwrap();
     env.fail_off().await;
 
-    assert!(
-        fired_after < ttl,
-        "fired {fired_after:?} after the acquire began"
-    );
-    assert!(
-        live_at_signal,
-        "the lease had expired when the signal fired"
-    );
+    assert!(fired_after < ttl, "fired {fired_after:?} after the acquire began");
+    assert!(live_at_signal, "the lease had expired when the signal fired");
     let errors = std::mem::take(&mut *errors.lock().unwrap());
     assert_eq!(errors.len(), 1, "{errors:?}");
     assert!(
-        matches!(
-            errors[0],
-            LockingError::Relock {
-                reason: Reason::Failed,
-                ..
-            }
-        ),
+        matches!(errors[0], LockingError::Relock { reason: Reason::Failed, .. }),
         "{:?}",
         errors[0]
     );
     assert_eq!(server_code(&errors[0]), Some(ERROR_CODE));
-    assert_eq!(
-        env.lease_doc("job").await,
-        None,
-        "the lease was not released"
-    );
+    assert_eq!(env.lease_doc("job").await, None, "the lease was not released");
 }
 
 #[tokio::test]
@@ -116,11 +93,7 @@ async fn the_signal_fires_before_expiry_even_when_retries_outlast_the_lease() {
         .locks
         .lock("job", |signal| async move {
             env_ref
-                .fail(
-                    "alwaysOn".into(),
-                    &["findAndModify"],
-                    doc! { "errorCode": ERROR_CODE },
-                )
+                .fail("alwaysOn".into(), &["findAndModify"], doc! { "errorCode": ERROR_CODE })
                 .await;
             signal.cancelled().await;
             (before.elapsed(), live_on_server(env_ref, "job").await)
@@ -132,36 +105,17 @@ async fn the_signal_fires_before_expiry_even_when_retries_outlast_the_lease() {
         .unwrap();
     env.fail_off().await;
 
-    assert!(
-        fired_after < ttl,
-        "fired {fired_after:?} after the acquire began"
-    );
-    assert!(
-        fired_after > ttl / 2,
-        "fired {fired_after:?}: before the first heartbeat?"
-    );
-    assert!(
-        live_at_signal,
-        "the lease had expired when the signal fired"
-    );
+    assert!(fired_after < ttl, "fired {fired_after:?} after the acquire began");
+    assert!(fired_after > ttl / 2, "fired {fired_after:?}: before the first heartbeat?");
+    assert!(live_at_signal, "the lease had expired when the signal fired");
     let errors = std::mem::take(&mut *errors.lock().unwrap());
     assert_eq!(errors.len(), 1, "{errors:?}");
     assert!(
-        matches!(
-            errors[0],
-            LockingError::Relock {
-                reason: Reason::Expiring,
-                ..
-            }
-        ),
+        matches!(errors[0], LockingError::Relock { reason: Reason::Expiring, .. }),
         "{:?}",
         errors[0]
     );
-    assert_eq!(
-        server_code(&errors[0]),
-        Some(ERROR_CODE),
-        "the last failure is the source"
-    );
+    assert_eq!(server_code(&errors[0]), Some(ERROR_CODE), "the last failure is the source");
 }
 
 #[tokio::test]
@@ -176,13 +130,7 @@ async fn extension_failures_within_the_retries_are_absorbed() {
         .locks
         .lock("job", |signal| async move {
             let times = doc! { "times": 2 };
-            env_ref
-                .fail(
-                    times.into(),
-                    &["findAndModify"],
-                    doc! { "errorCode": ERROR_CODE },
-                )
-                .await;
+            env_ref.fail(times.into(), &["findAndModify"], doc! { "errorCode": ERROR_CODE }).await;
             tokio::time::sleep(ttl * 3).await;
             let taken = contender.locks.try_lock("job", ttl).await.unwrap();
             (signal.is_cancelled(), taken.is_some())
@@ -196,11 +144,7 @@ async fn extension_failures_within_the_retries_are_absorbed() {
 
     assert!(!cancelled, "the signal fired");
     assert!(!taken, "a contender took the lease");
-    assert!(
-        errors.lock().unwrap().is_empty(),
-        "{:?}",
-        errors.lock().unwrap()
-    );
+    assert!(errors.lock().unwrap().is_empty(), "{:?}", errors.lock().unwrap());
 }
 
 #[tokio::test]
@@ -213,9 +157,7 @@ async fn a_failed_release_reports_unlock_once_and_returns_the_value() {
         .locks
         .lock("job", |signal| async move {
             let once = doc! { "times": 1 };
-            env_ref
-                .fail(once.into(), &["delete"], doc! { "errorCode": ERROR_CODE })
-                .await;
+            env_ref.fail(once.into(), &["delete"], doc! { "errorCode": ERROR_CODE }).await;
             (42, signal.token())
         })
         .ttl(Duration::from_millis(300))
@@ -252,17 +194,13 @@ async fn a_slow_fence_is_confirmed_by_a_third_command() {
     // The acquire runs; the fence bump is held for over ttl/2.
     let slow_second = doc! { "skip": 1, "times": 1 };
     let block = doc! { "blockConnection": true, "blockTimeMS": 250 };
-    env.fail(slow_second.into(), &["findAndModify"], block)
-        .await;
+    env.fail(slow_second.into(), &["findAndModify"], block).await;
     env.take_commands();
     let lease = env.locks.try_lock("job", ttl).await;
     env.fail_off().await;
 
     let lease = lease.unwrap().expect("acquired");
-    assert_eq!(
-        env.take_commands(),
-        ["findAndModify", "findAndModify", "findAndModify"]
-    );
+    assert_eq!(env.take_commands(), ["findAndModify", "findAndModify", "findAndModify"]);
     let stored = env.lease_doc("job").await.unwrap();
     assert_eq!(
         stored.get_i64("token").unwrap(),
@@ -278,28 +216,13 @@ async fn a_fence_bumped_after_the_lease_ended_is_not_used() {
     let ttl = Duration::from_millis(100);
     let slow_second = doc! { "skip": 1, "times": 1 };
     let block = doc! { "blockConnection": true, "blockTimeMS": 250 };
-    env.fail(slow_second.into(), &["findAndModify"], block)
-        .await;
+    env.fail(slow_second.into(), &["findAndModify"], block).await;
     let outcome = env.locks.try_lock("job", ttl).await;
     env.fail_off().await;
 
-    assert!(
-        matches!(
-            outcome,
-            Err(LockingError::Lock {
-                reason: Reason::Lost,
-                ..
-            })
-        ),
-        "{outcome:?}"
-    );
+    assert!(matches!(outcome, Err(LockingError::Lock { reason: Reason::Lost, .. })), "{outcome:?}");
     // The unused token was taken from the counter; the next holder's is higher.
-    let fence = env
-        .raw("lock_fences")
-        .find_one(doc! { "_id": "job" })
-        .await
-        .unwrap()
-        .unwrap();
+    let fence = env.raw("lock_fences").find_one(doc! { "_id": "job" }).await.unwrap().unwrap();
     let unused = fence.get_i64("token").unwrap();
     let next = env.locks.try_lock("job", ttl).await.unwrap().unwrap();
     assert!(next.token() > unused);

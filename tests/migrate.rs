@@ -114,11 +114,7 @@ async fn collection_info(conn: &Connection, collection: &str) -> Document {
         .run_cursor_command(doc! { "listCollections": 1, "filter": { "name": collection } })
         .await
         .unwrap();
-    cursor
-        .try_next()
-        .await
-        .unwrap()
-        .expect("the collection exists")
+    cursor.try_next().await.unwrap().expect("the collection exists")
 }
 
 fn sorted(names: &[String]) -> Vec<&str> {
@@ -130,9 +126,7 @@ fn sorted(names: &[String]) -> Vec<&str> {
 /// A connection whose client records the name of every command it sends.
 async fn monitored_connection() -> (Connection, Arc<Mutex<Vec<String>>>) {
     let db = testkit::database().await;
-    let mut options = mongodb::options::ClientOptions::parse(&db.uri)
-        .await
-        .unwrap();
+    let mut options = mongodb::options::ClientOptions::parse(&db.uri).await.unwrap();
     let commands = Arc::new(Mutex::new(Vec::new()));
     let sink = commands.clone();
     options.command_event_handler = Some(EventHandler::callback(move |event| {
@@ -188,20 +182,14 @@ async fn migrate_on_an_empty_database_creates_collection_indexes_and_validator()
     assert_eq!(options.get_str("validationAction"), Ok("error"));
 
     let by_user = index(&conn, "events", "by_user_latest").await;
-    assert_eq!(
-        by_user.get_document("key").unwrap(),
-        &doc! { "user": 1, "at": -1 }
-    );
+    assert_eq!(by_user.get_document("key").unwrap(), &doc! { "user": 1, "at": -1 });
     let code = index(&conn, "events", "code_1").await;
     assert_eq!(code.get_bool("unique"), Ok(true));
     assert_eq!(
         code.get_document("partialFilterExpression").unwrap(),
         &doc! { "code": { "$exists": true } }
     );
-    assert_eq!(
-        index(&conn, "events", "tag_1").await.get_bool("sparse"),
-        Ok(true)
-    );
+    assert_eq!(index(&conn, "events", "tag_1").await.get_bool("sparse"), Ok(true));
     let ttl = index(&conn, "events", "expires_at_1").await;
     let seconds = ttl.get("expireAfterSeconds").expect("a TTL index");
     assert_eq!(seconds.to_string(), "3600", "{seconds:?}");
@@ -267,11 +255,7 @@ async fn an_index_whose_options_changed_is_replaced() {
 
     assert_eq!(report.indexes_replaced, ["foo_1"]);
     assert!(report.indexes_created.is_empty() && report.indexes_dropped.is_empty());
-    assert_eq!(
-        report.validator,
-        ValidatorChange::Unchanged,
-        "same fields, same schema"
-    );
+    assert_eq!(report.validator, ValidatorChange::Unchanged, "same fields, same schema");
     let foo_1 = index(&conn, "foos", "foo_1").await;
     assert_eq!(foo_1.get_bool("sparse"), Ok(true));
     assert!(!foo_1.get_bool("unique").unwrap_or(false));
@@ -300,9 +284,7 @@ async fn an_index_created_by_hand_is_dropped() {
             mongodb::IndexModel::builder()
                 .keys(doc! { "bar": 1 })
                 .options(
-                    mongodb::options::IndexOptions::builder()
-                        .name("by_bar".to_string())
-                        .build(),
+                    mongodb::options::IndexOptions::builder().name("by_bar".to_string()).build(),
                 )
                 .build(),
         )
@@ -329,24 +311,13 @@ async fn the_validator_is_set_again_only_when_it_or_its_level_differs() {
     let report = conn.migrate::<Foo>().await.unwrap();
     assert_eq!(report.validator, ValidatorChange::Set);
     let info = collection_info(&conn, "foos").await;
-    assert_eq!(
-        info.get_document("options")
-            .unwrap()
-            .get_str("validationLevel"),
-        Ok("strict")
-    );
+    assert_eq!(info.get_document("options").unwrap().get_str("validationLevel"), Ok("strict"));
 
     let drifted = conn.migrate::<FooDrifted>().await.unwrap();
     assert_eq!(drifted.validator, ValidatorChange::Set);
     assert_eq!(drifted.indexes_unchanged, ["foo_1"]);
-    assert_eq!(
-        conn.migrate::<Foo>().await.unwrap().validator,
-        ValidatorChange::Set
-    );
-    assert_eq!(
-        conn.migrate::<Foo>().await.unwrap().validator,
-        ValidatorChange::Unchanged
-    );
+    assert_eq!(conn.migrate::<Foo>().await.unwrap().validator, ValidatorChange::Set);
+    assert_eq!(conn.migrate::<Foo>().await.unwrap().validator, ValidatorChange::Unchanged);
 }
 
 #[tokio::test]
@@ -360,9 +331,7 @@ async fn documents_that_break_the_schema_are_rejected_by_the_server() {
             "created_at": DateTime::now(), "updated_at": Bson::Null,
         }
     };
-    raw.insert_one(valid())
-        .await
-        .expect("a valid document is accepted");
+    raw.insert_one(valid()).await.expect("a valid document is accepted");
 
     let mut missing = valid();
     missing.remove("foo");
@@ -387,24 +356,11 @@ async fn documents_that_break_the_schema_are_rejected_by_the_server() {
 async fn a_drifted_model_gets_a_validation_error_from_insert_one() {
     let conn = connection().await;
     conn.migrate::<Foo>().await.unwrap();
-    let insert = FooDriftedInsert {
-        id: None,
-        foo: "a".into(),
-        bar: Some("not a long".into()),
-    };
+    let insert = FooDriftedInsert { id: None, foo: "a".into(), bar: Some("not a long".into()) };
 
-    let error = conn
-        .repo::<FooDrifted>()
-        .insert_one(insert)
-        .await
-        .unwrap_err();
+    let error = conn.repo::<FooDrifted>().insert_one(insert).await.unwrap_err();
 
-    let Error::Validation {
-        collection,
-        details,
-        ..
-    } = error
-    else {
+    let Error::Validation { collection, details, .. } = error else {
         panic!("expected Error::Validation, got {error:?}");
     };
     assert_eq!(collection, "foos");
@@ -416,11 +372,7 @@ async fn a_drifted_model_gets_a_validation_error_from_insert_one() {
 async fn a_drifted_model_gets_a_validation_error_from_update_one() {
     let conn = connection().await;
     conn.migrate::<Foo>().await.unwrap();
-    let stored = conn
-        .repo::<Foo>()
-        .insert_one(foo("a", Some(1)))
-        .await
-        .unwrap();
+    let stored = conn.repo::<Foo>().insert_one(foo("a", Some(1))).await.unwrap();
 
     let error = conn
         .repo::<FooDrifted>()
@@ -428,12 +380,7 @@ async fn a_drifted_model_gets_a_validation_error_from_update_one() {
         .await
         .unwrap_err();
 
-    let Error::Validation {
-        collection,
-        details,
-        ..
-    } = error
-    else {
+    let Error::Validation { collection, details, .. } = error else {
         panic!("expected Error::Validation, got {error:?}");
     };
     assert_eq!(collection, "foos");
@@ -446,10 +393,8 @@ async fn a_drifted_model_gets_a_validation_error_from_update_one() {
 async fn migrate_all_reports_each_model_in_order() {
     let conn = connection().await;
 
-    let reports = conn
-        .migrate_all(&[Migration::of::<Foo>(), Migration::of::<Bar>()])
-        .await
-        .unwrap();
+    let reports =
+        conn.migrate_all(&[Migration::of::<Foo>(), Migration::of::<Bar>()]).await.unwrap();
 
     let summaries: Vec<String> = reports.iter().map(ToString::to_string).collect();
     assert_eq!(

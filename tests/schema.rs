@@ -173,14 +173,8 @@ fn every_supported_type_maps_to_its_bson_type() {
         ("oid", doc! { "bsonType": "objectId" }),
         ("money", doc! { "bsonType": "decimal" }),
         ("blob", doc! { "bsonType": "binData" }),
-        (
-            "tags",
-            doc! { "bsonType": "array", "items": { "bsonType": "string" } },
-        ),
-        (
-            "scores",
-            doc! { "bsonType": "object", "additionalProperties": { "bsonType": "long" } },
-        ),
+        ("tags", doc! { "bsonType": "array", "items": { "bsonType": "string" } }),
+        ("scores", doc! { "bsonType": "object", "additionalProperties": { "bsonType": "long" } }),
         (
             "weights",
             doc! { "bsonType": "object", "additionalProperties": { "bsonType": "double" } },
@@ -191,14 +185,8 @@ fn every_supported_type_maps_to_its_bson_type() {
             nullable.insert("bsonType", vec![Bson::from("object"), Bson::from("null")]);
             nullable
         }),
-        (
-            "history",
-            doc! { "bsonType": "array", "items": address_schema() },
-        ),
-        (
-            "status",
-            doc! { "bsonType": "string", "enum": ["active", "on_hold", "gone"] },
-        ),
+        ("history", doc! { "bsonType": "array", "items": address_schema() }),
+        ("status", doc! { "bsonType": "string", "enum": ["active", "on_hold", "gone"] }),
         (
             "maybe_status",
             doc! {
@@ -206,10 +194,7 @@ fn every_supported_type_maps_to_its_bson_type() {
                 "enum": ["active", "on_hold", "gone", Bson::Null],
             },
         ),
-        (
-            "email",
-            doc! { "bsonType": "string", "pattern": "^[^@]+@[^@]+$" },
-        ),
+        ("email", doc! { "bsonType": "string", "pattern": "^[^@]+@[^@]+$" }),
         ("note", doc! { "bsonType": ["string", "null"] }),
         ("boxed", doc! { "bsonType": "int" }),
         ("raw", doc! { "bsonType": "object" }),
@@ -224,34 +209,21 @@ fn every_supported_type_maps_to_its_bson_type() {
         assert_eq!(properties.get_document(name).unwrap(), schema, "{name}");
     }
     let optional = ["previous", "maybe_status", "note"];
-    let required: Vec<&str> = expected_names
-        .iter()
-        .copied()
-        .filter(|name| !optional.contains(name))
-        .collect();
-    let listed: Vec<&str> = schema
-        .get_array("required")
-        .unwrap()
-        .iter()
-        .map(|v| v.as_str().unwrap())
-        .collect();
+    let required: Vec<&str> =
+        expected_names.iter().copied().filter(|name| !optional.contains(name)).collect();
+    let listed: Vec<&str> =
+        schema.get_array("required").unwrap().iter().map(|v| v.as_str().unwrap()).collect();
     assert_eq!(listed, required);
     assert_eq!(schema.get_bool("additionalProperties"), Ok(false));
 }
 
 #[test]
 fn additional_properties_can_be_allowed() {
-    assert_eq!(
-        Loose::json_schema().get_bool("additionalProperties"),
-        Ok(true)
-    );
+    assert_eq!(Loose::json_schema().get_bool("additionalProperties"), Ok(true));
 }
 
 fn wide(full: bool) -> WideInsert {
-    let address = Address {
-        street: "1 Main St".into(),
-        postcode: full.then(|| "12345".into()),
-    };
+    let address = Address { street: "1 Main St".into(), postcode: full.then(|| "12345".into()) };
     WideInsert {
         id: None,
         text: "text".into(),
@@ -267,15 +239,8 @@ fn wide(full: bool) -> WideInsert {
         uuid: Uuid::new(),
         oid: ObjectId::new(),
         money: "12.50".parse().unwrap(),
-        blob: Binary {
-            subtype: BinarySubtype::Generic,
-            bytes: vec![0, 1, 2],
-        },
-        tags: if full {
-            vec!["a".into(), "b".into()]
-        } else {
-            Vec::new()
-        },
+        blob: Binary { subtype: BinarySubtype::Generic, bytes: vec![0, 1, 2] },
+        tags: if full { vec!["a".into(), "b".into()] } else { Vec::new() },
         scores: HashMap::from([("x".to_string(), 1_i64)]),
         weights: BTreeMap::from([("y".to_string(), 2.5)]),
         address: address.clone(),
@@ -299,24 +264,13 @@ async fn a_wide_model_round_trips_through_its_own_validator() {
 
     for full in [true, false] {
         let stored = wides.insert_one(wide(full)).await.unwrap();
-        assert_eq!(
-            wides.find(&stored.id).await.unwrap(),
-            stored,
-            "full: {full}"
-        );
+        assert_eq!(wides.find(&stored.id).await.unwrap(), stored, "full: {full}");
     }
 
     // The validator is not vacuous: a nested struct's unknown field is refused.
     let mut document = bson::to_document(&Wide::from_insert(wide(true), DateTime::now())).unwrap();
-    document
-        .get_document_mut("address")
-        .unwrap()
-        .insert("country", "nowhere");
-    let raw = conn
-        .database()
-        .await
-        .unwrap()
-        .collection::<Document>("wides");
+    document.get_document_mut("address").unwrap().insert("country", "nowhere");
+    let raw = conn.database().await.unwrap().collection::<Document>("wides");
     let error = raw.insert_one(document).await.unwrap_err();
     assert!(failed_validation(&error), "{error}");
 }
@@ -334,11 +288,7 @@ fn failed_validation(error: &mongodb::error::Error) -> bool {
 async fn additional_properties_true_lets_the_server_accept_unknown_fields() {
     let conn = connection().await;
     conn.migrate::<Loose>().await.unwrap();
-    let raw = conn
-        .database()
-        .await
-        .unwrap()
-        .collection::<Document>("looses");
+    let raw = conn.database().await.unwrap().collection::<Document>("looses");
 
     raw.insert_one(doc! { "_id": "a", "name": "n", "created_at": DateTime::now(), "extra": 1 })
         .await

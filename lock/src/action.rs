@@ -180,15 +180,7 @@ where
     Fut::Output: Send + 'a,
 {
     async fn run(self) -> Result<Fut::Output> {
-        let LockAction {
-            locks,
-            key,
-            f,
-            ttl,
-            retries,
-            wait,
-            on_error,
-        } = self;
+        let LockAction { locks, key, f, ttl, retries, wait, on_error } = self;
         let ttl_ms = validate(&key, ttl)?;
         if retries > MAX_RETRIES {
             return Err(LockingError::invalid(format!(
@@ -205,11 +197,8 @@ where
 
         let cancel = CancellationToken::new();
         let stop = CancellationToken::new();
-        let mut held = Held {
-            locks: locks.clone(),
-            lease: Some(lease.clone()),
-            stop: stop.clone(),
-        };
+        let mut held =
+            Held { locks: locks.clone(), lease: Some(lease.clone()), stop: stop.clone() };
         let heartbeat = tokio::spawn(
             Heartbeat {
                 locks: locks.clone(),
@@ -222,11 +211,7 @@ where
             .run()
             .in_current_span(),
         );
-        let signal = Signal {
-            key: Arc::from(key.as_str()),
-            token: lease.token,
-            cancel,
-        };
+        let signal = Signal { key: Arc::from(key.as_str()), token: lease.token, cancel };
 
         let value = f(signal).await;
 

@@ -125,33 +125,19 @@ impl LockingError {
     }
 
     pub(crate) fn lock(key: &str, reason: Reason, source: Option<model_core::Error>) -> Self {
-        LockingError::Lock {
-            key: key.to_string(),
-            reason,
-            source: source.map(Box::new),
-        }
+        LockingError::Lock { key: key.to_string(), reason, source: source.map(Box::new) }
     }
 
     pub(crate) fn relock(key: &str, reason: Reason, source: Option<model_core::Error>) -> Self {
-        LockingError::Relock {
-            key: key.to_string(),
-            reason,
-            source: source.map(Box::new),
-        }
+        LockingError::Relock { key: key.to_string(), reason, source: source.map(Box::new) }
     }
 
     pub(crate) fn unlock(key: &str, reason: Reason, source: Option<model_core::Error>) -> Self {
-        LockingError::Unlock {
-            key: key.to_string(),
-            reason,
-            source: source.map(Box::new),
-        }
+        LockingError::Unlock { key: key.to_string(), reason, source: source.map(Box::new) }
     }
 
     pub(crate) fn invalid(message: impl Into<String>) -> Self {
-        LockingError::InvalidArgument {
-            message: message.into(),
-        }
+        LockingError::InvalidArgument { message: message.into() }
     }
 }
 
@@ -165,32 +151,17 @@ mod tests {
     fn the_message_names_the_key_and_reason_but_not_the_source() {
         let error =
             LockingError::relock("job", Reason::Failed, Some(model_core::Error::Disconnected));
-        assert_eq!(
-            error.to_string(),
-            "the lease on `job` was not extended: a command failed"
-        );
+        assert_eq!(error.to_string(), "the lease on `job` was not extended: a command failed");
         let source = error.source().expect("a source");
-        assert_eq!(
-            source.to_string(),
-            model_core::Error::Disconnected.to_string()
-        );
-        assert!(matches!(
-            error.server_error(),
-            Some(model_core::Error::Disconnected)
-        ));
-        assert_eq!(
-            (error.key(), error.reason()),
-            (Some("job"), Some(Reason::Failed))
-        );
+        assert_eq!(source.to_string(), model_core::Error::Disconnected.to_string());
+        assert!(matches!(error.server_error(), Some(model_core::Error::Disconnected)));
+        assert_eq!((error.key(), error.reason()), (Some("job"), Some(Reason::Failed)));
     }
 
     #[test]
     fn a_lock_that_is_held_has_no_source() {
         let error = LockingError::lock("job", Reason::Held, None);
-        assert_eq!(
-            error.to_string(),
-            "lock `job` was not acquired: another owner holds it"
-        );
+        assert_eq!(error.to_string(), "lock `job` was not acquired: another owner holds it");
         assert!(error.source().is_none());
         assert!(error.server_error().is_none());
     }

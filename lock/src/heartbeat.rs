@@ -58,11 +58,7 @@ impl Heartbeat {
                         Some(LockingError::Relock { source, .. }) => source.map(|s| *s),
                         _ => None,
                     };
-                    break Some(LockingError::relock(
-                        &self.lease.key,
-                        Reason::Expiring,
-                        source,
-                    ));
+                    break Some(LockingError::relock(&self.lease.key, Reason::Expiring, source));
                 }
                 let attempt = tokio::select! {
                     biased;

@@ -28,7 +28,7 @@
 //! Each key has a lease document in `locks` ([`Lock`]: `owner`,
 //! `expires_at`, `token`, `created_at`, `updated_at`) and a counter in
 //! `lock_fences` ([`Fence`]) that is never deleted. Every write uses
-//! majority write concern unless [`Locks::with_write_concern`] says
+//! majority, journaled write concern (`w: majority, j: true`) unless [`Locks::with_write_concern`] says
 //! otherwise.
 //!
 //! 1. **Acquire**: one `findOneAndUpdate` upsert on `{_id: key}` whose

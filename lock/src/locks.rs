@@ -60,14 +60,14 @@ impl std::fmt::Debug for Locks {
 
 impl Locks {
     /// Locks stored in `conn`'s database, with the system clock and
-    /// majority write concern. Nothing is sent until the first operation.
+    /// majority, journaled write concern. Nothing is sent until the first operation.
     pub fn new(conn: &Connection) -> Self {
         Locks {
             inner: Arc::new(Inner {
                 locks: conn.repo::<Lock>(),
                 fences: conn.repo::<Fence>(),
                 clock: Arc::new(SystemClock),
-                write_concern: WriteConcern::majority(),
+                write_concern: durable_majority(),
             }),
         }
     }
@@ -77,7 +77,7 @@ impl Locks {
         self.rebuild(|inner| inner.clock = Arc::new(clock))
     }
 
-    /// The same locks, writing with `write_concern` instead of majority.
+    /// The same locks, writing with `write_concern` instead of majority + journal.
     pub fn with_write_concern(self, write_concern: WriteConcern) -> Self {
         self.rebuild(|inner| inner.write_concern = write_concern)
     }
@@ -90,9 +90,7 @@ impl Locks {
             write_concern: self.inner.write_concern.clone(),
         };
         change(&mut inner);
-        Locks {
-            inner: Arc::new(inner),
-        }
+        Locks { inner: Arc::new(inner) }
     }
 
     /// Creates the `locks` collection's indexes: the TTL index on
@@ -146,9 +144,7 @@ impl Locks {
     /// lease leaves it held by an owner nobody knows until the ttl passes.
     pub async fn try_lock(&self, key: &str, ttl: Duration) -> Result<Option<Lease>> {
         let ttl_ms = validate(key, ttl)?;
-        self.try_lock_checked(key, ttl, ttl_ms)
-            .instrument(span("try_lock", key))
-            .await
+        self.try_lock_checked(key, ttl, ttl_ms).instrument(span("try_lock", key)).await
     }
 
     /// Takes the lease on `key` for `ttl`, retrying with jittered backoff
@@ -163,9 +159,7 @@ impl Locks {
     /// As [`try_lock`](Self::try_lock).
     pub async fn acquire(&self, key: &str, ttl: Duration, timeout: Duration) -> Result<Lease> {
         let ttl_ms = validate(key, ttl)?;
-        self.acquire_checked(key, ttl, ttl_ms, timeout)
-            .instrument(span("acquire", key))
-            .await
+        self.acquire_checked(key, ttl, ttl_ms, timeout).instrument(span("acquire", key)).await
     }
 
     /// Extends `lease` to end `ttl` from now (server clock), recording its
@@ -184,9 +178,7 @@ impl Locks {
     /// and `lease` stays valid until its [`valid_until`](Lease::valid_until).
     pub async fn extend(&self, lease: &Lease, ttl: Duration) -> Result<Lease> {
         let ttl_ms = validate(&lease.key, ttl)?;
-        self.extend_checked(lease, ttl, ttl_ms)
-            .instrument(span("extend", &lease.key))
-            .await
+        self.extend_checked(lease, ttl, ttl_ms).instrument(span("extend", &lease.key)).await
     }
 
     /// Releases `lease`: deletes the lease document if it still has this
@@ -232,20 +224,20 @@ impl Locks {
         timeout: Duration,
     ) -> Result<Lease> {
         let clock = &self.inner.clock;
-        let deadline = clock.now() + timeout;
+        // `None`: a timeout too long to represent, so no deadline at all.
+        let deadline = clock.now().checked_add(timeout);
         let mut backoff = Backoff::new();
         loop {
             match self.try_lock_checked(key, ttl, ttl_ms).await {
                 Ok(Some(lease)) => return Ok(lease),
                 // Held, or lost before its token was confirmed: try again.
-                Ok(None)
-                | Err(LockingError::Lock {
-                    reason: Reason::Lost,
-                    ..
-                }) => {}
+                Ok(None) | Err(LockingError::Lock { reason: Reason::Lost, .. }) => {}
                 Err(error) => return Err(error),
             }
-            let left = deadline.saturating_duration_since(clock.now());
+            let left = match deadline {
+                Some(deadline) => deadline.saturating_duration_since(clock.now()),
+                None => Duration::MAX,
+            };
             if left.is_zero() {
                 return Err(LockingError::lock(key, Reason::TimedOut, None));
             }
@@ -307,10 +299,9 @@ impl Locks {
                 tracing::debug!(token = lease.token, "acquired (confirmed)");
                 Ok(Some(lease))
             }
-            Err(LockingError::Relock {
-                reason: Reason::Lost,
-                ..
-            }) => Err(LockingError::lock(key, Reason::Lost, None)),
+            Err(LockingError::Relock { reason: Reason::Lost, .. }) => {
+                Err(LockingError::lock(key, Reason::Lost, None))
+            }
             Err(LockingError::Relock { source, .. }) => {
                 Err(LockingError::lock(key, Reason::Failed, source.map(|s| *s)))
             }
@@ -338,12 +329,9 @@ impl Locks {
             .await
             .map_err(|e| failed(lock_error(e)))?;
         match lock {
-            Some(lock) => Ok(Lease {
-                expires_at: lock.expires_at,
-                renewed_at: sent,
-                ttl,
-                ..lease.clone()
-            }),
+            Some(lock) => {
+                Ok(Lease { expires_at: lock.expires_at, renewed_at: sent, ttl, ..lease.clone() })
+            }
             None => {
                 tracing::debug!("lost");
                 Err(LockingError::relock(key, Reason::Lost, None))
@@ -363,11 +351,9 @@ impl Locks {
             .write_concern(self.inner.write_concern.clone())
             .await
             .map_err(|e| model_core::Error::from_driver(Fence::COLLECTION, e))?;
-        fence
-            .map(|fence| fence.token)
-            .ok_or_else(|| model_core::Error::NotFound {
-                collection: Fence::COLLECTION.to_string(),
-            })
+        fence.map(|fence| fence.token).ok_or_else(|| model_core::Error::NotFound {
+            collection: Fence::COLLECTION.to_string(),
+        })
     }
 }
 
@@ -393,6 +379,16 @@ pub(crate) fn validate(key: &str, ttl: Duration) -> Result<i64> {
     Ok(ttl.as_millis() as i64)
 }
 
+/// Majority *and* journaled: a lease or fence write acknowledged before it
+/// reached the journal could be lost in a crash, and a lost fence bump would
+/// hand the next holder a token already given out. (mongod journals
+/// majority writes by default; other servers need `j: true` said.)
+fn durable_majority() -> WriteConcern {
+    let mut concern = WriteConcern::majority();
+    concern.journal = Some(true);
+    concern
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -407,10 +403,7 @@ mod tests {
             ("job", MAX_TTL + Duration::from_secs(1)),
         ] {
             assert!(
-                matches!(
-                    validate(key, ttl),
-                    Err(LockingError::InvalidArgument { .. })
-                ),
+                matches!(validate(key, ttl), Err(LockingError::InvalidArgument { .. })),
                 "{key:?} {ttl:?}"
             );
         }

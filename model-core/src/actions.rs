@@ -4,8 +4,10 @@
 use std::collections::HashMap;
 use std::future::IntoFuture;
 use std::hash::Hash;
+use std::sync::Arc;
+use std::time::Duration;
 
-use bson::{DateTime, Document};
+use bson::{Bson, DateTime, Document};
 use futures::future::BoxFuture;
 use futures::stream::{BoxStream, StreamExt, TryStreamExt};
 use mongodb::ClientSession;
@@ -46,10 +48,26 @@ macro_rules! into_future {
                     op = $op,
                     $($key = ?self.$key,)?
                 );
-                Box::pin(self.run().instrument(span))
+                let timeout = self.repo.connection().timeout();
+                Box::pin(bounded(timeout, M::COLLECTION, self.run()).instrument(span))
             }
         }
     };
+}
+
+/// Runs `operation`, abandoning it with [`Error::Timeout`] once `timeout`
+/// (the connection's, if set) has passed.
+async fn bounded<T>(
+    timeout: Option<Duration>,
+    collection: &str,
+    operation: impl Future<Output = Result<T>>,
+) -> Result<T> {
+    let Some(timeout) = timeout else {
+        return operation.await;
+    };
+    tokio::time::timeout(timeout, operation)
+        .await
+        .unwrap_or_else(|_| Err(Error::Timeout { collection: collection.to_string(), timeout }))
 }
 
 macro_rules! session_setter {
@@ -104,11 +122,7 @@ struct Window<M> {
 
 impl<M> Default for Window<M> {
     fn default() -> Self {
-        Window {
-            sort: None,
-            offset: 0,
-            limit: None,
-        }
+        Window { sort: None, offset: 0, limit: None }
     }
 }
 
@@ -117,9 +131,8 @@ impl<M> Window<M> {
         let mut options = FindOptions::default();
         options.sort = self.sort.as_ref().map(Sort::to_document);
         if self.offset > 0 {
-            i64::try_from(self.offset).map_err(|_| {
-                Error::invalid(format!("offset {} is over i64::MAX", self.offset))
-            })?;
+            i64::try_from(self.offset)
+                .map_err(|_| Error::invalid(format!("offset {} is over i64::MAX", self.offset)))?;
             options.skip = Some(self.offset);
         }
         if let Some(limit) = self.limit {
@@ -134,6 +147,32 @@ impl<M> Window<M> {
     }
 }
 
+/// `update`, or [`Error::InvalidValue`] when a value holds a field name
+/// BSON cannot encode (one with a NUL byte). The driver would refuse it
+/// too, but report it as an invalid server response.
+fn encodable(update: Document) -> Result<Document> {
+    fn bad_key(value: &Bson) -> Option<&str> {
+        match value {
+            Bson::Document(doc) => doc.iter().find_map(|(key, value)| {
+                if key.contains('\0') { Some(key.as_str()) } else { bad_key(value) }
+            }),
+            Bson::Array(values) => values.iter().find_map(bad_key),
+            _ => None,
+        }
+    }
+    for fields in update.values().filter_map(Bson::as_document) {
+        for (field, value) in fields {
+            if let Some(key) = bad_key(value) {
+                return Err(Error::InvalidValue {
+                    field: field.clone(),
+                    source: Arc::new(bson::ser::Error::InvalidCString(key.to_string())),
+                });
+            }
+        }
+    }
+    Ok(update)
+}
+
 /// Reads documents into a `Vec`, in `session` or not.
 async fn collect<M: Model>(
     repo: &Repo<M>,
@@ -146,18 +185,11 @@ async fn collect<M: Model>(
     match session {
         Some(session) => {
             let mut cursor = found.session(&mut *session).await.map_err(Repo::<M>::error)?;
-            cursor
-                .stream(session)
-                .try_collect()
-                .await
-                .map_err(Repo::<M>::error)
+            cursor.stream(session).try_collect().await.map_err(Repo::<M>::error)
         }
-        None => found
-            .await
-            .map_err(Repo::<M>::error)?
-            .try_collect()
-            .await
-            .map_err(Repo::<M>::error),
+        None => {
+            found.await.map_err(Repo::<M>::error)?.try_collect().await.map_err(Repo::<M>::error)
+        }
     }
 }
 
@@ -180,9 +212,7 @@ impl<'a, M: Model> Find<'a, M> {
             Some(session) => found.session(session).await,
             None => found.await,
         };
-        found
-            .map_err(Repo::<M>::error)?
-            .ok_or_else(Repo::<M>::not_found)
+        found.map_err(Repo::<M>::error)?.ok_or_else(Repo::<M>::not_found)
     }
 }
 
@@ -283,16 +313,14 @@ where
     type IntoFuture = BoxFuture<'a, Result<HashMap<K, M>>>;
 
     fn into_future(self) -> Self::IntoFuture {
-        let span = tracing::debug_span!(
-            "model",
-            collection = M::COLLECTION,
-            op = "find_many_to_map_by"
-        );
+        let span =
+            tracing::debug_span!("model", collection = M::COLLECTION, op = "find_many_to_map_by");
+        let timeout = self.find.repo.connection().timeout();
         Box::pin(
-            async move {
+            bounded(timeout, M::COLLECTION, async move {
                 let docs = self.find.run().await?;
                 Ok(docs.into_iter().map(|doc| ((self.by)(&doc), doc)).collect())
-            }
+            })
             .instrument(span),
         )
     }
@@ -355,9 +383,7 @@ impl<'a, M: Model> Paginate<'a, M> {
     async fn run(mut self) -> Result<(Page, Vec<M>)> {
         let limit = self.window.limit.unwrap_or(MAX_PAGE_LIMIT);
         if limit == 0 {
-            return Err(Error::invalid(format!(
-                "page limit must be 1..={MAX_PAGE_LIMIT}, got 0"
-            )));
+            return Err(Error::invalid(format!("page limit must be 1..={MAX_PAGE_LIMIT}, got 0")));
         }
         let limit = limit.min(MAX_PAGE_LIMIT);
         self.window.limit = Some(limit);
@@ -370,12 +396,7 @@ impl<'a, M: Model> Paginate<'a, M> {
             None => count.await,
         }
         .map_err(Repo::<M>::error)?;
-        let page = Page {
-            sort: options.sort.clone(),
-            offset: self.window.offset,
-            limit,
-            count,
-        };
+        let page = Page { sort: options.sort.clone(), offset: self.window.offset, limit, count };
         let docs = if self.window.offset >= count {
             Vec::new()
         } else {
@@ -461,11 +482,8 @@ impl<'a, M: Model> InsertMany<'a, M> {
             return Ok(Vec::new());
         }
         let now = self.now.unwrap_or_else(DateTime::now);
-        let docs: Vec<M> = self
-            .inserts
-            .into_iter()
-            .map(|insert| M::from_insert(insert, now))
-            .collect();
+        let docs: Vec<M> =
+            self.inserts.into_iter().map(|insert| M::from_insert(insert, now)).collect();
         let coll = self.repo.collection().await?;
         let inserted = coll.insert_many(&docs);
         match self.session {
@@ -498,11 +516,11 @@ impl<'a, M: Model> UpdateOne<'a, M> {
         let filter = key_filter::<M>(self.key)?;
         let update = self
             .update
-            .into_document(self.now.unwrap_or_else(DateTime::now))?;
+            .into_document(self.now.unwrap_or_else(DateTime::now))
+            .and_then(encodable)?;
         let coll = self.repo.collection().await?;
-        let updated = coll
-            .find_one_and_update(filter, update)
-            .return_document(ReturnDocument::After);
+        let updated =
+            coll.find_one_and_update(filter, update).return_document(ReturnDocument::After);
         match self.session {
             Some(session) => updated.session(session).await,
             None => updated.await,
@@ -532,7 +550,8 @@ impl<'a, M: Model> UpdateMany<'a, M> {
         let filter = self.query.into_document()?;
         let update = self
             .update
-            .into_document(self.now.unwrap_or_else(DateTime::now))?;
+            .into_document(self.now.unwrap_or_else(DateTime::now))
+            .and_then(encodable)?;
         let coll = self.repo.collection().await?;
         let updated = coll.update_many(filter, update);
         let result = match self.session {
@@ -604,31 +623,17 @@ into_future!(DeleteMany, u64, "delete_many");
 impl<M: Model> Repo<M> {
     /// The document with `key`, or [`Error::NotFound`].
     pub fn find<'a>(&'a self, key: &'a M::Key) -> Find<'a, M> {
-        Find {
-            repo: self,
-            key,
-            session: None,
-        }
+        Find { repo: self, key, session: None }
     }
 
     /// The first document matching `query`, if any.
     pub fn find_one(&self, query: Query<M>) -> FindOne<'_, M> {
-        FindOne {
-            repo: self,
-            query,
-            sort: None,
-            session: None,
-        }
+        FindOne { repo: self, query, sort: None, session: None }
     }
 
     /// The documents matching `query`; set `.sort`, `.offset`, `.limit`.
     pub fn find_many(&self, query: Query<M>) -> FindMany<'_, M> {
-        FindMany {
-            repo: self,
-            query,
-            window: Window::default(),
-            session: None,
-        }
+        FindMany { repo: self, query, window: Window::default(), session: None }
     }
 
     /// The documents matching `query`, in a map keyed by `by(&doc)`.
@@ -641,100 +646,52 @@ impl<M: Model> Repo<M> {
         K: Eq + Hash + Send + 'a,
         F: Fn(&M) -> K + Send + 'a,
     {
-        FindManyToMapBy {
-            find: self.find_many(query),
-            by,
-            _key: std::marker::PhantomData,
-        }
+        FindManyToMapBy { find: self.find_many(query), by, _key: std::marker::PhantomData }
     }
 
     /// The documents matching `query` as a lazy [`Stream`](futures::Stream).
     pub fn iterate(&self, query: Query<M>) -> Iterate<'_, M> {
-        Iterate {
-            repo: self,
-            query,
-            window: Window::default(),
-            session: None,
-        }
+        Iterate { repo: self, query, window: Window::default(), session: None }
     }
 
     /// One page of the documents matching `query` (limit 1000 by default
     /// and at most), with the total count.
     pub fn paginate(&self, query: Query<M>) -> Paginate<'_, M> {
-        Paginate {
-            repo: self,
-            query,
-            window: Window::default(),
-            session: None,
-        }
+        Paginate { repo: self, query, window: Window::default(), session: None }
     }
 
     /// How many documents match `query`.
     pub fn count(&self, query: Query<M>) -> Count<'_, M> {
-        Count {
-            repo: self,
-            query,
-            session: None,
-        }
+        Count { repo: self, query, session: None }
     }
 
     /// Inserts one document; a duplicate key is [`Error::Conflict`].
     pub fn insert_one(&self, insert: M::Insert) -> InsertOne<'_, M> {
-        InsertOne {
-            repo: self,
-            insert,
-            now: None,
-            session: None,
-        }
+        InsertOne { repo: self, insert, now: None, session: None }
     }
 
     /// Inserts documents in order; no round trip when `inserts` is empty.
     pub fn insert_many(&self, inserts: impl IntoIterator<Item = M::Insert>) -> InsertMany<'_, M> {
-        InsertMany {
-            repo: self,
-            inserts: inserts.into_iter().collect(),
-            now: None,
-            session: None,
-        }
+        InsertMany { repo: self, inserts: inserts.into_iter().collect(), now: None, session: None }
     }
 
     /// Updates the document with `key` and returns it as it is after.
     pub fn update_one<'a>(&'a self, key: &'a M::Key, update: Update<M>) -> UpdateOne<'a, M> {
-        UpdateOne {
-            repo: self,
-            key,
-            update,
-            now: None,
-            session: None,
-        }
+        UpdateOne { repo: self, key, update, now: None, session: None }
     }
 
     /// Updates every document matching `query`; returns how many changed.
     pub fn update_many(&self, query: Query<M>, update: Update<M>) -> UpdateMany<'_, M> {
-        UpdateMany {
-            repo: self,
-            query,
-            update,
-            now: None,
-            session: None,
-        }
+        UpdateMany { repo: self, query, update, now: None, session: None }
     }
 
     /// Deletes the document with `key`, or fails with [`Error::NotFound`].
     pub fn delete_one<'a>(&'a self, key: &'a M::Key) -> DeleteOne<'a, M> {
-        DeleteOne {
-            repo: self,
-            key,
-            session: None,
-        }
+        DeleteOne { repo: self, key, session: None }
     }
 
     /// Deletes every document matching `query`; returns how many.
     pub fn delete_many(&self, query: Query<M>) -> DeleteMany<'_, M> {
-        DeleteMany {
-            repo: self,
-            query,
-            session: None,
-        }
+        DeleteMany { repo: self, query, session: None }
     }
 }

@@ -30,6 +30,7 @@ const TRANSACTION_RETRY_LIMIT: Duration = Duration::from_secs(120);
 #[derive(Clone)]
 pub struct Connection {
     inner: Arc<Inner>,
+    timeout: Option<Duration>,
 }
 
 struct Inner {
@@ -46,6 +47,7 @@ impl std::fmt::Debug for Connection {
             .field("database", &self.inner.database)
             .field("connected", &self.inner.client.initialized())
             .field("closed", &self.inner.closed.load(Ordering::Relaxed))
+            .field("timeout", &self.timeout)
             .finish()
     }
 }
@@ -64,13 +66,41 @@ impl Connection {
 
     fn build(uri: Option<String>, database: String, client: OnceCell<Client>) -> Self {
         Connection {
-            inner: Arc::new(Inner {
-                uri,
-                database,
-                client,
-                closed: AtomicBool::new(false),
-            }),
+            inner: Arc::new(Inner { uri, database, client, closed: AtomicBool::new(false) }),
+            timeout: None,
         }
+    }
+
+    /// The same connection, sharing its client, with every repository
+    /// operation bounded by `timeout`: one still running after it is
+    /// abandoned and fails with [`Error::Timeout`].
+    ///
+    /// The driver has no client-side socket or operation timeout (it
+    /// ignores `socketTimeoutMS` and `timeoutMS`), so without this an
+    /// operation waits as long as the server takes to answer, which is
+    /// forever for a server that hangs. The timeout covers the whole
+    /// operation, server selection and a retry included. It does not cover
+    /// [`transaction`](Self::transaction) or reading a stream returned by
+    /// [`Repo::iterate`] (opening it is covered).
+    ///
+    /// A timed-out *write* may still be applied by the server: its outcome
+    /// is unknown, as after a network error.
+    ///
+    /// ```no_run
+    /// # async fn demo() {
+    /// use std::time::Duration;
+    /// let conn = model_core::Connection::new("mongodb://localhost:27017", "app")
+    ///     .with_timeout(Duration::from_secs(5));
+    /// assert_eq!(conn.timeout(), Some(Duration::from_secs(5)));
+    /// # }
+    /// ```
+    pub fn with_timeout(&self, timeout: Duration) -> Connection {
+        Connection { inner: self.inner.clone(), timeout: Some(timeout) }
+    }
+
+    /// The operation timeout set with [`with_timeout`](Self::with_timeout), if any.
+    pub fn timeout(&self) -> Option<Duration> {
+        self.timeout
     }
 
     /// The driver client, created on the first call.
@@ -163,9 +193,7 @@ impl Connection {
             session
                 .start_transaction()
                 .await
-                .map_err(|source| Error::Transaction {
-                    source: Box::new(source),
-                })?;
+                .map_err(|source| Error::Transaction { source: Box::new(source) })?;
             let value = match f(&mut session).await {
                 Ok(value) => value,
                 Err(error) => {
@@ -189,14 +217,10 @@ impl Connection {
                         if error.contains_label(TRANSIENT_TRANSACTION_ERROR) {
                             continue 'attempt;
                         }
-                        return Err(Error::Transaction {
-                            source: Box::new(error),
-                        });
+                        return Err(Error::Transaction { source: Box::new(error) });
                     }
                     Err(error) => {
-                        return Err(Error::Transaction {
-                            source: Box::new(error),
-                        });
+                        return Err(Error::Transaction { source: Box::new(error) });
                     }
                 }
             }

@@ -49,6 +49,17 @@ pub enum Error {
     /// The [`Connection`](crate::Connection) was closed with `disconnect`.
     #[error("the connection is closed")]
     Disconnected,
+    /// The operation did not finish within the timeout set with
+    /// [`Connection::with_timeout`](crate::Connection::with_timeout) and
+    /// was abandoned. A write may still be applied by the server: its
+    /// outcome is unknown.
+    #[error("the operation on `{collection}` did not finish within {timeout:?}")]
+    Timeout {
+        /// The collection the operation was on.
+        collection: String,
+        /// The timeout that passed.
+        timeout: std::time::Duration,
+    },
     /// Starting, committing or aborting a transaction failed.
     #[error("the transaction failed")]
     Transaction {
@@ -97,9 +108,16 @@ const DOCUMENT_VALIDATION_FAILURE: i32 = 121;
 impl Error {
     /// Maps a driver error from an operation on `collection` to the typed
     /// kinds: duplicate key to [`Error::Conflict`], validation failure to
-    /// [`Error::Validation`], anything else to [`Error::Mongo`].
+    /// [`Error::Validation`], a document the driver could not encode or
+    /// decode to [`Error::Serialize`] / [`Error::Deserialize`], anything
+    /// else to [`Error::Mongo`].
     pub fn from_driver(collection: &str, error: mongodb::error::Error) -> Self {
         use mongodb::error::{ErrorKind, WriteFailure};
+        let error = match *error.kind {
+            ErrorKind::BsonSerialization(e) => return Error::Serialize(e),
+            ErrorKind::BsonDeserialization(e) => return Error::Deserialize(e),
+            _ => error,
+        };
         let (code, details) = match error.kind.as_ref() {
             ErrorKind::Write(WriteFailure::WriteError(e)) => (Some(e.code), e.details.clone()),
             ErrorKind::Command(e) => (Some(e.code), None),
@@ -112,9 +130,7 @@ impl Error {
         if let ErrorKind::InvalidArgument { message, .. } = error.kind.as_ref() {
             // The driver refuses `w: 0` writes up front: it could not report a result.
             if message.contains("nacknowledged write concern") {
-                return Error::Unacknowledged {
-                    collection: collection.to_string(),
-                };
+                return Error::Unacknowledged { collection: collection.to_string() };
             }
         }
         let collection = collection.to_string();
@@ -123,11 +139,7 @@ impl Error {
             Some(DUPLICATE_KEY) => Error::Conflict { collection, source },
             Some(DOCUMENT_VALIDATION_FAILURE) => {
                 let details = details.or_else(|| error_info(&source));
-                Error::Validation {
-                    collection,
-                    details,
-                    source,
-                }
+                Error::Validation { collection, details, source }
             }
             _ => Error::Mongo(source),
         }
@@ -151,9 +163,7 @@ impl Error {
     }
 
     pub(crate) fn invalid(message: impl Into<String>) -> Self {
-        Error::InvalidArgument {
-            message: message.into(),
-        }
+        Error::InvalidArgument { message: message.into() }
     }
 }
 

@@ -49,10 +49,7 @@ impl<M, T, A> std::fmt::Debug for Field<M, T, A> {
 impl<M, T, A> Field<M, T, A> {
     /// A handle to the field stored as `name` (what the derive emits).
     pub const fn new(name: &'static str) -> Self {
-        Field {
-            name,
-            _marker: PhantomData,
-        }
+        Field { name, _marker: PhantomData }
     }
 
     /// The name the field is stored under (after serde renames).
@@ -110,11 +107,7 @@ impl<M, T: FieldType, A> Field<M, T, A> {
 fn list<T: FieldType, V: Into<T>>(
     values: impl IntoIterator<Item = V>,
 ) -> Result<Bson, bson::ser::Error> {
-    values
-        .into_iter()
-        .map(|v| v.into().into_bson())
-        .collect::<Result<Vec<_>, _>>()
-        .map(Bson::Array)
+    values.into_iter().map(|v| v.into().into_bson()).collect::<Result<Vec<_>, _>>().map(Bson::Array)
 }
 
 impl<M, T: Ordered, A> Field<M, T, A> {

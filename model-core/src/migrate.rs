@@ -72,11 +72,7 @@ impl Migration {
         json_schema: Document,
         indexes: Vec<IndexSpec>,
     ) -> Self {
-        Migration {
-            collection: collection.into(),
-            json_schema,
-            indexes,
-        }
+        Migration { collection: collection.into(), json_schema, indexes }
     }
 
     /// The collection migrated.
@@ -230,9 +226,7 @@ impl Connection {
     /// Not cancel safe: cancelled half-way, some changes are applied and
     /// others not. Running it again completes the work.
     pub async fn migrate<M: Model>(&self) -> Result<MigrationReport> {
-        self.migrate_all(&[Migration::of::<M>()])
-            .await
-            .map(|mut reports| reports.remove(0))
+        self.migrate_all(&[Migration::of::<M>()]).await.map(|mut reports| reports.remove(0))
     }
 
     /// [`migrate`](Self::migrate) for several collections, in order; a
@@ -288,10 +282,7 @@ async fn apply(db: &Database, migration: &Migration) -> Result<MigrationReport> 
     let name = migration.collection();
     let fail = |error| Error::from_driver(name, error);
     let validator = migration.validator();
-    let mut report = MigrationReport {
-        collection: name.to_string(),
-        ..MigrationReport::default()
-    };
+    let mut report = MigrationReport { collection: name.to_string(), ..MigrationReport::default() };
 
     let options = match collection_options(db, name).await? {
         Some(options) => Some(options),
@@ -342,9 +333,7 @@ async fn collection_options(db: &Database, name: &str) -> Result<Option<Document
             )));
         }
     }
-    Ok(Some(
-        info.get_document("options").cloned().unwrap_or_default(),
-    ))
+    Ok(Some(info.get_document("options").cloned().unwrap_or_default()))
 }
 
 /// Creates the collection with the validator: `None` when this call created
@@ -382,10 +371,7 @@ async fn list_indexes(db: &Database, name: &str) -> Result<Vec<Document>> {
         .try_collect()
         .await
         .map_err(fail)?;
-    Ok(indexes
-        .into_iter()
-        .filter(|index| index.get_str("name") != Ok(ID_INDEX))
-        .collect())
+    Ok(indexes.into_iter().filter(|index| index.get_str("name") != Ok(ID_INDEX)).collect())
 }
 
 /// Creates, replaces and drops indexes so that `current` becomes what
@@ -447,10 +433,7 @@ struct IndexPlan<'a> {
 fn plan_indexes<'a>(declared: &'a [IndexSpec], current: &[Document]) -> IndexPlan<'a> {
     let mut plan = IndexPlan::default();
     for spec in declared {
-        match current
-            .iter()
-            .find(|index| index.get_str("name") == Ok(&spec.name))
-        {
+        match current.iter().find(|index| index.get_str("name") == Ok(&spec.name)) {
             None => {
                 plan.create.push(spec);
                 plan.created.push(spec.name.clone());
@@ -470,11 +453,9 @@ fn plan_indexes<'a>(declared: &'a [IndexSpec], current: &[Document]) -> IndexPla
         if name == ID_INDEX || declared.iter().any(|spec| spec.name == name) {
             continue;
         }
-        let collides = index.get_document("key").is_ok_and(|keys| {
-            plan.create
-                .iter()
-                .any(|spec| same_document(&spec.keys, keys))
-        });
+        let collides = index
+            .get_document("key")
+            .is_ok_and(|keys| plan.create.iter().any(|spec| same_document(&spec.keys, keys)));
         if collides {
             plan.drop_first.push(name.to_string());
         } else {
@@ -489,9 +470,7 @@ fn plan_indexes<'a>(declared: &'a [IndexSpec], current: &[Document]) -> IndexPla
 /// declares: same keys in the same order and direction, same options, and
 /// no option `spec` cannot express (for example `hidden: true`).
 fn same_index(spec: &IndexSpec, existing: &Document) -> bool {
-    let keys = existing
-        .get_document("key")
-        .is_ok_and(|keys| same_document(keys, &spec.keys));
+    let keys = existing.get_document("key").is_ok_and(|keys| same_document(keys, &spec.keys));
     let ttl = match (existing.get("expireAfterSeconds"), spec.expire_after) {
         (None, None) => true,
         (Some(seconds), Some(after)) => {
@@ -499,14 +478,12 @@ fn same_index(spec: &IndexSpec, existing: &Document) -> bool {
         }
         _ => false,
     };
-    let partial = match (
-        existing.get_document("partialFilterExpression").ok(),
-        &spec.partial_filter,
-    ) {
-        (None, None) => true,
-        (Some(existing), Some(declared)) => same_document(existing, declared),
-        _ => false,
-    };
+    let partial =
+        match (existing.get_document("partialFilterExpression").ok(), &spec.partial_filter) {
+            (None, None) => true,
+            (Some(existing), Some(declared)) => same_document(existing, declared),
+            _ => false,
+        };
     let collation = match (existing.get_document("collation").ok(), &spec.collation) {
         (None, None) => true,
         (Some(existing), Some(declared)) => collation_matches(declared, existing),
@@ -537,26 +514,16 @@ fn collation_matches(declared: &Collation, existing: &Document) -> bool {
 /// Whether the validator, level and action in collection `options` are
 /// those migrate sets (an absent level is `strict`, an absent action `error`).
 fn validator_matches(options: &Document, validator: &Document) -> bool {
-    options
-        .get_str("validationLevel")
-        .unwrap_or(VALIDATION_LEVEL)
-        == VALIDATION_LEVEL
-        && options
-            .get_str("validationAction")
-            .unwrap_or(VALIDATION_ACTION)
-            == VALIDATION_ACTION
-        && options
-            .get_document("validator")
-            .is_ok_and(|current| same_document(current, validator))
+    options.get_str("validationLevel").unwrap_or(VALIDATION_LEVEL) == VALIDATION_LEVEL
+        && options.get_str("validationAction").unwrap_or(VALIDATION_ACTION) == VALIDATION_ACTION
+        && options.get_document("validator").is_ok_and(|current| same_document(current, validator))
 }
 
 /// Whether two documents have the same fields in the same order with
 /// [`same_value`]s.
 fn same_document(a: &Document, b: &Document) -> bool {
     a.len() == b.len()
-        && a.iter()
-            .zip(b.iter())
-            .all(|((ka, va), (kb, vb))| ka == kb && same_value(va, vb))
+        && a.iter().zip(b.iter()).all(|((ka, va), (kb, vb))| ka == kb && same_value(va, vb))
 }
 
 /// BSON equality with numbers compared by value: `1`, `1i64` and `1.0` are
@@ -647,10 +614,7 @@ mod tests {
             ("key", doc! { "a": 1, "b": 1 }.into()),
             ("unique", false.into()),
             ("expireAfterSeconds", 61.into()),
-            (
-                "partialFilterExpression",
-                doc! { "a": { "$gte": 5 } }.into(),
-            ),
+            ("partialFilterExpression", doc! { "a": { "$gte": 5 } }.into()),
             ("sparse", true.into()),
             ("hidden", true.into()),
         ];
@@ -666,10 +630,8 @@ mod tests {
 
     #[test]
     fn a_collation_matches_by_the_fields_declared() {
-        let declared = Collation::builder()
-            .locale("en")
-            .strength(CollationStrength::Secondary)
-            .build();
+        let declared =
+            Collation::builder().locale("en").strength(CollationStrength::Secondary).build();
         let spec = IndexSpec::new(doc! { "s": 1 }).collation(declared);
         let listed = |collation: Document| doc! { "v": 2, "key": { "s": 1 }, "name": "s_1", "collation": collation };
         let expanded = doc! {
@@ -678,14 +640,8 @@ mod tests {
             "normalization": false, "backwards": false, "version": "57.1",
         };
         assert!(same_index(&spec, &listed(expanded)));
-        assert!(!same_index(
-            &spec,
-            &listed(doc! { "locale": "en", "strength": 3 })
-        ));
-        assert!(!same_index(
-            &spec,
-            &doc! { "v": 2, "key": { "s": 1 }, "name": "s_1" }
-        ));
+        assert!(!same_index(&spec, &listed(doc! { "locale": "en", "strength": 3 })));
+        assert!(!same_index(&spec, &doc! { "v": 2, "key": { "s": 1 }, "name": "s_1" }));
     }
 
     #[test]
@@ -735,17 +691,10 @@ mod tests {
         let twice = Migration::new(
             "c",
             doc! {},
-            vec![
-                IndexSpec::new(doc! { "a": 1 }),
-                IndexSpec::new(doc! { "a": 1 }),
-            ],
+            vec![IndexSpec::new(doc! { "a": 1 }), IndexSpec::new(doc! { "a": 1 })],
         );
         assert!(matches!(twice.check(), Err(Error::InvalidArgument { .. })));
-        let id = Migration::new(
-            "c",
-            doc! {},
-            vec![IndexSpec::new(doc! { "a": 1 }).name("_id_")],
-        );
+        let id = Migration::new("c", doc! {}, vec![IndexSpec::new(doc! { "a": 1 }).name("_id_")]);
         assert!(matches!(id.check(), Err(Error::InvalidArgument { .. })));
     }
 }

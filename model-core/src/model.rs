@@ -49,7 +49,9 @@ pub trait Model: Serialize + DeserializeOwned + Send + Sync + Unpin + Sized + 's
 /// Implemented for [`Uuid`](bson::Uuid) and [`ObjectId`] (generated when an
 /// insert leaves them out), `String`, `i32`, `i64`, and composite keys made
 /// with `#[derive(CompositeKey)]`.
-pub trait Key: Serialize + DeserializeOwned + Clone + std::fmt::Debug + Send + Sync + 'static {
+pub trait Key:
+    Serialize + DeserializeOwned + Clone + std::fmt::Debug + Send + Sync + 'static
+{
     /// The type of the key field in the model's insert struct: `Option<Self>`
     /// for keys that can be generated, `Self` otherwise.
     type Insert: Send + 'static;
@@ -152,8 +154,7 @@ pub trait ParseKey: Key {
 
 impl ParseKey for bson::Uuid {
     fn parse_key(text: &str) -> Result<Self> {
-        bson::Uuid::parse_str(text)
-            .map_err(|_| Error::invalid(format!("`{text}` is not a UUID")))
+        bson::Uuid::parse_str(text).map_err(|_| Error::invalid(format!("`{text}` is not a UUID")))
     }
 }
 
@@ -172,14 +173,12 @@ impl ParseKey for String {
 
 impl ParseKey for i32 {
     fn parse_key(text: &str) -> Result<Self> {
-        text.parse()
-            .map_err(|_| Error::invalid(format!("`{text}` is not a 32-bit integer")))
+        text.parse().map_err(|_| Error::invalid(format!("`{text}` is not a 32-bit integer")))
     }
 }
 
 impl ParseKey for i64 {
     fn parse_key(text: &str) -> Result<Self> {
-        text.parse()
-            .map_err(|_| Error::invalid(format!("`{text}` is not a 64-bit integer")))
+        text.parse().map_err(|_| Error::invalid(format!("`{text}` is not a 64-bit integer")))
     }
 }

@@ -14,25 +14,66 @@ use crate::{Error, Result};
 /// A value that cannot be stored as BSON is remembered and reported by the
 /// operation as [`Error::InvalidValue`], with nothing sent.
 pub struct Query<M> {
-    filter: Document,
+    filter: Filter,
     error: Option<(&'static str, Arc<bson::ser::Error>)>,
     _model: PhantomData<fn() -> M>,
 }
 
+/// A filter while it is built.
+#[derive(Clone)]
+enum Filter {
+    /// One condition, not yet in a document: `and` then builds the one
+    /// document a `doc!` would, instead of merging a document per condition.
+    One(&'static str, Bson),
+    /// Anything else.
+    Doc(Document),
+}
+
+impl Filter {
+    fn contains(&self, field: &str) -> bool {
+        match self {
+            Filter::One(name, _) => *name == field,
+            Filter::Doc(doc) => doc.contains_key(field),
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        matches!(self, Filter::Doc(doc) if doc.is_empty())
+    }
+
+    fn to_document(&self) -> Document {
+        match self {
+            Filter::One(field, value) => {
+                let mut doc = Document::new();
+                doc.insert(*field, value.clone());
+                doc
+            }
+            Filter::Doc(doc) => doc.clone(),
+        }
+    }
+
+    fn into_document(self) -> Document {
+        match self {
+            Filter::One(field, value) => {
+                let mut doc = Document::new();
+                doc.insert(field, value);
+                doc
+            }
+            Filter::Doc(doc) => doc,
+        }
+    }
+}
+
 impl<M> Clone for Query<M> {
     fn clone(&self) -> Self {
-        Query {
-            filter: self.filter.clone(),
-            error: self.error.clone(),
-            _model: PhantomData,
-        }
+        Query { filter: self.filter.clone(), error: self.error.clone(), _model: PhantomData }
     }
 }
 
 impl<M> std::fmt::Debug for Query<M> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Query")
-            .field("filter", &self.filter)
+            .field("filter", &self.filter.to_document())
             .field("error", &self.error.as_ref().map(|(field, _)| field))
             .finish()
     }
@@ -57,22 +98,16 @@ impl<M> Query<M> {
     }
 
     fn from_document(filter: Document) -> Self {
-        Query {
-            filter,
-            error: None,
-            _model: PhantomData,
-        }
+        Query { filter: Filter::Doc(filter), error: None, _model: PhantomData }
     }
 
     pub(crate) fn condition(field: &'static str, value: Result<Bson, bson::ser::Error>) -> Self {
         match value {
             Ok(value) => {
-                let mut filter = Document::new();
-                filter.insert(field, value);
-                Self::from_document(filter)
+                Query { filter: Filter::One(field, value), error: None, _model: PhantomData }
             }
             Err(error) => Query {
-                filter: Document::new(),
+                filter: Filter::Doc(Document::new()),
                 error: Some((field, Arc::new(error))),
                 _model: PhantomData,
             },
@@ -85,20 +120,43 @@ impl<M> Query<M> {
     /// both sides constrain the same field they are joined with `$and`.
     pub fn and(mut self, other: Query<M>) -> Self {
         self.error = self.error.or(other.error);
-        if other.filter.keys().any(|k| self.filter.contains_key(k)) {
-            let both = vec![Bson::Document(self.filter), Bson::Document(other.filter)];
-            self.filter = bson::doc! { "$and": both };
-        } else {
-            self.filter.extend(other.filter);
-        }
+        self.filter = match (self.filter, other.filter) {
+            (this, other) if this.is_empty() => other,
+            (this, other) if other.is_empty() => this,
+            (this, other) => {
+                let shared = match &other {
+                    Filter::One(field, _) => this.contains(field),
+                    Filter::Doc(doc) => doc.keys().any(|k| this.contains(k)),
+                };
+                if shared {
+                    let both = vec![
+                        Bson::Document(this.into_document()),
+                        Bson::Document(other.into_document()),
+                    ];
+                    Filter::Doc(bson::doc! { "$and": both })
+                } else {
+                    let mut doc = this.into_document();
+                    match other {
+                        Filter::One(field, value) => {
+                            doc.insert(field, value);
+                        }
+                        Filter::Doc(other) => doc.extend(other),
+                    }
+                    Filter::Doc(doc)
+                }
+            }
+        };
         self
     }
 
     /// Documents matching `self` or `other` (`$or`).
     pub fn or(mut self, other: Query<M>) -> Self {
         self.error = self.error.or(other.error);
-        let either = vec![Bson::Document(self.filter), Bson::Document(other.filter)];
-        self.filter = bson::doc! { "$or": either };
+        let either = vec![
+            Bson::Document(self.filter.into_document()),
+            Bson::Document(other.filter.into_document()),
+        ];
+        self.filter = Filter::Doc(bson::doc! { "$or": either });
         self
     }
 
@@ -108,7 +166,7 @@ impl<M> Query<M> {
     /// [`Error::InvalidValue`] when a value could not be stored as BSON.
     pub fn to_document(&self) -> Result<Document> {
         self.check()?;
-        Ok(self.filter.clone())
+        Ok(self.filter.to_document())
     }
 
     /// The filter document, without a copy.
@@ -117,16 +175,40 @@ impl<M> Query<M> {
     /// [`Error::InvalidValue`] when a value could not be stored as BSON.
     pub fn into_document(self) -> Result<Document> {
         self.check()?;
-        Ok(self.filter)
+        Ok(self.filter.into_document())
     }
 
     fn check(&self) -> Result<()> {
         match &self.error {
-            Some((field, source)) => Err(Error::InvalidValue {
-                field: (*field).to_string(),
-                source: source.clone(),
-            }),
+            Some((field, source)) => {
+                Err(Error::InvalidValue { field: (*field).to_string(), source: source.clone() })
+            }
             None => Ok(()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bson::doc;
+
+    fn q(field: &'static str, value: i32) -> Query<()> {
+        Query::condition(field, Ok(value.into()))
+    }
+
+    #[test]
+    fn conditions_merge_into_one_document_unless_a_field_repeats() {
+        let merged = Query::all().and(q("a", 1)).and(q("b", 2)).and(Query::raw(doc! { "c": 3 }));
+        assert_eq!(merged.to_document().unwrap(), doc! { "a": 1, "b": 2, "c": 3 });
+        assert_eq!(q("a", 1).and(Query::all()).into_document().unwrap(), doc! { "a": 1 });
+        assert_eq!(
+            q("a", 1).and(q("b", 2)).and(q("a", 3)).into_document().unwrap(),
+            doc! { "$and": [{ "a": 1, "b": 2 }, { "a": 3 }] }
+        );
+        assert_eq!(
+            q("a", 1).or(Query::all()).into_document().unwrap(),
+            doc! { "$or": [{ "a": 1 }, {}] }
+        );
     }
 }

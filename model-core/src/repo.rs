@@ -23,11 +23,7 @@ pub struct Repo<M: Model> {
 
 impl<M: Model> Clone for Repo<M> {
     fn clone(&self) -> Self {
-        Repo {
-            conn: self.conn.clone(),
-            collection: self.collection.clone(),
-            _model: PhantomData,
-        }
+        Repo { conn: self.conn.clone(), collection: self.collection.clone(), _model: PhantomData }
     }
 }
 
@@ -42,11 +38,7 @@ impl<M: Model> std::fmt::Debug for Repo<M> {
 
 impl<M: Model> Repo<M> {
     pub(crate) fn new(conn: Connection) -> Self {
-        Repo {
-            conn,
-            collection: OnceCell::new(),
-            _model: PhantomData,
-        }
+        Repo { conn, collection: OnceCell::new(), _model: PhantomData }
     }
 
     /// The connection this repository uses.
@@ -76,9 +68,7 @@ impl<M: Model> Repo<M> {
     }
 
     pub(crate) fn not_found() -> Error {
-        Error::NotFound {
-            collection: M::COLLECTION.to_string(),
-        }
+        Error::NotFound { collection: M::COLLECTION.to_string() }
     }
 
     /// Creates the declared indexes (those of `#[model(index)]`,
@@ -95,11 +85,7 @@ impl<M: Model> Repo<M> {
             return Ok(());
         }
         let models = indexes.iter().map(|i| i.to_index_model());
-        self.collection()
-            .await?
-            .create_indexes(models)
-            .await
-            .map_err(Self::error)?;
+        self.collection().await?.create_indexes(models).await.map_err(Self::error)?;
         Ok(())
     }
 }

@@ -239,11 +239,7 @@ pub struct ObjectSchema {
 impl ObjectSchema {
     /// An object schema; `additional_properties: false` rejects unknown fields.
     pub fn new(additional_properties: bool) -> Self {
-        ObjectSchema {
-            properties: Document::new(),
-            required: Vec::new(),
-            additional_properties,
-        }
+        ObjectSchema { properties: Document::new(), required: Vec::new(), additional_properties }
     }
 
     /// Adds the property `name` of type `T`.
@@ -394,9 +390,6 @@ impl IndexSpec {
             .partial_filter_expression(self.partial_filter.clone())
             .collation(self.collation.clone())
             .build();
-        mongodb::IndexModel::builder()
-            .keys(self.keys.clone())
-            .options(options)
-            .build()
+        mongodb::IndexModel::builder().keys(self.keys.clone()).options(options).build()
     }
 }

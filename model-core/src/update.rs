@@ -11,9 +11,12 @@ use crate::{Error, Result};
 /// (`Foo::BAR.set(3).and(Foo::FOO.unset())`). `updated_at` is added by the
 /// operation that runs it.
 pub struct Update<M> {
-    set: Document,
-    unset: Document,
-    inc: Document,
+    // `None` until an operator is used: an empty `Document` is not free
+    // (it seeds a hasher), and the first document of each operator becomes
+    // the one sent, so a typed update costs what the `doc!` it becomes costs.
+    set: Option<Document>,
+    unset: Option<Document>,
+    inc: Option<Document>,
     error: Option<(&'static str, Arc<bson::ser::Error>)>,
     _model: PhantomData<fn() -> M>,
 }
@@ -32,10 +35,11 @@ impl<M> Clone for Update<M> {
 
 impl<M> std::fmt::Debug for Update<M> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let empty = Document::new();
         f.debug_struct("Update")
-            .field("set", &self.set)
-            .field("unset", &self.unset)
-            .field("inc", &self.inc)
+            .field("set", self.set.as_ref().unwrap_or(&empty))
+            .field("unset", self.unset.as_ref().unwrap_or(&empty))
+            .field("inc", self.inc.as_ref().unwrap_or(&empty))
             .finish()
     }
 }
@@ -46,16 +50,22 @@ impl<M> Default for Update<M> {
     }
 }
 
+/// `into` with `other`'s fields added; `other` wins on a shared field.
+fn merge(into: Option<Document>, other: Option<Document>) -> Option<Document> {
+    match (into, other) {
+        (Some(mut into), Some(other)) => {
+            into.extend(other);
+            Some(into)
+        }
+        (into, None) => into,
+        (None, other) => other,
+    }
+}
+
 impl<M> Update<M> {
     /// No change but `updated_at`.
     pub fn none() -> Self {
-        Update {
-            set: Document::new(),
-            unset: Document::new(),
-            inc: Document::new(),
-            error: None,
-            _model: PhantomData,
-        }
+        Update { set: None, unset: None, inc: None, error: None, _model: PhantomData }
     }
 
     pub(crate) fn op(
@@ -71,7 +81,7 @@ impl<M> Update<M> {
                     "$unset" => &mut update.unset,
                     _ => &mut update.inc,
                 };
-                target.insert(field, value);
+                target.get_or_insert_with(Document::new).insert(field, value);
             }
             Err(error) => update.error = Some((field, Arc::new(error))),
         }
@@ -81,16 +91,18 @@ impl<M> Update<M> {
     /// Both changes; where both touch the same field with the same operator,
     /// `other` wins.
     pub fn and(mut self, other: Update<M>) -> Self {
-        self.set.extend(other.set);
-        self.unset.extend(other.unset);
-        self.inc.extend(other.inc);
+        self.set = merge(self.set, other.set);
+        self.unset = merge(self.unset, other.unset);
+        self.inc = merge(self.inc, other.inc);
         self.error = self.error.or(other.error);
         self
     }
 
     /// Whether no field is changed.
     pub fn is_empty(&self) -> bool {
-        self.set.is_empty() && self.unset.is_empty() && self.inc.is_empty()
+        [&self.set, &self.unset, &self.inc]
+            .iter()
+            .all(|d| d.as_ref().is_none_or(Document::is_empty))
     }
 
     /// The update document, with `updated_at` set to `now`.
@@ -99,20 +111,45 @@ impl<M> Update<M> {
     /// [`Error::InvalidValue`] when a value could not be stored as BSON.
     pub fn into_document(self, now: DateTime) -> Result<Document> {
         if let Some((field, source)) = self.error {
-            return Err(Error::InvalidValue {
-                field: field.to_string(),
-                source,
-            });
+            return Err(Error::InvalidValue { field: field.to_string(), source });
         }
-        let mut set = self.set;
+        let mut set = self.set.unwrap_or_default();
         set.insert("updated_at", now);
         let mut update = bson::doc! { "$set": set };
-        if !self.unset.is_empty() {
-            update.insert("$unset", self.unset);
+        if let Some(unset) = self.unset.filter(|d| !d.is_empty()) {
+            update.insert("$unset", unset);
         }
-        if !self.inc.is_empty() {
-            update.insert("$inc", self.inc);
+        if let Some(inc) = self.inc.filter(|d| !d.is_empty()) {
+            update.insert("$inc", inc);
         }
         Ok(update)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bson::doc;
+
+    fn op(operator: &'static str, field: &'static str, value: i64) -> Update<()> {
+        Update::op(operator, field, Ok(value.into()))
+    }
+
+    #[test]
+    fn operators_merge_and_the_later_value_wins() {
+        let now = DateTime::from_millis(7);
+        let update = op("$inc", "n", 1)
+            .and(op("$set", "a", 1))
+            .and(Update::none())
+            .and(op("$set", "a", 2).and(op("$unset", "b", 0)));
+        assert!(!update.is_empty() && Update::<()>::none().is_empty());
+        assert_eq!(
+            update.into_document(now).unwrap(),
+            doc! { "$set": { "a": 2_i64, "updated_at": now }, "$unset": { "b": 0_i64 }, "$inc": { "n": 1_i64 } }
+        );
+        assert_eq!(
+            Update::<()>::none().into_document(now).unwrap(),
+            doc! { "$set": { "updated_at": now } }
+        );
     }
 }

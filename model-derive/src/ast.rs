@@ -259,6 +259,9 @@ fn parse_field(
         (None, Some(rule)) => rule.apply_to_field(&plain),
         (None, None) => plain.clone(),
     };
+    if let Some(error) = check_stored_name(&stored, &ident) {
+        errors.push(error);
+    }
     let is_key = key.is_some_and(|k| k == &ident);
     let role = if is_key {
         Role::Key
@@ -372,6 +375,29 @@ pub fn fallback(input: &DeriveInput) -> Option<Model> {
         additional_properties: false,
         indexes: Vec::new(),
     })
+}
+
+/// A stored name that queries and updates could not address: a leading `$`
+/// (an operator), a `.` (a path into a sub-document) or a NUL byte.
+pub fn check_stored_name(stored: &str, ident: &Ident) -> Option<darling::Error> {
+    let problem = if stored.is_empty() {
+        "is empty"
+    } else if stored.starts_with('$') {
+        "starts with `$`, which MongoDB reads as an operator"
+    } else if stored.contains('.') {
+        "contains `.`, which MongoDB reads as a path into a sub-document"
+    } else if stored.contains('\0') {
+        "contains a NUL byte"
+    } else {
+        return None;
+    };
+    Some(
+        darling::Error::custom(format!(
+            "the stored name `{}` {problem}; choose another with `#[serde(rename = \"...\")]`",
+            stored.escape_default()
+        ))
+        .with_span(ident),
+    )
 }
 
 /// "unknown field" with a suggestion when a field's name is close.

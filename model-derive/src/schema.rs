@@ -81,6 +81,9 @@ fn struct_field_type(input: &DeriveInput) -> darling::Result<TokenStream> {
             (None, Some(rule)) => rule.apply_to_field(&plain),
             (None, None) => plain,
         };
+        if let Some(error) = crate::ast::check_stored_name(&stored, ident) {
+            errors.push(error);
+        }
         let ty = &field.ty;
         properties.push(quote_spanned!(ty.span()=> .property::<#ty>(#stored)));
     }

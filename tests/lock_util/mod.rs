@@ -62,10 +62,7 @@ impl Env {
 
     /// The lease document of `key`, as stored.
     pub async fn lease_doc(&self, key: &str) -> Option<Document> {
-        self.raw("locks")
-            .find_one(doc! { "_id": key })
-            .await
-            .unwrap()
+        self.raw("locks").find_one(doc! { "_id": key }).await.unwrap()
     }
 
     /// An untyped collection of the test's database.

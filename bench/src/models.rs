@@ -1,0 +1,252 @@
+//! The models the benchmarks run on: the reference `Foo` (UUID key) and
+//! `Bar` (composite key) of the test suite, and `Wide`, a 31-field model
+//! with nested structs, an enum and arrays. Plus sample values of each.
+
+use model::{CompositeKey, DateTime, Model, ObjectId, Schema, Uuid};
+use serde::{Deserialize, Serialize};
+
+/// A UUID-keyed model with a unique string and an optional number (as in
+/// `tests/common`).
+#[derive(Debug, Clone, PartialEq, Model, Serialize, Deserialize)]
+#[model(collection = "foos", key = id)]
+pub struct Foo {
+    /// The key.
+    #[serde(rename = "_id")]
+    pub id: Uuid,
+    /// A unique name.
+    #[model(unique)]
+    pub foo: String,
+    /// An optional number.
+    pub bar: Option<i64>,
+    /// Set on insert.
+    pub created_at: DateTime,
+    /// Set on update.
+    pub updated_at: Option<DateTime>,
+}
+
+/// The composite key of [`Bar`]: `_id: { foo, bar }`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, CompositeKey, Serialize, Deserialize)]
+pub struct BarKey {
+    /// First part.
+    pub foo: Uuid,
+    /// Second part.
+    pub bar: String,
+}
+
+/// A model with a composite key (as in `tests/common`).
+#[derive(Debug, Clone, PartialEq, Model, Serialize, Deserialize)]
+#[model(collection = "bars", key = id)]
+pub struct Bar {
+    /// The composite key.
+    #[serde(rename = "_id")]
+    pub id: BarKey,
+    /// A unique name.
+    #[model(unique)]
+    pub foo: String,
+    /// An optional number.
+    pub bar: Option<i64>,
+    /// Set on insert.
+    pub created_at: DateTime,
+    /// Set on update.
+    pub updated_at: Option<DateTime>,
+}
+
+/// A postal address, nested in [`Wide`].
+#[derive(Debug, Clone, PartialEq, Schema, Serialize, Deserialize)]
+pub struct Address {
+    /// Street and number.
+    pub street: String,
+    /// City.
+    pub city: String,
+    /// Postal code.
+    pub zip: String,
+    /// ISO country code.
+    pub country: String,
+}
+
+/// Physical size, nested in [`Wide`].
+#[derive(Debug, Clone, PartialEq, Schema, Serialize, Deserialize)]
+pub struct Dimensions {
+    /// Width in cm.
+    pub width: f64,
+    /// Height in cm.
+    pub height: f64,
+    /// Depth in cm.
+    pub depth: f64,
+    /// Weight in kg.
+    pub weight: f64,
+}
+
+/// One element of [`Wide::items`].
+#[derive(Debug, Clone, PartialEq, Schema, Serialize, Deserialize)]
+pub struct LineItem {
+    /// Stock keeping unit.
+    pub sku: String,
+    /// How many.
+    pub quantity: i32,
+    /// Unit price.
+    pub price: f64,
+}
+
+/// A status stored as a string.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Schema, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    /// Live.
+    Active,
+    /// Not yet live.
+    Pending,
+    /// Retired.
+    Archived,
+}
+
+impl Status {
+    /// The stored string.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Active => "active",
+            Status::Pending => "pending",
+            Status::Archived => "archived",
+        }
+    }
+
+    /// The status stored as `s`.
+    pub fn parse(s: &str) -> Option<Status> {
+        match s {
+            "active" => Some(Status::Active),
+            "pending" => Some(Status::Pending),
+            "archived" => Some(Status::Archived),
+            _ => None,
+        }
+    }
+}
+
+/// A wide model: 31 fields of every common kind, two nested structs (one
+/// optional), an enum, and three arrays (of strings, numbers and structs).
+#[derive(Debug, Clone, PartialEq, Model, Serialize, Deserialize)]
+#[model(collection = "wides", key = id)]
+#[allow(missing_docs)]
+pub struct Wide {
+    #[serde(rename = "_id")]
+    pub id: ObjectId,
+    pub name: String,
+    pub title: String,
+    pub description: String,
+    pub email: String,
+    pub phone: Option<String>,
+    pub status: Status,
+    pub active: bool,
+    pub verified: bool,
+    pub age: i32,
+    pub level: i32,
+    pub score: f64,
+    pub balance: f64,
+    pub rating: Option<f64>,
+    pub rank: i64,
+    pub visits: i64,
+    pub tags: Vec<String>,
+    pub scores: Vec<i64>,
+    pub items: Vec<LineItem>,
+    pub address: Address,
+    pub billing: Option<Address>,
+    pub dimensions: Dimensions,
+    pub owner: Uuid,
+    pub parent: Option<ObjectId>,
+    pub last_login: Option<DateTime>,
+    pub born_at: DateTime,
+    pub note: Option<String>,
+    pub locale: String,
+    pub timezone: String,
+    pub created_at: DateTime,
+    pub updated_at: Option<DateTime>,
+}
+
+/// A fixed timestamp, so runs are comparable.
+pub fn now() -> DateTime {
+    DateTime::from_millis(1_700_000_000_000)
+}
+
+/// The `i`-th `Foo` insert: name `name-{i:07}` (sorts like `i`), `bar = i`.
+pub fn foo_insert(i: usize) -> FooInsert {
+    FooInsert { id: None, foo: foo_name(i), bar: Some(i as i64) }
+}
+
+/// The name of the `i`-th `Foo`.
+pub fn foo_name(i: usize) -> String {
+    format!("name-{i:07}")
+}
+
+/// A sample `Foo` as stored after an update.
+pub fn foo_sample() -> Foo {
+    Foo {
+        id: Uuid::parse_str("67e55044-10b1-426f-9247-bb680e5fe0c8").expect("valid"),
+        foo: "some name of twenty".into(),
+        bar: Some(42),
+        created_at: now(),
+        updated_at: Some(now()),
+    }
+}
+
+/// A sample `Bar` as stored after an update.
+pub fn bar_sample() -> Bar {
+    Bar {
+        id: BarKey {
+            foo: Uuid::parse_str("67e55044-10b1-426f-9247-bb680e5fe0c8").expect("valid"),
+            bar: "part two".into(),
+        },
+        foo: "some name of twenty".into(),
+        bar: Some(42),
+        created_at: now(),
+        updated_at: Some(now()),
+    }
+}
+
+/// A sample address.
+pub fn address() -> Address {
+    Address {
+        street: "221B Baker Street".into(),
+        city: "London".into(),
+        zip: "NW1 6XE".into(),
+        country: "GB".into(),
+    }
+}
+
+/// A sample `Wide` with every optional field present and short arrays.
+pub fn wide_sample() -> Wide {
+    Wide {
+        id: ObjectId::parse_str("65f1a2b3c4d5e6f708192a3b").expect("valid"),
+        name: "Ada Lovelace".into(),
+        title: "Analyst of the engine".into(),
+        description: "A record wide enough to look like a real one, with some text.".into(),
+        email: "ada@example.com".into(),
+        phone: Some("+44 20 7946 0958".into()),
+        status: Status::Active,
+        active: true,
+        verified: false,
+        age: 36,
+        level: 7,
+        score: 98.5,
+        balance: 1234.56,
+        rating: Some(4.5),
+        rank: 12,
+        visits: 3456,
+        tags: vec!["math".into(), "engines".into(), "poetry".into()],
+        scores: vec![1, 2, 3, 5, 8],
+        items: vec![
+            LineItem { sku: "A-1".into(), quantity: 2, price: 9.99 },
+            LineItem { sku: "B-22".into(), quantity: 1, price: 19.5 },
+        ],
+        address: address(),
+        billing: Some(address()),
+        dimensions: Dimensions { width: 10.0, height: 20.0, depth: 30.0, weight: 1.5 },
+        owner: Uuid::parse_str("67e55044-10b1-426f-9247-bb680e5fe0c8").expect("valid"),
+        parent: Some(ObjectId::parse_str("65f1a2b3c4d5e6f708192a3c").expect("valid")),
+        last_login: Some(now()),
+        born_at: DateTime::from_millis(-4_820_000_000_000),
+        note: Some("note".into()),
+        locale: "en-GB".into(),
+        timezone: "Europe/London".into(),
+        created_at: now(),
+        updated_at: Some(now()),
+    }
+}

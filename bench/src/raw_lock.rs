@@ -1,0 +1,101 @@
+//! The lock protocol written by hand on the raw driver: what a user of
+//! `mongodb` alone would write for the same guarantees (server-clock
+//! expiry, fencing token, compare-and-delete release), with the same
+//! commands, pipelines and write concern as the `lock` crate.
+
+use std::time::Duration;
+
+use bson::{Bson, Document, doc};
+use mongodb::options::{ReturnDocument, WriteConcern};
+use mongodb::{Collection, Database};
+
+use crate::e2e::BoxError;
+
+/// The ttl of the benchmark's leases.
+pub const LOCK_TTL: Duration = Duration::from_secs(10);
+
+/// The `i`-th key of a side: eight keys per side, reused, so the fence
+/// collection stays small.
+pub fn lock_key(side: &str, i: u64) -> String {
+    format!("{side}-{}", i % 8)
+}
+
+/// Hand-written locks on `locks` and `lock_fences`.
+pub struct RawLocks {
+    locks: Collection<Document>,
+    fences: Collection<Document>,
+}
+
+/// `$lte: [expires_at, $$NOW]` in milliseconds, as the lock crate compares.
+fn expired() -> Document {
+    doc! { "$lte": [{ "$toLong": "$expires_at" }, { "$toLong": "$$NOW" }] }
+}
+
+impl RawLocks {
+    /// Locks in `db`.
+    pub fn new(db: &Database) -> Self {
+        RawLocks { locks: db.collection("locks"), fences: db.collection("lock_fences") }
+    }
+
+    /// Takes `key` if free: acquire upsert, then the fence bump. Returns
+    /// `(owner, token)`, or `None` when held.
+    pub async fn try_lock(
+        &self,
+        key: &str,
+        ttl: Duration,
+    ) -> Result<Option<(String, i64)>, BoxError> {
+        let owner = uuid::Uuid::new_v4().simple().to_string();
+        let ttl_ms = ttl.as_millis() as i64;
+        let take = |taken: Bson, kept: &str| doc! { "$cond": ["$__lock_free", taken, kept] };
+        let pipeline = vec![
+            doc! { "$set": { "__lock_free": {
+                "$or": [{ "$eq": [{ "$type": "$owner" }, "missing"] }, expired()]
+            } } },
+            doc! { "$set": {
+                "owner": take(doc! { "$literal": &owner }.into(), "$owner"),
+                "expires_at": take(doc! { "$add": ["$$NOW", ttl_ms] }.into(), "$expires_at"),
+                "token": take(Bson::Null, "$token"),
+                "created_at": take("$$NOW".into(), "$created_at"),
+                "updated_at": take(Bson::Null, "$updated_at"),
+            } },
+            doc! { "$unset": "__lock_free" },
+        ];
+        let lock = self
+            .locks
+            .find_one_and_update(doc! { "_id": key }, pipeline)
+            .upsert(true)
+            .return_document(ReturnDocument::After)
+            .write_concern(WriteConcern::majority())
+            .await?;
+        if lock.as_ref().and_then(|l| l.get_str("owner").ok()) != Some(owner.as_str()) {
+            return Ok(None);
+        }
+        let bump = vec![doc! { "$set": {
+            "token": { "$add": [{ "$ifNull": ["$token", 0_i64] }, 1_i64] },
+            "created_at": { "$ifNull": ["$created_at", "$$NOW"] },
+            "updated_at": "$$NOW",
+        } }];
+        let fence = self
+            .fences
+            .find_one_and_update(doc! { "_id": key }, bump)
+            .upsert(true)
+            .return_document(ReturnDocument::After)
+            .write_concern(WriteConcern::majority())
+            .await?
+            .ok_or("no fence")?;
+        Ok(Some((owner, fence.get_i64("token")?)))
+    }
+
+    /// Deletes `key`'s lease if `owner` still holds it.
+    pub async fn release(&self, key: &str, owner: &str) -> Result<(), BoxError> {
+        let deleted = self
+            .locks
+            .delete_one(doc! { "_id": key, "owner": owner })
+            .write_concern(WriteConcern::majority())
+            .await?;
+        if deleted.deleted_count != 1 {
+            return Err("lease lost".into());
+        }
+        Ok(())
+    }
+}

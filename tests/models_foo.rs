@@ -143,6 +143,14 @@ async fn iterate_streams_in_order_across_batches() {
         foos.iterate(Foo::BAR.gte(10)).sort(Foo::BAR.asc()).offset(5).limit(200).await.unwrap();
     let bars: Vec<i64> = stream.map_ok(|f| f.bar.unwrap()).try_collect().await.unwrap();
     assert_eq!(bars, (15..215).collect::<Vec<_>>(), "more than one 101-document batch");
+
+    // A small batch size: many round trips, the same documents in the same order.
+    let stream = foos.iterate(Foo::BAR.gte(10)).sort(Foo::BAR.asc()).batch_size(7).await.unwrap();
+    let bars: Vec<i64> = stream.map_ok(|f| f.bar.unwrap()).try_collect().await.unwrap();
+    assert_eq!(bars, (10..250).collect::<Vec<_>>());
+
+    let err = foos.iterate(Query::all()).batch_size(0).await.err().unwrap();
+    assert!(matches!(err, Error::InvalidArgument { .. }), "{err:?}");
 }
 
 #[tokio::test]

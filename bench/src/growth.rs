@@ -39,7 +39,8 @@ pub struct InsertRow {
 pub struct ReadRow {
     /// Documents in the collection.
     pub docs: u64,
-    /// `iterate` (stream) or `find_many` (collect into a Vec).
+    /// `iterate` (stream, driver batches), `iterate_batch_1000` (stream,
+    /// `.batch_size(1000)`) or `find_many` (collect into a Vec).
     pub how: String,
     /// Peak RSS before the read (runtime, client, connection), KiB.
     pub hwm_before_kib: u64,
@@ -89,7 +90,7 @@ pub fn run(plan: &Plan, uri: &str) -> Result<Growth, BoxError> {
         progress!("growth: insert_many of {size}");
         let rows = runtime.block_on(insert_many(uri, &odm_db, &raw_db, size, i % 2 == 1))?;
         growth.inserts.extend(rows);
-        for how in ["iterate", "find_many"] {
+        for how in ["iterate", "iterate_batch_1000", "find_many"] {
             progress!("growth: {how} over {size} (child process)");
             growth.reads.push(read_in_child(uri, &odm_db, size, how)?);
         }
@@ -183,7 +184,7 @@ fn read_in_child(uri: &str, db: &str, size: u64, how: &str) -> Result<ReadRow, B
 /// before and after, as JSON on stdout.
 pub fn child(args: &[String]) -> Result<(), BoxError> {
     let [uri, db, size, how] = args else {
-        return Err(format!("{CHILD} URI DB SIZE iterate|find_many").into());
+        return Err(format!("{CHILD} URI DB SIZE iterate|iterate_batch_1000|find_many").into());
     };
     let size: u64 = size.parse()?;
     let runtime = crate::Flavor::CurrentThread.runtime();
@@ -195,8 +196,12 @@ pub fn child(args: &[String]) -> Result<(), BoxError> {
         let hwm_before = proc_status_kib("VmHWM:").ok_or("no VmHWM")?;
         let watch = Stopwatch::start();
         let docs = match how.as_str() {
-            "iterate" => {
-                let mut stream = repo.iterate(Query::all()).await?;
+            "iterate" | "iterate_batch_1000" => {
+                let mut stream = if how == "iterate" {
+                    repo.iterate(Query::all()).await?
+                } else {
+                    repo.iterate(Query::all()).batch_size(1000).await?
+                };
                 let mut n = 0u64;
                 while let Some(doc) = stream.try_next().await? {
                     n += u64::from(doc.bar.is_some());

@@ -118,11 +118,12 @@ struct Window<M> {
     sort: Option<Sort<M>>,
     offset: u64,
     limit: Option<u64>,
+    batch_size: Option<u32>,
 }
 
 impl<M> Default for Window<M> {
     fn default() -> Self {
-        Window { sort: None, offset: 0, limit: None }
+        Window { sort: None, offset: 0, limit: None, batch_size: None }
     }
 }
 
@@ -142,6 +143,12 @@ impl<M> Window<M> {
                 return Err(Error::invalid("limit must be at least 1"));
             }
             options.limit = Some(limit);
+        }
+        if let Some(batch_size) = self.batch_size {
+            if batch_size == 0 {
+                return Err(Error::invalid("batch size must be at least 1"));
+            }
+            options.batch_size = Some(batch_size);
         }
         Ok(options)
     }
@@ -339,6 +346,14 @@ pub struct Iterate<'a, M: Model> {
 impl<'a, M: Model> Iterate<'a, M> {
     session_setter!();
     window_setters!();
+
+    /// Fetches at most `batch_size` documents per round trip, which bounds
+    /// the memory the stream holds. Without it the driver's default
+    /// applies: 101 documents, then up to 16 MiB per batch.
+    pub fn batch_size(mut self, batch_size: u32) -> Self {
+        self.window.batch_size = Some(batch_size);
+        self
+    }
 
     async fn run(self) -> Result<BoxStream<'a, Result<M>>> {
         let options = self.window.options()?;

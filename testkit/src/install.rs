@@ -40,6 +40,10 @@ pub(crate) fn secantus_binary() -> Result<PathBuf, Error> {
     let lock = File::create(root.join("install.lock"))
         .map_err(|e| Error::new(format!("cannot create the install lock: {e}")))?;
     // SAFETY: flock on a descriptor we own; released when `lock` is dropped.
+    if unsafe { libc::flock(lock.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
+        say("testkit: waiting for another process to finish installing SecantusDB");
+    }
+    // SAFETY: as above; blocks until the other installer is done.
     if unsafe { libc::flock(lock.as_raw_fd(), libc::LOCK_EX) } != 0 {
         return Err(Error::new(format!(
             "cannot lock {}: {}",
@@ -51,10 +55,10 @@ pub(crate) fn secantus_binary() -> Result<PathBuf, Error> {
         return Ok(bin);
     }
     let python = std::env::var("MODEL_TESTKIT_PYTHON").unwrap_or_else(|_| "python3".into());
-    eprintln!(
+    say(&format!(
         "testkit: installing SecantusDB {SECANTUS_VERSION} into {} (first run only; this takes about half a minute)",
         venv.display()
-    );
+    ));
     let _ = std::fs::remove_dir_all(&venv);
     run(Command::new(&python).arg("-m").arg("venv").arg(&venv))?;
     run(Command::new(venv.join("bin").join("pip"))
@@ -68,8 +72,17 @@ pub(crate) fn secantus_binary() -> Result<PathBuf, Error> {
     }
     std::fs::write(&marker, SECANTUS_VERSION)
         .map_err(|e| Error::new(format!("cannot write {}: {e}", marker.display())))?;
-    eprintln!("testkit: SecantusDB {SECANTUS_VERSION} installed");
+    say(&format!("testkit: SecantusDB {SECANTUS_VERSION} installed"));
     Ok(bin)
+}
+
+/// Writes a progress line straight to the process's stderr: the test
+/// harness captures `eprintln!` inside tests, and a first install should
+/// never look like a hang.
+pub(crate) fn say(line: &str) {
+    use std::io::Write;
+    let mut stderr = std::io::stderr().lock();
+    let _ = writeln!(stderr, "{line}");
 }
 
 fn run(command: &mut Command) -> Result<(), Error> {

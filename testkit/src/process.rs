@@ -217,7 +217,7 @@ fn drain(stream: impl std::io::Read + Send + 'static, lines: mpsc::Sender<String
             for line in BufReader::new(stream).lines() {
                 let Ok(line) = line else { break };
                 if std::env::var_os("TESTKIT_VERBOSE").is_some() {
-                    eprintln!("[server] {line}");
+                    crate::install::say(&format!("[server] {line}"));
                 }
                 // The receiver is gone once the server is up; keep reading so
                 // the child never blocks on a full pipe.

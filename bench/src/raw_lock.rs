@@ -65,7 +65,7 @@ impl RawLocks {
             .find_one_and_update(doc! { "_id": key }, pipeline)
             .upsert(true)
             .return_document(ReturnDocument::After)
-            .write_concern(WriteConcern::majority())
+            .write_concern(durable())
             .await?;
         if lock.as_ref().and_then(|l| l.get_str("owner").ok()) != Some(owner.as_str()) {
             return Ok(None);
@@ -80,7 +80,7 @@ impl RawLocks {
             .find_one_and_update(doc! { "_id": key }, bump)
             .upsert(true)
             .return_document(ReturnDocument::After)
-            .write_concern(WriteConcern::majority())
+            .write_concern(durable())
             .await?
             .ok_or("no fence")?;
         Ok(Some((owner, fence.get_i64("token")?)))
@@ -91,11 +91,18 @@ impl RawLocks {
         let deleted = self
             .locks
             .delete_one(doc! { "_id": key, "owner": owner })
-            .write_concern(WriteConcern::majority())
+            .write_concern(durable())
             .await?;
         if deleted.deleted_count != 1 {
             return Err("lease lost".into());
         }
         Ok(())
     }
+}
+
+/// Majority and journaled, as the lock crate writes by default.
+fn durable() -> WriteConcern {
+    let mut concern = WriteConcern::majority();
+    concern.journal = Some(true);
+    concern
 }

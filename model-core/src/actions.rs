@@ -70,6 +70,16 @@ async fn bounded<T>(
         .unwrap_or_else(|_| Err(Error::Timeout { collection: collection.to_string(), timeout }))
 }
 
+/// Runs a driver action in `session` when there is one.
+macro_rules! in_session {
+    ($action:expr, $session:expr) => {
+        match $session {
+            Some(session) => $action.session(session).await,
+            None => $action.await,
+        }
+    };
+}
+
 macro_rules! session_setter {
     () => {
         /// Runs the operation in `session` (for example inside
@@ -215,10 +225,7 @@ impl<'a, M: Model> Find<'a, M> {
         let filter = key_filter::<M>(self.key)?;
         let coll = self.repo.collection().await?;
         let found = coll.find_one(filter);
-        let found = match self.session {
-            Some(session) => found.session(session).await,
-            None => found.await,
-        };
+        let found = in_session!(found, self.session);
         found.map_err(Repo::<M>::error)?.ok_or_else(Repo::<M>::not_found)
     }
 }
@@ -249,10 +256,7 @@ impl<'a, M: Model> FindOne<'a, M> {
         let mut options = FindOneOptions::default();
         options.sort = self.sort.map(Sort::into_document);
         let found = coll.find_one(filter).with_options(options);
-        let found = match self.session {
-            Some(session) => found.session(session).await,
-            None => found.await,
-        };
+        let found = in_session!(found, self.session);
         found.map_err(Repo::<M>::error)
     }
 }
@@ -406,11 +410,7 @@ impl<'a, M: Model> Paginate<'a, M> {
         let filter = self.query.into_document()?;
         let coll = self.repo.collection().await?;
         let count = coll.count_documents(filter.clone());
-        let count = match self.session.as_deref_mut() {
-            Some(session) => count.session(session).await,
-            None => count.await,
-        }
-        .map_err(Repo::<M>::error)?;
+        let count = in_session!(count, self.session.as_deref_mut()).map_err(Repo::<M>::error)?;
         let page = Page { sort: options.sort.clone(), offset: self.window.offset, limit, count };
         let docs = if self.window.offset >= count {
             Vec::new()
@@ -438,11 +438,7 @@ impl<'a, M: Model> Count<'a, M> {
         let filter = self.query.into_document()?;
         let coll = self.repo.collection().await?;
         let count = coll.count_documents(filter);
-        match self.session {
-            Some(session) => count.session(session).await,
-            None => count.await,
-        }
-        .map_err(Repo::<M>::error)
+        in_session!(count, self.session).map_err(Repo::<M>::error)
     }
 }
 
@@ -465,11 +461,7 @@ impl<'a, M: Model> InsertOne<'a, M> {
         let doc = M::from_insert(self.insert, self.now.unwrap_or_else(DateTime::now));
         let coll = self.repo.collection().await?;
         let inserted = coll.insert_one(&doc);
-        match self.session {
-            Some(session) => inserted.session(session).await,
-            None => inserted.await,
-        }
-        .map_err(Repo::<M>::error)?;
+        in_session!(inserted, self.session).map_err(Repo::<M>::error)?;
         Ok(doc)
     }
 }
@@ -501,11 +493,7 @@ impl<'a, M: Model> InsertMany<'a, M> {
             self.inserts.into_iter().map(|insert| M::from_insert(insert, now)).collect();
         let coll = self.repo.collection().await?;
         let inserted = coll.insert_many(&docs);
-        match self.session {
-            Some(session) => inserted.session(session).await,
-            None => inserted.await,
-        }
-        .map_err(Repo::<M>::error)?;
+        in_session!(inserted, self.session).map_err(Repo::<M>::error)?;
         Ok(docs)
     }
 }
@@ -536,12 +524,9 @@ impl<'a, M: Model> UpdateOne<'a, M> {
         let coll = self.repo.collection().await?;
         let updated =
             coll.find_one_and_update(filter, update).return_document(ReturnDocument::After);
-        match self.session {
-            Some(session) => updated.session(session).await,
-            None => updated.await,
-        }
-        .map_err(Repo::<M>::error)?
-        .ok_or_else(Repo::<M>::not_found)
+        in_session!(updated, self.session)
+            .map_err(Repo::<M>::error)?
+            .ok_or_else(Repo::<M>::not_found)
     }
 }
 
@@ -569,11 +554,7 @@ impl<'a, M: Model> UpdateMany<'a, M> {
             .and_then(encodable)?;
         let coll = self.repo.collection().await?;
         let updated = coll.update_many(filter, update);
-        let result = match self.session {
-            Some(session) => updated.session(session).await,
-            None => updated.await,
-        }
-        .map_err(Repo::<M>::error)?;
+        let result = in_session!(updated, self.session).map_err(Repo::<M>::error)?;
         Ok(result.modified_count)
     }
 }
@@ -595,11 +576,7 @@ impl<'a, M: Model> DeleteOne<'a, M> {
         let filter = key_filter::<M>(self.key)?;
         let coll = self.repo.collection().await?;
         let deleted = coll.delete_one(filter);
-        let result = match self.session {
-            Some(session) => deleted.session(session).await,
-            None => deleted.await,
-        }
-        .map_err(Repo::<M>::error)?;
+        let result = in_session!(deleted, self.session).map_err(Repo::<M>::error)?;
         if result.deleted_count == 0 {
             return Err(Repo::<M>::not_found());
         }
@@ -624,11 +601,7 @@ impl<'a, M: Model> DeleteMany<'a, M> {
         let filter = self.query.into_document()?;
         let coll = self.repo.collection().await?;
         let deleted = coll.delete_many(filter);
-        let result = match self.session {
-            Some(session) => deleted.session(session).await,
-            None => deleted.await,
-        }
-        .map_err(Repo::<M>::error)?;
+        let result = in_session!(deleted, self.session).map_err(Repo::<M>::error)?;
         Ok(result.deleted_count)
     }
 }

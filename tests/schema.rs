@@ -299,3 +299,40 @@ async fn additional_properties_true_lets_the_server_accept_unknown_fields() {
         .expect_err("a missing required field is still refused");
     assert!(failed_validation(&error), "{error}");
 }
+
+#[test]
+fn lock_schema_snapshot() {
+    use lock::{Fence, Lock};
+    assert_eq!(
+        Lock::json_schema(),
+        doc! {
+            "bsonType": "object",
+            "required": ["_id", "owner", "expires_at", "created_at"],
+            "properties": {
+                "_id": { "bsonType": "string" },
+                "owner": { "bsonType": "string" },
+                "expires_at": { "bsonType": "date" },
+                "token": { "bsonType": ["long", "null"] },
+                "created_at": { "bsonType": "date" },
+                "updated_at": { "bsonType": ["date", "null"] },
+            },
+            "additionalProperties": false,
+        }
+    );
+    assert_eq!(
+        Fence::json_schema(),
+        doc! {
+            "bsonType": "object",
+            "required": ["_id", "token", "created_at", "updated_at"],
+            "properties": {
+                "_id": { "bsonType": "string" },
+                "token": { "bsonType": "long" },
+                "created_at": { "bsonType": "date" },
+                "updated_at": { "bsonType": "date" },
+            },
+            "additionalProperties": false,
+        }
+    );
+    let names: Vec<String> = Lock::indexes().into_iter().map(|i| i.name).collect();
+    assert_eq!(names, ["expires_at_1", "_id_1_expires_at_1"]);
+}

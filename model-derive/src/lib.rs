@@ -18,6 +18,10 @@ use syn::{DeriveInput, parse_macro_input};
 
 /// Turns a struct into a model: see the `model` crate's documentation.
 ///
+/// Not compiled as a doctest (a proc-macro crate's doctests cannot depend
+/// on the runtime crate); the same model compiles in `tests/ui/pass` and
+/// runs in the `model` crate's doctests.
+///
 /// ```ignore
 /// #[derive(Model, Serialize, Deserialize)]
 /// #[model(collection = "foos", key = id)]

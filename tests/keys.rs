@@ -117,3 +117,27 @@ async fn an_unacknowledged_write_concern_is_a_typed_error() {
         "{err:?}"
     );
 }
+
+#[derive(Debug, PartialEq, Model, Serialize, Deserialize)]
+#[model(key = name)]
+struct Counter {
+    #[serde(rename = "_id")]
+    name: String,
+    hits: u64,
+    created_at: DateTime,
+    updated_at: Option<DateTime>,
+}
+
+#[tokio::test]
+async fn an_unencodable_range_bound_is_an_error_not_an_empty_filter() {
+    let conn = connection().await;
+    let counters = conn.repo::<Counter>();
+    counters.insert_one(CounterInsert { name: "a".into(), hits: 1 }).await.unwrap();
+    // u64::MAX does not fit BSON's i64: the bound must not silently vanish.
+    for query in [Counter::HITS.range(u64::MAX..), Counter::HITS.range(..=u64::MAX)] {
+        assert!(matches!(query.to_document(), Err(Error::InvalidValue { .. })));
+        let err = counters.delete_many(query).await.unwrap_err();
+        assert!(matches!(&err, Error::InvalidValue { field, .. } if field == "hits"), "{err:?}");
+    }
+    assert_eq!(counters.count(Query::all()).await.unwrap(), 1, "nothing deleted");
+}

@@ -123,7 +123,9 @@ impl Locks {
     /// # Cancel safety
     /// Dropping the future drops `f`'s future, stops the heartbeat and
     /// releases the lease in a background task (if a tokio runtime is
-    /// running); otherwise the lease ends at its expiry.
+    /// running); otherwise the lease ends at its expiry. Dropped while
+    /// still acquiring, a lease the acquire command already took is not
+    /// known to the guard yet and also ends at its expiry.
     pub fn lock<F, Fut>(&self, key: impl Into<String>, f: F) -> LockAction<'_, F>
     where
         F: FnOnce(Signal) -> Fut,
@@ -221,8 +223,14 @@ where
             Err(error) if error.is_panic() => std::panic::resume_unwind(error.into_panic()),
             Err(_) => false,
         };
+        // A release slower than the ttl is moot (the lease has ended), and
+        // must not keep the closure's value from its caller.
+        let released = tokio::time::timeout(ttl, locks.release(&lease))
+            .await
+            .unwrap_or_else(|_| Err(LockingError::unlock(&key, Reason::Failed, None)));
+        // Only now: dropped while releasing, the guard still releases.
         held.lease = None;
-        match locks.release(&lease).await {
+        match released {
             Ok(()) => {}
             // The loss was reported already.
             Err(error) if lost && error.reason() == Some(Reason::Lost) => {}

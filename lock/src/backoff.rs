@@ -28,15 +28,25 @@ impl Backoff {
     }
 }
 
-/// A random number in `[0, 1)`.
+/// A random number in `[0, 1)`, from the first 32 bits of a v4 UUID (all
+/// random: the fixed version and variant bits sit further in).
 fn unit_random() -> f64 {
-    let bits = uuid::Uuid::new_v4().as_u128() as u64 >> 11;
-    bits as f64 / (1_u64 << 53) as f64
+    let bits = (uuid::Uuid::new_v4().as_u128() >> 96) as u32;
+    f64::from(bits) / 4_294_967_296.0 // 2^32
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn jitter_covers_the_whole_unit_interval() {
+        let samples: Vec<f64> = (0..2000).map(|_| unit_random()).collect();
+        assert!(samples.iter().all(|x| (0.0..1.0).contains(x)));
+        let below = samples.iter().filter(|x| **x < 0.5).count();
+        assert!((800..1200).contains(&below), "{below} of 2000 below 0.5");
+        assert!(samples.iter().any(|x| *x < 0.05) && samples.iter().any(|x| *x > 0.95));
+    }
 
     #[test]
     fn delays_grow_to_the_cap_and_stay_in_the_upper_half() {

@@ -303,6 +303,8 @@ impl Locks {
                 Err(LockingError::lock(key, Reason::Lost, None))
             }
             Err(LockingError::Relock { source, .. }) => {
+                // The lease may still be ours: let it go rather than hold it to expiry.
+                let _ = self.release(&lease).await;
                 Err(LockingError::lock(key, Reason::Failed, source.map(|s| *s)))
             }
             Err(other) => Err(other),

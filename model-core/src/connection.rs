@@ -128,6 +128,10 @@ impl Connection {
 
     /// Closes the client: pending operations finish, later ones fail with
     /// [`Error::Disconnected`]. Idempotent.
+    ///
+    /// The driver's shutdown waits until every cursor and session it handed
+    /// out is dropped: drop `iterate` streams and leave transactions before
+    /// calling it, or it waits for them.
     pub async fn disconnect(&self) {
         if self.inner.closed.swap(true, Ordering::AcqRel) {
             return;
@@ -188,7 +192,10 @@ impl Connection {
     {
         let started = Instant::now();
         let client = self.connect().await?;
-        let mut session = client.start_session().await?;
+        let mut session = client
+            .start_session()
+            .await
+            .map_err(|source| Error::Transaction { source: Box::new(source) })?;
         'attempt: loop {
             session
                 .start_transaction()

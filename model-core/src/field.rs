@@ -167,10 +167,14 @@ impl<M, T: Ordered, A> Field<M, T, A> {
             }
             Ok(())
         })();
+        // An unencodable bound must not vanish: that would widen the filter.
+        if let Err(error) = result {
+            return Query::condition(self.name, Err(error));
+        }
         if condition.is_empty() {
             return Query::all();
         }
-        Query::condition(self.name, result.map(|()| Bson::Document(condition)))
+        Query::condition(self.name, Ok(Bson::Document(condition)))
     }
 }
 
@@ -189,7 +193,12 @@ impl<M, T: FieldType> Field<M, Option<T>, Writable> {
 }
 
 impl<M, T: Numeric> Field<M, T, Writable> {
-    /// Add `delta` to the field (`$inc`; a missing field counts as zero).
+    /// Add `delta` to the field (`$inc`).
+    ///
+    /// A field missing from the document counts as zero. An `Option` field
+    /// stored as `null` (serde writes `None` that way) is not a number: the
+    /// server refuses the increment, so `set` it first, or store `None` as
+    /// a missing field with `#[serde(skip_serializing_if = "Option::is_none")]`.
     pub fn inc(self, delta: impl Into<T::Delta>) -> Update<M> {
         Update::op("$inc", self.name, delta.into().into_bson())
     }

@@ -42,10 +42,14 @@
 //! Everything that runs — [`Repo`], [`Connection`] — is ordinary generic
 //! code in `model-core`.
 //!
-//! ## Connect
+//! ## Connect and migrate
 //!
 //! [`Connection::new`] takes a URI and a database name and connects on
-//! first use. Examples here use `testkit`, which finds or starts a server.
+//! first use. At start-up, [`Connection::migrate_all`] makes the database
+//! match the models: it creates missing collections with their `$jsonSchema`
+//! validators, creates and replaces indexes, drops undeclared ones, and on an
+//! up-to-date database changes nothing. Examples here use `testkit`, which
+//! finds or starts a server.
 //!
 //! ```
 //! # #[derive(Debug, model::Model, serde::Serialize, serde::Deserialize)]
@@ -54,10 +58,14 @@
 //! #   bar: Option<i64>, created_at: model::DateTime, updated_at: Option<model::DateTime> }
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> model::Result<()> {
-//! let db = testkit::database().await; // or your own URI
+//! use model::Migration;
+//!
+//! let db = testkit::database().await; // or your own URI and database
 //! let conn = model::Connection::new(db.uri, db.name);
+//! let reports = conn.migrate_all(&[Migration::of::<Foo>()]).await?;
+//! assert_eq!(reports[0].indexes_created, ["foo_1"]);
+//! assert!(conn.migrate_all(&[Migration::of::<Foo>()]).await?[0].is_unchanged());
 //! let foos = conn.repo::<Foo>();
-//! foos.create_indexes().await?;
 //! # Ok(()) }
 //! ```
 //!
@@ -76,7 +84,7 @@
 //! # let db = testkit::database().await;
 //! # let conn = model::Connection::new(db.uri, db.name);
 //! # let foos = conn.repo::<Foo>();
-//! # foos.create_indexes().await?;
+//! # conn.migrate::<Foo>().await?;
 //! use model::{Error, Query};
 //!
 //! let a = foos.insert_one(FooInsert { id: None, foo: "a".into(), bar: Some(1) }).await?;
@@ -168,8 +176,37 @@
 //!
 //! ## Locks
 //!
-//! See the [`lock`] crate: a lease per key with automatic extension,
-//! cancellation, fencing tokens and expiry by the server's clock.
+//! [`lock::Locks`] is a lease per key on a `locks` collection, itself a
+//! model: the closure runs in one place at a time, the lease is extended
+//! while it runs and released when it ends, and the signal it receives
+//! carries the fencing token and fires if the lease is lost.
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! # let db = testkit::database().await;
+//! # let conn = model::Connection::new(db.uri, db.name);
+//! use std::time::Duration;
+//! use model::lock::{Locks, LockingError, Reason};
+//!
+//! let locks = Locks::new(&conn);
+//! locks.setup().await?; // the TTL index that cleans up abandoned leases
+//!
+//! let first = locks.lock("report", |signal| async move { signal.token() }).await?;
+//! let second = locks
+//!     .lock("report", |signal| async move { signal.token() })
+//!     .ttl(Duration::from_secs(5))
+//!     .wait(Duration::from_secs(10))
+//!     .await?;
+//! assert!(second > first, "fencing tokens only grow");
+//!
+//! // While one holder runs, another fails at once (or waits with `.wait`).
+//! let held = locks.try_lock("report", Duration::from_secs(5)).await?.unwrap();
+//! let busy = locks.lock("report", |_| async {}).await;
+//! assert!(matches!(busy, Err(LockingError::Lock { reason: Reason::Held, .. })));
+//! locks.release(&held).await?;
+//! # Ok(()) }
+//! ```
 #![deny(missing_docs)]
 
 pub use model_core::*;

@@ -336,3 +336,32 @@ fn lock_schema_snapshot() {
     let names: Vec<String> = Lock::indexes().into_iter().map(|i| i.name).collect();
     assert_eq!(names, ["expires_at_1", "_id_1_expires_at_1"]);
 }
+
+/// A composite key whose fields serde writes its own way: the generated
+/// conversion must defer to serde for it.
+#[derive(Debug, Clone, PartialEq, model::CompositeKey, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct CustomKey {
+    tenant_id: Uuid,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    region: Option<String>,
+}
+
+#[test]
+fn generated_bson_conversion_writes_what_serde_writes() {
+    use model::Key;
+    let key = BarKey { foo: Uuid::new(), bar: "b".into() };
+    assert_eq!(key.to_bson().unwrap(), bson::to_bson(&key).unwrap());
+    for region in [None, Some("eu".to_string())] {
+        let key = CustomKey { tenant_id: Uuid::new(), region };
+        assert_eq!(key.to_bson().unwrap(), bson::to_bson(&key).unwrap());
+    }
+    let address = Address { street: "Main".into(), postcode: Some("1000".into()) };
+    assert_eq!(
+        FieldType::into_bson(address.clone()).unwrap(),
+        bson::to_bson(&address).unwrap(),
+        "renamed field, declaration order"
+    );
+    let empty = Address { street: String::new(), postcode: None };
+    assert_eq!(FieldType::into_bson(empty.clone()).unwrap(), bson::to_bson(&empty).unwrap());
+}

@@ -44,7 +44,7 @@ pub use mongodb;
 pub mod __private {
     pub use crate::model::{Key, Model, UpdatedAt};
     pub use crate::schema::{FieldType, IndexSpec, ObjectSchema, string_enum_schema};
-    pub use crate::{Field, ReadOnly, Writable};
+    pub use crate::{Error, Field, ReadOnly, Result, Writable};
     pub use bson;
     pub use std;
 }

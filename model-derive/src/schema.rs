@@ -27,6 +27,25 @@ pub fn composite_key(input: &DeriveInput) -> darling::Result<TokenStream> {
     let krate = runtime_path(attrs.krate.as_ref());
     let rt = quote!(#krate::__private);
     let ident = &attrs.ident;
+    // Field by field, in declaration order (the order MongoDB compares),
+    // without a serde round trip; serde's own output where it is customised.
+    let to_bson = stored_fields(input).map(|fields| {
+        let inserts = fields.iter().map(|(field, stored)| {
+            quote! {
+                doc.insert(
+                    #stored,
+                    #rt::FieldType::into_bson(::core::clone::Clone::clone(&self.#field))?,
+                );
+            }
+        });
+        quote! {
+            fn to_bson(&self) -> #rt::Result<#rt::bson::Bson> {
+                let mut doc = #rt::bson::Document::new();
+                #(#inserts)*
+                ::core::result::Result::Ok(#rt::bson::Bson::Document(doc))
+            }
+        }
+    });
     Ok(quote! {
         #field_type
         #[doc(hidden)]
@@ -37,9 +56,38 @@ pub fn composite_key(input: &DeriveInput) -> darling::Result<TokenStream> {
                 fn from_insert(insert: #ident) -> Self {
                     insert
                 }
+                #to_bson
             }
         };
     })
+}
+
+/// Each field's ident and stored name, or `None` when any serde attribute
+/// may change how a field or the struct is serialized: generated BSON
+/// conversion must then defer to serde to stay byte-identical.
+fn stored_fields(input: &DeriveInput) -> Option<Vec<(syn::Ident, String)>> {
+    let container = serde_attr::parse(&input.attrs).ok()?;
+    if container.custom_serialization || !container.unsupported.is_empty() {
+        return None;
+    }
+    let syn::Data::Struct(data) = &input.data else { return None };
+    data.fields
+        .iter()
+        .map(|field| {
+            let ident = field.ident.clone()?;
+            let serde = serde_attr::parse(&field.attrs).ok()?;
+            if serde.custom_serialization || !serde.unsupported.is_empty() {
+                return None;
+            }
+            let plain = ident.unraw().to_string();
+            let stored = match (&serde.rename, container.rename_all) {
+                (Some(name), _) => name.clone(),
+                (None, Some(rule)) => rule.apply_to_field(&plain),
+                (None, None) => plain,
+            };
+            Some((ident, stored))
+        })
+        .collect()
 }
 
 fn struct_field_type(input: &DeriveInput) -> darling::Result<TokenStream> {
@@ -89,6 +137,18 @@ fn struct_field_type(input: &DeriveInput) -> darling::Result<TokenStream> {
     }
     let ident = &attrs.ident;
     let additional = attrs.additional_properties;
+    let into_bson = stored_fields(input).map(|fields| {
+        let inserts = fields.iter().map(
+            |(field, stored)| quote!(doc.insert(#stored, #rt::FieldType::into_bson(self.#field)?);),
+        );
+        quote! {
+            fn into_bson(self) -> ::core::result::Result<#rt::bson::Bson, #rt::bson::ser::Error> {
+                let mut doc = #rt::bson::Document::new();
+                #(#inserts)*
+                ::core::result::Result::Ok(#rt::bson::Bson::Document(doc))
+            }
+        }
+    });
     errors.finish_with(quote! {
         #[doc(hidden)]
         const _: () = {
@@ -99,6 +159,7 @@ fn struct_field_type(input: &DeriveInput) -> darling::Result<TokenStream> {
                         #(#properties)*
                         .build()
                 }
+                #into_bson
             }
         };
     })

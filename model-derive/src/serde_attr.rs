@@ -16,7 +16,15 @@ pub struct SerdeAttrs {
     /// Attributes that change the stored shape in ways a model cannot
     /// follow, with their spans.
     pub unsupported: Vec<(String, proc_macro2::Span)>,
+    /// Some other attribute that may change how the value is serialized
+    /// (`with`, `serialize_with`, `skip_serializing_if`, ...): generated
+    /// code must then leave serialization to serde.
+    pub custom_serialization: bool,
 }
+
+/// Keys that only affect deserialization or naming, never the bytes written.
+const SERIALIZATION_NEUTRAL: &[&str] =
+    &["alias", "default", "deserialize_with", "borrow", "bound", "deny_unknown_fields"];
 
 /// Keys that change what gets stored in ways the generated field handles,
 /// schema and insert struct cannot follow.
@@ -63,7 +71,10 @@ pub fn parse(attrs: &[Attribute]) -> syn::Result<SerdeAttrs> {
                 })?);
             } else {
                 if UNSUPPORTED.contains(&name.as_str()) {
-                    out.unsupported.push((name, meta.path.span()));
+                    out.unsupported.push((name.clone(), meta.path.span()));
+                }
+                if !SERIALIZATION_NEUTRAL.contains(&name.as_str()) {
+                    out.custom_serialization = true;
                 }
                 skip_value(&meta)?;
             }

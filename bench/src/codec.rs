@@ -469,7 +469,7 @@ pub mod bar {
         Output::Bar(from_raw(doc).expect("a Bar"))
     }
 
-    /// `Bar::key_filter` (the composite key through serde).
+    /// `Bar::key_filter` (the composite key, converted field by field).
     pub fn key_odm(f: &Fixtures) -> Output {
         Bar::key_filter(&f.bar.id).expect("a key").into()
     }

@@ -12,6 +12,7 @@ mod codec_report;
 mod e2e;
 mod growth;
 mod lock_bench;
+mod lock_loop;
 mod measure;
 mod raw_lock;
 mod report;
@@ -103,7 +104,8 @@ struct Args {
 fn usage() -> &'static str {
     "usage: model-bench [--short|--full] [--json] [--only e2e,lock,growth]\n       \
      model-bench --codec-report [--json]    ratios of the last `cargo bench --bench codec`\n       \
-     model-bench --codec-loop GROUP/SIDE N   run one codec case N times (for callgrind)"
+     model-bench --codec-loop GROUP/SIDE N   run one codec case N times (for callgrind)\n       \
+     model-bench --lock-loop odm|raw N URI   N lock cycles on one side (for callgrind)"
 }
 
 fn main() -> ExitCode {
@@ -112,6 +114,7 @@ fn main() -> ExitCode {
         Some("--codec-report") => codec_report::run(args.iter().any(|a| a == "--json")),
         Some("--codec-loop") => codec_report::run_loop(&args[1..]),
         Some("--codec-instructions") => codec_report::instructions(&args[1..]),
+        Some("--lock-loop") => lock_loop::run(&args[1..]),
         Some(growth::CHILD) => growth::child(&args[1..]),
         Some("--help" | "-h") => {
             println!("{}", usage());

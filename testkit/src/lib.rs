@@ -169,3 +169,33 @@ pub async fn wait_until_ready(uri: &str) -> Result<(), Error> {
         }
     }
 }
+
+/// Arms the server's `failCommand` fail point for clients whose app name is
+/// `app_name` only, so tests sharing a server do not hit each other's
+/// faults. `mode` is `"alwaysOn"`, `{times: N}`, ...; `data` adds the
+/// fault (`errorCode`, `closeConnection`, `blockConnection`, ...). Needs a
+/// server with test commands enabled (testkit starts its own that way).
+///
+/// # Errors
+/// The server's refusal, for example when test commands are off.
+pub async fn fail_command(
+    admin: &mongodb::Client,
+    app_name: &str,
+    mode: bson::Bson,
+    commands: &[&str],
+    mut data: bson::Document,
+) -> mongodb::error::Result<()> {
+    data.insert("failCommands", commands.to_vec());
+    data.insert("appName", app_name);
+    let command = bson::doc! { "configureFailPoint": "failCommand", "mode": mode, "data": data };
+    admin.database("admin").run_command(command).await.map(drop)
+}
+
+/// Disarms the `failCommand` fail point armed by [`fail_command`].
+///
+/// # Errors
+/// The server's refusal, for example when test commands are off.
+pub async fn fail_command_off(admin: &mongodb::Client) -> mongodb::error::Result<()> {
+    let command = bson::doc! { "configureFailPoint": "failCommand", "mode": "off" };
+    admin.database("admin").run_command(command).await.map(drop)
+}

@@ -72,23 +72,12 @@ impl Env {
 
     /// Arms `failCommand` for this client's app name only.
     pub async fn fail(&self, mode: Bson, commands: &[&str], data: Document) {
-        let mut data = data;
-        data.insert("failCommands", commands.to_vec());
-        data.insert("appName", self.app.clone());
-        self.admin
-            .database("admin")
-            .run_command(doc! { "configureFailPoint": "failCommand", "mode": mode, "data": data })
-            .await
-            .unwrap();
+        testkit::fail_command(&self.admin, &self.app, mode, commands, data).await.unwrap();
     }
 
     /// Disarms `failCommand`.
     pub async fn fail_off(&self) {
-        self.admin
-            .database("admin")
-            .run_command(doc! { "configureFailPoint": "failCommand", "mode": "off" })
-            .await
-            .unwrap();
+        testkit::fail_command_off(&self.admin).await.unwrap();
     }
 }
 

@@ -177,24 +177,13 @@ impl Client {
     /// Arms `failCommand` for this client's app name only. There is one
     /// such fail point per server: arming it replaces any other.
     pub async fn fail(&self, times: i32, commands: &[&str], data: Document) {
-        let mut data = data;
-        data.insert("failCommands", commands.to_vec());
-        data.insert("appName", self.app.clone());
-        let mode = doc! { "times": times };
-        self.admin
-            .database("admin")
-            .run_command(doc! { "configureFailPoint": "failCommand", "mode": mode, "data": data })
-            .await
-            .unwrap();
+        let mode = doc! { "times": times }.into();
+        testkit::fail_command(&self.admin, &self.app, mode, commands, data).await.unwrap();
     }
 
     /// Disarms `failCommand`.
     pub async fn fail_off(&self) {
-        self.admin
-            .database("admin")
-            .run_command(doc! { "configureFailPoint": "failCommand", "mode": "off" })
-            .await
-            .unwrap();
+        testkit::fail_command_off(&self.admin).await.unwrap();
     }
 
     /// How many documents `collection` holds, counted by the admin client.
@@ -228,8 +217,7 @@ impl FaultServer {
             let turn = ONE_AT_A_TIME.lock().await;
             let uri = testkit::server().uri.clone();
             let admin = mongodb::Client::with_uri_str(&uri).await.unwrap();
-            let off = doc! { "configureFailPoint": "failCommand", "mode": "off" };
-            if let Err(error) = admin.database("admin").run_command(off).await {
+            if let Err(error) = testkit::fail_command_off(&admin).await {
                 let test = std::thread::current().name().unwrap_or("a fault test").to_string();
                 println!("[reliability] {test}: skipped, the server refuses fail points: {error}");
                 return None;

@@ -111,6 +111,80 @@
 //! # Ok(()) }
 //! ```
 //!
+//! ## Nested documents, arrays, filtered writes
+//!
+//! `#[derive(Schema)]` structs have field constants too, and paths
+//! compose: `then` steps into a struct (through an `Option` the value
+//! becomes optional), `each` into any element of an array, `matched()` /
+//! `every()` into the matched or every element in an update. A step into
+//! another struct's field does not compile. `None` is not stored, so
+//! `absent()` finds it and `inc` on it starts from zero.
+//!
+//! ```
+//! # use model::{DateTime, Model, Schema, Uuid};
+//! # use serde::{Deserialize, Serialize};
+//! #[derive(Debug, Clone, Schema, Serialize, Deserialize)]
+//! pub struct Line { pub sku: String, pub quantity: i32 }
+//!
+//! #[derive(Debug, Clone, Schema, Serialize, Deserialize)]
+//! pub struct Address { pub city: String, pub region: Option<String> }
+//!
+//! #[derive(Debug, Model, Serialize, Deserialize)]
+//! #[model(key = id)]
+//! pub struct Order {
+//!     #[serde(rename = "_id")]
+//!     id: Uuid,
+//!     paid: bool,
+//!     ship_to: Address,
+//!     lines: Vec<Line>,
+//!     tags: Vec<String>,
+//!     reminders: Option<i64>,
+//!     created_at: DateTime,
+//!     updated_at: Option<DateTime>,
+//! }
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> model::Result<()> {
+//! # let db = testkit::database().await;
+//! # let conn = model::Connection::new(db.uri, db.name);
+//! # conn.migrate::<Order>().await?;
+//! let orders = conn.repo::<Order>();
+//! let o = orders
+//!     .insert_one(OrderInsert {
+//!         id: None,
+//!         paid: false,
+//!         ship_to: Address { city: "Lyon".into(), region: None },
+//!         lines: vec![Line { sku: "apple".into(), quantity: 1 }],
+//!         tags: vec![],
+//!         reminders: None,
+//!     })
+//!     .await?;
+//! let city = Order::SHIP_TO.then(Address::CITY); // Field<Order, String>
+//! assert_eq!(city.name(), "ship_to.city");
+//! assert_eq!(orders.count(city.eq("Lyon").and(Order::REMINDERS.absent())).await?, 1);
+//!
+//! let o = orders
+//!     .update_one(
+//!         &o.id,
+//!         Order::LINES
+//!             .push(Line { sku: "pear".into(), quantity: 2 })
+//!             .and(Order::TAGS.add_to_set("gift"))
+//!             .and(Order::REMINDERS.inc(1)),
+//!     )
+//!     .await?;
+//! assert_eq!((o.lines.len(), o.reminders), (2, Some(1)));
+//!
+//! // The line the query matched: `lines.$.quantity`.
+//! let pears = Order::LINES.each(Line::SKU).eq("pear");
+//! orders.update_many(pears, Order::LINES.matched().then(Line::QUANTITY).inc(1)).await?;
+//!
+//! // A guarded transition in one round trip: `None` if already paid.
+//! let pay = || orders.find_one_and_update(Order::PAID.eq(false), Order::PAID.set(true));
+//! let paid = pay().await?.expect("was unpaid");
+//! assert_eq!((paid.paid, paid.lines[1].quantity), (true, 3));
+//! assert!(pay().await?.is_none());
+//! # Ok(()) }
+//! ```
+//!
 //! ## Pagination and streaming
 //!
 //! [`Repo::paginate`] returns a [`Page`] (sort, offset, limit, total count)

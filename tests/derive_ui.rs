@@ -12,4 +12,5 @@ fn derive_ui() {
     t.compile_fail("tests/ui/attr/*.rs");
     t.compile_fail("tests/ui/types/*.rs");
     t.compile_fail("tests/ui/shape/*.rs");
+    t.compile_fail("tests/ui/paths/*.rs");
 }

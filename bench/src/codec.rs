@@ -158,6 +158,12 @@ pub fn cases() -> Vec<Case> {
         case!("wide/update", Doc, wide::update_doc),
         case!("wide/sort", Odm, wide::sort_odm),
         case!("wide/sort", Doc, wide::sort_doc),
+        case!("wide/nested_query", Odm, wide::nested_query_odm),
+        case!("wide/nested_query", Doc, wide::nested_query_doc),
+        case!("wide/elem_match", Odm, wide::elem_match_odm),
+        case!("wide/elem_match", Doc, wide::elem_match_doc),
+        case!("wide/array_update", Odm, wide::array_update_odm),
+        case!("wide/array_update", Doc, wide::array_update_doc),
     ]
 }
 
@@ -201,9 +207,12 @@ fn doc_bytes(doc: &Document) -> Output {
     Output::Bytes(bson::to_raw_document_buf(doc).expect("serializable").into_bytes())
 }
 
-/// What the driver does to a model it sends (`Collection<M>`).
+/// What the driver does to a model the repository sends: `Stored<M>`,
+/// with `None` fields left out.
 fn model_bytes<M: serde::Serialize>(doc: &M) -> Output {
-    Output::Bytes(bson::to_raw_document_buf(doc).expect("serializable").into_bytes())
+    Output::Bytes(
+        bson::to_raw_document_buf(&model::Stored(doc)).expect("serializable").into_bytes(),
+    )
 }
 
 fn uuid_bson(id: Uuid) -> RawBson {
@@ -291,7 +300,6 @@ pub mod foo {
             "foo": f.foo.foo.clone(),
             "bar": f.foo.bar,
             "created_at": f.now,
-            "updated_at": Bson::Null,
         };
         doc_bytes(&doc)
     }
@@ -303,7 +311,6 @@ pub mod foo {
         doc.append("foo", f.foo.foo.as_str());
         doc.append("bar", opt_raw(f.foo.bar));
         doc.append("created_at", f.now);
-        doc.append("updated_at", RawBson::Null);
         Output::Bytes(doc.into_bytes())
     }
 
@@ -374,8 +381,8 @@ pub mod foo {
     /// The same update with `doc!`.
     pub fn update_doc(f: &Fixtures) -> Output {
         doc! {
-            "$set": { "foo": "x", "updated_at": f.now },
             "$inc": { "bar": 1_i64 },
+            "$set": { "foo": "x", "updated_at": f.now },
         }
         .into()
     }
@@ -409,7 +416,6 @@ pub mod bar {
             "foo": f.bar.foo.clone(),
             "bar": f.bar.bar,
             "created_at": f.now,
-            "updated_at": Bson::Null,
         };
         doc_bytes(&doc)
     }
@@ -424,7 +430,6 @@ pub mod bar {
         doc.append("foo", f.bar.foo.as_str());
         doc.append("bar", opt_raw(f.bar.bar));
         doc.append("created_at", f.now);
-        doc.append("updated_at", RawBson::Null);
         Output::Bytes(doc.into_bytes())
     }
 
@@ -583,7 +588,6 @@ pub mod wide {
             "locale": w.locale.clone(),
             "timezone": w.timezone.clone(),
             "created_at": f.now,
-            "updated_at": Bson::Null,
         };
         doc_bytes(&doc)
     }
@@ -643,7 +647,6 @@ pub mod wide {
         doc.append("locale", w.locale.as_str());
         doc.append("timezone", w.timezone.as_str());
         doc.append("created_at", f.now);
-        doc.append("updated_at", RawBson::Null);
         Output::Bytes(doc.into_bytes())
     }
 
@@ -904,8 +907,8 @@ pub mod wide {
                 "address": address_doc(&f.address),
                 "updated_at": f.now,
             },
-            "$unset": { "note": "" },
             "$inc": { "visits": 1_i64 },
+            "$unset": { "note": "" },
         }
         .into()
     }
@@ -923,6 +926,66 @@ pub mod wide {
     /// The same sort with `doc!`.
     pub fn sort_doc(_: &Fixtures) -> Output {
         doc! { "status": 1, "score": -1, "created_at": -1 }.into()
+    }
+
+    /// Nested paths: a field of a nested struct, a field of any array
+    /// element, an array membership.
+    pub fn nested_query_odm(_: &Fixtures) -> Output {
+        Wide::ADDRESS
+            .then(Address::CITY)
+            .eq("London")
+            .and(Wide::ITEMS.each(LineItem::SKU).eq("A-1"))
+            .and(Wide::TAGS.contains("math"))
+            .into_document()
+            .expect("valid")
+            .into()
+    }
+
+    /// The same filter with `doc!` and dotted strings.
+    pub fn nested_query_doc(_: &Fixtures) -> Output {
+        doc! { "address.city": "London", "items.sku": "A-1", "tags": "math" }.into()
+    }
+
+    /// `$elemMatch` with a typed element query.
+    pub fn elem_match_odm(_: &Fixtures) -> Output {
+        Wide::ITEMS
+            .elem_match(LineItem::SKU.eq("A-1").and(LineItem::QUANTITY.gte(2)))
+            .into_document()
+            .expect("valid")
+            .into()
+    }
+
+    /// The same filter with `doc!`.
+    pub fn elem_match_doc(_: &Fixtures) -> Output {
+        doc! { "items": { "$elemMatch": { "sku": "A-1", "quantity": { "$gte": 2 } } } }.into()
+    }
+
+    /// Array operators and a nested path in one update. A pushed document
+    /// goes inside `$each` (so its keys stay data); the hand-written side
+    /// sends the same.
+    pub fn array_update_odm(f: &Fixtures) -> Output {
+        Wide::TAGS
+            .add_to_set("x")
+            .and(Wide::ITEMS.push(f.wide.items[0].clone()))
+            .and(Wide::VISITS.inc(1))
+            .and(Wide::ADDRESS.then(Address::CITY).set("Paris"))
+            .into_document(f.now)
+            .expect("valid")
+            .into()
+    }
+
+    /// The same update with `doc!`.
+    pub fn array_update_doc(f: &Fixtures) -> Output {
+        let item = &f.wide.items[0];
+        doc! {
+            "$addToSet": { "tags": "x" },
+            "$push": { "items": { "$each": [
+                { "sku": item.sku.clone(), "quantity": item.quantity, "price": item.price },
+            ] } },
+            "$inc": { "visits": 1_i64 },
+            "$set": { "address.city": "Paris", "updated_at": f.now },
+        }
+        .into()
     }
 }
 

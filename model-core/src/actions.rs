@@ -15,7 +15,7 @@ use mongodb::options::{FindOneOptions, FindOptions, ReturnDocument};
 use tracing::Instrument;
 
 use crate::repo::key_filter;
-use crate::{Error, Model, Query, Repo, Result, Sort, Update};
+use crate::{Error, Model, Query, Repo, Result, Sort, Stored, Update};
 
 /// The most documents one page holds, and the default page size.
 pub const MAX_PAGE_LIMIT: u64 = 1000;
@@ -37,19 +37,20 @@ pub struct Page {
 
 macro_rules! into_future {
     ($action:ident, $output:ty, $op:literal $(, $key:ident)?) => {
-        impl<'a, M: Model> IntoFuture for $action<'a, M> {
-            type Output = Result<$output>;
-            type IntoFuture = BoxFuture<'a, Result<$output>>;
+        impl<'a, M: $crate::Model> ::std::future::IntoFuture for $action<'a, M> {
+            type Output = $crate::Result<$output>;
+            type IntoFuture = ::futures::future::BoxFuture<'a, $crate::Result<$output>>;
 
             fn into_future(self) -> Self::IntoFuture {
-                let span = tracing::debug_span!(
+                use ::tracing::Instrument as _;
+                let span = ::tracing::debug_span!(
                     "model",
                     collection = M::COLLECTION,
                     op = $op,
                     $($key = ?self.$key,)?
                 );
                 let timeout = self.repo.connection().timeout();
-                Box::pin(bounded(timeout, M::COLLECTION, self.run()).instrument(span))
+                Box::pin($crate::actions::bounded(timeout, M::COLLECTION, self.run()).instrument(span))
             }
         }
     };
@@ -57,7 +58,7 @@ macro_rules! into_future {
 
 /// Runs `operation`, abandoning it with [`Error::Timeout`] once `timeout`
 /// (the connection's, if set) has passed.
-async fn bounded<T>(
+pub(crate) async fn bounded<T>(
     timeout: Option<Duration>,
     collection: &str,
     operation: impl Future<Output = Result<T>>,
@@ -84,7 +85,7 @@ macro_rules! session_setter {
     () => {
         /// Runs the operation in `session` (for example inside
         /// [`Connection::transaction`](crate::Connection::transaction)).
-        pub fn session(mut self, session: &'a mut ClientSession) -> Self {
+        pub fn session(mut self, session: &'a mut ::mongodb::ClientSession) -> Self {
             self.session = Some(session);
             self
         }
@@ -94,7 +95,7 @@ macro_rules! session_setter {
 macro_rules! now_setter {
     () => {
         /// Uses `now` for the timestamps instead of the current time.
-        pub fn now(mut self, now: DateTime) -> Self {
+        pub fn now(mut self, now: ::bson::DateTime) -> Self {
             self.now = Some(now);
             self
         }
@@ -167,7 +168,7 @@ impl<M> Window<M> {
 /// `update`, or [`Error::InvalidValue`] when a value holds a field name
 /// BSON cannot encode (one with a NUL byte). The driver would refuse it
 /// too, but report it as an invalid server response.
-fn encodable(update: Document) -> Result<Document> {
+pub(crate) fn encodable(update: Document) -> Result<Document> {
     fn bad_key(value: &Bson) -> Option<&str> {
         match value {
             Bson::Document(doc) => doc.iter().find_map(|(key, value)| {
@@ -459,10 +460,11 @@ impl<'a, M: Model> InsertOne<'a, M> {
 
     async fn run(self) -> Result<M> {
         let doc = M::from_insert(self.insert, self.now.unwrap_or_else(DateTime::now));
-        let coll = self.repo.collection().await?;
+        let coll = self.repo.stored_collection().await?;
+        let doc = Stored(doc);
         let inserted = coll.insert_one(&doc);
         in_session!(inserted, self.session).map_err(Repo::<M>::error)?;
-        Ok(doc)
+        Ok(doc.0)
     }
 }
 
@@ -489,12 +491,12 @@ impl<'a, M: Model> InsertMany<'a, M> {
             return Ok(Vec::new());
         }
         let now = self.now.unwrap_or_else(DateTime::now);
-        let docs: Vec<M> =
-            self.inserts.into_iter().map(|insert| M::from_insert(insert, now)).collect();
-        let coll = self.repo.collection().await?;
+        let docs: Vec<Stored<M>> =
+            self.inserts.into_iter().map(|insert| Stored(M::from_insert(insert, now))).collect();
+        let coll = self.repo.stored_collection().await?;
         let inserted = coll.insert_many(&docs);
         in_session!(inserted, self.session).map_err(Repo::<M>::error)?;
-        Ok(docs)
+        Ok(docs.into_iter().map(|doc| doc.0).collect())
     }
 }
 
@@ -664,13 +666,17 @@ impl<M: Model> Repo<M> {
     }
 
     /// Updates the document with `key` and returns it as it is after.
-    pub fn update_one<'a>(&'a self, key: &'a M::Key, update: Update<M>) -> UpdateOne<'a, M> {
-        UpdateOne { repo: self, key, update, now: None, session: None }
+    pub fn update_one<'a>(
+        &'a self,
+        key: &'a M::Key,
+        update: impl Into<Update<M>>,
+    ) -> UpdateOne<'a, M> {
+        UpdateOne { repo: self, key, update: update.into(), now: None, session: None }
     }
 
     /// Updates every document matching `query`; returns how many changed.
-    pub fn update_many(&self, query: Query<M>, update: Update<M>) -> UpdateMany<'_, M> {
-        UpdateMany { repo: self, query, update, now: None, session: None }
+    pub fn update_many(&self, query: Query<M>, update: impl Into<Update<M>>) -> UpdateMany<'_, M> {
+        UpdateMany { repo: self, query, update: update.into(), now: None, session: None }
     }
 
     /// Deletes the document with `key`, or fails with [`Error::NotFound`].

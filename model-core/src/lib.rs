@@ -8,31 +8,41 @@
 //! [`Error`].
 #![deny(missing_docs)]
 
+#[macro_use]
 mod actions;
+mod array;
 mod connection;
 mod error;
 mod field;
+mod filtered;
 mod migrate;
 mod model;
 mod query;
 mod repo;
 mod schema;
 mod sort;
+mod stored;
 mod update;
 
 pub use actions::{
     Count, DeleteMany, DeleteOne, Find, FindMany, FindManyToMapBy, FindOne, InsertMany, InsertOne,
     Iterate, MAX_PAGE_LIMIT, Page, Paginate, UpdateMany, UpdateOne,
 };
+pub use array::Push;
 pub use connection::Connection;
 pub use error::{Error, Result};
-pub use field::{Field, ReadOnly, Writable};
+pub use field::{
+    Access, Field, JoinAccess, Nested, Nullable, Positional, ReadAccess, ReadOnly, Writable,
+    WriteAccess,
+};
+pub use filtered::{FindOneAndDelete, FindOneAndReplace, FindOneAndUpdate, Upsert, WithCollection};
 pub use migrate::{Migration, MigrationReport, ValidatorChange};
 pub use model::{Key, Model, ParseKey, UpdatedAt};
 pub use query::Query;
 pub use repo::Repo;
 pub use schema::{FieldType, IndexSpec, Numeric, ObjectSchema, Ordered, string_enum_schema};
 pub use sort::Sort;
+pub use stored::Stored;
 pub use update::Update;
 
 pub use bson;
@@ -43,8 +53,8 @@ pub use mongodb;
 #[doc(hidden)]
 pub mod __private {
     pub use crate::model::{Key, Model, UpdatedAt};
-    pub use crate::schema::{FieldType, IndexSpec, ObjectSchema, string_enum_schema};
-    pub use crate::{Error, Field, ReadOnly, Result, Writable};
+    pub use crate::schema::{FieldType, IndexSpec, ObjectSchema, put, string_enum_schema};
+    pub use crate::{Error, Field, Nested, Nullable, ReadOnly, Result, Writable};
     pub use bson;
     pub use std;
 }

@@ -27,6 +27,9 @@ pub trait Model: Serialize + DeserializeOwned + Send + Sync + Unpin + Sized + 's
     /// generating the key if the insert left it out.
     fn from_insert(insert: Self::Insert, now: DateTime) -> Self;
 
+    /// Sets `updated_at` to `now` (what a replacement stores).
+    fn touch(&mut self, now: DateTime);
+
     /// The `$jsonSchema` validator of the collection.
     fn json_schema() -> Document;
 
@@ -59,6 +62,12 @@ pub trait Key:
     /// The key for an insert, generating one where allowed.
     fn from_insert(insert: Self::Insert) -> Self;
 
+    /// A new key, for kinds the database can make up (UUID and ObjectId):
+    /// what an upsert inserts when its query does not name the key.
+    fn generate() -> Option<Self> {
+        None
+    }
+
     /// The key as the BSON value stored in `_id`.
     fn to_bson(&self) -> Result<Bson> {
         bson::to_bson(self).map_err(Error::from)
@@ -71,6 +80,9 @@ impl Key for bson::Uuid {
         // `Default` for a UUID is a new random (v4) one.
         insert.unwrap_or_default()
     }
+    fn generate() -> Option<Self> {
+        Some(bson::Uuid::new())
+    }
     fn to_bson(&self) -> Result<Bson> {
         Ok(Bson::Binary(bson::Binary::from_uuid(*self)))
     }
@@ -81,6 +93,9 @@ impl Key for ObjectId {
     fn from_insert(insert: Option<ObjectId>) -> Self {
         // `Default` for an ObjectId is a newly generated one.
         insert.unwrap_or_default()
+    }
+    fn generate() -> Option<Self> {
+        Some(ObjectId::new())
     }
     fn to_bson(&self) -> Result<Bson> {
         Ok(Bson::ObjectId(*self))
@@ -122,10 +137,16 @@ impl Key for i64 {
 pub trait UpdatedAt: Send + Sync {
     /// The value stored on insert.
     fn on_insert(now: DateTime) -> Self;
+
+    /// The value stored by an update or a replacement at `now`.
+    fn on_update(now: DateTime) -> Self;
 }
 
 impl UpdatedAt for DateTime {
     fn on_insert(now: DateTime) -> Self {
+        now
+    }
+    fn on_update(now: DateTime) -> Self {
         now
     }
 }
@@ -133,6 +154,9 @@ impl UpdatedAt for DateTime {
 impl UpdatedAt for Option<DateTime> {
     fn on_insert(_: DateTime) -> Self {
         None
+    }
+    fn on_update(now: DateTime) -> Self {
+        Some(now)
     }
 }
 

@@ -7,6 +7,16 @@ use bson::{Bson, Document};
 
 use crate::{Error, Result};
 
+/// A value that could not be encoded, with the path it was meant for:
+/// kept by a query or an update and reported when the operation runs.
+pub(crate) type Invalid = (&'static str, Arc<bson::ser::Error>);
+
+impl Error {
+    pub(crate) fn from_invalid((field, source): Invalid) -> Self {
+        Error::InvalidValue { field: field.to_string(), source }
+    }
+}
+
 /// A filter on documents of model `M`, built from its fields
 /// (`Foo::FOO.eq("a").and(Foo::BAR.gte(2))`) and turned into a BSON filter
 /// when the operation runs.
@@ -15,7 +25,7 @@ use crate::{Error, Result};
 /// operation as [`Error::InvalidValue`], with nothing sent.
 pub struct Query<M> {
     filter: Filter,
-    error: Option<(&'static str, Arc<bson::ser::Error>)>,
+    error: Option<Invalid>,
     _model: PhantomData<fn() -> M>,
 }
 
@@ -106,11 +116,20 @@ impl<M> Query<M> {
             Ok(value) => {
                 Query { filter: Filter::One(field, value), error: None, _model: PhantomData }
             }
-            Err(error) => Query {
-                filter: Filter::Doc(Document::new()),
-                error: Some((field, Arc::new(error))),
-                _model: PhantomData,
-            },
+            Err(error) => Self::invalid((field, Arc::new(error))),
+        }
+    }
+
+    /// A query that fails with `invalid` when it runs.
+    pub(crate) fn invalid(invalid: Invalid) -> Self {
+        Query { filter: Filter::Doc(Document::new()), error: Some(invalid), _model: PhantomData }
+    }
+
+    /// The filter document, or the value that could not be encoded.
+    pub(crate) fn into_filter(self) -> Result<Document, Invalid> {
+        match self.error {
+            Some(invalid) => Err(invalid),
+            None => Ok(self.filter.into_document()),
         }
     }
 
@@ -174,15 +193,12 @@ impl<M> Query<M> {
     /// # Errors
     /// [`Error::InvalidValue`] when a value could not be stored as BSON.
     pub fn into_document(self) -> Result<Document> {
-        self.check()?;
-        Ok(self.filter.into_document())
+        self.into_filter().map_err(Error::from_invalid)
     }
 
     fn check(&self) -> Result<()> {
         match &self.error {
-            Some((field, source)) => {
-                Err(Error::InvalidValue { field: (*field).to_string(), source: source.clone() })
-            }
+            Some(invalid) => Err(Error::from_invalid(invalid.clone())),
             None => Ok(()),
         }
     }

@@ -62,6 +62,12 @@ impl<M: Model> Repo<M> {
             .await
     }
 
+    /// The collection typed for writing documents as they are stored
+    /// (`None` fields left out): a view of the same collection.
+    pub(crate) async fn stored_collection(&self) -> Result<Collection<crate::Stored<M>>> {
+        Ok(self.collection().await?.clone_with_type())
+    }
+
     /// Maps a driver error from this collection to [`Error`].
     pub(crate) fn error(error: mongodb::error::Error) -> Error {
         Error::from_driver(M::COLLECTION, error)

@@ -37,7 +37,8 @@ pub trait FieldType: Serialize {
     /// The `$jsonSchema` of a value of this type.
     fn json_schema() -> Document;
 
-    /// The value as BSON.
+    /// The value as BSON, as it is stored: `None` struct fields left out
+    /// (see [`Stored`](crate::Stored)).
     ///
     /// # Errors
     /// When the value cannot be represented (for example a `u64` over `i64::MAX`).
@@ -45,8 +46,21 @@ pub trait FieldType: Serialize {
     where
         Self: Sized,
     {
-        bson::to_bson(&self)
+        bson::to_bson(&crate::Stored(&self))
     }
+}
+
+/// Adds `value` to `doc` as `name`, unless it is a `None` (which is not
+/// stored). Used by the derives' field-by-field conversions.
+///
+/// # Errors
+/// When the value cannot be represented as BSON.
+pub fn put<T: FieldType>(doc: &mut Document, name: &str, value: T) -> Result<(), bson::ser::Error> {
+    let value = value.into_bson()?;
+    if T::REQUIRED || value != Bson::Null {
+        doc.insert(name, value);
+    }
+    Ok(())
 }
 
 /// A field type with an order, so it supports `gt`, `gte`, `lt`, `lte` and `range`.

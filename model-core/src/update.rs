@@ -5,29 +5,63 @@ use std::sync::Arc;
 
 use bson::{Bson, DateTime, Document};
 
+use crate::query::Invalid;
 use crate::{Error, Result};
 
-/// Changes to documents of model `M`, built from its writable fields
-/// (`Foo::BAR.set(3).and(Foo::FOO.unset())`). `updated_at` is added by the
-/// operation that runs it.
+/// An update operator the typed paths produce.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Op {
+    Set,
+    Unset,
+    Inc,
+    Mul,
+    Min,
+    Max,
+    SetOnInsert,
+    Push,
+    AddToSet,
+    Pull,
+    PullAll,
+    Pop,
+}
+
+impl Op {
+    fn name(self) -> &'static str {
+        match self {
+            Op::Set => "$set",
+            Op::Unset => "$unset",
+            Op::Inc => "$inc",
+            Op::Mul => "$mul",
+            Op::Min => "$min",
+            Op::Max => "$max",
+            Op::SetOnInsert => "$setOnInsert",
+            Op::Push => "$push",
+            Op::AddToSet => "$addToSet",
+            Op::Pull => "$pull",
+            Op::PullAll => "$pullAll",
+            Op::Pop => "$pop",
+        }
+    }
+}
+
+/// Changes to documents of model `M`, built from its writable paths
+/// (`Foo::BAR.set(3).and(Foo::TAGS.push("x"))`). `updated_at` is added by
+/// the operation that runs it.
 pub struct Update<M> {
-    // `None` until an operator is used: an empty `Document` is not free
-    // (it seeds a hasher), and the first document of each operator becomes
-    // the one sent, so a typed update costs what the `doc!` it becomes costs.
-    set: Option<Document>,
-    unset: Option<Document>,
-    inc: Option<Document>,
-    error: Option<(&'static str, Arc<bson::ser::Error>)>,
+    // The update document as it is built, `{ "$op": { path: value } }`:
+    // a typed update costs what the `doc!` it becomes costs.
+    ops: Document,
+    error: Option<Invalid>,
+    raw_error: Option<String>,
     _model: PhantomData<fn() -> M>,
 }
 
 impl<M> Clone for Update<M> {
     fn clone(&self) -> Self {
         Update {
-            set: self.set.clone(),
-            unset: self.unset.clone(),
-            inc: self.inc.clone(),
+            ops: self.ops.clone(),
             error: self.error.clone(),
+            raw_error: self.raw_error.clone(),
             _model: PhantomData,
         }
     }
@@ -35,12 +69,7 @@ impl<M> Clone for Update<M> {
 
 impl<M> std::fmt::Debug for Update<M> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let empty = Document::new();
-        f.debug_struct("Update")
-            .field("set", self.set.as_ref().unwrap_or(&empty))
-            .field("unset", self.unset.as_ref().unwrap_or(&empty))
-            .field("inc", self.inc.as_ref().unwrap_or(&empty))
-            .finish()
+        f.debug_tuple("Update").field(&self.ops).finish()
     }
 }
 
@@ -50,79 +79,111 @@ impl<M> Default for Update<M> {
     }
 }
 
-/// `into` with `other`'s fields added; `other` wins on a shared field.
-fn merge(into: Option<Document>, other: Option<Document>) -> Option<Document> {
-    match (into, other) {
-        (Some(mut into), Some(other)) => {
-            into.extend(other);
-            Some(into)
-        }
-        (into, None) => into,
-        (None, other) => other,
-    }
-}
-
 impl<M> Update<M> {
     /// No change but `updated_at`.
     pub fn none() -> Self {
-        Update { set: None, unset: None, inc: None, error: None, _model: PhantomData }
+        Update { ops: Document::new(), error: None, raw_error: None, _model: PhantomData }
     }
 
-    pub(crate) fn op(
-        operator: &'static str,
-        field: &'static str,
-        value: Result<Bson, bson::ser::Error>,
-    ) -> Self {
-        let mut update = Self::none();
+    pub(crate) fn op(op: Op, field: &'static str, value: Result<Bson, bson::ser::Error>) -> Self {
         match value {
             Ok(value) => {
-                let target = match operator {
-                    "$set" => &mut update.set,
-                    "$unset" => &mut update.unset,
-                    _ => &mut update.inc,
-                };
-                target.get_or_insert_with(Document::new).insert(field, value);
+                let mut fields = Document::new();
+                fields.insert(field, value);
+                let mut ops = Document::new();
+                ops.insert(op.name(), fields);
+                Update { ops, error: None, raw_error: None, _model: PhantomData }
             }
-            Err(error) => update.error = Some((field, Arc::new(error))),
+            Err(error) => Self::invalid((field, Arc::new(error))),
         }
+    }
+
+    /// An update that fails with `invalid` when it runs.
+    pub(crate) fn invalid(invalid: Invalid) -> Self {
+        let mut update = Self::none();
+        update.error = Some(invalid);
         update
     }
 
-    /// Both changes; where both touch the same field with the same operator,
-    /// `other` wins.
-    pub fn and(mut self, other: Update<M>) -> Self {
-        self.set = merge(self.set, other.set);
-        self.unset = merge(self.unset, other.unset);
-        self.inc = merge(self.inc, other.inc);
+    /// An update written by hand (`{ "$rename": { "a": "b" } }`), for what
+    /// the typed paths cannot say; it joins typed parts with
+    /// [`and`](Update::and). Nothing checks its paths or value types; a
+    /// key that is not an operator (`$...`) with a document of paths is
+    /// refused with [`Error::InvalidArgument`] when the operation runs.
+    pub fn raw(update: Document) -> Self {
+        let shape = update.iter().find_map(|(op, fields)| match fields {
+            Bson::Document(_) if op.starts_with('$') => None,
+            _ => Some(format!(
+                "a raw update holds operators with documents of paths, like {{ \"$set\": {{ .. }} }}; found `{op}`"
+            )),
+        });
+        Update { ops: update, error: None, raw_error: shape, _model: PhantomData }
+    }
+
+    /// Both changes; where both touch the same path with the same
+    /// operator, `other` wins. Takes an [`Update`] or anything that
+    /// becomes one (a [`Push`](crate::Push)).
+    pub fn and(mut self, other: impl Into<Update<M>>) -> Self {
+        let other = other.into();
+        for (op, fields) in other.ops {
+            match (self.ops.get_mut(&op), fields) {
+                (Some(Bson::Document(mine)), Bson::Document(theirs)) => mine.extend(theirs),
+                (_, fields) => {
+                    self.ops.insert(op, fields);
+                }
+            }
+        }
         self.error = self.error.or(other.error);
+        self.raw_error = self.raw_error.or(other.raw_error);
         self
     }
 
-    /// Whether no field is changed.
+    /// Whether no path is changed.
     pub fn is_empty(&self) -> bool {
-        [&self.set, &self.unset, &self.inc]
-            .iter()
-            .all(|d| d.as_ref().is_none_or(Document::is_empty))
+        self.ops.values().all(|fields| fields.as_document().is_some_and(Document::is_empty))
+    }
+
+    /// Sets `field` to `value` only on insert, unless the update already
+    /// does: what an upsert adds for the key and `created_at`.
+    pub(crate) fn on_insert(&mut self, field: &str, value: Bson) {
+        let touched = self
+            .ops
+            .values()
+            .any(|fields| fields.as_document().is_some_and(|fields| fields.contains_key(field)));
+        if touched {
+            return;
+        }
+        match self.ops.get_mut(Op::SetOnInsert.name()) {
+            Some(Bson::Document(fields)) => {
+                fields.insert(field, value);
+            }
+            _ => {
+                self.ops.insert(Op::SetOnInsert.name(), bson::doc! { field: value });
+            }
+        }
     }
 
     /// The update document, with `updated_at` set to `now`.
     ///
     /// # Errors
-    /// [`Error::InvalidValue`] when a value could not be stored as BSON.
-    pub fn into_document(self, now: DateTime) -> Result<Document> {
-        if let Some((field, source)) = self.error {
-            return Err(Error::InvalidValue { field: field.to_string(), source });
+    /// [`Error::InvalidValue`] when a value could not be stored as BSON;
+    /// [`Error::InvalidArgument`] for a malformed [`raw`](Update::raw) part.
+    pub fn into_document(mut self, now: DateTime) -> Result<Document> {
+        if let Some(invalid) = self.error {
+            return Err(Error::from_invalid(invalid));
         }
-        let mut set = self.set.unwrap_or_default();
-        set.insert("updated_at", now);
-        let mut update = bson::doc! { "$set": set };
-        if let Some(unset) = self.unset.filter(|d| !d.is_empty()) {
-            update.insert("$unset", unset);
+        if let Some(message) = self.raw_error {
+            return Err(Error::invalid(message));
         }
-        if let Some(inc) = self.inc.filter(|d| !d.is_empty()) {
-            update.insert("$inc", inc);
+        match self.ops.get_mut(Op::Set.name()) {
+            Some(Bson::Document(set)) => {
+                set.insert("updated_at", now);
+            }
+            _ => {
+                self.ops.insert(Op::Set.name(), bson::doc! { "updated_at": now });
+            }
         }
-        Ok(update)
+        Ok(self.ops)
     }
 }
 
@@ -131,25 +192,38 @@ mod tests {
     use super::*;
     use bson::doc;
 
-    fn op(operator: &'static str, field: &'static str, value: i64) -> Update<()> {
-        Update::op(operator, field, Ok(value.into()))
+    fn op(op: Op, field: &'static str, value: i64) -> Update<()> {
+        Update::op(op, field, Ok(value.into()))
     }
 
     #[test]
     fn operators_merge_and_the_later_value_wins() {
         let now = DateTime::from_millis(7);
-        let update = op("$inc", "n", 1)
-            .and(op("$set", "a", 1))
+        let update = op(Op::Inc, "n", 1)
+            .and(op(Op::Set, "a", 1))
             .and(Update::none())
-            .and(op("$set", "a", 2).and(op("$unset", "b", 0)));
+            .and(op(Op::Set, "a", 2).and(op(Op::Unset, "b", 0)));
         assert!(!update.is_empty() && Update::<()>::none().is_empty());
         assert_eq!(
             update.into_document(now).unwrap(),
-            doc! { "$set": { "a": 2_i64, "updated_at": now }, "$unset": { "b": 0_i64 }, "$inc": { "n": 1_i64 } }
+            doc! { "$inc": { "n": 1_i64 }, "$set": { "a": 2_i64, "updated_at": now }, "$unset": { "b": 0_i64 } }
         );
         assert_eq!(
             Update::<()>::none().into_document(now).unwrap(),
             doc! { "$set": { "updated_at": now } }
         );
+    }
+
+    #[test]
+    fn raw_parts_merge_with_typed_ones_and_must_be_operators() {
+        let now = DateTime::from_millis(7);
+        let update = op(Op::Set, "a", 1)
+            .and(Update::raw(doc! { "$set": { "b": 2 }, "$rename": { "c": "d" } }));
+        assert_eq!(
+            update.into_document(now).unwrap(),
+            doc! { "$set": { "a": 1_i64, "b": 2, "updated_at": now }, "$rename": { "c": "d" } }
+        );
+        let bad = Update::<()>::raw(doc! { "a": 1 });
+        assert!(matches!(bad.into_document(now), Err(Error::InvalidArgument { .. })));
     }
 }

@@ -254,11 +254,7 @@ fn parse_field(
         );
     }
     let plain = ident.unraw().to_string();
-    let stored = match (&serde.rename, container.rename_all) {
-        (Some(name), _) => name.clone(),
-        (None, Some(rule)) => rule.apply_to_field(&plain),
-        (None, None) => plain.clone(),
-    };
+    let stored = serde.stored_name(&ident, container);
     if let Some(error) = check_stored_name(&stored, &ident) {
         errors.push(error);
     }
@@ -351,12 +347,7 @@ pub fn fallback(input: &DeriveInput) -> Option<Model> {
         .filter_map(|f| {
             let ident = f.ident.clone()?;
             let serde = serde_attr::parse(&f.attrs).unwrap_or_default();
-            let plain = ident.unraw().to_string();
-            let stored = match (&serde.rename, container.rename_all) {
-                (Some(name), _) => name.clone(),
-                (None, Some(rule)) => rule.apply_to_field(&plain),
-                (None, None) => plain,
-            };
+            let stored = serde.stored_name(&ident, &container);
             let role = match stored.as_str() {
                 "_id" => Role::Key,
                 "created_at" => Role::CreatedAt,

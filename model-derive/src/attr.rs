@@ -122,6 +122,7 @@ fn direction(expr: &Expr) -> Option<i32> {
 #[darling(attributes(model), forward_attrs(serde))]
 pub struct SchemaAttrs {
     pub ident: Ident,
+    pub vis: syn::Visibility,
     pub generics: Generics,
     pub data: darling::ast::Data<VariantAttrs, SchemaFieldAttrs>,
     pub attrs: Vec<Attribute>,

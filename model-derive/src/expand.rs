@@ -27,24 +27,32 @@ fn constants(model: &Model) -> Vec<TokenStream> {
     fields
         .iter()
         .map(|f| {
-            let name = format_ident!(
-                "{}",
-                f.ident.unraw().to_string().to_uppercase(),
-                span = f.ident.span()
-            );
-            let ty = &f.ty;
-            let stored = &f.stored;
             let access = match f.role {
                 Role::Data => quote!(#rt::Writable),
                 _ => quote!(#rt::ReadOnly),
             };
-            let doc = format!("The field `{}`, stored as `{stored}`.", f.ident.unraw());
-            quote! {
-                #[doc = #doc]
-                #vis const #name: #rt::Field<#ident, #ty, #access> = #rt::Field::new(#stored);
-            }
+            constant(&rt, ident, vis, &f.ident, &f.ty, &f.stored, access)
         })
         .collect()
+}
+
+/// `const FIELD: Field<Owner, Type, Access> = Field::new("stored");` for the
+/// field `field` of `owner` (a model or a `#[derive(Schema)]` struct).
+pub fn constant(
+    rt: &TokenStream,
+    owner: &syn::Ident,
+    vis: &syn::Visibility,
+    field: &syn::Ident,
+    ty: &syn::Type,
+    stored: &str,
+    access: TokenStream,
+) -> TokenStream {
+    let name = format_ident!("{}", field.unraw().to_string().to_uppercase(), span = field.span());
+    let doc = format!("The field `{}`, stored as `{stored}`.", field.unraw());
+    quote! {
+        #[doc = #doc]
+        #vis const #name: #rt::Field<#owner, #ty, #access> = #rt::Field::new(#stored);
+    }
 }
 
 pub fn model(model: &Model) -> TokenStream {
@@ -56,6 +64,11 @@ pub fn model(model: &Model) -> TokenStream {
     let key_ty = &key.ty;
 
     let constants = constants(model);
+    let updated = fields
+        .iter()
+        .find(|f| f.role == Role::UpdatedAt)
+        .expect("checked: a model has `updated_at`");
+    let (updated_at, updated_at_ty) = (&updated.ident, &updated.ty);
 
     let insert_fields =
         fields.iter().filter(|f| matches!(f.role, Role::Key | Role::Data)).map(|f| {
@@ -128,6 +141,10 @@ pub fn model(model: &Model) -> TokenStream {
 
                 fn from_insert(insert: #insert_ident, now: #rt::bson::DateTime) -> Self {
                     #ident { #(#build_fields,)* }
+                }
+
+                fn touch(&mut self, now: #rt::bson::DateTime) {
+                    self.#updated_at = <#updated_at_ty as #rt::UpdatedAt>::on_update(now);
                 }
 
                 fn json_schema() -> #rt::bson::Document {

@@ -32,10 +32,7 @@ pub fn composite_key(input: &DeriveInput) -> darling::Result<TokenStream> {
     let to_bson = stored_fields(input).map(|fields| {
         let inserts = fields.iter().map(|(field, stored)| {
             quote! {
-                doc.insert(
-                    #stored,
-                    #rt::FieldType::into_bson(::core::clone::Clone::clone(&self.#field))?,
-                );
+                #rt::put(&mut doc, #stored, ::core::clone::Clone::clone(&self.#field))?;
             }
         });
         quote! {
@@ -79,12 +76,7 @@ fn stored_fields(input: &DeriveInput) -> Option<Vec<(syn::Ident, String)>> {
             if serde.custom_serialization || !serde.unsupported.is_empty() {
                 return None;
             }
-            let plain = ident.unraw().to_string();
-            let stored = match (&serde.rename, container.rename_all) {
-                (Some(name), _) => name.clone(),
-                (None, Some(rule)) => rule.apply_to_field(&plain),
-                (None, None) => plain,
-            };
+            let stored = serde.stored_name(&ident, &container);
             Some((ident, stored))
         })
         .collect()
@@ -108,6 +100,7 @@ fn struct_field_type(input: &DeriveInput) -> darling::Result<TokenStream> {
         .unwrap_or_default();
     let fields = attrs.data.take_struct().expect("checked: named struct").fields;
     let mut properties = Vec::new();
+    let mut constants = Vec::new();
     for field in &fields {
         let ident = field.ident.as_ref().expect("named");
         let Some(serde) =
@@ -123,24 +116,28 @@ fn struct_field_type(input: &DeriveInput) -> darling::Result<TokenStream> {
                 .with_span(span),
             );
         }
-        let plain = ident.unraw().to_string();
-        let stored = match (&serde.rename, container.rename_all) {
-            (Some(name), _) => name.clone(),
-            (None, Some(rule)) => rule.apply_to_field(&plain),
-            (None, None) => plain,
-        };
+        let stored = serde.stored_name(ident, &container);
         if let Some(error) = crate::ast::check_stored_name(&stored, ident) {
             errors.push(error);
         }
         let ty = &field.ty;
         properties.push(quote_spanned!(ty.span()=> .property::<#ty>(#stored)));
+        let access = quote!(#rt::Writable);
+        constants.push(crate::expand::constant(
+            &rt,
+            &attrs.ident,
+            &attrs.vis,
+            ident,
+            ty,
+            &stored,
+            access,
+        ));
     }
     let ident = &attrs.ident;
     let additional = attrs.additional_properties;
     let into_bson = stored_fields(input).map(|fields| {
-        let inserts = fields.iter().map(
-            |(field, stored)| quote!(doc.insert(#stored, #rt::FieldType::into_bson(self.#field)?);),
-        );
+        let inserts =
+            fields.iter().map(|(field, stored)| quote!(#rt::put(&mut doc, #stored, self.#field)?;));
         quote! {
             fn into_bson(self) -> ::core::result::Result<#rt::bson::Bson, #rt::bson::ser::Error> {
                 let mut doc = #rt::bson::Document::new();
@@ -150,8 +147,24 @@ fn struct_field_type(input: &DeriveInput) -> darling::Result<TokenStream> {
         }
     });
     errors.finish_with(quote! {
+        #[automatically_derived]
+        impl #ident {
+            #(#constants)*
+        }
+
         #[doc(hidden)]
         const _: () = {
+            #[automatically_derived]
+            impl #rt::Nested for #ident {
+                type Struct = #ident;
+                type Value<U: #rt::Nullable> = U;
+            }
+
+            #[automatically_derived]
+            impl #rt::Nullable for #ident {
+                type Optional = #rt::std::option::Option<#ident>;
+            }
+
             #[automatically_derived]
             impl #rt::FieldType for #ident {
                 fn json_schema() -> #rt::bson::Document {
@@ -206,6 +219,11 @@ fn unit_enum(input: &DeriveInput) -> darling::Result<TokenStream> {
                 fn json_schema() -> #rt::bson::Document {
                     #rt::string_enum_schema(&[#(#names),*])
                 }
+            }
+
+            #[automatically_derived]
+            impl #rt::Nullable for #ident {
+                type Optional = #rt::std::option::Option<#ident>;
             }
         };
     })

@@ -22,6 +22,21 @@ pub struct SerdeAttrs {
     pub custom_serialization: bool,
 }
 
+impl SerdeAttrs {
+    /// The name serde stores the field `ident` under, given the
+    /// container's attributes: `rename`, else `rename_all`, else the name
+    /// itself (without `r#`). The one place stored names are decided.
+    pub fn stored_name(&self, ident: &syn::Ident, container: &SerdeAttrs) -> String {
+        use syn::ext::IdentExt;
+        let plain = ident.unraw().to_string();
+        match (&self.rename, container.rename_all) {
+            (Some(name), _) => name.clone(),
+            (None, Some(rule)) => rule.apply_to_field(&plain),
+            (None, None) => plain,
+        }
+    }
+}
+
 /// Keys that only affect deserialization or naming, never the bytes written.
 const SERIALIZATION_NEUTRAL: &[&str] =
     &["alias", "default", "deserialize_with", "borrow", "bound", "deny_unknown_fields"];

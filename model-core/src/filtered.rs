@@ -1,0 +1,299 @@
+//! Writes selected by a query that return the document (`findAndModify`),
+//! upserts, and the escape hatch to the typed driver collection.
+
+use std::future::IntoFuture;
+
+use bson::DateTime;
+use futures::future::BoxFuture;
+use mongodb::action::Action;
+use mongodb::options::ReturnDocument;
+use mongodb::{ClientSession, Collection};
+use tracing::Instrument;
+
+use crate::actions::{bounded, encodable};
+use crate::{Error, Key, Model, Query, Repo, Result, Sort, Stored, Update};
+
+macro_rules! sort_setter {
+    () => {
+        /// Which document is written when several match: the first in
+        /// this order.
+        pub fn sort(mut self, sort: Sort<M>) -> Self {
+            self.sort = Some(sort);
+            self
+        }
+    };
+}
+
+macro_rules! return_before_setter {
+    () => {
+        /// Returns the document as it was before the write, instead of after.
+        pub fn return_before(mut self) -> Self {
+            self.before = true;
+            self
+        }
+    };
+}
+
+fn returned(before: bool) -> ReturnDocument {
+    if before { ReturnDocument::Before } else { ReturnDocument::After }
+}
+
+/// `repo.find_one_and_update(query, update)`: updates the first document
+/// matching `query` and returns it (after the update, or before with
+/// [`return_before`](Self::return_before)); `None` when nothing matched,
+/// and then nothing was written. A guarded transition in one round trip:
+/// `find_one_and_update(Order::STATUS.eq(Pending).and(..), Order::STATUS.set(Paid))`.
+#[must_use = "an action does nothing until awaited"]
+pub struct FindOneAndUpdate<'a, M: Model> {
+    repo: &'a Repo<M>,
+    query: Query<M>,
+    update: Update<M>,
+    sort: Option<Sort<M>>,
+    before: bool,
+    now: Option<DateTime>,
+    session: Option<&'a mut ClientSession>,
+}
+
+impl<'a, M: Model> FindOneAndUpdate<'a, M> {
+    session_setter!();
+    now_setter!();
+    sort_setter!();
+    return_before_setter!();
+
+    async fn run(self) -> Result<Option<M>> {
+        let filter = self.query.into_document()?;
+        let update = self
+            .update
+            .into_document(self.now.unwrap_or_else(DateTime::now))
+            .and_then(encodable)?;
+        let coll = self.repo.collection().await?;
+        let updated = coll
+            .find_one_and_update(filter, update)
+            .return_document(returned(self.before))
+            .optional(self.sort, |a, sort| a.sort(sort.into_document()));
+        in_session!(updated, self.session).map_err(Repo::<M>::error)
+    }
+}
+
+into_future!(FindOneAndUpdate, Option<M>, "find_one_and_update");
+
+/// `repo.upsert(query, update)`: updates the first document matching
+/// `query`, or inserts one made of the query's equalities and the update,
+/// with a generated key (UUID and ObjectId keys; other kinds must be in
+/// the query as `_id`), `created_at` and `updated_at`. Returns the
+/// document after. The insert is checked by the collection's validator
+/// like any other: a missing required field is [`Error::Validation`],
+/// with nothing written.
+#[must_use = "an action does nothing until awaited"]
+pub struct Upsert<'a, M: Model> {
+    repo: &'a Repo<M>,
+    query: Query<M>,
+    update: Update<M>,
+    sort: Option<Sort<M>>,
+    now: Option<DateTime>,
+    session: Option<&'a mut ClientSession>,
+}
+
+impl<'a, M: Model> Upsert<'a, M> {
+    session_setter!();
+    now_setter!();
+    sort_setter!();
+
+    async fn run(self) -> Result<M> {
+        let filter = self.query.into_document()?;
+        let now = self.now.unwrap_or_else(DateTime::now);
+        let mut update = self.update;
+        if !filter.contains_key("_id") {
+            let key = M::Key::generate().ok_or_else(|| {
+                Error::invalid(format!(
+                    "an upsert into `{}` must name the key (`_id`) in its query: this key kind is not generated",
+                    M::COLLECTION
+                ))
+            })?;
+            update.on_insert("_id", key.to_bson()?);
+        }
+        update.on_insert("created_at", now.into());
+        let update = update.into_document(now).and_then(encodable)?;
+        let coll = self.repo.collection().await?;
+        let upserted = coll
+            .find_one_and_update(filter, update)
+            .upsert(true)
+            .return_document(ReturnDocument::After)
+            .optional(self.sort, |a, sort| a.sort(sort.into_document()));
+        in_session!(upserted, self.session)
+            .map_err(Repo::<M>::error)?
+            .ok_or_else(Repo::<M>::not_found)
+    }
+}
+
+into_future!(Upsert, M, "upsert");
+
+/// `repo.find_one_and_replace(query, replacement)`: replaces the first
+/// document matching `query` with `replacement` (its `updated_at` set to
+/// now, `None` fields left out) and returns it (after, or before with
+/// [`return_before`](Self::return_before)); `None` when nothing matched.
+/// The replacement's key must be the matched document's.
+#[must_use = "an action does nothing until awaited"]
+pub struct FindOneAndReplace<'a, M: Model> {
+    repo: &'a Repo<M>,
+    query: Query<M>,
+    replacement: M,
+    sort: Option<Sort<M>>,
+    before: bool,
+    now: Option<DateTime>,
+    session: Option<&'a mut ClientSession>,
+}
+
+impl<'a, M: Model> FindOneAndReplace<'a, M> {
+    session_setter!();
+    now_setter!();
+    sort_setter!();
+    return_before_setter!();
+
+    async fn run(mut self) -> Result<Option<M>> {
+        let filter = self.query.into_document()?;
+        self.replacement.touch(self.now.unwrap_or_else(DateTime::now));
+        let coll = self.repo.stored_collection().await?;
+        let replaced = coll
+            .find_one_and_replace(filter, Stored(self.replacement))
+            .return_document(returned(self.before))
+            .optional(self.sort, |a, sort| a.sort(sort.into_document()));
+        let replaced = in_session!(replaced, self.session).map_err(Repo::<M>::error)?;
+        Ok(replaced.map(|doc| doc.0))
+    }
+}
+
+into_future!(FindOneAndReplace, Option<M>, "find_one_and_replace");
+
+/// `repo.find_one_and_delete(query)`: deletes the first document matching
+/// `query` and returns it; `None` when nothing matched.
+#[must_use = "an action does nothing until awaited"]
+pub struct FindOneAndDelete<'a, M: Model> {
+    repo: &'a Repo<M>,
+    query: Query<M>,
+    sort: Option<Sort<M>>,
+    session: Option<&'a mut ClientSession>,
+}
+
+impl<'a, M: Model> FindOneAndDelete<'a, M> {
+    session_setter!();
+    sort_setter!();
+
+    async fn run(self) -> Result<Option<M>> {
+        let filter = self.query.into_document()?;
+        let coll = self.repo.collection().await?;
+        let deleted = coll
+            .find_one_and_delete(filter)
+            .optional(self.sort, |a, sort| a.sort(sort.into_document()));
+        in_session!(deleted, self.session).map_err(Repo::<M>::error)
+    }
+}
+
+into_future!(FindOneAndDelete, Option<M>, "find_one_and_delete");
+
+type DriverCall<'a, M, T> =
+    Box<dyn FnOnce(Collection<M>) -> BoxFuture<'a, mongodb::error::Result<T>> + Send + 'a>;
+
+/// `repo.with_collection(op, call)`: a driver call on the model's typed
+/// collection that keeps the repository's guarantees: the connection's
+/// timeout, a tracing span (`model`, with the collection and `op`), and
+/// the error mapping ([`Error::NotFound`] is yours to return;
+/// [`Error::Conflict`], [`Error::Validation`], [`Error::Unacknowledged`]
+/// come from the driver's error).
+#[must_use = "an action does nothing until awaited"]
+pub struct WithCollection<'a, M: Model, T> {
+    repo: &'a Repo<M>,
+    op: &'static str,
+    call: DriverCall<'a, M, T>,
+}
+
+impl<'a, M: Model, T: Send + 'a> IntoFuture for WithCollection<'a, M, T> {
+    type Output = Result<T>;
+    type IntoFuture = BoxFuture<'a, Result<T>>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        let span = tracing::debug_span!("model", collection = M::COLLECTION, op = self.op);
+        let timeout = self.repo.connection().timeout();
+        let run = async move {
+            let coll = self.repo.collection().await?.clone();
+            (self.call)(coll).await.map_err(Repo::<M>::error)
+        };
+        Box::pin(bounded(timeout, M::COLLECTION, run).instrument(span))
+    }
+}
+
+impl<M: Model> Repo<M> {
+    /// Updates the first document matching `query` and returns it, or
+    /// `None` when none matched; see [`FindOneAndUpdate`].
+    pub fn find_one_and_update(
+        &self,
+        query: Query<M>,
+        update: impl Into<Update<M>>,
+    ) -> FindOneAndUpdate<'_, M> {
+        FindOneAndUpdate {
+            repo: self,
+            query,
+            update: update.into(),
+            sort: None,
+            before: false,
+            now: None,
+            session: None,
+        }
+    }
+
+    /// Updates the first document matching `query`, or inserts one; see
+    /// [`Upsert`].
+    pub fn upsert(&self, query: Query<M>, update: impl Into<Update<M>>) -> Upsert<'_, M> {
+        Upsert { repo: self, query, update: update.into(), sort: None, now: None, session: None }
+    }
+
+    /// Replaces the first document matching `query` and returns it, or
+    /// `None` when none matched; see [`FindOneAndReplace`].
+    pub fn find_one_and_replace(
+        &self,
+        query: Query<M>,
+        replacement: M,
+    ) -> FindOneAndReplace<'_, M> {
+        FindOneAndReplace {
+            repo: self,
+            query,
+            replacement,
+            sort: None,
+            before: false,
+            now: None,
+            session: None,
+        }
+    }
+
+    /// Deletes the first document matching `query` and returns it, or
+    /// `None` when none matched.
+    pub fn find_one_and_delete(&self, query: Query<M>) -> FindOneAndDelete<'_, M> {
+        FindOneAndDelete { repo: self, query, sort: None, session: None }
+    }
+
+    /// Runs `call` on the typed driver collection, for what the repository
+    /// does not cover, with the repository's timeout, tracing span (named
+    /// `op`) and error mapping:
+    ///
+    /// ```no_run
+    /// # async fn f<M: model_core::Model>(repo: model_core::Repo<M>) -> model_core::Result<()> {
+    /// let names = repo
+    ///     .with_collection("distinct_names", |coll| async move {
+    ///         coll.distinct("name", bson::doc! {}).await
+    ///     })
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn with_collection<'a, T, F, Fut>(
+        &'a self,
+        op: &'static str,
+        call: F,
+    ) -> WithCollection<'a, M, T>
+    where
+        F: FnOnce(Collection<M>) -> Fut + Send + 'a,
+        Fut: Future<Output = mongodb::error::Result<T>> + Send + 'a,
+        T: Send + 'a,
+    {
+        WithCollection { repo: self, op, call: Box::new(move |coll| Box::pin(call(coll))) }
+    }
+}

@@ -461,6 +461,7 @@ impl<M, T: Numeric, A: WriteAccess> Field<M, T, A> {
     }
 
     /// Multiply the value by `factor` (`$mul`); a value not stored becomes 0.
+    #[allow(clippy::should_implement_trait, reason = "named after MongoDB's `$mul`")]
     pub fn mul(self, factor: impl Into<T::Delta>) -> Update<M> {
         Update::op(Op::Mul, self.name, factor.into().into_bson())
     }

@@ -127,6 +127,15 @@ async fn tag_lists_are_queried_and_changed_as_sets() {
     assert_eq!(ann.tags, ["vip", "eu"]);
     let ann = customers.update_one(&ann.id, Customer::TAGS.pop_last()).await.unwrap();
     assert_eq!(ann.tags, ["vip"]);
+    // Two pushes to one array in one update add up.
+    let both = Customer::TAGS.push("a").and(Customer::TAGS.push("b"));
+    let ann = customers.update_one(&ann.id, both).await.unwrap();
+    assert_eq!(ann.tags, ["vip", "a", "b"]);
+    let ann = customers
+        .update_one(&ann.id, Customer::TAGS.pull("a").and(Customer::TAGS.pull("b")))
+        .await
+        .unwrap();
+    assert_eq!(ann.tags, ["vip"]);
     // Whole-array equality: the same elements in the same order.
     assert_eq!(customers.count(Customer::TAGS.eq(vec!["vip".to_string()])).await.unwrap(), 1);
 }
@@ -161,6 +170,7 @@ async fn an_upsert_by_a_unique_field_inserts_once_then_updates() {
             .and(Customer::ADDRESS.set_on_insert(address("Lille")))
             .and(Customer::TAGS.set_on_insert(Vec::<String>::new()))
             .and(Customer::POINTS.inc(10))
+            .and(Customer::REFERRER.set_on_insert(None))
     };
     let first = customers.upsert(Customer::EMAIL.eq("cy@example.com"), sign_up()).await.unwrap();
     assert_eq!(
@@ -170,6 +180,7 @@ async fn an_upsert_by_a_unique_field_inserts_once_then_updates() {
     assert!(first.updated_at.is_some());
     let raw = stored(&conn, "customers", doc! {}).await;
     assert!(matches!(raw.get("_id"), Some(Bson::Binary(_))), "a generated UUID key: {raw}");
+    assert!(!raw.contains_key("referrer"), "set_on_insert(None) stores nothing: {raw}");
     assert_eq!(raw.get("points"), Some(&Bson::Int64(10)));
 
     let again = customers.upsert(Customer::EMAIL.eq("cy@example.com"), sign_up()).await.unwrap();
@@ -191,11 +202,38 @@ async fn an_upsert_the_validator_refuses_writes_nothing() {
     assert!(matches!(err, Error::Validation { .. }), "{err:?}");
     assert_eq!(customers.count(Query::all()).await.unwrap(), 0);
 
-    // A composite key cannot be generated: the query must name it.
+    // A composite key cannot be generated: the query must name it, with `eq`.
     let orders = conn.repo::<Order>();
     let err = orders.upsert(Order::TOTAL.eq(0), Order::TOTAL.inc(1)).await.unwrap_err();
     assert!(matches!(err, Error::InvalidArgument { .. }), "{err:?}");
+    let some_key = OrderKey { customer: model::Uuid::new(), number: 1 };
+    let err = orders.upsert(Order::ID.ne(some_key), Order::TOTAL.inc(1)).await.unwrap_err();
+    assert!(matches!(err, Error::InvalidArgument { .. }), "{err:?}");
     assert_eq!(orders.count(Query::all()).await.unwrap(), 0);
+}
+
+#[tokio::test]
+async fn an_upsert_by_a_composite_key_takes_the_key_from_its_query() {
+    let conn = service().await;
+    let orders = conn.repo::<Order>();
+    let key = OrderKey { customer: model::Uuid::new(), number: 7 };
+    let open = || {
+        Order::STATUS
+            .set_on_insert(Status::Pending)
+            .and(Order::ITEMS.set_on_insert(Vec::<LineItem>::new()))
+            .and(Order::PLACED_AT.set_on_insert(common::at(1)))
+            .and(Order::LABELS.set_on_insert(std::collections::BTreeMap::new()))
+            .and(Order::TOTAL.inc(100))
+    };
+    // The key is an equality inside `$and` (two conditions on `_id`).
+    let other = OrderKey { customer: model::Uuid::new(), number: 7 };
+    let query = || Order::ID.eq(key.clone()).and(Order::ID.ne(other.clone()));
+    assert!(query().to_document().unwrap().contains_key("$and"));
+    let first = orders.upsert(query(), open()).await.unwrap();
+    assert_eq!((first.id.clone(), first.total, first.status), (key.clone(), 100, Status::Pending));
+    let again = orders.upsert(query(), open()).await.unwrap();
+    assert_eq!(again.total, 200);
+    assert_eq!(orders.count(Query::all()).await.unwrap(), 1);
 }
 
 #[tokio::test]

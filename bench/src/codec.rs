@@ -381,8 +381,8 @@ pub mod foo {
     /// The same update with `doc!`.
     pub fn update_doc(f: &Fixtures) -> Output {
         doc! {
-            "$inc": { "bar": 1_i64 },
             "$set": { "foo": "x", "updated_at": f.now },
+            "$inc": { "bar": 1_i64 },
         }
         .into()
     }
@@ -907,8 +907,8 @@ pub mod wide {
                 "address": address_doc(&f.address),
                 "updated_at": f.now,
             },
-            "$inc": { "visits": 1_i64 },
             "$unset": { "note": "" },
+            "$inc": { "visits": 1_i64 },
         }
         .into()
     }
@@ -978,12 +978,12 @@ pub mod wide {
     pub fn array_update_doc(f: &Fixtures) -> Output {
         let item = &f.wide.items[0];
         doc! {
+            "$set": { "address.city": "Paris", "updated_at": f.now },
+            "$inc": { "visits": 1_i64 },
             "$addToSet": { "tags": "x" },
             "$push": { "items": { "$each": [
                 { "sku": item.sku.clone(), "quantity": item.quantity, "price": item.price },
             ] } },
-            "$inc": { "visits": 1_i64 },
-            "$set": { "address.city": "Paris", "updated_at": f.now },
         }
         .into()
     }

@@ -15,7 +15,7 @@ use mongodb::options::{FindOneOptions, FindOptions, ReturnDocument};
 use tracing::Instrument;
 
 use crate::repo::key_filter;
-use crate::{Error, Model, Query, Repo, Result, Sort, Stored, Update};
+use crate::{Error, Model, Options, Query, Repo, Result, Sort, Stored, Update};
 
 /// The most documents one page holds, and the default page size.
 pub const MAX_PAGE_LIMIT: u64 = 1000;
@@ -216,16 +216,22 @@ async fn collect<M: Model>(
 pub struct Find<'a, M: Model> {
     repo: &'a Repo<M>,
     key: &'a M::Key,
+    options: Options,
     session: Option<&'a mut ClientSession>,
 }
 
 impl<'a, M: Model> Find<'a, M> {
     session_setter!();
+    read_option_setters!(options);
+    select_option_setters!(options);
+    comment_setter!(options);
+    max_time_setter!(options);
 
     async fn run(self) -> Result<M> {
         let filter = key_filter::<M>(self.key)?;
         let coll = self.repo.collection().await?;
-        let found = coll.find_one(filter);
+        let options = self.repo.options_with(self.options).find_one(FindOneOptions::default());
+        let found = coll.find_one(filter).with_options(options);
         let found = in_session!(found, self.session);
         found.map_err(Repo::<M>::error)?.ok_or_else(Repo::<M>::not_found)
     }
@@ -239,11 +245,16 @@ pub struct FindOne<'a, M: Model> {
     repo: &'a Repo<M>,
     query: Query<M>,
     sort: Option<Sort<M>>,
+    options: Options,
     session: Option<&'a mut ClientSession>,
 }
 
 impl<'a, M: Model> FindOne<'a, M> {
     session_setter!();
+    read_option_setters!(options);
+    select_option_setters!(options);
+    comment_setter!(options);
+    max_time_setter!(options);
 
     /// Which document is first when several match.
     pub fn sort(mut self, sort: Sort<M>) -> Self {
@@ -256,6 +267,7 @@ impl<'a, M: Model> FindOne<'a, M> {
         let coll = self.repo.collection().await?;
         let mut options = FindOneOptions::default();
         options.sort = self.sort.map(Sort::into_document);
+        let options = self.repo.options_with(self.options).find_one(options);
         let found = coll.find_one(filter).with_options(options);
         let found = in_session!(found, self.session);
         found.map_err(Repo::<M>::error)
@@ -270,15 +282,20 @@ pub struct FindMany<'a, M: Model> {
     repo: &'a Repo<M>,
     query: Query<M>,
     window: Window<M>,
+    options: Options,
     session: Option<&'a mut ClientSession>,
 }
 
 impl<'a, M: Model> FindMany<'a, M> {
     session_setter!();
+    read_option_setters!(options);
+    select_option_setters!(options);
+    comment_setter!(options);
+    max_time_setter!(options);
     window_setters!();
 
     async fn run(self) -> Result<Vec<M>> {
-        let options = self.window.options()?;
+        let options = self.repo.options_with(self.options).find(self.window.options()?);
         let filter = self.query.into_document()?;
         collect(self.repo, filter, options, self.session).await
     }
@@ -313,6 +330,11 @@ where
         self.find = self.find.sort(sort);
         self
     }
+
+    read_option_setters!(find.options);
+    select_option_setters!(find.options);
+    comment_setter!(find.options);
+    max_time_setter!(find.options);
 }
 
 impl<'a, M, K, F> IntoFuture for FindManyToMapBy<'a, M, K, F>
@@ -345,11 +367,16 @@ pub struct Iterate<'a, M: Model> {
     repo: &'a Repo<M>,
     query: Query<M>,
     window: Window<M>,
+    options: Options,
     session: Option<&'a mut ClientSession>,
 }
 
 impl<'a, M: Model> Iterate<'a, M> {
     session_setter!();
+    read_option_setters!(options);
+    select_option_setters!(options);
+    comment_setter!(options);
+    max_time_setter!(options);
     window_setters!();
 
     /// Fetches at most `batch_size` documents per round trip, which bounds
@@ -361,7 +388,7 @@ impl<'a, M: Model> Iterate<'a, M> {
     }
 
     async fn run(self) -> Result<BoxStream<'a, Result<M>>> {
-        let options = self.window.options()?;
+        let options = self.repo.options_with(self.options).find(self.window.options()?);
         let filter = self.query.into_document()?;
         let coll = self.repo.collection().await?;
         let found = coll.find(filter).with_options(options);
@@ -393,11 +420,16 @@ pub struct Paginate<'a, M: Model> {
     repo: &'a Repo<M>,
     query: Query<M>,
     window: Window<M>,
+    options: Options,
     session: Option<&'a mut ClientSession>,
 }
 
 impl<'a, M: Model> Paginate<'a, M> {
     session_setter!();
+    read_option_setters!(options);
+    select_option_setters!(options);
+    comment_setter!(options);
+    max_time_setter!(options);
     window_setters!();
 
     async fn run(mut self) -> Result<(Page, Vec<M>)> {
@@ -407,10 +439,11 @@ impl<'a, M: Model> Paginate<'a, M> {
         }
         let limit = limit.min(MAX_PAGE_LIMIT);
         self.window.limit = Some(limit);
-        let options = self.window.options()?;
+        let shared = self.repo.options_with(self.options);
+        let options = shared.clone().find(self.window.options()?);
         let filter = self.query.into_document()?;
         let coll = self.repo.collection().await?;
-        let count = coll.count_documents(filter.clone());
+        let count = coll.count_documents(filter.clone()).with_options(shared.count());
         let count = in_session!(count, self.session.as_deref_mut()).map_err(Repo::<M>::error)?;
         let page = Page { sort: options.sort.clone(), offset: self.window.offset, limit, count };
         let docs = if self.window.offset >= count {
@@ -429,16 +462,22 @@ into_future!(Paginate, (Page, Vec<M>), "paginate");
 pub struct Count<'a, M: Model> {
     repo: &'a Repo<M>,
     query: Query<M>,
+    options: Options,
     session: Option<&'a mut ClientSession>,
 }
 
 impl<'a, M: Model> Count<'a, M> {
     session_setter!();
+    read_option_setters!(options);
+    select_option_setters!(options);
+    comment_setter!(options);
+    max_time_setter!(options);
 
     async fn run(self) -> Result<u64> {
         let filter = self.query.into_document()?;
         let coll = self.repo.collection().await?;
-        let count = coll.count_documents(filter);
+        let options = self.repo.options_with(self.options).count();
+        let count = coll.count_documents(filter).with_options(options);
         in_session!(count, self.session).map_err(Repo::<M>::error)
     }
 }
@@ -451,18 +490,22 @@ pub struct InsertOne<'a, M: Model> {
     repo: &'a Repo<M>,
     insert: M::Insert,
     now: Option<DateTime>,
+    options: Options,
     session: Option<&'a mut ClientSession>,
 }
 
 impl<'a, M: Model> InsertOne<'a, M> {
     session_setter!();
+    write_option_setters!(options);
+    comment_setter!(options);
     now_setter!();
 
     async fn run(self) -> Result<M> {
         let doc = M::from_insert(self.insert, self.now.unwrap_or_else(DateTime::now));
         let coll = self.repo.stored_collection().await?;
         let doc = Stored(doc);
-        let inserted = coll.insert_one(&doc);
+        let options = self.repo.options_with(self.options).insert_one();
+        let inserted = coll.insert_one(&doc).with_options(options);
         in_session!(inserted, self.session).map_err(Repo::<M>::error)?;
         Ok(doc.0)
     }
@@ -479,11 +522,14 @@ pub struct InsertMany<'a, M: Model> {
     repo: &'a Repo<M>,
     inserts: Vec<M::Insert>,
     now: Option<DateTime>,
+    options: Options,
     session: Option<&'a mut ClientSession>,
 }
 
 impl<'a, M: Model> InsertMany<'a, M> {
     session_setter!();
+    write_option_setters!(options);
+    comment_setter!(options);
     now_setter!();
 
     async fn run(self) -> Result<Vec<M>> {
@@ -494,7 +540,8 @@ impl<'a, M: Model> InsertMany<'a, M> {
         let docs: Vec<Stored<M>> =
             self.inserts.into_iter().map(|insert| Stored(M::from_insert(insert, now))).collect();
         let coll = self.repo.stored_collection().await?;
-        let inserted = coll.insert_many(&docs);
+        let options = self.repo.options_with(self.options).insert_many();
+        let inserted = coll.insert_many(&docs).with_options(options);
         in_session!(inserted, self.session).map_err(Repo::<M>::error)?;
         Ok(docs.into_iter().map(|doc| doc.0).collect())
     }
@@ -510,11 +557,16 @@ pub struct UpdateOne<'a, M: Model> {
     key: &'a M::Key,
     update: Update<M>,
     now: Option<DateTime>,
+    options: Options,
     session: Option<&'a mut ClientSession>,
 }
 
 impl<'a, M: Model> UpdateOne<'a, M> {
     session_setter!();
+    write_option_setters!(options);
+    select_option_setters!(options);
+    comment_setter!(options);
+    max_time_setter!(options);
     now_setter!();
 
     async fn run(self) -> Result<M> {
@@ -524,8 +576,9 @@ impl<'a, M: Model> UpdateOne<'a, M> {
             .into_document(self.now.unwrap_or_else(DateTime::now))
             .and_then(encodable)?;
         let coll = self.repo.collection().await?;
-        let updated =
-            coll.find_one_and_update(filter, update).return_document(ReturnDocument::After);
+        let mut options = self.repo.options_with(self.options).find_one_and_update();
+        options.return_document = Some(ReturnDocument::After);
+        let updated = coll.find_one_and_update(filter, update).with_options(options);
         in_session!(updated, self.session)
             .map_err(Repo::<M>::error)?
             .ok_or_else(Repo::<M>::not_found)
@@ -541,11 +594,15 @@ pub struct UpdateMany<'a, M: Model> {
     query: Query<M>,
     update: Update<M>,
     now: Option<DateTime>,
+    options: Options,
     session: Option<&'a mut ClientSession>,
 }
 
 impl<'a, M: Model> UpdateMany<'a, M> {
     session_setter!();
+    write_option_setters!(options);
+    select_option_setters!(options);
+    comment_setter!(options);
     now_setter!();
 
     async fn run(self) -> Result<u64> {
@@ -555,7 +612,8 @@ impl<'a, M: Model> UpdateMany<'a, M> {
             .into_document(self.now.unwrap_or_else(DateTime::now))
             .and_then(encodable)?;
         let coll = self.repo.collection().await?;
-        let updated = coll.update_many(filter, update);
+        let options = self.repo.options_with(self.options).update();
+        let updated = coll.update_many(filter, update).with_options(options);
         let result = in_session!(updated, self.session).map_err(Repo::<M>::error)?;
         Ok(result.modified_count)
     }
@@ -568,16 +626,21 @@ into_future!(UpdateMany, u64, "update_many");
 pub struct DeleteOne<'a, M: Model> {
     repo: &'a Repo<M>,
     key: &'a M::Key,
+    options: Options,
     session: Option<&'a mut ClientSession>,
 }
 
 impl<'a, M: Model> DeleteOne<'a, M> {
     session_setter!();
+    write_option_setters!(options);
+    select_option_setters!(options);
+    comment_setter!(options);
 
     async fn run(self) -> Result<()> {
         let filter = key_filter::<M>(self.key)?;
         let coll = self.repo.collection().await?;
-        let deleted = coll.delete_one(filter);
+        let options = self.repo.options_with(self.options).delete();
+        let deleted = coll.delete_one(filter).with_options(options);
         let result = in_session!(deleted, self.session).map_err(Repo::<M>::error)?;
         if result.deleted_count == 0 {
             return Err(Repo::<M>::not_found());
@@ -593,16 +656,21 @@ into_future!(DeleteOne, (), "delete_one", key);
 pub struct DeleteMany<'a, M: Model> {
     repo: &'a Repo<M>,
     query: Query<M>,
+    options: Options,
     session: Option<&'a mut ClientSession>,
 }
 
 impl<'a, M: Model> DeleteMany<'a, M> {
     session_setter!();
+    write_option_setters!(options);
+    select_option_setters!(options);
+    comment_setter!(options);
 
     async fn run(self) -> Result<u64> {
         let filter = self.query.into_document()?;
         let coll = self.repo.collection().await?;
-        let deleted = coll.delete_many(filter);
+        let options = self.repo.options_with(self.options).delete();
+        let deleted = coll.delete_many(filter).with_options(options);
         let result = in_session!(deleted, self.session).map_err(Repo::<M>::error)?;
         Ok(result.deleted_count)
     }
@@ -613,17 +681,23 @@ into_future!(DeleteMany, u64, "delete_many");
 impl<M: Model> Repo<M> {
     /// The document with `key`, or [`Error::NotFound`].
     pub fn find<'a>(&'a self, key: &'a M::Key) -> Find<'a, M> {
-        Find { repo: self, key, session: None }
+        Find { repo: self, key, options: Options::default(), session: None }
     }
 
     /// The first document matching `query`, if any.
     pub fn find_one(&self, query: Query<M>) -> FindOne<'_, M> {
-        FindOne { repo: self, query, sort: None, session: None }
+        FindOne { repo: self, query, sort: None, options: Options::default(), session: None }
     }
 
     /// The documents matching `query`; set `.sort`, `.offset`, `.limit`.
     pub fn find_many(&self, query: Query<M>) -> FindMany<'_, M> {
-        FindMany { repo: self, query, window: Window::default(), session: None }
+        FindMany {
+            repo: self,
+            query,
+            window: Window::default(),
+            options: Options::default(),
+            session: None,
+        }
     }
 
     /// The documents matching `query`, in a map keyed by `by(&doc)`.
@@ -641,28 +715,46 @@ impl<M: Model> Repo<M> {
 
     /// The documents matching `query` as a lazy [`Stream`](futures::Stream).
     pub fn iterate(&self, query: Query<M>) -> Iterate<'_, M> {
-        Iterate { repo: self, query, window: Window::default(), session: None }
+        Iterate {
+            repo: self,
+            query,
+            window: Window::default(),
+            options: Options::default(),
+            session: None,
+        }
     }
 
     /// One page of the documents matching `query` (limit 1000 by default
     /// and at most), with the total count.
     pub fn paginate(&self, query: Query<M>) -> Paginate<'_, M> {
-        Paginate { repo: self, query, window: Window::default(), session: None }
+        Paginate {
+            repo: self,
+            query,
+            window: Window::default(),
+            options: Options::default(),
+            session: None,
+        }
     }
 
     /// How many documents match `query`.
     pub fn count(&self, query: Query<M>) -> Count<'_, M> {
-        Count { repo: self, query, session: None }
+        Count { repo: self, query, options: Options::default(), session: None }
     }
 
     /// Inserts one document; a duplicate key is [`Error::Conflict`].
     pub fn insert_one(&self, insert: M::Insert) -> InsertOne<'_, M> {
-        InsertOne { repo: self, insert, now: None, session: None }
+        InsertOne { repo: self, insert, now: None, options: Options::default(), session: None }
     }
 
     /// Inserts documents in order; no round trip when `inserts` is empty.
     pub fn insert_many(&self, inserts: impl IntoIterator<Item = M::Insert>) -> InsertMany<'_, M> {
-        InsertMany { repo: self, inserts: inserts.into_iter().collect(), now: None, session: None }
+        InsertMany {
+            repo: self,
+            inserts: inserts.into_iter().collect(),
+            now: None,
+            options: Options::default(),
+            session: None,
+        }
     }
 
     /// Updates the document with `key` and returns it as it is after.
@@ -671,21 +763,35 @@ impl<M: Model> Repo<M> {
         key: &'a M::Key,
         update: impl Into<Update<M>>,
     ) -> UpdateOne<'a, M> {
-        UpdateOne { repo: self, key, update: update.into(), now: None, session: None }
+        UpdateOne {
+            repo: self,
+            key,
+            update: update.into(),
+            now: None,
+            options: Options::default(),
+            session: None,
+        }
     }
 
     /// Updates every document matching `query`; returns how many changed.
     pub fn update_many(&self, query: Query<M>, update: impl Into<Update<M>>) -> UpdateMany<'_, M> {
-        UpdateMany { repo: self, query, update: update.into(), now: None, session: None }
+        UpdateMany {
+            repo: self,
+            query,
+            update: update.into(),
+            now: None,
+            options: Options::default(),
+            session: None,
+        }
     }
 
     /// Deletes the document with `key`, or fails with [`Error::NotFound`].
     pub fn delete_one<'a>(&'a self, key: &'a M::Key) -> DeleteOne<'a, M> {
-        DeleteOne { repo: self, key, session: None }
+        DeleteOne { repo: self, key, options: Options::default(), session: None }
     }
 
     /// Deletes every document matching `query`; returns how many.
     pub fn delete_many(&self, query: Query<M>) -> DeleteMany<'_, M> {
-        DeleteMany { repo: self, query, session: None }
+        DeleteMany { repo: self, query, options: Options::default(), session: None }
     }
 }

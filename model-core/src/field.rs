@@ -5,6 +5,7 @@
 //! is defined here once, and only where the value's type and the path's
 //! access allow it. Array operations are in [`array`](crate::array).
 
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::marker::PhantomData;
 use std::ops::{Bound, RangeBounds};
@@ -77,15 +78,15 @@ macro_rules! join_access {
     )*};
 }
 
+// A read-only and a positional step together allow nothing (neither a
+// query nor an update can name such a path): no join, so no such path.
 join_access! {
     Writable + Writable => Writable;
     Writable + ReadOnly => ReadOnly;
     Writable + Positional => Positional;
     ReadOnly + Writable => ReadOnly;
     ReadOnly + ReadOnly => ReadOnly;
-    ReadOnly + Positional => ReadOnly;
     Positional + Writable => Positional;
-    Positional + ReadOnly => ReadOnly;
     Positional + Positional => Positional;
 }
 
@@ -218,15 +219,69 @@ impl<M, T, A> Field<M, T, A> {
 ///
 /// Paths are made from the derives' constants, so there are as many
 /// distinct ones as the program names: each is joined once and kept, and
-/// a path is as cheap to copy and compare as a field name.
+/// a path is as cheap to copy and compare as a field name. Each thread
+/// remembers the paths it has seen (no lock on the way), the process the
+/// joined strings (one copy each, whichever thread made it first).
 fn join(outer: &'static str, inner: &'static str) -> &'static str {
-    type Parts = (usize, usize, usize, usize);
-    static PATHS: OnceLock<Mutex<HashMap<Parts, &'static str>>> = OnceLock::new();
-    let parts = (outer.as_ptr() as usize, outer.len(), inner.as_ptr() as usize, inner.len());
-    let mut paths =
-        PATHS.get_or_init(Default::default).lock().unwrap_or_else(PoisonError::into_inner);
-    paths.entry(parts).or_insert_with(|| Box::leak(format!("{outer}.{inner}").into_boxed_str()))
+    thread_local! {
+        static SEEN: RefCell<HashMap<Parts, &'static str, BuildPartsHasher>> =
+            RefCell::new(HashMap::default());
+    }
+    static JOINED: OnceLock<Mutex<HashMap<Parts, &'static str, BuildPartsHasher>>> =
+        OnceLock::new();
+    let parts = Parts::of(outer, inner);
+    if let Some(path) = SEEN.with(|seen| seen.borrow().get(&parts).copied()) {
+        return path;
+    }
+    let path = *JOINED
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .entry(parts)
+        .or_insert_with(|| Box::leak(format!("{outer}.{inner}").into_boxed_str()));
+    SEEN.with(|seen| seen.borrow_mut().insert(parts, path));
+    path
 }
+
+/// Two `'static` strings by address and length: equal parts, equal path.
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct Parts([usize; 4]);
+
+impl std::hash::Hash for Parts {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        // One word: the addresses differ, the lengths only refine.
+        let [a, b, c, d] = self.0.map(|w| w as u64);
+        state.write_u64(a ^ b.rotate_left(48) ^ c.rotate_left(16) ^ d.rotate_left(56));
+    }
+}
+
+impl Parts {
+    fn of(outer: &'static str, inner: &'static str) -> Self {
+        Parts([outer.as_ptr() as usize, outer.len(), inner.as_ptr() as usize, inner.len()])
+    }
+}
+
+/// A multiply-rotate hasher for [`Parts`] (addresses need no DoS-resistant hash).
+#[derive(Default)]
+struct PartsHasher(u64);
+
+impl std::hash::Hasher for PartsHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for &byte in bytes {
+            self.write_u64(u64::from(byte));
+        }
+    }
+
+    fn write_u64(&mut self, word: u64) {
+        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+type BuildPartsHasher = std::hash::BuildHasherDefault<PartsHasher>;
 
 impl<M, T: Nested, A: Access> Field<M, T, A> {
     /// The path to `inner`, a field of the struct this path reaches:
@@ -245,21 +300,31 @@ impl<M, T: Nested, A: Access> Field<M, T, A> {
     }
 }
 
-impl<M, E, A: Access> Field<M, Vec<E>, A> {
-    /// The path to `inner` in *any* element of the array (`items.sku`): a
-    /// query matches when one element does. Read-only: to update elements
-    /// use [`matched`](Field::matched) or [`every`](Field::every).
-    pub fn each<U, B: Access>(self, inner: Field<E, U, B>) -> Field<M, U, ReadOnly> {
+impl<M, E, A: ReadAccess> Field<M, Vec<E>, A> {
+    /// The path to `inner` in the array's elements (`items.sku`), for
+    /// queries and sorts. A condition holds when it holds for *some*
+    /// element (`eq`, `gt`, `one_of`, ...), except the negations, which
+    /// hold when *no* element matches (`ne`, `none_of`; `absent` when no
+    /// element has the field). Read-only: to update elements use
+    /// [`matched`](Field::matched) or [`every`](Field::every).
+    pub fn each<U, B: ReadAccess>(self, inner: Field<E, U, B>) -> Field<M, U, ReadOnly> {
         self.step(inner.name)
     }
+}
 
-    /// The element the update's query matched (`items.$`): the query must
-    /// match an element of this array (with `contains`, `elem_match` or a
-    /// path through `each`).
+impl<M, E> Field<M, Vec<E>, Writable> {
+    /// The element the update's query matched (`items.$`), in an update
+    /// whose query matches an element of this array (with `contains`,
+    /// `elem_match` or a path through `each`): `update_many`,
+    /// `find_one_and_update`, `upsert`. With `update_one(&key, ..)` the
+    /// query is the key alone, which matches no element, and the server
+    /// refuses the update.
     pub fn matched(self) -> Field<M, E, Positional> {
         self.step("$")
     }
+}
 
+impl<M, E, A: WriteAccess> Field<M, Vec<E>, A> {
     /// Every element of the array (`items.$[]`), in an update.
     pub fn every(self) -> Field<M, E, Positional> {
         self.step("$[]")
@@ -432,17 +497,22 @@ impl<M, T: FieldType, A: WriteAccess> Field<M, T, A> {
     /// Set the value. Setting an `Option` field to `None` removes it
     /// (`$unset`), since `None` is not stored.
     pub fn set(self, value: impl Into<T>) -> Update<M> {
-        let value = value.into().into_bson();
-        if !T::REQUIRED && matches!(value, Ok(Bson::Null)) {
+        let value = value.into();
+        if value.is_none() {
             return Update::op(Op::Unset, self.name, Ok(Bson::String(String::new())));
         }
-        Update::op(Op::Set, self.name, value)
+        Update::op(Op::Set, self.name, value.into_bson())
     }
 
     /// Set the value only when the update inserts the document (an upsert
-    /// that matched nothing): `$setOnInsert`.
+    /// that matched nothing): `$setOnInsert`. `None` sets nothing, so the
+    /// inserted document goes without the field.
     pub fn set_on_insert(self, value: impl Into<T>) -> Update<M> {
-        Update::op(Op::SetOnInsert, self.name, value.into().into_bson())
+        let value = value.into();
+        if value.is_none() {
+            return Update::none();
+        }
+        Update::op(Op::SetOnInsert, self.name, value.into_bson())
     }
 }
 

@@ -3,15 +3,14 @@
 
 use std::future::IntoFuture;
 
-use bson::DateTime;
+use bson::{Bson, DateTime, Document};
 use futures::future::BoxFuture;
-use mongodb::action::Action;
 use mongodb::options::ReturnDocument;
 use mongodb::{ClientSession, Collection};
 use tracing::Instrument;
 
 use crate::actions::{bounded, encodable};
-use crate::{Error, Key, Model, Query, Repo, Result, Sort, Stored, Update};
+use crate::{Error, Key, Model, Options, Query, Repo, Result, Sort, Stored, Update};
 
 macro_rules! sort_setter {
     () => {
@@ -51,11 +50,16 @@ pub struct FindOneAndUpdate<'a, M: Model> {
     sort: Option<Sort<M>>,
     before: bool,
     now: Option<DateTime>,
+    options: Options,
     session: Option<&'a mut ClientSession>,
 }
 
 impl<'a, M: Model> FindOneAndUpdate<'a, M> {
     session_setter!();
+    write_option_setters!(options);
+    select_option_setters!(options);
+    comment_setter!(options);
+    max_time_setter!(options);
     now_setter!();
     sort_setter!();
     return_before_setter!();
@@ -67,10 +71,10 @@ impl<'a, M: Model> FindOneAndUpdate<'a, M> {
             .into_document(self.now.unwrap_or_else(DateTime::now))
             .and_then(encodable)?;
         let coll = self.repo.collection().await?;
-        let updated = coll
-            .find_one_and_update(filter, update)
-            .return_document(returned(self.before))
-            .optional(self.sort, |a, sort| a.sort(sort.into_document()));
+        let mut options = self.repo.options_with(self.options).find_one_and_update();
+        options.return_document = Some(returned(self.before));
+        options.sort = self.sort.map(Sort::into_document);
+        let updated = coll.find_one_and_update(filter, update).with_options(options);
         in_session!(updated, self.session).map_err(Repo::<M>::error)
     }
 }
@@ -91,11 +95,16 @@ pub struct Upsert<'a, M: Model> {
     update: Update<M>,
     sort: Option<Sort<M>>,
     now: Option<DateTime>,
+    options: Options,
     session: Option<&'a mut ClientSession>,
 }
 
 impl<'a, M: Model> Upsert<'a, M> {
     session_setter!();
+    write_option_setters!(options);
+    select_option_setters!(options);
+    comment_setter!(options);
+    max_time_setter!(options);
     now_setter!();
     sort_setter!();
 
@@ -103,23 +112,32 @@ impl<'a, M: Model> Upsert<'a, M> {
         let filter = self.query.into_document()?;
         let now = self.now.unwrap_or_else(DateTime::now);
         let mut update = self.update;
-        if !filter.contains_key("_id") {
-            let key = M::Key::generate().ok_or_else(|| {
-                Error::invalid(format!(
-                    "an upsert into `{}` must name the key (`_id`) in its query: this key kind is not generated",
+        match key_in(&filter) {
+            KeyIn::Equality => {} // the server takes the key from the query
+            KeyIn::Condition => {
+                return Err(Error::invalid(format!(
+                    "an upsert into `{}` names the key (`_id`) in its query with a condition other than `eq`: the document it would insert has no key",
                     M::COLLECTION
-                ))
-            })?;
-            update.on_insert("_id", key.to_bson()?);
+                )));
+            }
+            KeyIn::Absent => {
+                let key = M::Key::generate().ok_or_else(|| {
+                    Error::invalid(format!(
+                        "an upsert into `{}` must name the key (`_id`) in its query with `eq`: this key kind is not generated",
+                        M::COLLECTION
+                    ))
+                })?;
+                update.on_insert("_id", key.to_bson()?);
+            }
         }
         update.on_insert("created_at", now.into());
         let update = update.into_document(now).and_then(encodable)?;
         let coll = self.repo.collection().await?;
-        let upserted = coll
-            .find_one_and_update(filter, update)
-            .upsert(true)
-            .return_document(ReturnDocument::After)
-            .optional(self.sort, |a, sort| a.sort(sort.into_document()));
+        let mut options = self.repo.options_with(self.options).find_one_and_update();
+        options.upsert = Some(true);
+        options.return_document = Some(ReturnDocument::After);
+        options.sort = self.sort.map(Sort::into_document);
+        let upserted = coll.find_one_and_update(filter, update).with_options(options);
         in_session!(upserted, self.session)
             .map_err(Repo::<M>::error)?
             .ok_or_else(Repo::<M>::not_found)
@@ -127,6 +145,42 @@ impl<'a, M: Model> Upsert<'a, M> {
 }
 
 into_future!(Upsert, M, "upsert");
+
+/// How an upsert's query names the key.
+#[derive(Debug, PartialEq)]
+enum KeyIn {
+    /// `_id` equals a value: the inserted document takes it.
+    Equality,
+    /// `_id` is under another condition: the server would make one up.
+    Condition,
+    /// Not at all: the upsert generates one.
+    Absent,
+}
+
+/// Where `filter` names `_id`, at its top level or in a top-level `$and`.
+fn key_in(filter: &Document) -> KeyIn {
+    let mut found = KeyIn::Absent;
+    if let Some(value) = filter.get("_id") {
+        let condition = match value {
+            Bson::Document(doc) => doc.keys().any(|k| k.starts_with('$') && k != "$eq"),
+            _ => false,
+        };
+        if !condition {
+            return KeyIn::Equality;
+        }
+        found = KeyIn::Condition;
+    }
+    if let Some(Bson::Array(all)) = filter.get("$and") {
+        for part in all.iter().filter_map(Bson::as_document) {
+            match key_in(part) {
+                KeyIn::Equality => return KeyIn::Equality,
+                KeyIn::Condition => found = KeyIn::Condition,
+                KeyIn::Absent => {}
+            }
+        }
+    }
+    found
+}
 
 /// `repo.find_one_and_replace(query, replacement)`: replaces the first
 /// document matching `query` with `replacement` (its `updated_at` set to
@@ -141,11 +195,16 @@ pub struct FindOneAndReplace<'a, M: Model> {
     sort: Option<Sort<M>>,
     before: bool,
     now: Option<DateTime>,
+    options: Options,
     session: Option<&'a mut ClientSession>,
 }
 
 impl<'a, M: Model> FindOneAndReplace<'a, M> {
     session_setter!();
+    write_option_setters!(options);
+    select_option_setters!(options);
+    comment_setter!(options);
+    max_time_setter!(options);
     now_setter!();
     sort_setter!();
     return_before_setter!();
@@ -154,10 +213,11 @@ impl<'a, M: Model> FindOneAndReplace<'a, M> {
         let filter = self.query.into_document()?;
         self.replacement.touch(self.now.unwrap_or_else(DateTime::now));
         let coll = self.repo.stored_collection().await?;
-        let replaced = coll
-            .find_one_and_replace(filter, Stored(self.replacement))
-            .return_document(returned(self.before))
-            .optional(self.sort, |a, sort| a.sort(sort.into_document()));
+        let mut options = self.repo.options_with(self.options).find_one_and_replace();
+        options.return_document = Some(returned(self.before));
+        options.sort = self.sort.map(Sort::into_document);
+        let replaced =
+            coll.find_one_and_replace(filter, Stored(self.replacement)).with_options(options);
         let replaced = in_session!(replaced, self.session).map_err(Repo::<M>::error)?;
         Ok(replaced.map(|doc| doc.0))
     }
@@ -172,19 +232,24 @@ pub struct FindOneAndDelete<'a, M: Model> {
     repo: &'a Repo<M>,
     query: Query<M>,
     sort: Option<Sort<M>>,
+    options: Options,
     session: Option<&'a mut ClientSession>,
 }
 
 impl<'a, M: Model> FindOneAndDelete<'a, M> {
     session_setter!();
+    write_option_setters!(options);
+    select_option_setters!(options);
+    comment_setter!(options);
+    max_time_setter!(options);
     sort_setter!();
 
     async fn run(self) -> Result<Option<M>> {
         let filter = self.query.into_document()?;
         let coll = self.repo.collection().await?;
-        let deleted = coll
-            .find_one_and_delete(filter)
-            .optional(self.sort, |a, sort| a.sort(sort.into_document()));
+        let mut options = self.repo.options_with(self.options).find_one_and_delete();
+        options.sort = self.sort.map(Sort::into_document);
+        let deleted = coll.find_one_and_delete(filter).with_options(options);
         in_session!(deleted, self.session).map_err(Repo::<M>::error)
     }
 }
@@ -237,6 +302,7 @@ impl<M: Model> Repo<M> {
             sort: None,
             before: false,
             now: None,
+            options: Options::default(),
             session: None,
         }
     }
@@ -244,7 +310,15 @@ impl<M: Model> Repo<M> {
     /// Updates the first document matching `query`, or inserts one; see
     /// [`Upsert`].
     pub fn upsert(&self, query: Query<M>, update: impl Into<Update<M>>) -> Upsert<'_, M> {
-        Upsert { repo: self, query, update: update.into(), sort: None, now: None, session: None }
+        Upsert {
+            repo: self,
+            query,
+            update: update.into(),
+            sort: None,
+            now: None,
+            options: Options::default(),
+            session: None,
+        }
     }
 
     /// Replaces the first document matching `query` and returns it, or
@@ -261,6 +335,7 @@ impl<M: Model> Repo<M> {
             sort: None,
             before: false,
             now: None,
+            options: Options::default(),
             session: None,
         }
     }
@@ -268,7 +343,13 @@ impl<M: Model> Repo<M> {
     /// Deletes the first document matching `query` and returns it, or
     /// `None` when none matched.
     pub fn find_one_and_delete(&self, query: Query<M>) -> FindOneAndDelete<'_, M> {
-        FindOneAndDelete { repo: self, query, sort: None, session: None }
+        FindOneAndDelete {
+            repo: self,
+            query,
+            sort: None,
+            options: Options::default(),
+            session: None,
+        }
     }
 
     /// Runs `call` on the typed driver collection, for what the repository
@@ -295,5 +376,28 @@ impl<M: Model> Repo<M> {
         T: Send + 'a,
     {
         WithCollection { repo: self, op, call: Box::new(move |coll| Box::pin(call(coll))) }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bson::doc;
+
+    #[test]
+    fn an_upsert_finds_the_key_equality_in_its_query() {
+        assert_eq!(key_in(&doc! { "_id": 1, "a": 2 }), KeyIn::Equality);
+        assert_eq!(key_in(&doc! { "_id": { "$eq": { "k": 1 } } }), KeyIn::Equality);
+        assert_eq!(key_in(&doc! { "_id": { "k": 1 } }), KeyIn::Equality);
+        assert_eq!(
+            key_in(&doc! { "$and": [{ "_id": 1 }, { "_id": { "$gt": 0 } }] }),
+            KeyIn::Equality
+        );
+        assert_eq!(key_in(&doc! { "_id": { "$in": [1, 2] } }), KeyIn::Condition);
+        assert_eq!(
+            key_in(&doc! { "$and": [{ "_id": { "$ne": 1 } }, { "a": 1 }] }),
+            KeyIn::Condition
+        );
+        assert_eq!(key_in(&doc! { "email": "a" }), KeyIn::Absent);
     }
 }

@@ -9,6 +9,8 @@
 #![deny(missing_docs)]
 
 #[macro_use]
+mod options;
+#[macro_use]
 mod actions;
 mod array;
 mod connection;
@@ -38,6 +40,7 @@ pub use field::{
 pub use filtered::{FindOneAndDelete, FindOneAndReplace, FindOneAndUpdate, Upsert, WithCollection};
 pub use migrate::{Migration, MigrationReport, ValidatorChange};
 pub use model::{Key, Model, ParseKey, UpdatedAt};
+pub use options::Options;
 pub use query::Query;
 pub use repo::Repo;
 pub use schema::{FieldType, IndexSpec, Numeric, ObjectSchema, Ordered, string_enum_schema};

@@ -10,7 +10,7 @@ use bson::Document;
 use mongodb::Collection;
 use tokio::sync::OnceCell;
 
-use crate::{Connection, Error, Model, Result};
+use crate::{Connection, Error, Model, Options, Result};
 
 /// The typed repository of model `M`: CRUD, queries, pagination, streaming.
 ///
@@ -18,12 +18,18 @@ use crate::{Connection, Error, Model, Result};
 pub struct Repo<M: Model> {
     conn: Connection,
     collection: OnceCell<Collection<M>>,
+    options: Options,
     _model: PhantomData<fn() -> M>,
 }
 
 impl<M: Model> Clone for Repo<M> {
     fn clone(&self) -> Self {
-        Repo { conn: self.conn.clone(), collection: self.collection.clone(), _model: PhantomData }
+        Repo {
+            conn: self.conn.clone(),
+            collection: self.collection.clone(),
+            options: self.options.clone(),
+            _model: PhantomData,
+        }
     }
 }
 
@@ -38,7 +44,35 @@ impl<M: Model> std::fmt::Debug for Repo<M> {
 
 impl<M: Model> Repo<M> {
     pub(crate) fn new(conn: Connection) -> Self {
-        Repo { conn, collection: OnceCell::new(), _model: PhantomData }
+        Repo { conn, collection: OnceCell::new(), options: Options::default(), _model: PhantomData }
+    }
+
+    /// This repository with `options` as the default of every operation
+    /// (an action's own setters win, option by option):
+    ///
+    /// ```no_run
+    /// # fn f<M: model_core::Model>(repo: model_core::Repo<M>) {
+    /// use model_core::Options;
+    /// use model_core::mongodb::options::{ReadPreference, SelectionCriteria, WriteConcern};
+    /// let mut options = Options::default();
+    /// options.write_concern = Some(WriteConcern::majority());
+    /// options.selection_criteria =
+    ///     Some(SelectionCriteria::ReadPreference(ReadPreference::SecondaryPreferred { options: None }));
+    /// let repo = repo.with_options(options);
+    /// # }
+    /// ```
+    pub fn with_options(&self, options: Options) -> Repo<M> {
+        Repo { options, ..self.clone() }
+    }
+
+    /// The options every operation of this repository starts from.
+    pub fn options(&self) -> &Options {
+        &self.options
+    }
+
+    /// The repository's options with an action's own on top.
+    pub(crate) fn options_with(&self, action: Options) -> Options {
+        self.options.overridden_by(action)
     }
 
     /// The connection this repository uses.

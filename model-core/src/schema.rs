@@ -37,6 +37,11 @@ pub trait FieldType: Serialize {
     /// The `$jsonSchema` of a value of this type.
     fn json_schema() -> Document;
 
+    /// Whether this is a `None`, which is not stored (`false` but for `Option`).
+    fn is_none(&self) -> bool {
+        false
+    }
+
     /// The value as BSON, as it is stored: `None` struct fields left out
     /// (see [`Stored`](crate::Stored)).
     ///
@@ -56,9 +61,8 @@ pub trait FieldType: Serialize {
 /// # Errors
 /// When the value cannot be represented as BSON.
 pub fn put<T: FieldType>(doc: &mut Document, name: &str, value: T) -> Result<(), bson::ser::Error> {
-    let value = value.into_bson()?;
-    if T::REQUIRED || value != Bson::Null {
-        doc.insert(name, value);
+    if !value.is_none() {
+        doc.insert(name, value.into_bson()?);
     }
     Ok(())
 }
@@ -158,6 +162,10 @@ impl<T: FieldType> FieldType for Option<T> {
         nullable(T::json_schema())
     }
 
+    fn is_none(&self) -> bool {
+        Option::is_none(self)
+    }
+
     fn into_bson(self) -> Result<Bson, bson::ser::Error> {
         match self {
             Some(value) => value.into_bson(),
@@ -205,6 +213,9 @@ impl<T: FieldType> FieldType for Box<T> {
     const REQUIRED: bool = T::REQUIRED;
     fn json_schema() -> Document {
         T::json_schema()
+    }
+    fn is_none(&self) -> bool {
+        (**self).is_none()
     }
     fn into_bson(self) -> Result<Bson, bson::ser::Error> {
         (*self).into_bson()

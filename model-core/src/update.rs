@@ -1,5 +1,6 @@
 //! Typed updates.
 
+use std::borrow::Cow;
 use std::marker::PhantomData;
 use std::sync::Arc;
 
@@ -44,32 +45,36 @@ impl Op {
     }
 }
 
+/// An operator's name: typed parts use the fixed names, raw parts any.
+type OpName = Cow<'static, str>;
+
 /// Changes to documents of model `M`, built from its writable paths
 /// (`Foo::BAR.set(3).and(Foo::TAGS.push("x"))`). `updated_at` is added by
 /// the operation that runs it.
 pub struct Update<M> {
-    // The update document as it is built, `{ "$op": { path: value } }`:
-    // a typed update costs what the `doc!` it becomes costs.
-    ops: Document,
-    error: Option<Invalid>,
-    raw_error: Option<String>,
+    // Each operator with its paths, in first-use order. The operator
+    // documents are built once and moved, never merged key by key unless
+    // two parts share an operator; the outer document is built when the
+    // operation runs, so a typed update costs about what its `doc!` does.
+    ops: OpList,
+    // Boxed: rare, and an update is moved at every `and`.
+    error: Option<Box<Problem>>,
     _model: PhantomData<fn() -> M>,
 }
 
 impl<M> Clone for Update<M> {
     fn clone(&self) -> Self {
-        Update {
-            ops: self.ops.clone(),
-            error: self.error.clone(),
-            raw_error: self.raw_error.clone(),
-            _model: PhantomData,
-        }
+        Update { ops: self.ops.clone(), error: self.error.clone(), _model: PhantomData }
     }
 }
 
 impl<M> std::fmt::Debug for Update<M> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_tuple("Update").field(&self.ops).finish()
+        let mut map = f.debug_map();
+        for (op, fields) in self.ops.iter() {
+            map.entry(&op, fields);
+        }
+        map.finish()
     }
 }
 
@@ -82,7 +87,7 @@ impl<M> Default for Update<M> {
 impl<M> Update<M> {
     /// No change but `updated_at`.
     pub fn none() -> Self {
-        Update { ops: Document::new(), error: None, raw_error: None, _model: PhantomData }
+        Update { ops: OpList::default(), error: None, _model: PhantomData }
     }
 
     pub(crate) fn op(op: Op, field: &'static str, value: Result<Bson, bson::ser::Error>) -> Self {
@@ -90,9 +95,9 @@ impl<M> Update<M> {
             Ok(value) => {
                 let mut fields = Document::new();
                 fields.insert(field, value);
-                let mut ops = Document::new();
-                ops.insert(op.name(), fields);
-                Update { ops, error: None, raw_error: None, _model: PhantomData }
+                let mut update = Self::none();
+                update.ops.push(Cow::Borrowed(op.name()), fields);
+                update
             }
             Err(error) => Self::invalid((field, Arc::new(error))),
         }
@@ -101,7 +106,7 @@ impl<M> Update<M> {
     /// An update that fails with `invalid` when it runs.
     pub(crate) fn invalid(invalid: Invalid) -> Self {
         let mut update = Self::none();
-        update.error = Some(invalid);
+        update.error = Some(Box::new(Problem::Value(invalid)));
         update
     }
 
@@ -111,55 +116,84 @@ impl<M> Update<M> {
     /// key that is not an operator (`$...`) with a document of paths is
     /// refused with [`Error::InvalidArgument`] when the operation runs.
     pub fn raw(update: Document) -> Self {
-        let shape = update.iter().find_map(|(op, fields)| match fields {
-            Bson::Document(_) if op.starts_with('$') => None,
-            _ => Some(format!(
-                "a raw update holds operators with documents of paths, like {{ \"$set\": {{ .. }} }}; found `{op}`"
-            )),
-        });
-        Update { ops: update, error: None, raw_error: shape, _model: PhantomData }
-    }
-
-    /// Both changes; where both touch the same path with the same
-    /// operator, `other` wins. Takes an [`Update`] or anything that
-    /// becomes one (a [`Push`](crate::Push)).
-    pub fn and(mut self, other: impl Into<Update<M>>) -> Self {
-        let other = other.into();
-        for (op, fields) in other.ops {
-            match (self.ops.get_mut(&op), fields) {
-                (Some(Bson::Document(mine)), Bson::Document(theirs)) => mine.extend(theirs),
-                (_, fields) => {
-                    self.ops.insert(op, fields);
+        let mut raw = Self::none();
+        for (op, fields) in update {
+            match fields {
+                Bson::Document(fields) if op.starts_with('$') => {
+                    raw.ops.push(Cow::Owned(op), fields);
+                }
+                _ => {
+                    raw.error.get_or_insert(Box::new(Problem::Raw(format!(
+                        "a raw update holds operators with documents of paths, like {{ \"$set\": {{ .. }} }}; found `{op}`"
+                    ))));
                 }
             }
         }
+        raw
+    }
+
+    /// Both changes. Where both touch the same path, `other` wins (its
+    /// operator replaces `self`'s, so `x.set(1).and(x.unset())` unsets),
+    /// except that pushes, additions to a set and pulls of the same array
+    /// add up (`tags.push("a").and(tags.push("b"))` pushes both). Takes an
+    /// [`Update`] or anything that becomes one (a [`Push`](crate::Push)).
+    pub fn and(mut self, other: impl Into<Update<M>>) -> Self {
+        let other = other.into();
+        let OpList { set, unset, inc, rest } = other.ops;
+        for (op, fields) in [("$set", set), ("$unset", unset), ("$inc", inc)] {
+            if let Some(fields) = fields {
+                self.merge(Cow::Borrowed(op), fields);
+            }
+        }
+        for (op, fields) in rest {
+            self.merge(op, fields);
+        }
         self.error = self.error.or(other.error);
-        self.raw_error = self.raw_error.or(other.raw_error);
         self
+    }
+
+    /// Adds `op`'s `fields`, as [`and`](Update::and) describes.
+    fn merge(&mut self, op: OpName, fields: Document) {
+        // Another operator's hold on these paths gives way.
+        for (mine, held) in self.ops.iter_mut() {
+            if mine != op && !held.is_empty() {
+                for path in fields.keys() {
+                    held.remove(path);
+                }
+            }
+        }
+        match self.ops.get_mut(&op) {
+            Some(held) if matches!(&*op, "$push" | "$addToSet" | "$pullAll") => {
+                for (path, value) in fields {
+                    let value = match held.remove(&path) {
+                        Some(previous) => accumulate(&op, previous, value),
+                        None => value,
+                    };
+                    held.insert(path, value);
+                }
+            }
+            Some(held) => held.extend(fields),
+            None => self.ops.push(op, fields),
+        }
     }
 
     /// Whether no path is changed.
     pub fn is_empty(&self) -> bool {
-        self.ops.values().all(|fields| fields.as_document().is_some_and(Document::is_empty))
+        self.ops.iter().all(|(_, fields)| fields.is_empty())
     }
 
     /// Sets `field` to `value` only on insert, unless the update already
-    /// does: what an upsert adds for the key and `created_at`.
+    /// sets the path: what an upsert adds for the key and `created_at`.
     pub(crate) fn on_insert(&mut self, field: &str, value: Bson) {
-        let touched = self
-            .ops
-            .values()
-            .any(|fields| fields.as_document().is_some_and(|fields| fields.contains_key(field)));
-        if touched {
+        if self.ops.iter().any(|(_, fields)| fields.contains_key(field)) {
             return;
         }
-        match self.ops.get_mut(Op::SetOnInsert.name()) {
-            Some(Bson::Document(fields)) => {
+        let name = Op::SetOnInsert.name();
+        match self.ops.get_mut(name) {
+            Some(fields) => {
                 fields.insert(field, value);
             }
-            _ => {
-                self.ops.insert(Op::SetOnInsert.name(), bson::doc! { field: value });
-            }
+            None => self.ops.push(Cow::Borrowed(name), bson::doc! { field: value }),
         }
     }
 
@@ -169,21 +203,127 @@ impl<M> Update<M> {
     /// [`Error::InvalidValue`] when a value could not be stored as BSON;
     /// [`Error::InvalidArgument`] for a malformed [`raw`](Update::raw) part.
     pub fn into_document(mut self, now: DateTime) -> Result<Document> {
-        if let Some(invalid) = self.error {
-            return Err(Error::from_invalid(invalid));
+        match self.error.map(|problem| *problem) {
+            Some(Problem::Value(invalid)) => return Err(Error::from_invalid(invalid)),
+            Some(Problem::Raw(message)) => return Err(Error::invalid(message)),
+            None => {}
         }
-        if let Some(message) = self.raw_error {
-            return Err(Error::invalid(message));
-        }
-        match self.ops.get_mut(Op::Set.name()) {
-            Some(Bson::Document(set)) => {
-                set.insert("updated_at", now);
+        let set = Op::Set.name();
+        match self.ops.get_mut(set) {
+            Some(fields) => {
+                fields.insert("updated_at", now);
             }
-            _ => {
-                self.ops.insert(Op::Set.name(), bson::doc! { "updated_at": now });
+            None => self.ops.push(Cow::Borrowed(set), bson::doc! { "updated_at": now }),
+        }
+        let OpList { set, unset, inc, rest } = self.ops;
+        let mut update = Document::new();
+        for (op, fields) in [("$set", set), ("$unset", unset), ("$inc", inc)] {
+            if let Some(fields) = fields.filter(|f| !f.is_empty()) {
+                update.insert(op, fields);
             }
         }
-        Ok(self.ops)
+        for (op, fields) in rest {
+            if !fields.is_empty() {
+                update.insert(op, fields);
+            }
+        }
+        Ok(update)
+    }
+}
+
+/// Operators and their paths. `$set`, `$unset` and `$inc`, the common
+/// ones, have a slot each (no allocation, sent in that order); the rest
+/// follow in first-use order.
+#[derive(Clone, Default)]
+struct OpList {
+    set: Option<Document>,
+    unset: Option<Document>,
+    inc: Option<Document>,
+    rest: Vec<(OpName, Document)>,
+}
+
+impl OpList {
+    fn slot(&mut self, op: &str) -> Option<&mut Option<Document>> {
+        match op {
+            "$set" => Some(&mut self.set),
+            "$unset" => Some(&mut self.unset),
+            "$inc" => Some(&mut self.inc),
+            _ => None,
+        }
+    }
+
+    fn iter(&self) -> impl Iterator<Item = (&str, &Document)> {
+        let slots = [("$set", &self.set), ("$unset", &self.unset), ("$inc", &self.inc)];
+        slots
+            .into_iter()
+            .filter_map(|(op, fields)| Some((op, fields.as_ref()?)))
+            .chain(self.rest.iter().map(|(op, fields)| (op.as_ref(), fields)))
+    }
+
+    fn iter_mut(&mut self) -> impl Iterator<Item = (&str, &mut Document)> {
+        let slots = [("$set", &mut self.set), ("$unset", &mut self.unset), ("$inc", &mut self.inc)];
+        slots
+            .into_iter()
+            .filter_map(|(op, fields)| Some((op, fields.as_mut()?)))
+            .chain(self.rest.iter_mut().map(|(op, fields)| (&**op, fields)))
+    }
+
+    fn get_mut(&mut self, op: &str) -> Option<&mut Document> {
+        if matches!(op, "$set" | "$unset" | "$inc") {
+            return self.slot(op).and_then(Option::as_mut);
+        }
+        self.rest.iter_mut().find(|(name, _)| name == op).map(|(_, fields)| fields)
+    }
+
+    /// Adds `op`, which the list does not hold yet.
+    fn push(&mut self, op: OpName, fields: Document) {
+        match self.slot(&op) {
+            Some(slot) => *slot = Some(fields),
+            None => self.rest.push((op, fields)),
+        }
+    }
+}
+
+/// Why an update cannot run, found while it was built.
+#[derive(Clone)]
+enum Problem {
+    /// A value that could not be encoded.
+    Value(Invalid),
+    /// A malformed raw part.
+    Raw(String),
+}
+
+/// `previous` and `next` for the same path of `$push` / `$addToSet`
+/// (the `$each` lists joined, `next`'s modifiers winning) or `$pullAll`
+/// (the lists joined).
+fn accumulate(op: &str, previous: Bson, next: Bson) -> Bson {
+    fn each(value: Bson) -> (Vec<Bson>, Document) {
+        match value {
+            Bson::Document(mut doc) if matches!(doc.get("$each"), Some(Bson::Array(_))) => {
+                let Some(Bson::Array(values)) = doc.remove("$each") else { unreachable!() };
+                (values, doc)
+            }
+            value => (vec![value], Document::new()),
+        }
+    }
+    match op {
+        "$push" | "$addToSet" => {
+            let (mut values, mut modifiers) = each(previous);
+            let (more, next_modifiers) = each(next);
+            values.extend(more);
+            modifiers.extend(next_modifiers);
+            let mut operand = bson::doc! { "$each": values };
+            operand.extend(modifiers);
+            Bson::Document(operand)
+        }
+        "$pullAll" => match (previous, next) {
+            (Bson::Array(mut values), Bson::Array(more)) => {
+                values.extend(more);
+                Bson::Array(values)
+            }
+            (_, next) => next,
+        },
+        _ => next,
     }
 }
 
@@ -211,6 +351,30 @@ mod tests {
         assert_eq!(
             Update::<()>::none().into_document(now).unwrap(),
             doc! { "$set": { "updated_at": now } }
+        );
+    }
+
+    #[test]
+    fn the_later_operator_on_a_path_wins_and_array_additions_add_up() {
+        let now = DateTime::from_millis(7);
+        let set_then_unset = op(Op::Set, "a", 1).and(op(Op::Unset, "a", 0));
+        assert_eq!(
+            set_then_unset.into_document(now).unwrap(),
+            doc! { "$set": { "updated_at": now }, "$unset": { "a": 0_i64 } }
+        );
+        let pushes = op(Op::Push, "t", 1).and(op(Op::Push, "t", 2)).and(op(Op::Push, "t", 3));
+        assert_eq!(
+            pushes.into_document(now).unwrap(),
+            doc! { "$push": { "t": { "$each": [1_i64, 2_i64, 3_i64] } }, "$set": { "updated_at": now } }
+        );
+        let pulls = Update::<()>::op(Op::PullAll, "t", Ok(bson::bson!([1]))).and(Update::op(
+            Op::PullAll,
+            "t",
+            Ok(bson::bson!([2])),
+        ));
+        assert_eq!(
+            pulls.into_document(now).unwrap(),
+            doc! { "$pullAll": { "t": [1, 2] }, "$set": { "updated_at": now } }
         );
     }
 

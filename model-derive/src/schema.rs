@@ -98,6 +98,14 @@ fn struct_field_type(input: &DeriveInput) -> darling::Result<TokenStream> {
     let container = errors
         .handle(serde_attr::parse(&attrs.attrs).map_err(darling::Error::from))
         .unwrap_or_default();
+    for (name, span) in &container.unsupported {
+        errors.push(
+            darling::Error::custom(format!(
+                "`#[serde({name})]` is not supported here: it changes the stored shape, so the field paths and the schema would not match it"
+            ))
+            .with_span(span),
+        );
+    }
     let fields = attrs.data.take_struct().expect("checked: named struct").fields;
     let mut properties = Vec::new();
     let mut constants = Vec::new();
@@ -186,6 +194,14 @@ fn unit_enum(input: &DeriveInput) -> darling::Result<TokenStream> {
     let container = errors
         .handle(serde_attr::parse(&attrs.attrs).map_err(darling::Error::from))
         .unwrap_or_default();
+    for (name, span) in &container.unsupported {
+        errors.push(
+            darling::Error::custom(format!(
+                "`#[serde({name})]` is not supported here: the variants are stored as plain strings"
+            ))
+            .with_span(span),
+        );
+    }
     let variants = attrs.data.take_enum().expect("checked: enum");
     let mut names = Vec::new();
     for variant in &variants {

@@ -74,16 +74,16 @@ pub fn parse(attrs: &[Attribute]) -> syn::Result<SerdeAttrs> {
                 })?;
             } else if name == "rename_all" && meta.input.peek(syn::Token![=]) {
                 let lit: syn::LitStr = meta.value()?.parse()?;
-                out.rename_all = Some(RenameRule::parse(&lit.value()).ok_or_else(|| {
-                    syn::Error::new(
-                        lit.span(),
-                        format!(
-                            "unknown rename rule `{}`; serde knows {}",
-                            lit.value(),
-                            RenameRule::NAMES.join(", ")
-                        ),
-                    )
-                })?);
+                out.rename_all = Some(rename_rule(&lit)?);
+            } else if name == "rename_all" {
+                // rename_all(serialize = "..", deserialize = ".."): stored names use the serialize one.
+                meta.parse_nested_meta(|inner| {
+                    let lit: syn::LitStr = inner.value()?.parse()?;
+                    if inner.path.is_ident("serialize") {
+                        out.rename_all = Some(rename_rule(&lit)?);
+                    }
+                    Ok(())
+                })?;
             } else {
                 if UNSUPPORTED.contains(&name.as_str()) {
                     out.unsupported.push((name.clone(), meta.path.span()));
@@ -97,6 +97,20 @@ pub fn parse(attrs: &[Attribute]) -> syn::Result<SerdeAttrs> {
         })?;
     }
     Ok(out)
+}
+
+/// The rename rule `lit` names, or an error listing serde's rules.
+fn rename_rule(lit: &syn::LitStr) -> syn::Result<RenameRule> {
+    RenameRule::parse(&lit.value()).ok_or_else(|| {
+        syn::Error::new(
+            lit.span(),
+            format!(
+                "unknown rename rule `{}`; serde knows {}",
+                lit.value(),
+                RenameRule::NAMES.join(", ")
+            ),
+        )
+    })
 }
 
 /// Consumes `= value` or `(...)` after a key we do not interpret.

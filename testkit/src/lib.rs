@@ -24,12 +24,17 @@
 
 mod install;
 mod process;
+mod proxy;
 mod wire;
 
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 pub use process::{ServerKind, ServerOptions, ServerProcess};
+/// A fault-injecting TCP proxy in front of a server: lost replies (after
+/// the server executed the command), delayed replies and partitions, which
+/// the server's `failCommand` fail point cannot produce.
+pub use proxy::FaultProxy;
 
 /// Why no server could be provided.
 #[derive(Debug, Clone)]

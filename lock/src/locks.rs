@@ -192,7 +192,11 @@ impl Locks {
     /// # Cancel safety
     /// Safe to drop: the lease is either released or ends at its expiry.
     pub async fn release(&self, lease: &Lease) -> Result<()> {
-        let key = lease.key.as_str();
+        self.release_owned(&lease.key, &lease.owner).await
+    }
+
+    /// Deletes the lease document of `key` if `owner` holds it.
+    async fn release_owned(&self, key: &str, owner: &str) -> Result<()> {
         async {
             let collection = self
                 .inner
@@ -201,7 +205,7 @@ impl Locks {
                 .await
                 .map_err(|e| LockingError::unlock(key, Reason::Failed, Some(e)))?;
             let deleted = collection
-                .delete_one(pipeline::owned(key, &lease.owner))
+                .delete_one(pipeline::owned(key, owner))
                 .write_concern(self.inner.write_concern.clone())
                 .await
                 .map_err(|e| LockingError::unlock(key, Reason::Failed, Some(lock_error(e))))?;
@@ -257,13 +261,22 @@ impl Locks {
 
         // (1) Take the lease if it is free by the server's clock.
         let sent = self.inner.clock.now();
-        let lock = collection
+        let acquired = collection
             .find_one_and_update(bson::doc! { "_id": key }, pipeline::acquire(&owner, ttl_ms))
             .upsert(true)
             .return_document(ReturnDocument::After)
             .write_concern(self.inner.write_concern.clone())
-            .await
-            .map_err(|e| failed(lock_error(e)))?;
+            .await;
+        let lock = match acquired {
+            Ok(lock) => lock,
+            Err(error) => {
+                // The acquire may have been applied and only its reply
+                // lost: let go of what it may have taken (best effort;
+                // if this fails too, the lease ends at its expiry).
+                let _ = self.release_owned(key, &owner).await;
+                return Err(failed(lock_error(error)));
+            }
+        };
         let Some(lock) = lock.filter(|lock| lock.owner == owner) else {
             tracing::debug!("held by another owner");
             return Ok(None);

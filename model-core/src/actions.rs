@@ -501,13 +501,24 @@ impl<'a, M: Model> InsertOne<'a, M> {
     now_setter!();
 
     async fn run(self) -> Result<M> {
+        let generated = M::generates_key(&self.insert);
         let doc = M::from_insert(self.insert, self.now.unwrap_or_else(DateTime::now));
         let coll = self.repo.stored_collection().await?;
         let doc = Stored(doc);
         let options = self.repo.options_with(self.options).insert_one();
         let inserted = coll.insert_one(&doc).with_options(options);
-        in_session!(inserted, self.session).map_err(Repo::<M>::error)?;
-        Ok(doc.0)
+        let in_transaction = self.session.is_some();
+        match in_session!(inserted, self.session).map_err(Repo::<M>::error) {
+            Ok(_) => Ok(doc.0),
+            // A key this insert made up cannot be anyone else's: a
+            // duplicate of it is this very insert, applied by an attempt
+            // whose reply was lost (a retry after the server forgot the
+            // first attempt, as SecantusDB does across a restart).
+            Err(error @ Error::Conflict { .. }) if generated && !in_transaction => {
+                if self.repo.stored_as(&doc.0).await? { Ok(doc.0) } else { Err(error) }
+            }
+            Err(error) => Err(error),
+        }
     }
 }
 

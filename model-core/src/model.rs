@@ -27,6 +27,9 @@ pub trait Model: Serialize + DeserializeOwned + Send + Sync + Unpin + Sized + 's
     /// generating the key if the insert left it out.
     fn from_insert(insert: Self::Insert, now: DateTime) -> Self;
 
+    /// Whether [`from_insert`](Model::from_insert) will generate the key.
+    fn generates_key(insert: &Self::Insert) -> bool;
+
     /// Sets `updated_at` to `now` (what a replacement stores).
     fn touch(&mut self, now: DateTime);
 
@@ -62,6 +65,13 @@ pub trait Key:
     /// The key for an insert, generating one where allowed.
     fn from_insert(insert: Self::Insert) -> Self;
 
+    /// Whether [`from_insert`](Key::from_insert) makes this key up (a
+    /// UUID or ObjectId insert that leaves it out).
+    fn generates(insert: &Self::Insert) -> bool {
+        let _ = insert;
+        false
+    }
+
     /// A new key, for kinds the database can make up (UUID and ObjectId):
     /// what an upsert inserts when its query does not name the key.
     fn generate() -> Option<Self> {
@@ -80,6 +90,9 @@ impl Key for bson::Uuid {
         // `Default` for a UUID is a new random (v4) one.
         insert.unwrap_or_default()
     }
+    fn generates(insert: &Option<bson::Uuid>) -> bool {
+        insert.is_none()
+    }
     fn generate() -> Option<Self> {
         Some(bson::Uuid::new())
     }
@@ -93,6 +106,9 @@ impl Key for ObjectId {
     fn from_insert(insert: Option<ObjectId>) -> Self {
         // `Default` for an ObjectId is a newly generated one.
         insert.unwrap_or_default()
+    }
+    fn generates(insert: &Option<ObjectId>) -> bool {
+        insert.is_none()
     }
     fn generate() -> Option<Self> {
         Some(ObjectId::new())

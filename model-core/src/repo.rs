@@ -102,6 +102,13 @@ impl<M: Model> Repo<M> {
         Ok(self.collection().await?.clone_with_type())
     }
 
+    /// Whether the document stored under `doc`'s key is exactly `doc`.
+    pub(crate) async fn stored_as(&self, doc: &M) -> Result<bool> {
+        let raw = self.collection().await?.clone_with_type::<Document>();
+        let stored = raw.find_one(M::key_filter(doc.key())?).await.map_err(Self::error)?;
+        Ok(stored.is_some_and(|stored| bson::to_document(&crate::Stored(doc)).ok() == Some(stored)))
+    }
+
     /// Maps a driver error from this collection to [`Error`].
     pub(crate) fn error(error: mongodb::error::Error) -> Error {
         Error::from_driver(M::COLLECTION, error)

@@ -143,6 +143,10 @@ pub fn model(model: &Model) -> TokenStream {
                     #ident { #(#build_fields,)* }
                 }
 
+                fn generates_key(insert: &#insert_ident) -> bool {
+                    <#key_ty as #rt::Key>::generates(&insert.#key_ident)
+                }
+
                 fn touch(&mut self, now: #rt::bson::DateTime) {
                     self.#updated_at = <#updated_at_ty as #rt::UpdatedAt>::on_update(now);
                 }

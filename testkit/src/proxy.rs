@@ -57,6 +57,7 @@ struct Shared {
     upstream: Vec<SocketAddr>,
     stop: AtomicBool,
     black_hole: AtomicBool,
+    partition_after_drop: AtomicBool,
     faults: Mutex<Faults>,
     replies_dropped: AtomicU64,
     commands: Mutex<HashMap<String, u64>>,
@@ -115,6 +116,7 @@ impl FaultProxy {
             upstream,
             stop: AtomicBool::new(false),
             black_hole: AtomicBool::new(false),
+            partition_after_drop: AtomicBool::new(false),
             faults: Mutex::new(Faults::default()),
             replies_dropped: AtomicU64::new(0),
             commands: Mutex::new(HashMap::new()),
@@ -222,6 +224,14 @@ impl FaultProxy {
                 }
             }
         }
+    }
+
+    /// With `on`, the next reply [`FaultProxy::drop_reply`] swallows also
+    /// starts a partition ([`FaultProxy::black_hole`]`(true)`) before the
+    /// connection closes, so the driver's retry cannot reach the server
+    /// until the test heals it: time to restart the server in between.
+    pub fn partition_after_drop(&self, on: bool) {
+        self.shared.partition_after_drop.store(on, Ordering::SeqCst);
     }
 
     /// How many replies [`FaultProxy::drop_reply`] has swallowed so far.
@@ -425,6 +435,9 @@ fn relay_replies(mut upstream: TcpStream, mut client: TcpStream, conn: &Conn, sh
         let Ok(message) = read_message(&mut upstream, conn, shared) else { return };
         let header = Header::of(&message);
         if lock(&conn.drop_ids).remove(&header.response_to) {
+            if shared.partition_after_drop.swap(false, Ordering::SeqCst) {
+                shared.black_hole.store(true, Ordering::SeqCst);
+            }
             shared.replies_dropped.fetch_add(1, Ordering::SeqCst);
             conn.close();
             return;

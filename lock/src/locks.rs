@@ -108,6 +108,11 @@ impl Locks {
         self.inner.locks.create_indexes().await
     }
 
+    /// The connection the lock's commands run on (and are bounded by).
+    fn conn(&self) -> &Connection {
+        self.inner.locks.connection()
+    }
+
     /// The repository of the lease documents, to inspect them.
     pub fn repo(&self) -> &Repo<Lock> {
         &self.inner.locks
@@ -204,11 +209,14 @@ impl Locks {
                 .collection()
                 .await
                 .map_err(|e| LockingError::unlock(key, Reason::Failed, Some(e)))?;
-            let deleted = collection
-                .delete_one(pipeline::owned(key, owner))
-                .write_concern(self.inner.write_concern.clone())
+            let (coll, filter) = (collection.clone(), pipeline::owned(key, owner));
+            let write_concern = self.inner.write_concern.clone();
+            let delete = async move { coll.delete_one(filter).write_concern(write_concern).await };
+            let deleted = self
+                .conn()
+                .bounded(Lock::COLLECTION, delete)
                 .await
-                .map_err(|e| LockingError::unlock(key, Reason::Failed, Some(lock_error(e))))?;
+                .map_err(|e| LockingError::unlock(key, Reason::Failed, Some(e)))?;
             if deleted.deleted_count == 1 {
                 tracing::debug!("released");
                 Ok(())
@@ -261,20 +269,24 @@ impl Locks {
 
         // (1) Take the lease if it is free by the server's clock.
         let sent = self.inner.clock.now();
-        let acquired = collection
-            .find_one_and_update(bson::doc! { "_id": key }, pipeline::acquire(&owner, ttl_ms))
-            .upsert(true)
-            .return_document(ReturnDocument::After)
-            .write_concern(self.inner.write_concern.clone())
-            .await;
-        let lock = match acquired {
+        let (coll, update) = (collection.clone(), pipeline::acquire(&owner, ttl_ms));
+        let (filter, write_concern) = (bson::doc! { "_id": key }, self.inner.write_concern.clone());
+        let acquire = async move {
+            coll.find_one_and_update(filter, update)
+                .upsert(true)
+                .return_document(ReturnDocument::After)
+                .write_concern(write_concern)
+                .await
+        };
+        let lock = match self.conn().bounded(Lock::COLLECTION, acquire).await {
             Ok(lock) => lock,
             Err(error) => {
                 // The acquire may have been applied and only its reply
-                // lost: let go of what it may have taken (best effort;
-                // if this fails too, the lease ends at its expiry).
+                // lost (or not yet answered): let go of what it may have
+                // taken (best effort; if this fails too, the lease ends at
+                // its expiry).
                 let _ = self.release_owned(key, &owner).await;
-                return Err(failed(lock_error(error)));
+                return Err(failed(error));
             }
         };
         let Some(lock) = lock.filter(|lock| lock.owner == owner) else {
@@ -334,15 +346,16 @@ impl Locks {
         let failed = |e| LockingError::relock(key, Reason::Failed, Some(e));
         let collection = self.inner.locks.collection().await.map_err(failed)?;
         let sent = self.inner.clock.now();
-        let lock = collection
-            .find_one_and_update(
-                pipeline::live_lease(key, &lease.owner),
-                pipeline::extend(ttl_ms, lease.token),
-            )
-            .return_document(ReturnDocument::After)
-            .write_concern(self.inner.write_concern.clone())
-            .await
-            .map_err(|e| failed(lock_error(e)))?;
+        let (coll, filter) = (collection.clone(), pipeline::live_lease(key, &lease.owner));
+        let (update, write_concern) =
+            (pipeline::extend(ttl_ms, lease.token), self.inner.write_concern.clone());
+        let extend = async move {
+            coll.find_one_and_update(filter, update)
+                .return_document(ReturnDocument::After)
+                .write_concern(write_concern)
+                .await
+        };
+        let lock = self.conn().bounded(Lock::COLLECTION, extend).await.map_err(failed)?;
         match lock {
             Some(lock) => {
                 Ok(Lease { expires_at: lock.expires_at, renewed_at: sent, ttl, ..lease.clone() })
@@ -355,17 +368,16 @@ impl Locks {
     }
 
     async fn bump_fence(&self, key: &str) -> model_core::Result<i64> {
-        let fence = self
-            .inner
-            .fences
-            .collection()
-            .await?
-            .find_one_and_update(bson::doc! { "_id": key }, pipeline::bump_fence())
-            .upsert(true)
-            .return_document(ReturnDocument::After)
-            .write_concern(self.inner.write_concern.clone())
-            .await
-            .map_err(|e| model_core::Error::from_driver(Fence::COLLECTION, e))?;
+        let coll = self.inner.fences.collection().await?.clone();
+        let (filter, write_concern) = (bson::doc! { "_id": key }, self.inner.write_concern.clone());
+        let bump = async move {
+            coll.find_one_and_update(filter, pipeline::bump_fence())
+                .upsert(true)
+                .return_document(ReturnDocument::After)
+                .write_concern(write_concern)
+                .await
+        };
+        let fence = self.conn().bounded(Fence::COLLECTION, bump).await?;
         fence.map(|fence| fence.token).ok_or_else(|| model_core::Error::NotFound {
             collection: Fence::COLLECTION.to_string(),
         })
@@ -375,10 +387,6 @@ impl Locks {
 /// The span of a lock operation: the collection, the operation and the key.
 pub(crate) fn span(op: &'static str, key: &str) -> tracing::Span {
     tracing::debug_span!("lock", collection = Lock::COLLECTION, op, key)
-}
-
-fn lock_error(error: model_core::mongodb::error::Error) -> model_core::Error {
-    model_core::Error::from_driver(Lock::COLLECTION, error)
 }
 
 /// Checks a key and a ttl; the ttl in whole milliseconds.

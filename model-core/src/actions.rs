@@ -71,14 +71,39 @@ pub(crate) async fn bounded<T>(
         .unwrap_or_else(|_| Err(Error::Timeout { collection: collection.to_string(), timeout }))
 }
 
-/// Runs a driver action in `session` when there is one.
+/// Runs the driver action `$action` on the collection `$coll`: in
+/// `$session` when there is one; otherwise through [`detached`], on an
+/// owned clone of the collection.
 macro_rules! in_session {
-    ($action:expr, $session:expr) => {
+    ($repo:expr, $coll:ident, $session:expr, $action:expr) => {
         match $session {
             Some(session) => $action.session(session).await,
-            None => $action.await,
+            None => {
+                let $coll = $coll.clone();
+                $crate::actions::detached($repo.connection(), async move { $action.await }).await
+            }
         }
     };
+}
+
+/// Runs `call`, the driver's part of an operation. With a timeout set, on
+/// its own task: when the timeout abandons the operation, the driver's
+/// part still runs to its end, so the driver's pool is left as it expects
+/// (a future dropped mid-checkout leaves its request queued in the pool,
+/// ahead of every live one, and after a server pause with many callers
+/// the pool served abandoned requests for tens of seconds). Without a
+/// timeout nothing abandons it, and it runs in place.
+pub(crate) async fn detached<T: Send + 'static>(
+    conn: &crate::Connection,
+    call: impl Future<Output = mongodb::error::Result<T>> + Send + 'static,
+) -> mongodb::error::Result<T> {
+    if conn.timeout().is_none() {
+        return call.await;
+    }
+    match tokio::spawn(call).await {
+        Ok(result) => result,
+        Err(error) => std::panic::resume_unwind(error.into_panic()),
+    }
 }
 
 macro_rules! session_setter {
@@ -199,14 +224,17 @@ async fn collect<M: Model>(
     session: Option<&mut ClientSession>,
 ) -> Result<Vec<M>> {
     let coll = repo.collection().await?;
-    let found = coll.find(filter).with_options(options);
     match session {
         Some(session) => {
+            let found = coll.find(filter).with_options(options);
             let mut cursor = found.session(&mut *session).await.map_err(Repo::<M>::error)?;
             cursor.stream(session).try_collect().await.map_err(Repo::<M>::error)
         }
         None => {
-            found.await.map_err(Repo::<M>::error)?.try_collect().await.map_err(Repo::<M>::error)
+            let coll = coll.clone();
+            let read =
+                async move { coll.find(filter).with_options(options).await?.try_collect().await };
+            detached(repo.connection(), read).await.map_err(Repo::<M>::error)
         }
     }
 }
@@ -231,8 +259,8 @@ impl<'a, M: Model> Find<'a, M> {
         let filter = key_filter::<M>(self.key)?;
         let coll = self.repo.collection().await?;
         let options = self.repo.options_with(self.options).find_one(FindOneOptions::default());
-        let found = coll.find_one(filter).with_options(options);
-        let found = in_session!(found, self.session);
+        let found =
+            in_session!(self.repo, coll, self.session, coll.find_one(filter).with_options(options));
         found.map_err(Repo::<M>::error)?.ok_or_else(Repo::<M>::not_found)
     }
 }
@@ -268,8 +296,8 @@ impl<'a, M: Model> FindOne<'a, M> {
         let mut options = FindOneOptions::default();
         options.sort = self.sort.map(Sort::into_document);
         let options = self.repo.options_with(self.options).find_one(options);
-        let found = coll.find_one(filter).with_options(options);
-        let found = in_session!(found, self.session);
+        let found =
+            in_session!(self.repo, coll, self.session, coll.find_one(filter).with_options(options));
         found.map_err(Repo::<M>::error)
     }
 }
@@ -391,9 +419,9 @@ impl<'a, M: Model> Iterate<'a, M> {
         let options = self.repo.options_with(self.options).find(self.window.options()?);
         let filter = self.query.into_document()?;
         let coll = self.repo.collection().await?;
-        let found = coll.find(filter).with_options(options);
         match self.session {
             Some(session) => {
+                let found = coll.find(filter).with_options(options);
                 let cursor = found.session(&mut *session).await.map_err(Repo::<M>::error)?;
                 let stream = futures::stream::unfold(
                     (cursor, session),
@@ -405,7 +433,10 @@ impl<'a, M: Model> Iterate<'a, M> {
                 Ok(stream.boxed())
             }
             None => {
-                let cursor = found.await.map_err(Repo::<M>::error)?;
+                let coll = coll.clone();
+                let open = async move { coll.find(filter).with_options(options).await };
+                let cursor =
+                    detached(self.repo.connection(), open).await.map_err(Repo::<M>::error)?;
                 Ok(cursor.map_err(Repo::<M>::error).boxed())
             }
         }
@@ -443,8 +474,14 @@ impl<'a, M: Model> Paginate<'a, M> {
         let options = shared.clone().find(self.window.options()?);
         let filter = self.query.into_document()?;
         let coll = self.repo.collection().await?;
-        let count = coll.count_documents(filter.clone()).with_options(shared.count());
-        let count = in_session!(count, self.session.as_deref_mut()).map_err(Repo::<M>::error)?;
+        let (counted, count_options) = (filter.clone(), shared.count());
+        let count = in_session!(
+            self.repo,
+            coll,
+            self.session.as_deref_mut(),
+            coll.count_documents(counted).with_options(count_options)
+        )
+        .map_err(Repo::<M>::error)?;
         let page = Page { sort: options.sort.clone(), offset: self.window.offset, limit, count };
         let docs = if self.window.offset >= count {
             Vec::new()
@@ -477,8 +514,13 @@ impl<'a, M: Model> Count<'a, M> {
         let filter = self.query.into_document()?;
         let coll = self.repo.collection().await?;
         let options = self.repo.options_with(self.options).count();
-        let count = coll.count_documents(filter).with_options(options);
-        in_session!(count, self.session).map_err(Repo::<M>::error)
+        in_session!(
+            self.repo,
+            coll,
+            self.session,
+            coll.count_documents(filter).with_options(options)
+        )
+        .map_err(Repo::<M>::error)
     }
 }
 
@@ -506,9 +548,24 @@ impl<'a, M: Model> InsertOne<'a, M> {
         let coll = self.repo.stored_collection().await?;
         let doc = Stored(doc);
         let options = self.repo.options_with(self.options).insert_one();
-        let inserted = coll.insert_one(&doc).with_options(options);
         let in_transaction = self.session.is_some();
-        match in_session!(inserted, self.session).map_err(Repo::<M>::error) {
+        // The document goes to the driver's task and comes back with the
+        // outcome.
+        let (doc, inserted) = match self.session {
+            Some(session) => {
+                let inserted = coll.insert_one(&doc).with_options(options).session(session).await;
+                (doc, inserted)
+            }
+            None => {
+                let coll = coll.clone();
+                let insert = async move {
+                    let inserted = coll.insert_one(&doc).with_options(options).await;
+                    Ok((doc, inserted))
+                };
+                detached(self.repo.connection(), insert).await.map_err(Repo::<M>::error)?
+            }
+        };
+        match inserted.map_err(Repo::<M>::error) {
             Ok(_) => Ok(doc.0),
             // A key this insert made up cannot be anyone else's: a
             // duplicate of it is this very insert, applied by an attempt
@@ -552,8 +609,20 @@ impl<'a, M: Model> InsertMany<'a, M> {
             self.inserts.into_iter().map(|insert| Stored(M::from_insert(insert, now))).collect();
         let coll = self.repo.stored_collection().await?;
         let options = self.repo.options_with(self.options).insert_many();
-        let inserted = coll.insert_many(&docs).with_options(options);
-        in_session!(inserted, self.session).map_err(Repo::<M>::error)?;
+        // The documents go to the driver's task and come back.
+        let docs = match self.session {
+            Some(session) => {
+                coll.insert_many(&docs).with_options(options).session(session).await.map(|_| docs)
+            }
+            None => {
+                let coll = coll.clone();
+                let insert = async move {
+                    coll.insert_many(&docs).with_options(options).await.map(|_| docs)
+                };
+                detached(self.repo.connection(), insert).await
+            }
+        }
+        .map_err(Repo::<M>::error)?;
         Ok(docs.into_iter().map(|doc| doc.0).collect())
     }
 }
@@ -589,10 +658,14 @@ impl<'a, M: Model> UpdateOne<'a, M> {
         let coll = self.repo.collection().await?;
         let mut options = self.repo.options_with(self.options).find_one_and_update();
         options.return_document = Some(ReturnDocument::After);
-        let updated = coll.find_one_and_update(filter, update).with_options(options);
-        in_session!(updated, self.session)
-            .map_err(Repo::<M>::error)?
-            .ok_or_else(Repo::<M>::not_found)
+        in_session!(
+            self.repo,
+            coll,
+            self.session,
+            coll.find_one_and_update(filter, update).with_options(options)
+        )
+        .map_err(Repo::<M>::error)?
+        .ok_or_else(Repo::<M>::not_found)
     }
 }
 
@@ -624,8 +697,13 @@ impl<'a, M: Model> UpdateMany<'a, M> {
             .and_then(encodable)?;
         let coll = self.repo.collection().await?;
         let options = self.repo.options_with(self.options).update();
-        let updated = coll.update_many(filter, update).with_options(options);
-        let result = in_session!(updated, self.session).map_err(Repo::<M>::error)?;
+        let result = in_session!(
+            self.repo,
+            coll,
+            self.session,
+            coll.update_many(filter, update).with_options(options)
+        )
+        .map_err(Repo::<M>::error)?;
         Ok(result.modified_count)
     }
 }
@@ -651,8 +729,13 @@ impl<'a, M: Model> DeleteOne<'a, M> {
         let filter = key_filter::<M>(self.key)?;
         let coll = self.repo.collection().await?;
         let options = self.repo.options_with(self.options).delete();
-        let deleted = coll.delete_one(filter).with_options(options);
-        let result = in_session!(deleted, self.session).map_err(Repo::<M>::error)?;
+        let result = in_session!(
+            self.repo,
+            coll,
+            self.session,
+            coll.delete_one(filter).with_options(options)
+        )
+        .map_err(Repo::<M>::error)?;
         if result.deleted_count == 0 {
             return Err(Repo::<M>::not_found());
         }
@@ -681,8 +764,13 @@ impl<'a, M: Model> DeleteMany<'a, M> {
         let filter = self.query.into_document()?;
         let coll = self.repo.collection().await?;
         let options = self.repo.options_with(self.options).delete();
-        let deleted = coll.delete_many(filter).with_options(options);
-        let result = in_session!(deleted, self.session).map_err(Repo::<M>::error)?;
+        let result = in_session!(
+            self.repo,
+            coll,
+            self.session,
+            coll.delete_many(filter).with_options(options)
+        )
+        .map_err(Repo::<M>::error)?;
         Ok(result.deleted_count)
     }
 }

@@ -98,6 +98,34 @@ impl Connection {
         Connection { inner: self.inner.clone(), timeout: Some(timeout) }
     }
 
+    /// Runs `call`, a driver call on this connection's client, as a
+    /// repository operation runs: bounded by the connection's timeout
+    /// ([`Error::Timeout`]), on its own task when a timeout is set (so an
+    /// abandoned call still ends as the driver expects), and with the
+    /// driver's errors mapped for `collection` (`Conflict`, `Validation`,
+    /// ...). For code beside the repositories, like the lock's commands.
+    ///
+    /// ```no_run
+    /// # async fn demo(conn: model_core::Connection) -> model_core::Result<()> {
+    /// let db = conn.database().await?;
+    /// let names = conn
+    ///     .bounded("things", async move { db.collection::<bson::Document>("things").distinct("name", bson::doc! {}).await })
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn bounded<T: Send + 'static>(
+        &self,
+        collection: &str,
+        call: impl Future<Output = mongodb::error::Result<T>> + Send + 'static,
+    ) -> Result<T> {
+        let run = async {
+            crate::actions::detached(self, call)
+                .await
+                .map_err(|error| Error::from_driver(collection, error))
+        };
+        crate::actions::bounded(self.timeout, collection, run).await
+    }
+
     /// The operation timeout set with [`with_timeout`](Self::with_timeout), if any.
     pub fn timeout(&self) -> Option<Duration> {
         self.timeout

@@ -74,8 +74,13 @@ impl<'a, M: Model> FindOneAndUpdate<'a, M> {
         let mut options = self.repo.options_with(self.options).find_one_and_update();
         options.return_document = Some(returned(self.before));
         options.sort = self.sort.map(Sort::into_document);
-        let updated = coll.find_one_and_update(filter, update).with_options(options);
-        in_session!(updated, self.session).map_err(Repo::<M>::error)
+        in_session!(
+            self.repo,
+            coll,
+            self.session,
+            coll.find_one_and_update(filter, update).with_options(options)
+        )
+        .map_err(Repo::<M>::error)
     }
 }
 
@@ -137,10 +142,14 @@ impl<'a, M: Model> Upsert<'a, M> {
         options.upsert = Some(true);
         options.return_document = Some(ReturnDocument::After);
         options.sort = self.sort.map(Sort::into_document);
-        let upserted = coll.find_one_and_update(filter, update).with_options(options);
-        in_session!(upserted, self.session)
-            .map_err(Repo::<M>::error)?
-            .ok_or_else(Repo::<M>::not_found)
+        in_session!(
+            self.repo,
+            coll,
+            self.session,
+            coll.find_one_and_update(filter, update).with_options(options)
+        )
+        .map_err(Repo::<M>::error)?
+        .ok_or_else(Repo::<M>::not_found)
     }
 }
 
@@ -216,9 +225,13 @@ impl<'a, M: Model> FindOneAndReplace<'a, M> {
         let mut options = self.repo.options_with(self.options).find_one_and_replace();
         options.return_document = Some(returned(self.before));
         options.sort = self.sort.map(Sort::into_document);
-        let replaced =
-            coll.find_one_and_replace(filter, Stored(self.replacement)).with_options(options);
-        let replaced = in_session!(replaced, self.session).map_err(Repo::<M>::error)?;
+        let replaced = in_session!(
+            self.repo,
+            coll,
+            self.session,
+            coll.find_one_and_replace(filter, Stored(self.replacement)).with_options(options)
+        )
+        .map_err(Repo::<M>::error)?;
         Ok(replaced.map(|doc| doc.0))
     }
 }
@@ -249,8 +262,13 @@ impl<'a, M: Model> FindOneAndDelete<'a, M> {
         let coll = self.repo.collection().await?;
         let mut options = self.repo.options_with(self.options).find_one_and_delete();
         options.sort = self.sort.map(Sort::into_document);
-        let deleted = coll.find_one_and_delete(filter).with_options(options);
-        in_session!(deleted, self.session).map_err(Repo::<M>::error)
+        in_session!(
+            self.repo,
+            coll,
+            self.session,
+            coll.find_one_and_delete(filter).with_options(options)
+        )
+        .map_err(Repo::<M>::error)
     }
 }
 

@@ -250,6 +250,9 @@ impl Connection {
     /// Every migration is checked before anything is sent; the first that
     /// fails on the server stops the run.
     ///
+    /// With [`with_timeout`](Self::with_timeout), each migration is bounded
+    /// by the timeout as a whole ([`Error::Timeout`]).
+    ///
     /// # Cancel safety
     /// As [`migrate`](Self::migrate).
     pub async fn migrate_all(&self, migrations: &[Migration]) -> Result<Vec<MigrationReport>> {
@@ -266,7 +269,13 @@ impl Connection {
         let db = self.database().await?;
         let mut reports = Vec::with_capacity(migrations.len());
         for migration in migrations {
-            let report = apply(&db, migration).await?;
+            // Each migration is bounded by the connection's timeout as a whole.
+            let report = crate::actions::bounded(
+                self.timeout(),
+                migration.collection(),
+                apply(&db, migration),
+            )
+            .await?;
             if report.is_unchanged() {
                 tracing::debug!(collection = %report.collection, "migrate: unchanged");
             } else {

@@ -131,8 +131,10 @@ impl<M: Model> Repo<M> {
         if indexes.is_empty() {
             return Ok(());
         }
-        let models = indexes.iter().map(|i| i.to_index_model());
-        self.collection().await?.create_indexes(models).await.map_err(Self::error)?;
+        let models: Vec<_> = indexes.iter().map(|i| i.to_index_model()).collect();
+        let coll = self.collection().await?.clone();
+        let create = async move { coll.create_indexes(models).await };
+        self.conn.bounded(M::COLLECTION, create).await?;
         Ok(())
     }
 }

@@ -10,8 +10,8 @@ mod reliability;
 
 use std::time::{Duration, Instant};
 
+use model::Error;
 use model::lock::{LockingError, Locks, Reason};
-use model::{Error, Query};
 use reliability::*;
 use testkit::{FaultProxy, ServerProcess};
 
@@ -164,12 +164,39 @@ async fn across_a_server_restart_a_generated_key_insert_is_applied_once() {
     };
     let deleted = across_restart(&proxy, &mut server, &dir, "delete", delete).await;
     assert!(matches!(deleted, Ok(()) | Err(Error::NotFound { .. })), "{deleted:?}");
-    assert_eq!(items.count(Query::all()).await.unwrap(), 1, "deleted: only `once` is left");
+    assert_eq!(items.count(Item::ID.eq(counted.id)).await.unwrap(), 0, "deleted");
+
+    // insert_one with the caller's key: a duplicate of it may be anyone's,
+    // so it is reported as the server says.
+    let given = model::Uuid::new();
+    let insert = {
+        let items = items.clone();
+        async move { items.insert_one(item_with_id(given, "given", "g")).await }
+    };
+    let given_outcome = across_restart(&proxy, &mut server, &dir, "insert", insert).await;
+    assert!(matches!(given_outcome, Ok(_) | Err(Error::Conflict { .. })), "{given_outcome:?}");
+    assert_eq!(items.count(Item::NAME.eq("given")).await.unwrap(), 1, "stored once");
+
+    // insert_many of three.
+    let insert = {
+        let items = items.clone();
+        async move { items.insert_many((0..3).map(|i| item(format!("many{i}"), "many"))).await }
+    };
+    let many = across_restart(&proxy, &mut server, &dir, "insert", insert).await;
+    assert!(matches!(many, Ok(_) | Err(Error::Conflict { .. })), "{many:?}");
+    assert_eq!(items.count(Item::GROUP.eq("many")).await.unwrap(), 3, "stored once each");
+    figures.faults += 2;
+    figures.operations += 2;
+
+    let verdict = |ok: bool| if ok { "Ok" } else { "an error, though applied" };
     println!(
-        "[lost-reply] across a restart of {kind:?}: insert_one Ok, stored once; \
-         update_one +1 applied {} time(s); delete_one {}",
+        "[lost-reply] across a restart of {kind:?}: insert_one (generated key) Ok, stored once; \
+         insert_one (given key) {}; insert_many {}; update_one +1 applied {} time(s); \
+         delete_one {}",
+        verdict(given_outcome.is_ok()),
+        verdict(many.is_ok()),
         updated.n,
-        if deleted.is_ok() { "Ok" } else { "NotFound, though it deleted" }
+        verdict(deleted.is_ok()),
     );
     drop(server);
     figures.print("lost reply across a restart");

@@ -75,9 +75,14 @@ async fn a_single_document_write_whose_reply_was_lost_is_retried_and_applied_onc
     items.delete_one(&a.id).await.expect("the retry answers");
     assert_eq!(client.stored("items").await, 0);
 
+    proxy.drop_reply("insert", 1);
+    let many = items.insert_many((0..3).map(|i| item(format!("m{i}"), "m"))).await;
+    assert_eq!(many.expect("the retry answers").len(), 3);
+    assert_eq!(client.stored("items").await, 3, "stored once each");
+
     figures.faults = proxy.replies_dropped();
-    figures.operations = 4;
-    assert_eq!(figures.faults, 4, "every reply was lost once");
+    figures.operations = 5;
+    assert_eq!(figures.faults, 5, "every reply was lost once");
     figures.print("lost reply, retried");
 }
 

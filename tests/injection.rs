@@ -88,6 +88,9 @@ async fn a_map_or_a_struct_with_operator_keys_is_data() {
     let map: BTreeMap<String, String> = [("$ne".to_string(), "x".to_string())].into();
     assert_eq!(items.count(Item::LABELS.eq(map.clone())).await.unwrap(), 0);
     assert_eq!(items.delete_many(Item::LABELS.eq(map)).await.unwrap(), 0);
+    // A `BTreeMap` is stored with sorted keys, so an equal map matches.
+    let equal: BTreeMap<String, String> = [("k".to_string(), "v1".to_string())].into();
+    assert_eq!(items.count(Item::LABELS.eq(equal)).await.unwrap(), 1);
 
     let probe = Probe { ne: "nothing".into() };
     assert_eq!(items.count(Item::PROBE.eq(Some(probe.clone()))).await.unwrap(), 0);

@@ -7,7 +7,7 @@
 
 use bson::{Bson, Document, doc};
 
-use crate::field::{Field, ReadAccess, WriteAccess, list, literal};
+use crate::field::{Field, ReadAccess, WriteAccess, comparable, list, literal};
 use crate::query::Query;
 use crate::schema::FieldType;
 use crate::sort::Sort;
@@ -16,6 +16,7 @@ use crate::update::{Op, Update};
 impl<M, E: FieldType, A: ReadAccess> Field<M, Vec<E>, A> {
     /// Documents whose array has an element equal to `element`.
     pub fn contains(self, element: impl Into<E>) -> Query<M> {
+        const { comparable::<E>() };
         Query::condition(self.name(), element.into().into_bson().map(literal))
     }
 
@@ -23,6 +24,7 @@ impl<M, E: FieldType, A: ReadAccess> Field<M, Vec<E>, A> {
     /// among others): `$all`, or one `$eq` per element for document
     /// elements (which `$all` would read as `$elemMatch` operators).
     pub fn contains_all<V: Into<E>>(self, elements: impl IntoIterator<Item = V>) -> Query<M> {
+        const { comparable::<E>() };
         self.membership("$all", "$and", list::<E, V>(elements))
     }
 
@@ -76,12 +78,14 @@ impl<M, E: FieldType, A: WriteAccess> Field<M, Vec<E>, A> {
     /// Append `element` unless the array already has an equal one
     /// (`$addToSet`).
     pub fn add_to_set(self, element: impl Into<E>) -> Update<M> {
+        const { comparable::<E>() };
         Update::op(Op::AddToSet, self.name(), element.into().into_bson().map(self::element))
     }
 
     /// Append each of `elements` the array does not have yet (`$addToSet`
     /// with `$each`).
     pub fn add_all_to_set<V: Into<E>>(self, elements: impl IntoIterator<Item = V>) -> Update<M> {
+        const { comparable::<E>() };
         let each = list::<E, V>(elements).map(|values| Bson::Document(doc! { "$each": values }));
         Update::op(Op::AddToSet, self.name(), each)
     }
@@ -89,12 +93,14 @@ impl<M, E: FieldType, A: WriteAccess> Field<M, Vec<E>, A> {
     /// Remove every element equal to `element` (`$pullAll`: compared as a
     /// value, never read as a condition).
     pub fn pull(self, element: impl Into<E>) -> Update<M> {
+        const { comparable::<E>() };
         let value = element.into().into_bson().map(|v| Bson::Array(vec![v]));
         Update::op(Op::PullAll, self.name(), value)
     }
 
     /// Remove every element equal to one of `elements` (`$pullAll`).
     pub fn pull_all<V: Into<E>>(self, elements: impl IntoIterator<Item = V>) -> Update<M> {
+        const { comparable::<E>() };
         Update::op(Op::PullAll, self.name(), list::<E, V>(elements))
     }
 

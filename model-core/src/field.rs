@@ -373,21 +373,25 @@ impl<M, T: FieldType, A: ReadAccess> Field<M, T, A> {
     /// as a whole (`$eq`), never read as operators; an array value must
     /// equal the stored array, in order (for one element use `contains`).
     pub fn eq(self, value: impl Into<T>) -> Query<M> {
+        const { comparable::<T>() };
         Query::condition(self.name, value.into().into_bson().map(literal))
     }
 
     /// Documents whose value differs from `value` (or is missing).
     pub fn ne(self, value: impl Into<T>) -> Query<M> {
+        const { comparable::<T>() };
         self.operator("$ne", value.into().into_bson())
     }
 
     /// Documents whose value equals one of `values` (`$in`).
     pub fn one_of<V: Into<T>>(self, values: impl IntoIterator<Item = V>) -> Query<M> {
+        const { comparable::<T>() };
         self.membership("$in", "$or", list(values))
     }
 
     /// Documents whose value equals none of `values` (`$nin`).
     pub fn none_of<V: Into<T>>(self, values: impl IntoIterator<Item = V>) -> Query<M> {
+        const { comparable::<T>() };
         self.membership("$nin", "$nor", list(values))
     }
 
@@ -416,6 +420,15 @@ impl<M, T: FieldType, A: ReadAccess> Field<M, T, A> {
     pub(crate) fn operator(self, op: &str, value: Result<Bson, bson::ser::Error>) -> Query<M> {
         Query::condition(self.name, value.map(|v| Bson::Document(doc! { op: v })))
     }
+}
+
+/// Refuses, at compile time, equality on a type whose equal values may
+/// encode differently (a `HashMap`): the server would never match it.
+pub(crate) const fn comparable<T: FieldType>() {
+    assert!(
+        T::COMPARABLE,
+        "equality on a value holding a HashMap never matches reliably (its keys are stored in a random order): use a BTreeMap"
+    );
 }
 
 /// `values` as one BSON array, or the first value's encoding error.

@@ -34,6 +34,13 @@ pub trait FieldType: Serialize {
     /// Whether a document must contain the field (`false` for `Option`).
     const REQUIRED: bool = true;
 
+    /// Whether equal values always encode to the same BSON, so that the
+    /// server, which compares embedded documents field by field in order,
+    /// finds them equal. `false` for `HashMap` (its order is random) and
+    /// for what holds one: equality and membership on such a value do not
+    /// compile (use a `BTreeMap`, whose keys are sorted).
+    const COMPARABLE: bool = true;
+
     /// The `$jsonSchema` of a value of this type.
     fn json_schema() -> Document;
 
@@ -157,6 +164,7 @@ numeric!(i32, i64, f64, Decimal128);
 
 impl<T: FieldType> FieldType for Option<T> {
     const REQUIRED: bool = false;
+    const COMPARABLE: bool = T::COMPARABLE;
 
     fn json_schema() -> Document {
         nullable(T::json_schema())
@@ -204,6 +212,7 @@ impl<T: Numeric> Numeric for Option<T> {
 }
 
 impl<T: FieldType> FieldType for Vec<T> {
+    const COMPARABLE: bool = T::COMPARABLE;
     fn json_schema() -> Document {
         doc! { "bsonType": "array", "items": T::json_schema() }
     }
@@ -211,6 +220,7 @@ impl<T: FieldType> FieldType for Vec<T> {
 
 impl<T: FieldType> FieldType for Box<T> {
     const REQUIRED: bool = T::REQUIRED;
+    const COMPARABLE: bool = T::COMPARABLE;
     fn json_schema() -> Document {
         T::json_schema()
     }
@@ -222,13 +232,17 @@ impl<T: FieldType> FieldType for Box<T> {
     }
 }
 
+/// Not [`COMPARABLE`](FieldType::COMPARABLE): a `HashMap` serializes in a
+/// random order, so an equal map would not match.
 impl<T: FieldType, S: std::hash::BuildHasher> FieldType for HashMap<String, T, S> {
+    const COMPARABLE: bool = false;
     fn json_schema() -> Document {
         doc! { "bsonType": "object", "additionalProperties": T::json_schema() }
     }
 }
 
 impl<T: FieldType> FieldType for BTreeMap<String, T> {
+    const COMPARABLE: bool = T::COMPARABLE;
     fn json_schema() -> Document {
         doc! { "bsonType": "object", "additionalProperties": T::json_schema() }
     }

@@ -109,6 +109,7 @@ fn struct_field_type(input: &DeriveInput) -> darling::Result<TokenStream> {
     let fields = attrs.data.take_struct().expect("checked: named struct").fields;
     let mut properties = Vec::new();
     let mut constants = Vec::new();
+    let mut comparable = Vec::new();
     for field in &fields {
         let ident = field.ident.as_ref().expect("named");
         let Some(serde) =
@@ -130,6 +131,7 @@ fn struct_field_type(input: &DeriveInput) -> darling::Result<TokenStream> {
         }
         let ty = &field.ty;
         properties.push(quote_spanned!(ty.span()=> .property::<#ty>(#stored)));
+        comparable.push(quote!(<#ty as #rt::FieldType>::COMPARABLE));
         let access = quote!(#rt::Writable);
         constants.push(crate::expand::constant(
             &rt,
@@ -175,6 +177,7 @@ fn struct_field_type(input: &DeriveInput) -> darling::Result<TokenStream> {
 
             #[automatically_derived]
             impl #rt::FieldType for #ident {
+                const COMPARABLE: bool = true #(&& #comparable)*;
                 fn json_schema() -> #rt::bson::Document {
                     #rt::ObjectSchema::new(#additional)
                         #(#properties)*

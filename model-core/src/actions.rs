@@ -474,7 +474,7 @@ impl<'a, M: Model> Paginate<'a, M> {
         let options = shared.clone().find(self.window.options()?);
         let filter = self.query.into_document()?;
         let coll = self.repo.collection().await?;
-        let (counted, count_options) = (filter.clone(), shared.count());
+        let (counted, count_options) = (filter.clone(), shared.count(Default::default()));
         let count = in_session!(
             self.repo,
             coll,
@@ -513,7 +513,7 @@ impl<'a, M: Model> Count<'a, M> {
     async fn run(self) -> Result<u64> {
         let filter = self.query.into_document()?;
         let coll = self.repo.collection().await?;
-        let options = self.repo.options_with(self.options).count();
+        let options = self.repo.options_with(self.options).count(Default::default());
         in_session!(
             self.repo,
             coll,
@@ -547,7 +547,7 @@ impl<'a, M: Model> InsertOne<'a, M> {
         let doc = M::from_insert(self.insert, self.now.unwrap_or_else(DateTime::now));
         let coll = self.repo.stored_collection().await?;
         let doc = Stored(doc);
-        let options = self.repo.options_with(self.options).insert_one();
+        let options = self.repo.options_with(self.options).insert_one(Default::default());
         let in_transaction = self.session.is_some();
         // The document goes to the driver's task and comes back with the
         // outcome.
@@ -608,7 +608,7 @@ impl<'a, M: Model> InsertMany<'a, M> {
         let docs: Vec<Stored<M>> =
             self.inserts.into_iter().map(|insert| Stored(M::from_insert(insert, now))).collect();
         let coll = self.repo.stored_collection().await?;
-        let options = self.repo.options_with(self.options).insert_many();
+        let options = self.repo.options_with(self.options).insert_many(Default::default());
         // The documents go to the driver's task and come back.
         let docs = match self.session {
             Some(session) => {
@@ -656,7 +656,8 @@ impl<'a, M: Model> UpdateOne<'a, M> {
             .into_document(self.now.unwrap_or_else(DateTime::now))
             .and_then(encodable)?;
         let coll = self.repo.collection().await?;
-        let mut options = self.repo.options_with(self.options).find_one_and_update();
+        let mut options =
+            self.repo.options_with(self.options).find_one_and_update(Default::default());
         options.return_document = Some(ReturnDocument::After);
         in_session!(
             self.repo,
@@ -696,7 +697,7 @@ impl<'a, M: Model> UpdateMany<'a, M> {
             .into_document(self.now.unwrap_or_else(DateTime::now))
             .and_then(encodable)?;
         let coll = self.repo.collection().await?;
-        let options = self.repo.options_with(self.options).update();
+        let options = self.repo.options_with(self.options).update(Default::default());
         let result = in_session!(
             self.repo,
             coll,
@@ -728,7 +729,7 @@ impl<'a, M: Model> DeleteOne<'a, M> {
     async fn run(self) -> Result<()> {
         let filter = key_filter::<M>(self.key)?;
         let coll = self.repo.collection().await?;
-        let options = self.repo.options_with(self.options).delete();
+        let options = self.repo.options_with(self.options).delete(Default::default());
         let result = in_session!(
             self.repo,
             coll,
@@ -763,7 +764,7 @@ impl<'a, M: Model> DeleteMany<'a, M> {
     async fn run(self) -> Result<u64> {
         let filter = self.query.into_document()?;
         let coll = self.repo.collection().await?;
-        let options = self.repo.options_with(self.options).delete();
+        let options = self.repo.options_with(self.options).delete(Default::default());
         let result = in_session!(
             self.repo,
             coll,

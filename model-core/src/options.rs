@@ -34,6 +34,18 @@ pub struct Options {
     pub max_time: Option<Duration>,
 }
 
+/// For each driver options type, a method that moves the named options
+/// into a value of it: `find(base) -> FindOptions`.
+macro_rules! carry {
+    ($($(#[$doc:meta])* $name:ident($ty:ty) { $($field:ident),* $(,)? })*) => {$(
+        $(#[$doc])*
+        pub(crate) fn $name(self, mut options: $ty) -> $ty {
+            $(options.$field = self.$field;)*
+            options
+        }
+    )*};
+}
+
 impl Options {
     /// `self`, with every option `other` sets taking its place.
     pub(crate) fn overridden_by(&self, other: Options) -> Options {
@@ -50,107 +62,35 @@ impl Options {
         }
     }
 
-    /// Find options carrying these.
-    pub(crate) fn find(self, mut options: FindOptions) -> FindOptions {
-        options.read_concern = self.read_concern;
-        options.selection_criteria = self.selection_criteria;
-        options.collation = self.collation;
-        options.hint = self.hint;
-        options.comment = self.comment;
-        options.max_time = self.max_time;
-        options
-    }
-
-    /// Find-one options carrying these.
-    pub(crate) fn find_one(self, mut options: FindOneOptions) -> FindOneOptions {
-        options.read_concern = self.read_concern;
-        options.selection_criteria = self.selection_criteria;
-        options.collation = self.collation;
-        options.hint = self.hint;
-        options.comment = self.comment;
-        options.max_time = self.max_time;
-        options
-    }
-
-    /// Count options carrying these.
-    pub(crate) fn count(self) -> CountOptions {
-        let mut options = CountOptions::default();
-        options.read_concern = self.read_concern;
-        options.selection_criteria = self.selection_criteria;
-        options.collation = self.collation;
-        options.hint = self.hint;
-        options.comment = self.comment;
-        options.max_time = self.max_time;
-        options
-    }
-
-    /// Insert-one options carrying these.
-    pub(crate) fn insert_one(self) -> InsertOneOptions {
-        let mut options = InsertOneOptions::default();
-        options.write_concern = self.write_concern;
-        options.comment = self.comment;
-        options
-    }
-
-    /// Insert-many options carrying these.
-    pub(crate) fn insert_many(self) -> InsertManyOptions {
-        let mut options = InsertManyOptions::default();
-        options.write_concern = self.write_concern;
-        options.comment = self.comment;
-        options
-    }
-
-    /// Update options carrying these (`maxTimeMS` does not apply to `update`).
-    pub(crate) fn update(self) -> UpdateOptions {
-        let mut options = UpdateOptions::default();
-        options.write_concern = self.write_concern;
-        options.collation = self.collation;
-        options.hint = self.hint;
-        options.comment = self.comment;
-        options
-    }
-
-    /// Delete options carrying these (`maxTimeMS` does not apply to `delete`).
-    pub(crate) fn delete(self) -> DeleteOptions {
-        let mut options = DeleteOptions::default();
-        options.write_concern = self.write_concern;
-        options.collation = self.collation;
-        options.hint = self.hint;
-        options.comment = self.comment;
-        options
-    }
-
-    /// Find-and-modify (update) options carrying these.
-    pub(crate) fn find_one_and_update(self) -> FindOneAndUpdateOptions {
-        let mut options = FindOneAndUpdateOptions::default();
-        options.write_concern = self.write_concern;
-        options.collation = self.collation;
-        options.hint = self.hint;
-        options.comment = self.comment;
-        options.max_time = self.max_time;
-        options
-    }
-
-    /// Find-and-modify (replace) options carrying these.
-    pub(crate) fn find_one_and_replace(self) -> FindOneAndReplaceOptions {
-        let mut options = FindOneAndReplaceOptions::default();
-        options.write_concern = self.write_concern;
-        options.collation = self.collation;
-        options.hint = self.hint;
-        options.comment = self.comment;
-        options.max_time = self.max_time;
-        options
-    }
-
-    /// Find-and-modify (delete) options carrying these.
-    pub(crate) fn find_one_and_delete(self) -> FindOneAndDeleteOptions {
-        let mut options = FindOneAndDeleteOptions::default();
-        options.write_concern = self.write_concern;
-        options.collation = self.collation;
-        options.hint = self.hint;
-        options.comment = self.comment;
-        options.max_time = self.max_time;
-        options
+    carry! {
+        /// Find options carrying these.
+        find(FindOptions) { read_concern, selection_criteria, collation, hint, comment, max_time }
+        /// Find-one options carrying these.
+        find_one(FindOneOptions) {
+            read_concern, selection_criteria, collation, hint, comment, max_time
+        }
+        /// Count options carrying these.
+        count(CountOptions) { read_concern, selection_criteria, collation, hint, comment, max_time }
+        /// Insert-one options carrying these.
+        insert_one(InsertOneOptions) { write_concern, comment }
+        /// Insert-many options carrying these.
+        insert_many(InsertManyOptions) { write_concern, comment }
+        /// Update options carrying these (`maxTimeMS` does not apply to `update`).
+        update(UpdateOptions) { write_concern, collation, hint, comment }
+        /// Delete options carrying these (`maxTimeMS` does not apply to `delete`).
+        delete(DeleteOptions) { write_concern, collation, hint, comment }
+        /// Find-and-modify (update) options carrying these.
+        find_one_and_update(FindOneAndUpdateOptions) {
+            write_concern, collation, hint, comment, max_time
+        }
+        /// Find-and-modify (replace) options carrying these.
+        find_one_and_replace(FindOneAndReplaceOptions) {
+            write_concern, collation, hint, comment, max_time
+        }
+        /// Find-and-modify (delete) options carrying these.
+        find_one_and_delete(FindOneAndDeleteOptions) {
+            write_concern, collation, hint, comment, max_time
+        }
     }
 }
 

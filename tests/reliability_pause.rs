@@ -154,7 +154,20 @@ async fn nothing_hangs_on_a_paused_server_when_a_timeout_is_set() {
     .unwrap();
     // SAFETY: as above.
     assert_eq!(unsafe { libc::kill(pid, libc::SIGCONT) }, 0);
+    let resumed = Instant::now();
     println!("[reliability] {NAME}: {}", took.join(", "));
+
+    // The acquires that timed out reach the server now; each releases what
+    // it took, so the key is free long before their 5 s ttl.
+    let other = model::lock::Locks::new(&c.conn);
+    let freed = loop {
+        if other.try_lock("other", Duration::from_secs(1)).await.unwrap().is_some() {
+            break resumed.elapsed();
+        }
+        assert!(resumed.elapsed() < Duration::from_secs(3), "a timed-out acquire kept the key");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    println!("[reliability] {NAME}: the key was free {} ms after the resume", freed.as_millis());
     // Generous: a failed acquire also tries (bounded) to release.
     assert!(slowest < Duration::from_secs(3), "slowest call took {slowest:?}");
     drop(server);

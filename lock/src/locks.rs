@@ -269,16 +269,7 @@ impl Locks {
 
         // (1) Take the lease if it is free by the server's clock.
         let sent = self.inner.clock.now();
-        let (coll, update) = (collection.clone(), pipeline::acquire(&owner, ttl_ms));
-        let (filter, write_concern) = (bson::doc! { "_id": key }, self.inner.write_concern.clone());
-        let acquire = async move {
-            coll.find_one_and_update(filter, update)
-                .upsert(true)
-                .return_document(ReturnDocument::After)
-                .write_concern(write_concern)
-                .await
-        };
-        let lock = match self.conn().bounded(Lock::COLLECTION, acquire).await {
+        let lock = match self.acquire_command(key, &owner, ttl_ms, collection.clone()).await {
             Ok(lock) => lock,
             Err(error) => {
                 // The acquire may have been applied and only its reply
@@ -333,6 +324,55 @@ impl Locks {
                 Err(LockingError::lock(key, Reason::Failed, source.map(|s| *s)))
             }
             Err(other) => Err(other),
+        }
+    }
+
+    /// The acquire command, bounded by the connection's timeout. It then
+    /// runs on its own task, and if the caller has given up by the time
+    /// the server answers, that task releases what it took: an acquire
+    /// that lands after its timeout leaves nothing held.
+    async fn acquire_command(
+        &self,
+        key: &str,
+        owner: &str,
+        ttl_ms: i64,
+        coll: model_core::mongodb::Collection<Lock>,
+    ) -> model_core::Result<Option<Lock>> {
+        let (filter, update) = (bson::doc! { "_id": key }, pipeline::acquire(owner, ttl_ms));
+        let write_concern = self.inner.write_concern.clone();
+        let driver_error = |e| model_core::Error::from_driver(Lock::COLLECTION, e);
+        let Some(timeout) = self.conn().timeout() else {
+            let acquire = coll.find_one_and_update(filter, update);
+            let acquire = acquire.upsert(true).return_document(ReturnDocument::After);
+            return acquire.write_concern(write_concern).await.map_err(driver_error);
+        };
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        let release = pipeline::owned(key, owner);
+        let owner = owner.to_string();
+        let task = async move {
+            let acquired = coll
+                .find_one_and_update(filter, update)
+                .upsert(true)
+                .return_document(ReturnDocument::After)
+                .write_concern(write_concern.clone())
+                .await;
+            // Err: the caller timed out and is gone.
+            if let Err(Ok(Some(lock))) = reply.send(acquired)
+                && lock.owner == owner
+            {
+                let _ = coll.delete_one(release).write_concern(write_concern).await;
+                tracing::debug!("released a lease acquired after its timeout");
+            }
+        };
+        tokio::spawn(task.in_current_span());
+        match tokio::time::timeout(timeout, answer).await {
+            Ok(Ok(acquired)) => acquired.map_err(driver_error),
+            // The task was dropped: the runtime is shutting down.
+            Ok(Err(_)) => Err(model_core::Error::Disconnected),
+            Err(_) => Err(model_core::Error::Timeout {
+                collection: Lock::COLLECTION.to_string(),
+                timeout,
+            }),
         }
     }
 

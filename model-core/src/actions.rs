@@ -100,9 +100,15 @@ pub(crate) async fn detached<T: Send + 'static>(
     if conn.timeout().is_none() {
         return call.await;
     }
-    match tokio::spawn(call).await {
+    match tokio::spawn(call.in_current_span()).await {
         Ok(result) => result,
-        Err(error) => std::panic::resume_unwind(error.into_panic()),
+        Err(error) => match error.try_into_panic() {
+            Ok(panic) => std::panic::resume_unwind(panic),
+            // Cancelled: the runtime is shutting down.
+            Err(_) => Err(mongodb::error::Error::custom(
+                "the operation was cancelled: the runtime is shutting down",
+            )),
+        },
     }
 }
 
@@ -258,7 +264,10 @@ impl<'a, M: Model> Find<'a, M> {
     async fn run(self) -> Result<M> {
         let filter = key_filter::<M>(self.key)?;
         let coll = self.repo.collection().await?;
-        let options = self.repo.options_with(self.options).find_one(FindOneOptions::default());
+        let options = self
+            .repo
+            .options_with(self.options, self.session.is_some())
+            .find_one(FindOneOptions::default());
         let found =
             in_session!(self.repo, coll, self.session, coll.find_one(filter).with_options(options));
         found.map_err(Repo::<M>::error)?.ok_or_else(Repo::<M>::not_found)
@@ -295,7 +304,8 @@ impl<'a, M: Model> FindOne<'a, M> {
         let coll = self.repo.collection().await?;
         let mut options = FindOneOptions::default();
         options.sort = self.sort.map(Sort::into_document);
-        let options = self.repo.options_with(self.options).find_one(options);
+        let options =
+            self.repo.options_with(self.options, self.session.is_some()).find_one(options);
         let found =
             in_session!(self.repo, coll, self.session, coll.find_one(filter).with_options(options));
         found.map_err(Repo::<M>::error)
@@ -323,7 +333,10 @@ impl<'a, M: Model> FindMany<'a, M> {
     window_setters!();
 
     async fn run(self) -> Result<Vec<M>> {
-        let options = self.repo.options_with(self.options).find(self.window.options()?);
+        let options = self
+            .repo
+            .options_with(self.options, self.session.is_some())
+            .find(self.window.options()?);
         let filter = self.query.into_document()?;
         collect(self.repo, filter, options, self.session).await
     }
@@ -416,7 +429,10 @@ impl<'a, M: Model> Iterate<'a, M> {
     }
 
     async fn run(self) -> Result<BoxStream<'a, Result<M>>> {
-        let options = self.repo.options_with(self.options).find(self.window.options()?);
+        let options = self
+            .repo
+            .options_with(self.options, self.session.is_some())
+            .find(self.window.options()?);
         let filter = self.query.into_document()?;
         let coll = self.repo.collection().await?;
         match self.session {
@@ -470,7 +486,7 @@ impl<'a, M: Model> Paginate<'a, M> {
         }
         let limit = limit.min(MAX_PAGE_LIMIT);
         self.window.limit = Some(limit);
-        let shared = self.repo.options_with(self.options);
+        let shared = self.repo.options_with(self.options, self.session.is_some());
         let options = shared.clone().find(self.window.options()?);
         let filter = self.query.into_document()?;
         let coll = self.repo.collection().await?;
@@ -513,7 +529,8 @@ impl<'a, M: Model> Count<'a, M> {
     async fn run(self) -> Result<u64> {
         let filter = self.query.into_document()?;
         let coll = self.repo.collection().await?;
-        let options = self.repo.options_with(self.options).count(Default::default());
+        let options =
+            self.repo.options_with(self.options, self.session.is_some()).count(Default::default());
         in_session!(
             self.repo,
             coll,
@@ -547,7 +564,10 @@ impl<'a, M: Model> InsertOne<'a, M> {
         let doc = M::from_insert(self.insert, self.now.unwrap_or_else(DateTime::now));
         let coll = self.repo.stored_collection().await?;
         let doc = Stored(doc);
-        let options = self.repo.options_with(self.options).insert_one(Default::default());
+        let options = self
+            .repo
+            .options_with(self.options, self.session.is_some())
+            .insert_one(Default::default());
         let in_transaction = self.session.is_some();
         // The document goes to the driver's task and comes back with the
         // outcome.
@@ -572,7 +592,7 @@ impl<'a, M: Model> InsertOne<'a, M> {
             // whose reply was lost (a retry after the server forgot the
             // first attempt, as SecantusDB does across a restart).
             Err(error @ Error::Conflict { .. }) if generated && !in_transaction => {
-                if self.repo.stored_as(&doc.0).await? { Ok(doc.0) } else { Err(error) }
+                if self.repo.stored_as(&doc.0).await { Ok(doc.0) } else { Err(error) }
             }
             Err(error) => Err(error),
         }
@@ -608,7 +628,10 @@ impl<'a, M: Model> InsertMany<'a, M> {
         let docs: Vec<Stored<M>> =
             self.inserts.into_iter().map(|insert| Stored(M::from_insert(insert, now))).collect();
         let coll = self.repo.stored_collection().await?;
-        let options = self.repo.options_with(self.options).insert_many(Default::default());
+        let options = self
+            .repo
+            .options_with(self.options, self.session.is_some())
+            .insert_many(Default::default());
         // The documents go to the driver's task and come back.
         let docs = match self.session {
             Some(session) => {
@@ -656,8 +679,10 @@ impl<'a, M: Model> UpdateOne<'a, M> {
             .into_document(self.now.unwrap_or_else(DateTime::now))
             .and_then(encodable)?;
         let coll = self.repo.collection().await?;
-        let mut options =
-            self.repo.options_with(self.options).find_one_and_update(Default::default());
+        let mut options = self
+            .repo
+            .options_with(self.options, self.session.is_some())
+            .find_one_and_update(Default::default());
         options.return_document = Some(ReturnDocument::After);
         in_session!(
             self.repo,
@@ -697,7 +722,8 @@ impl<'a, M: Model> UpdateMany<'a, M> {
             .into_document(self.now.unwrap_or_else(DateTime::now))
             .and_then(encodable)?;
         let coll = self.repo.collection().await?;
-        let options = self.repo.options_with(self.options).update(Default::default());
+        let options =
+            self.repo.options_with(self.options, self.session.is_some()).update(Default::default());
         let result = in_session!(
             self.repo,
             coll,
@@ -729,7 +755,8 @@ impl<'a, M: Model> DeleteOne<'a, M> {
     async fn run(self) -> Result<()> {
         let filter = key_filter::<M>(self.key)?;
         let coll = self.repo.collection().await?;
-        let options = self.repo.options_with(self.options).delete(Default::default());
+        let options =
+            self.repo.options_with(self.options, self.session.is_some()).delete(Default::default());
         let result = in_session!(
             self.repo,
             coll,
@@ -764,7 +791,8 @@ impl<'a, M: Model> DeleteMany<'a, M> {
     async fn run(self) -> Result<u64> {
         let filter = self.query.into_document()?;
         let coll = self.repo.collection().await?;
-        let options = self.repo.options_with(self.options).delete(Default::default());
+        let options =
+            self.repo.options_with(self.options, self.session.is_some()).delete(Default::default());
         let result = in_session!(
             self.repo,
             coll,

@@ -71,8 +71,10 @@ impl<'a, M: Model> FindOneAndUpdate<'a, M> {
             .into_document(self.now.unwrap_or_else(DateTime::now))
             .and_then(encodable)?;
         let coll = self.repo.collection().await?;
-        let mut options =
-            self.repo.options_with(self.options).find_one_and_update(Default::default());
+        let mut options = self
+            .repo
+            .options_with(self.options, self.session.is_some())
+            .find_one_and_update(Default::default());
         options.return_document = Some(returned(self.before));
         options.sort = self.sort.map(Sort::into_document);
         in_session!(
@@ -139,8 +141,10 @@ impl<'a, M: Model> Upsert<'a, M> {
         update.on_insert("created_at", now.into());
         let update = update.into_document(now).and_then(encodable)?;
         let coll = self.repo.collection().await?;
-        let mut options =
-            self.repo.options_with(self.options).find_one_and_update(Default::default());
+        let mut options = self
+            .repo
+            .options_with(self.options, self.session.is_some())
+            .find_one_and_update(Default::default());
         options.upsert = Some(true);
         options.return_document = Some(ReturnDocument::After);
         options.sort = self.sort.map(Sort::into_document);
@@ -224,8 +228,10 @@ impl<'a, M: Model> FindOneAndReplace<'a, M> {
         let filter = self.query.into_document()?;
         self.replacement.touch(self.now.unwrap_or_else(DateTime::now));
         let coll = self.repo.stored_collection().await?;
-        let mut options =
-            self.repo.options_with(self.options).find_one_and_replace(Default::default());
+        let mut options = self
+            .repo
+            .options_with(self.options, self.session.is_some())
+            .find_one_and_replace(Default::default());
         options.return_document = Some(returned(self.before));
         options.sort = self.sort.map(Sort::into_document);
         let replaced = in_session!(
@@ -263,8 +269,10 @@ impl<'a, M: Model> FindOneAndDelete<'a, M> {
     async fn run(self) -> Result<Option<M>> {
         let filter = self.query.into_document()?;
         let coll = self.repo.collection().await?;
-        let mut options =
-            self.repo.options_with(self.options).find_one_and_delete(Default::default());
+        let mut options = self
+            .repo
+            .options_with(self.options, self.session.is_some())
+            .find_one_and_delete(Default::default());
         options.sort = self.sort.map(Sort::into_document);
         in_session!(
             self.repo,

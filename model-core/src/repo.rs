@@ -48,7 +48,9 @@ impl<M: Model> Repo<M> {
     }
 
     /// This repository with `options` as the default of every operation
-    /// (an action's own setters win, option by option):
+    /// (an action's own setters win, option by option). In a session (a
+    /// transaction) the default read and write concerns and read
+    /// preference are not applied: the transaction's own are.
     ///
     /// ```no_run
     /// # fn f<M: model_core::Model>(repo: model_core::Repo<M>) {
@@ -70,8 +72,18 @@ impl<M: Model> Repo<M> {
         &self.options
     }
 
-    /// The repository's options with an action's own on top.
-    pub(crate) fn options_with(&self, action: Options) -> Options {
+    /// The repository's options with an action's own on top. In a session
+    /// the repository's read and write concerns and read preference are
+    /// left out: a transaction decides them (the driver refuses them on
+    /// its commands), and an action's own are the caller's to answer for.
+    pub(crate) fn options_with(&self, action: Options, in_session: bool) -> Options {
+        if in_session {
+            let mut defaults = self.options.clone();
+            defaults.write_concern = None;
+            defaults.read_concern = None;
+            defaults.selection_criteria = None;
+            return defaults.overridden_by(action);
+        }
         self.options.overridden_by(action)
     }
 
@@ -102,11 +114,26 @@ impl<M: Model> Repo<M> {
         Ok(self.collection().await?.clone_with_type())
     }
 
-    /// Whether the document stored under `doc`'s key is exactly `doc`.
-    pub(crate) async fn stored_as(&self, doc: &M) -> Result<bool> {
-        let raw = self.collection().await?.clone_with_type::<Document>();
-        let stored = raw.find_one(M::key_filter(doc.key())?).await.map_err(Self::error)?;
-        Ok(stored.is_some_and(|stored| bson::to_document(&crate::Stored(doc)).ok() == Some(stored)))
+    /// Whether the document stored under `doc`'s key is exactly `doc`, as
+    /// the driver writes it (binary, not human-readable, serialization),
+    /// read from the primary. `false` when it cannot tell.
+    pub(crate) async fn stored_as(&self, doc: &M) -> bool {
+        let Ok(coll) = self.collection().await else { return false };
+        let (Ok(filter), Ok(ours)) =
+            (M::key_filter(doc.key()), bson::to_raw_document_buf(&crate::Stored(doc)))
+        else {
+            return false;
+        };
+        let raw = coll.clone_with_type::<Document>();
+        let primary = mongodb::options::SelectionCriteria::ReadPreference(
+            mongodb::options::ReadPreference::Primary,
+        );
+        let read = async move { raw.find_one(filter).selection_criteria(primary).await };
+        let stored = match self.conn.bounded(M::COLLECTION, read).await {
+            Ok(stored) => stored,
+            Err(_) => return false,
+        };
+        stored.is_some_and(|stored| ours.to_document().is_ok_and(|ours| ours == stored))
     }
 
     /// Maps a driver error from this collection to [`Error`].

@@ -163,7 +163,7 @@ impl<M> Update<M> {
             }
         }
         match self.ops.get_mut(&op) {
-            Some(held) if matches!(&*op, "$push" | "$addToSet" | "$pullAll") => {
+            Some(held) if matches!(&*op, "$push" | "$addToSet" | "$pullAll" | "$pull") => {
                 for (path, value) in fields {
                     let value = match held.remove(&path) {
                         Some(previous) => accumulate(&op, previous, value),
@@ -294,8 +294,8 @@ enum Problem {
 }
 
 /// `previous` and `next` for the same path of `$push` / `$addToSet`
-/// (the `$each` lists joined, `next`'s modifiers winning) or `$pullAll`
-/// (the lists joined).
+/// (the `$each` lists joined, `next`'s modifiers winning), `$pullAll`
+/// (the lists joined) or `$pull` (either condition: `$or`).
 fn accumulate(op: &str, previous: Bson, next: Bson) -> Bson {
     fn each(value: Bson) -> (Vec<Bson>, Document) {
         match value {
@@ -316,6 +316,24 @@ fn accumulate(op: &str, previous: Bson, next: Bson) -> Bson {
             operand.extend(modifiers);
             Bson::Document(operand)
         }
+        "$pull" => match (previous, next) {
+            // Either condition removes an element.
+            (Bson::Document(mut previous), Bson::Document(next)) => {
+                let either = match previous.remove("$or") {
+                    Some(Bson::Array(mut either)) if previous.is_empty() => {
+                        either.push(Bson::Document(next));
+                        either
+                    }
+                    Some(or) => {
+                        previous.insert("$or", or);
+                        vec![Bson::Document(previous), Bson::Document(next)]
+                    }
+                    None => vec![Bson::Document(previous), Bson::Document(next)],
+                };
+                Bson::Document(bson::doc! { "$or": either })
+            }
+            (_, next) => next,
+        },
         "$pullAll" => match (previous, next) {
             (Bson::Array(mut values), Bson::Array(more)) => {
                 values.extend(more);

@@ -256,10 +256,7 @@ pub struct Find<'a, M: Model> {
 
 impl<'a, M: Model> Find<'a, M> {
     session_setter!();
-    read_option_setters!(options);
-    select_option_setters!(options);
-    comment_setter!(options);
-    max_time_setter!(options);
+    read_command_setters!(options);
 
     async fn run(self) -> Result<M> {
         let filter = key_filter::<M>(self.key)?;
@@ -288,10 +285,7 @@ pub struct FindOne<'a, M: Model> {
 
 impl<'a, M: Model> FindOne<'a, M> {
     session_setter!();
-    read_option_setters!(options);
-    select_option_setters!(options);
-    comment_setter!(options);
-    max_time_setter!(options);
+    read_command_setters!(options);
 
     /// Which document is first when several match.
     pub fn sort(mut self, sort: Sort<M>) -> Self {
@@ -326,10 +320,7 @@ pub struct FindMany<'a, M: Model> {
 
 impl<'a, M: Model> FindMany<'a, M> {
     session_setter!();
-    read_option_setters!(options);
-    select_option_setters!(options);
-    comment_setter!(options);
-    max_time_setter!(options);
+    read_command_setters!(options);
     window_setters!();
 
     async fn run(self) -> Result<Vec<M>> {
@@ -372,10 +363,7 @@ where
         self
     }
 
-    read_option_setters!(find.options);
-    select_option_setters!(find.options);
-    comment_setter!(find.options);
-    max_time_setter!(find.options);
+    read_command_setters!(find.options);
 }
 
 impl<'a, M, K, F> IntoFuture for FindManyToMapBy<'a, M, K, F>
@@ -414,10 +402,7 @@ pub struct Iterate<'a, M: Model> {
 
 impl<'a, M: Model> Iterate<'a, M> {
     session_setter!();
-    read_option_setters!(options);
-    select_option_setters!(options);
-    comment_setter!(options);
-    max_time_setter!(options);
+    read_command_setters!(options);
     window_setters!();
 
     /// Fetches at most `batch_size` documents per round trip, which bounds
@@ -473,10 +458,7 @@ pub struct Paginate<'a, M: Model> {
 
 impl<'a, M: Model> Paginate<'a, M> {
     session_setter!();
-    read_option_setters!(options);
-    select_option_setters!(options);
-    comment_setter!(options);
-    max_time_setter!(options);
+    read_command_setters!(options);
     window_setters!();
 
     async fn run(mut self) -> Result<(Page, Vec<M>)> {
@@ -521,10 +503,7 @@ pub struct Count<'a, M: Model> {
 
 impl<'a, M: Model> Count<'a, M> {
     session_setter!();
-    read_option_setters!(options);
-    select_option_setters!(options);
-    comment_setter!(options);
-    max_time_setter!(options);
+    read_command_setters!(options);
 
     async fn run(self) -> Result<u64> {
         let filter = self.query.into_document()?;
@@ -666,10 +645,7 @@ pub struct UpdateOne<'a, M: Model> {
 
 impl<'a, M: Model> UpdateOne<'a, M> {
     session_setter!();
-    write_option_setters!(options);
-    select_option_setters!(options);
-    comment_setter!(options);
-    max_time_setter!(options);
+    modify_command_setters!(options);
     now_setter!();
 
     async fn run(self) -> Result<M> {

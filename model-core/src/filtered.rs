@@ -56,10 +56,7 @@ pub struct FindOneAndUpdate<'a, M: Model> {
 
 impl<'a, M: Model> FindOneAndUpdate<'a, M> {
     session_setter!();
-    write_option_setters!(options);
-    select_option_setters!(options);
-    comment_setter!(options);
-    max_time_setter!(options);
+    modify_command_setters!(options);
     now_setter!();
     sort_setter!();
     return_before_setter!();
@@ -109,10 +106,7 @@ pub struct Upsert<'a, M: Model> {
 
 impl<'a, M: Model> Upsert<'a, M> {
     session_setter!();
-    write_option_setters!(options);
-    select_option_setters!(options);
-    comment_setter!(options);
-    max_time_setter!(options);
+    modify_command_setters!(options);
     now_setter!();
     sort_setter!();
 
@@ -216,10 +210,7 @@ pub struct FindOneAndReplace<'a, M: Model> {
 
 impl<'a, M: Model> FindOneAndReplace<'a, M> {
     session_setter!();
-    write_option_setters!(options);
-    select_option_setters!(options);
-    comment_setter!(options);
-    max_time_setter!(options);
+    modify_command_setters!(options);
     now_setter!();
     sort_setter!();
     return_before_setter!();
@@ -260,10 +251,7 @@ pub struct FindOneAndDelete<'a, M: Model> {
 
 impl<'a, M: Model> FindOneAndDelete<'a, M> {
     session_setter!();
-    write_option_setters!(options);
-    select_option_setters!(options);
-    comment_setter!(options);
-    max_time_setter!(options);
+    modify_command_setters!(options);
     sort_setter!();
 
     async fn run(self) -> Result<Option<M>> {

@@ -163,3 +163,25 @@ macro_rules! max_time_setter {
         }
     };
 }
+
+/// The setters of a read command: read concern, read preference,
+/// collation, hint, comment and max time.
+macro_rules! read_command_setters {
+    ($($options:ident).+) => {
+        read_option_setters!($($options).+);
+        select_option_setters!($($options).+);
+        comment_setter!($($options).+);
+        max_time_setter!($($options).+);
+    };
+}
+
+/// The setters of a find-and-modify command: write concern, collation,
+/// hint, comment and max time.
+macro_rules! modify_command_setters {
+    ($($options:ident).+) => {
+        write_option_setters!($($options).+);
+        select_option_setters!($($options).+);
+        comment_setter!($($options).+);
+        max_time_setter!($($options).+);
+    };
+}

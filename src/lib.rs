@@ -284,7 +284,7 @@
 #![deny(missing_docs)]
 
 pub use model_core::*;
-pub use model_derive::{CompositeKey, Model, Schema};
+pub use model_derive::{CompositeKey, Model, Ordered, Projection, Schema};
 
 /// The distributed lock (lease): see [`lock::Locks`].
 pub use lock;

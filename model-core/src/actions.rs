@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 use std::future::IntoFuture;
 use std::hash::Hash;
+use std::marker::PhantomData;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -15,7 +16,8 @@ use mongodb::options::{FindOneOptions, FindOptions, ReturnDocument};
 use tracing::Instrument;
 
 use crate::repo::key_filter;
-use crate::{Error, Model, Options, Query, Repo, Result, Sort, Stored, Update};
+use crate::version::update_document;
+use crate::{Error, Model, Options, Projection, Query, Repo, Result, Sort, Stored, Update};
 
 /// The most documents one page holds, and the default page size.
 pub const MAX_PAGE_LIMIT: u64 = 1000;
@@ -38,22 +40,47 @@ pub struct Page {
 macro_rules! into_future {
     ($action:ident, $output:ty, $op:literal $(, $key:ident)?) => {
         impl<'a, M: $crate::Model> ::std::future::IntoFuture for $action<'a, M> {
-            type Output = $crate::Result<$output>;
-            type IntoFuture = ::futures::future::BoxFuture<'a, $crate::Result<$output>>;
-
-            fn into_future(self) -> Self::IntoFuture {
-                use ::tracing::Instrument as _;
-                let span = ::tracing::debug_span!(
-                    "model",
-                    collection = M::COLLECTION,
-                    op = $op,
-                    $($key = ?self.$key,)?
-                );
-                let timeout = self.repo.connection().timeout();
-                Box::pin($crate::actions::bounded(timeout, M::COLLECTION, self.run()).instrument(span))
-            }
+            into_future!(@body $output, $op $(, $key)?);
         }
     };
+    // An action generic over what it reads into (`P`: a projection).
+    ($action:ident<$p:ident>, $output:ty, $op:literal $(, $key:ident)?) => {
+        impl<'a, M: $crate::Model, $p: $crate::Projection<M>> ::std::future::IntoFuture
+            for $action<'a, M, $p>
+        {
+            into_future!(@body $output, $op $(, $key)?);
+        }
+    };
+    (@body $output:ty, $op:literal $(, $key:ident)?) => {
+        type Output = $crate::Result<$output>;
+        type IntoFuture = ::futures::future::BoxFuture<'a, $crate::Result<$output>>;
+
+        fn into_future(self) -> Self::IntoFuture {
+            use ::tracing::Instrument as _;
+            let span = ::tracing::debug_span!(
+                "model",
+                collection = M::COLLECTION,
+                op = $op,
+                $($key = ?self.$key,)?
+            );
+            let timeout = self.repo.connection().timeout();
+            Box::pin($crate::actions::bounded(timeout, M::COLLECTION, self.run()).instrument(span))
+        }
+    };
+}
+
+/// `run`, the body of an action on `M`, as the boxed future `.await`
+/// runs: in a `model` span naming the operation, bounded by the
+/// connection's timeout. (`into_future!` does the same for the actions it
+/// covers.)
+pub(crate) fn spanned<'a, M: Model, T: 'a>(
+    repo: &Repo<M>,
+    op: &'static str,
+    run: impl Future<Output = Result<T>> + Send + 'a,
+) -> BoxFuture<'a, Result<T>> {
+    let span = tracing::debug_span!("model", collection = M::COLLECTION, op = op);
+    let timeout = repo.connection().timeout();
+    Box::pin(bounded(timeout, M::COLLECTION, run).instrument(span))
 }
 
 /// Runs `operation`, abandoning it with [`Error::Timeout`] once `timeout`
@@ -222,14 +249,16 @@ pub(crate) fn encodable(update: Document) -> Result<Document> {
     Ok(update)
 }
 
-/// Reads documents into a `Vec`, in `session` or not.
-async fn collect<M: Model>(
+/// Reads documents into a `Vec` of `P` (the model or a projection of it),
+/// in `session` or not.
+async fn collect<M: Model, P: Projection<M>>(
     repo: &Repo<M>,
     filter: Document,
-    options: FindOptions,
+    mut options: FindOptions,
     session: Option<&mut ClientSession>,
-) -> Result<Vec<M>> {
-    let coll = repo.collection().await?;
+) -> Result<Vec<P>> {
+    options.projection = P::projection();
+    let coll = repo.collection().await?.clone_with_type::<P>();
     match session {
         Some(session) => {
             let found = coll.find(filter).with_options(options);
@@ -237,7 +266,6 @@ async fn collect<M: Model>(
             cursor.stream(session).try_collect().await.map_err(Repo::<M>::error)
         }
         None => {
-            let coll = coll.clone();
             let read =
                 async move { coll.find(filter).with_options(options).await?.try_collect().await };
             detached(repo.connection(), read).await.map_err(Repo::<M>::error)
@@ -273,17 +301,19 @@ impl<'a, M: Model> Find<'a, M> {
 
 into_future!(Find, M, "find", key);
 
-/// `repo.find_one(query)`: the first matching document, if any.
+/// `repo.find_one(query)`: the first matching document, if any; with
+/// [`project`](FindOne::project), only the fields of a projection.
 #[must_use = "an action does nothing until awaited"]
-pub struct FindOne<'a, M: Model> {
+pub struct FindOne<'a, M: Model, P = M> {
     repo: &'a Repo<M>,
     query: Query<M>,
     sort: Option<Sort<M>>,
     options: Options,
     session: Option<&'a mut ClientSession>,
+    _read: PhantomData<fn() -> P>,
 }
 
-impl<'a, M: Model> FindOne<'a, M> {
+impl<'a, M: Model, P: Projection<M>> FindOne<'a, M, P> {
     session_setter!();
     read_command_setters!(options);
 
@@ -293,11 +323,19 @@ impl<'a, M: Model> FindOne<'a, M> {
         self
     }
 
-    async fn run(self) -> Result<Option<M>> {
+    /// Reads only the fields of `Q`, a projection of the model
+    /// (`#[derive(Projection)]`), and returns a `Q`.
+    pub fn project<Q: Projection<M>>(self) -> FindOne<'a, M, Q> {
+        let FindOne { repo, query, sort, options, session, .. } = self;
+        FindOne { repo, query, sort, options, session, _read: PhantomData }
+    }
+
+    async fn run(self) -> Result<Option<P>> {
         let filter = self.query.into_document()?;
-        let coll = self.repo.collection().await?;
+        let coll = self.repo.collection().await?.clone_with_type::<P>();
         let mut options = FindOneOptions::default();
         options.sort = self.sort.map(Sort::into_document);
+        options.projection = P::projection();
         let options =
             self.repo.options_with(self.options, self.session.is_some()).find_one(options);
         let found =
@@ -306,24 +344,33 @@ impl<'a, M: Model> FindOne<'a, M> {
     }
 }
 
-into_future!(FindOne, Option<M>, "find_one");
+into_future!(FindOne<P>, Option<P>, "find_one");
 
-/// `repo.find_many(query)`: the matching documents, in a `Vec`.
+/// `repo.find_many(query)`: the matching documents, in a `Vec`; with
+/// [`project`](FindMany::project), only the fields of a projection.
 #[must_use = "an action does nothing until awaited"]
-pub struct FindMany<'a, M: Model> {
+pub struct FindMany<'a, M: Model, P = M> {
     repo: &'a Repo<M>,
     query: Query<M>,
     window: Window<M>,
     options: Options,
     session: Option<&'a mut ClientSession>,
+    _read: PhantomData<fn() -> P>,
 }
 
-impl<'a, M: Model> FindMany<'a, M> {
+impl<'a, M: Model, P: Projection<M>> FindMany<'a, M, P> {
     session_setter!();
     read_command_setters!(options);
     window_setters!();
 
-    async fn run(self) -> Result<Vec<M>> {
+    /// Reads only the fields of `Q`, a projection of the model
+    /// (`#[derive(Projection)]`), and returns `Q`s.
+    pub fn project<Q: Projection<M>>(self) -> FindMany<'a, M, Q> {
+        let FindMany { repo, query, window, options, session, .. } = self;
+        FindMany { repo, query, window, options, session, _read: PhantomData }
+    }
+
+    async fn run(self) -> Result<Vec<P>> {
         let options = self
             .repo
             .options_with(self.options, self.session.is_some())
@@ -333,7 +380,7 @@ impl<'a, M: Model> FindMany<'a, M> {
     }
 }
 
-into_future!(FindMany, Vec<M>, "find_many");
+into_future!(FindMany<P>, Vec<P>, "find_many");
 
 /// `repo.find_many_to_map_by(f, query)`: the matching documents in a map
 /// keyed by `f(&doc)`; a later document replaces an earlier one with the
@@ -389,52 +436,59 @@ where
     }
 }
 
+/// How many documents [`Iterate`] fetches per round trip unless told: a
+/// batch of 1.5 KiB documents holds about 0.7 MiB.
+pub const ITERATE_BATCH_SIZE: u32 = 500;
+
 /// `repo.iterate(query)`: the matching documents as a lazy stream, fetched
-/// in driver batches, so memory stays flat however many match.
+/// in batches of [`ITERATE_BATCH_SIZE`] (or [`batch_size`](Iterate::batch_size)),
+/// so what the stream holds is about one batch however many match.
 #[must_use = "an action does nothing until awaited"]
-pub struct Iterate<'a, M: Model> {
+pub struct Iterate<'a, M: Model, P = M> {
     repo: &'a Repo<M>,
     query: Query<M>,
     window: Window<M>,
     options: Options,
     session: Option<&'a mut ClientSession>,
+    _read: PhantomData<fn() -> P>,
 }
 
-impl<'a, M: Model> Iterate<'a, M> {
+impl<'a, M: Model, P: Projection<M>> Iterate<'a, M, P> {
     session_setter!();
     read_command_setters!(options);
     window_setters!();
 
-    /// Fetches at most `batch_size` documents per round trip, which bounds
-    /// the memory the stream holds. Without it the driver's default
-    /// applies: 101 documents, then up to 16 MiB per batch.
+    /// Fetches at most `batch_size` documents per round trip (default
+    /// [`ITERATE_BATCH_SIZE`]), which bounds the memory the stream holds:
+    /// about one batch of documents, as BSON, plus the one being decoded.
     pub fn batch_size(mut self, batch_size: u32) -> Self {
         self.window.batch_size = Some(batch_size);
         self
     }
 
-    async fn run(self) -> Result<BoxStream<'a, Result<M>>> {
-        let options = self
+    /// Reads only the fields of `Q`, a projection of the model
+    /// (`#[derive(Projection)]`), and streams `Q`s.
+    pub fn project<Q: Projection<M>>(self) -> Iterate<'a, M, Q> {
+        let Iterate { repo, query, window, options, session, .. } = self;
+        Iterate { repo, query, window, options, session, _read: PhantomData }
+    }
+
+    async fn run(mut self) -> Result<BoxStream<'a, Result<P>>> {
+        self.window.batch_size.get_or_insert(ITERATE_BATCH_SIZE);
+        let mut options = self
             .repo
             .options_with(self.options, self.session.is_some())
             .find(self.window.options()?);
+        options.projection = P::projection();
         let filter = self.query.into_document()?;
-        let coll = self.repo.collection().await?;
+        let coll = self.repo.collection().await?.clone_with_type::<P>();
         match self.session {
             Some(session) => {
                 let found = coll.find(filter).with_options(options);
                 let cursor = found.session(&mut *session).await.map_err(Repo::<M>::error)?;
-                let stream = futures::stream::unfold(
-                    (cursor, session),
-                    |(mut cursor, session)| async move {
-                        let next = cursor.next(session).await?;
-                        Some((next.map_err(Repo::<M>::error), (cursor, session)))
-                    },
-                );
-                Ok(stream.boxed())
+                Ok(session_stream::<M, P>(cursor, session))
             }
             None => {
-                let coll = coll.clone();
                 let open = async move { coll.find(filter).with_options(options).await };
                 let cursor =
                     detached(self.repo.connection(), open).await.map_err(Repo::<M>::error)?;
@@ -444,24 +498,48 @@ impl<'a, M: Model> Iterate<'a, M> {
     }
 }
 
-into_future!(Iterate, BoxStream<'a, Result<M>>, "iterate");
+into_future!(Iterate<P>, BoxStream<'a, Result<P>>, "iterate");
 
-/// `repo.paginate(query)`: one page of matching documents and where it sits.
+/// A cursor in `session` as a stream that borrows the session.
+pub(crate) fn session_stream<'a, M: Model, T>(
+    cursor: mongodb::SessionCursor<T>,
+    session: &'a mut ClientSession,
+) -> BoxStream<'a, Result<T>>
+where
+    T: serde::de::DeserializeOwned + Send + Sync + Unpin + 'a,
+{
+    futures::stream::unfold((cursor, session), |(mut cursor, session)| async move {
+        let next = cursor.next(session).await?;
+        Some((next.map_err(Repo::<M>::error), (cursor, session)))
+    })
+    .boxed()
+}
+
+/// `repo.paginate(query)`: one page of matching documents and where it
+/// sits; with [`project`](Paginate::project), only the fields of a projection.
 #[must_use = "an action does nothing until awaited"]
-pub struct Paginate<'a, M: Model> {
+pub struct Paginate<'a, M: Model, P = M> {
     repo: &'a Repo<M>,
     query: Query<M>,
     window: Window<M>,
     options: Options,
     session: Option<&'a mut ClientSession>,
+    _read: PhantomData<fn() -> P>,
 }
 
-impl<'a, M: Model> Paginate<'a, M> {
+impl<'a, M: Model, P: Projection<M>> Paginate<'a, M, P> {
     session_setter!();
     read_command_setters!(options);
     window_setters!();
 
-    async fn run(mut self) -> Result<(Page, Vec<M>)> {
+    /// Reads only the fields of `Q`, a projection of the model
+    /// (`#[derive(Projection)]`), into the page.
+    pub fn project<Q: Projection<M>>(self) -> Paginate<'a, M, Q> {
+        let Paginate { repo, query, window, options, session, .. } = self;
+        Paginate { repo, query, window, options, session, _read: PhantomData }
+    }
+
+    async fn run(mut self) -> Result<(Page, Vec<P>)> {
         let limit = self.window.limit.unwrap_or(MAX_PAGE_LIMIT);
         if limit == 0 {
             return Err(Error::invalid(format!("page limit must be 1..={MAX_PAGE_LIMIT}, got 0")));
@@ -490,7 +568,7 @@ impl<'a, M: Model> Paginate<'a, M> {
     }
 }
 
-into_future!(Paginate, (Page, Vec<M>), "paginate");
+into_future!(Paginate<P>, (Page, Vec<P>), "paginate");
 
 /// `repo.count(query)`: how many documents match.
 #[must_use = "an action does nothing until awaited"]
@@ -638,6 +716,7 @@ pub struct UpdateOne<'a, M: Model> {
     repo: &'a Repo<M>,
     key: &'a M::Key,
     update: Update<M>,
+    expected: Option<i64>,
     now: Option<DateTime>,
     options: Options,
     session: Option<&'a mut ClientSession>,
@@ -648,26 +727,41 @@ impl<'a, M: Model> UpdateOne<'a, M> {
     modify_command_setters!(options);
     now_setter!();
 
-    async fn run(self) -> Result<M> {
-        let filter = key_filter::<M>(self.key)?;
-        let update = self
-            .update
-            .into_document(self.now.unwrap_or_else(DateTime::now))
-            .and_then(encodable)?;
+    /// Applies the update only while the document is at `version` (the
+    /// one read), for a model with `#[model(version)]`; otherwise
+    /// [`Error::VersionConflict`], with nothing written. On a model
+    /// without a version field the update is [`Error::InvalidArgument`].
+    pub fn if_version(mut self, version: i64) -> Self {
+        self.expected = Some(version);
+        self
+    }
+
+    async fn run(mut self) -> Result<M> {
+        let mut filter = key_filter::<M>(self.key)?;
+        if let Some(expected) = self.expected {
+            crate::version::require::<M>(&mut filter, expected)?;
+        }
+        let update = update_document(self.update, self.now.unwrap_or_else(DateTime::now))?;
         let coll = self.repo.collection().await?;
         let mut options = self
             .repo
             .options_with(self.options, self.session.is_some())
             .find_one_and_update(Default::default());
         options.return_document = Some(ReturnDocument::After);
-        in_session!(
+        let updated = in_session!(
             self.repo,
             coll,
-            self.session,
+            self.session.as_deref_mut(),
             coll.find_one_and_update(filter, update).with_options(options)
         )
-        .map_err(Repo::<M>::error)?
-        .ok_or_else(Repo::<M>::not_found)
+        .map_err(Repo::<M>::error)?;
+        match (updated, self.expected) {
+            (Some(doc), _) => Ok(doc),
+            (None, Some(expected)) => {
+                Err(crate::version::missed(self.repo, self.key, expected, self.session).await)
+            }
+            (None, None) => Err(Repo::<M>::not_found()),
+        }
     }
 }
 
@@ -693,10 +787,7 @@ impl<'a, M: Model> UpdateMany<'a, M> {
 
     async fn run(self) -> Result<u64> {
         let filter = self.query.into_document()?;
-        let update = self
-            .update
-            .into_document(self.now.unwrap_or_else(DateTime::now))
-            .and_then(encodable)?;
+        let update = update_document(self.update, self.now.unwrap_or_else(DateTime::now))?;
         let coll = self.repo.collection().await?;
         let options =
             self.repo.options_with(self.options, self.session.is_some()).update(Default::default());
@@ -790,7 +881,14 @@ impl<M: Model> Repo<M> {
 
     /// The first document matching `query`, if any.
     pub fn find_one(&self, query: Query<M>) -> FindOne<'_, M> {
-        FindOne { repo: self, query, sort: None, options: Options::default(), session: None }
+        FindOne {
+            repo: self,
+            query,
+            sort: None,
+            options: Options::default(),
+            session: None,
+            _read: PhantomData,
+        }
     }
 
     /// The documents matching `query`; set `.sort`, `.offset`, `.limit`.
@@ -801,6 +899,7 @@ impl<M: Model> Repo<M> {
             window: Window::default(),
             options: Options::default(),
             session: None,
+            _read: PhantomData,
         }
     }
 
@@ -825,6 +924,7 @@ impl<M: Model> Repo<M> {
             window: Window::default(),
             options: Options::default(),
             session: None,
+            _read: PhantomData,
         }
     }
 
@@ -837,6 +937,7 @@ impl<M: Model> Repo<M> {
             window: Window::default(),
             options: Options::default(),
             session: None,
+            _read: PhantomData,
         }
     }
 
@@ -871,6 +972,7 @@ impl<M: Model> Repo<M> {
             repo: self,
             key,
             update: update.into(),
+            expected: None,
             now: None,
             options: Options::default(),
             session: None,

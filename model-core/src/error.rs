@@ -28,6 +28,16 @@ pub enum Error {
         #[source]
         source: Box<mongodb::error::Error>,
     },
+    /// A versioned write (a model with `#[model(version)]`) expected the
+    /// document at a version it is no longer at: someone else wrote it
+    /// since it was read. Nothing was written; read it again and retry.
+    #[error("the document in `{collection}` is no longer at version {expected}")]
+    VersionConflict {
+        /// The collection written to.
+        collection: String,
+        /// The version the write expected.
+        expected: i64,
+    },
     /// The collection's `$jsonSchema` validator rejected the document (server code 121).
     #[error("document failed validation in `{collection}`")]
     Validation {

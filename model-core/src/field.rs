@@ -312,6 +312,17 @@ impl<M, E, A: ReadAccess> Field<M, Vec<E>, A> {
     }
 }
 
+impl<M, E, A: ReadAccess> Field<M, Vec<E>, A> {
+    /// Any element of the array, as a value (the array's own path): a
+    /// condition on it holds when it holds for some element
+    /// (`Customer::TAGS.elements().eq("vip")`), and
+    /// [`distinct`](crate::Repo::distinct) and
+    /// [`count_by`](crate::Repo::count_by) read elements through it.
+    pub fn elements(self) -> Field<M, E, ReadOnly> {
+        Field::new(self.name)
+    }
+}
+
 impl<M, E> Field<M, Vec<E>, Writable> {
     /// The element the update's query matched (`items.$`), in an update
     /// whose query matches an element of this array (with `contains`,

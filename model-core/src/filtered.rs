@@ -9,7 +9,8 @@ use mongodb::options::ReturnDocument;
 use mongodb::{ClientSession, Collection};
 use tracing::Instrument;
 
-use crate::actions::{bounded, encodable};
+use crate::actions::bounded;
+use crate::version::update_document;
 use crate::{Error, Key, Model, Options, Query, Repo, Result, Sort, Stored, Update};
 
 macro_rules! sort_setter {
@@ -63,10 +64,7 @@ impl<'a, M: Model> FindOneAndUpdate<'a, M> {
 
     async fn run(self) -> Result<Option<M>> {
         let filter = self.query.into_document()?;
-        let update = self
-            .update
-            .into_document(self.now.unwrap_or_else(DateTime::now))
-            .and_then(encodable)?;
+        let update = update_document(self.update, self.now.unwrap_or_else(DateTime::now))?;
         let coll = self.repo.collection().await?;
         let mut options = self
             .repo
@@ -133,7 +131,7 @@ impl<'a, M: Model> Upsert<'a, M> {
             }
         }
         update.on_insert("created_at", now.into());
-        let update = update.into_document(now).and_then(encodable)?;
+        let update = update_document(update, now)?;
         let coll = self.repo.collection().await?;
         let mut options = self
             .repo
@@ -216,7 +214,12 @@ impl<'a, M: Model> FindOneAndReplace<'a, M> {
     return_before_setter!();
 
     async fn run(mut self) -> Result<Option<M>> {
-        let filter = self.query.into_document()?;
+        let mut filter = self.query.into_document()?;
+        if M::VERSION.is_some() {
+            let expected = self.replacement.version();
+            crate::version::require::<M>(&mut filter, expected)?;
+            self.replacement.set_version(expected.saturating_add(1));
+        }
         self.replacement.touch(self.now.unwrap_or_else(DateTime::now));
         let coll = self.repo.stored_collection().await?;
         let mut options = self

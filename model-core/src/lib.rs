@@ -12,24 +12,30 @@
 mod options;
 #[macro_use]
 mod actions;
+mod aggregate;
 mod array;
 mod connection;
 mod error;
 mod field;
 mod filtered;
+mod keyset;
 mod migrate;
 mod model;
+mod project;
 mod query;
 mod repo;
 mod schema;
 mod sort;
 mod stored;
 mod update;
+mod version;
+mod watch;
 
 pub use actions::{
-    Count, DeleteMany, DeleteOne, Find, FindMany, FindManyToMapBy, FindOne, InsertMany, InsertOne,
-    Iterate, MAX_PAGE_LIMIT, Page, Paginate, UpdateMany, UpdateOne,
+    Count, DeleteMany, DeleteOne, Find, FindMany, FindManyToMapBy, FindOne, ITERATE_BATCH_SIZE,
+    InsertMany, InsertOne, Iterate, MAX_PAGE_LIMIT, Page, Paginate, UpdateMany, UpdateOne,
 };
+pub use aggregate::{Aggregate, AggregateStream, CountBy, Distinct};
 pub use array::Push;
 pub use connection::Connection;
 pub use error::{Error, Result};
@@ -38,26 +44,34 @@ pub use field::{
     WriteAccess,
 };
 pub use filtered::{FindOneAndDelete, FindOneAndReplace, FindOneAndUpdate, Upsert, WithCollection};
+pub use keyset::{KeysetPage, PageCursor, SCROLL_SIZE, Scroll};
 pub use migrate::{Migration, MigrationReport, ValidatorChange};
 pub use model::{Key, Model, ParseKey, UpdatedAt};
 pub use options::Options;
+pub use project::{Projection, ProjectsFrom};
 pub use query::Query;
 pub use repo::Repo;
 pub use schema::{FieldType, IndexSpec, Numeric, ObjectSchema, Ordered, string_enum_schema};
 pub use sort::Sort;
 pub use stored::Stored;
 pub use update::Update;
+pub use version::{Replace, Version};
+pub use watch::{Change, ChangeEvent, UpdatedFields, Watch};
 
 pub use bson;
 pub use bson::{DateTime, Uuid, oid::ObjectId};
 pub use mongodb;
+pub use mongodb::change_stream::event::ResumeToken;
 
 /// Items the derive's generated code refers to. Not a public API.
 #[doc(hidden)]
 pub mod __private {
     pub use crate::model::{Key, Model, UpdatedAt};
-    pub use crate::schema::{FieldType, IndexSpec, ObjectSchema, put, string_enum_schema};
-    pub use crate::{Error, Field, Nested, Nullable, ReadOnly, Result, Writable};
+    pub use crate::project::{projected, projection_of};
+    pub use crate::schema::{FieldType, IndexSpec, ObjectSchema, Ordered, put, string_enum_schema};
+    pub use crate::{
+        Error, Field, Nested, Nullable, Projection, ReadOnly, Result, Version, Writable,
+    };
     pub use bson;
     pub use std;
 }

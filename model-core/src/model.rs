@@ -33,6 +33,27 @@ pub trait Model: Serialize + DeserializeOwned + Send + Sync + Unpin + Sized + 's
     /// Sets `updated_at` to `now` (what a replacement stores).
     fn touch(&mut self, now: DateTime);
 
+    /// The stored name of the version field (`#[model(version)]`), if the
+    /// model has one: every write through the repository then adds 1 to
+    /// it, and [`Repo::replace`](crate::Repo::replace) and
+    /// [`if_version`](crate::UpdateOne::if_version) require the version read.
+    const VERSION: Option<&'static str> = None;
+
+    /// What a write adds to the version: 1, as the field's BSON type.
+    fn version_step() -> Bson {
+        Bson::Int64(1)
+    }
+
+    /// The document's version (0 without a version field).
+    fn version(&self) -> i64 {
+        0
+    }
+
+    /// Sets the document's version (nothing without a version field).
+    fn set_version(&mut self, version: i64) {
+        let _ = version;
+    }
+
     /// The `$jsonSchema` validator of the collection.
     fn json_schema() -> Document;
 

@@ -6,9 +6,10 @@ use std::time::Duration;
 
 use bson::Bson;
 use mongodb::options::{
-    Collation, CountOptions, DeleteOptions, FindOneAndDeleteOptions, FindOneAndReplaceOptions,
-    FindOneAndUpdateOptions, FindOneOptions, FindOptions, Hint, InsertManyOptions,
-    InsertOneOptions, ReadConcern, SelectionCriteria, UpdateOptions, WriteConcern,
+    AggregateOptions, Collation, CountOptions, DeleteOptions, DistinctOptions,
+    FindOneAndDeleteOptions, FindOneAndReplaceOptions, FindOneAndUpdateOptions, FindOneOptions,
+    FindOptions, Hint, InsertManyOptions, InsertOneOptions, ReadConcern, SelectionCriteria,
+    UpdateOptions, WriteConcern,
 };
 
 /// Options an operation passes to the driver. Each applies where the
@@ -71,6 +72,14 @@ impl Options {
         }
         /// Count options carrying these.
         count(CountOptions) { read_concern, selection_criteria, collation, hint, comment, max_time }
+        /// Distinct options carrying these.
+        distinct(DistinctOptions) {
+            read_concern, selection_criteria, collation, hint, comment, max_time
+        }
+        /// Aggregate options carrying these.
+        aggregate(AggregateOptions) {
+            read_concern, selection_criteria, collation, hint, comment, max_time
+        }
         /// Insert-one options carrying these.
         insert_one(InsertOneOptions) { write_concern, comment }
         /// Insert-many options carrying these.

@@ -41,6 +41,9 @@ pub trait FieldType: Serialize {
     /// compile (use a `BTreeMap`, whose keys are sorted).
     const COMPARABLE: bool = true;
 
+    /// Whether the value is stored as an array (`Vec`, and an `Option` of one).
+    const ARRAY: bool = false;
+
     /// The `$jsonSchema` of a value of this type.
     fn json_schema() -> Document;
 
@@ -165,6 +168,7 @@ numeric!(i32, i64, f64, Decimal128);
 impl<T: FieldType> FieldType for Option<T> {
     const REQUIRED: bool = false;
     const COMPARABLE: bool = T::COMPARABLE;
+    const ARRAY: bool = T::ARRAY;
 
     fn json_schema() -> Document {
         nullable(T::json_schema())
@@ -213,6 +217,7 @@ impl<T: Numeric> Numeric for Option<T> {
 
 impl<T: FieldType> FieldType for Vec<T> {
     const COMPARABLE: bool = T::COMPARABLE;
+    const ARRAY: bool = true;
     fn json_schema() -> Document {
         doc! { "bsonType": "array", "items": T::json_schema() }
     }

@@ -35,7 +35,7 @@ impl<M> Sort<M> {
         Sort { inline: [(field, direction); INLINE], len: 1, more: Vec::new(), _model: PhantomData }
     }
 
-    fn keys(&self) -> impl Iterator<Item = (&'static str, i32)> + '_ {
+    pub(crate) fn keys(&self) -> impl Iterator<Item = (&'static str, i32)> + '_ {
         self.inline[..self.len].iter().chain(&self.more).copied()
     }
 

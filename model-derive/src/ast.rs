@@ -18,6 +18,8 @@ pub enum Role {
     Key,
     CreatedAt,
     UpdatedAt,
+    /// `#[model(version)]`: counted by the runtime.
+    Version,
     Data,
 }
 
@@ -141,6 +143,12 @@ pub fn parse(input: &DeriveInput) -> darling::Result<Model> {
         );
     }
     let key_ident = key_fields.first().map(|(i, _)| i.clone());
+    for extra in raw_fields.iter().filter(|f| f.version.is_present()).skip(1) {
+        errors.push(
+            darling::Error::custom("a model has at most one version field")
+                .with_span(&extra.version.span()),
+        );
+    }
 
     let mut fields = Vec::new();
     let mut indexes = Vec::new();
@@ -261,6 +269,22 @@ fn parse_field(
     let is_key = key.is_some_and(|k| k == &ident);
     let role = if is_key {
         Role::Key
+    } else if raw.version.is_present() {
+        if !serde.default && !container.default {
+            errors.push(
+                darling::Error::custom(
+                    "a version field needs `#[serde(default)]`, so that documents stored before it existed read as version 0",
+                )
+                .with_span(&raw.version.span()),
+            );
+        }
+        if stored == "created_at" || stored == "updated_at" {
+            errors.push(
+                darling::Error::custom("a timestamp cannot be the version field")
+                    .with_span(&raw.version.span()),
+            );
+        }
+        Role::Version
     } else if stored == "created_at" {
         Role::CreatedAt
     } else if stored == "updated_at" {

@@ -46,6 +46,8 @@ pub struct FieldAttrs {
     pub sparse: Flag,
     /// Make the single-field index a TTL index (seconds).
     pub expire_after: Option<SpannedValue<u64>>,
+    /// The version field (optimistic concurrency).
+    pub version: Flag,
 }
 
 /// One struct-level `index(...)`.
@@ -148,4 +150,18 @@ pub struct VariantAttrs {
     pub ident: Ident,
     pub fields: darling::ast::Fields<darling::util::Ignored>,
     pub attrs: Vec<Attribute>,
+}
+
+/// `#[projection(...)]` on a struct deriving `Projection`.
+#[derive(FromDeriveInput)]
+#[darling(attributes(projection), forward_attrs(serde))]
+pub struct ProjectionAttrs {
+    pub ident: Ident,
+    pub generics: Generics,
+    pub data: darling::ast::Data<darling::util::Ignored, SchemaFieldAttrs>,
+    pub attrs: Vec<Attribute>,
+    /// `model = Path`: the model this reads from.
+    pub model: Option<syn::Path>,
+    #[darling(rename = "crate")]
+    pub krate: Option<syn::Path>,
 }

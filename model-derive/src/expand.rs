@@ -102,13 +102,41 @@ pub fn model(model: &Model) -> TokenStream {
             Role::UpdatedAt => {
                 quote_spanned!(ty.span()=> #field: <#ty as #rt::UpdatedAt>::on_insert(now))
             }
+            Role::Version => quote_spanned!(ty.span()=> #field: <#ty as #rt::Version>::from_i64(0)),
         }
     });
 
     let properties = fields.iter().map(|f| {
         let ty = &f.ty;
         let stored = &f.stored;
-        quote_spanned!(ty.span()=> .property::<#ty>(#stored))
+        if f.role == Role::Version {
+            // Not required: documents stored before the field existed stay valid.
+            quote_spanned! {ty.span()=>
+                .property_schema(#stored, <#ty as #rt::FieldType>::json_schema(), false)
+            }
+        } else {
+            quote_spanned!(ty.span()=> .property::<#ty>(#stored))
+        }
+    });
+
+    let version = fields.iter().find(|f| f.role == Role::Version).map(|f| {
+        let (field, ty, stored) = (&f.ident, &f.ty, &f.stored);
+        quote_spanned! {ty.span()=>
+            const VERSION: ::core::option::Option<&'static str> =
+                ::core::option::Option::Some(#stored);
+
+            fn version_step() -> #rt::bson::Bson {
+                <#ty as #rt::Version>::step()
+            }
+
+            fn version(&self) -> i64 {
+                <#ty as #rt::Version>::get(self.#field)
+            }
+
+            fn set_version(&mut self, version: i64) {
+                self.#field = <#ty as #rt::Version>::from_i64(version);
+            }
+        }
     });
 
     let indexes = model.indexes.iter().map(|index| index_spec(&rt, index));
@@ -150,6 +178,8 @@ pub fn model(model: &Model) -> TokenStream {
                 fn touch(&mut self, now: #rt::bson::DateTime) {
                     self.#updated_at = <#updated_at_ty as #rt::UpdatedAt>::on_update(now);
                 }
+
+                #version
 
                 fn json_schema() -> #rt::bson::Document {
                     #rt::ObjectSchema::new(#additional_properties)

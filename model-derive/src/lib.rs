@@ -1,4 +1,5 @@
-//! `#[derive(Model)]`, `#[derive(Schema)]` and `#[derive(CompositeKey)]`.
+//! `#[derive(Model)]`, `#[derive(Schema)]`, `#[derive(CompositeKey)]`,
+//! `#[derive(Projection)]` and `#[derive(Ordered)]`.
 //!
 //! Parsing (`attr.rs`, `serde_attr.rs`) and checking (`ast.rs`) build a small
 //! internal model and report every mistake at once with its span;
@@ -10,6 +11,7 @@ mod ast;
 mod attr;
 mod case;
 mod expand;
+mod project;
 mod schema;
 mod serde_attr;
 
@@ -55,6 +57,27 @@ pub fn derive_schema(input: TokenStream) -> TokenStream {
 pub fn derive_composite_key(input: TokenStream) -> TokenStream {
     let input = parse_macro_input!(input as DeriveInput);
     schema::composite_key(&input).unwrap_or_else(|e| e.write_errors()).into()
+}
+
+/// Makes a struct a projection of a model: reads can decode into it
+/// (`repo.find_many(q).project::<Contact>()`), asking the server for its
+/// fields only. `#[projection(model = Customer)]` names the model; each
+/// field must be a field of the model, stored under the same name, of the
+/// same type or an `Option` of it (checked at compile time).
+#[proc_macro_derive(Projection, attributes(projection))]
+pub fn derive_projection(input: TokenStream) -> TokenStream {
+    let input = parse_macro_input!(input as DeriveInput);
+    project::projection(&input).unwrap_or_else(|e| e.write_errors()).into()
+}
+
+/// Gives a struct (a `#[derive(Schema)]` one or a composite key) the order
+/// MongoDB compares embedded documents in, field by field: it can then be
+/// compared (`gt`, `range`), and a composite key of it can be paged with
+/// `scroll`. Every field must be ordered itself.
+#[proc_macro_derive(Ordered, attributes(model))]
+pub fn derive_ordered(input: TokenStream) -> TokenStream {
+    let input = parse_macro_input!(input as DeriveInput);
+    project::ordered(&input).unwrap_or_else(|e| e.write_errors()).into()
 }
 
 /// The derive on `proc_macro2` tokens. On error: every error, plus the field

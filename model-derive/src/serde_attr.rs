@@ -20,6 +20,9 @@ pub struct SerdeAttrs {
     /// (`with`, `serialize_with`, `skip_serializing_if`, ...): generated
     /// code must then leave serialization to serde.
     pub custom_serialization: bool,
+    /// `#[serde(default)]` (or `default = "path"`): a missing field reads
+    /// as its default.
+    pub default: bool,
 }
 
 impl SerdeAttrs {
@@ -85,6 +88,9 @@ pub fn parse(attrs: &[Attribute]) -> syn::Result<SerdeAttrs> {
                     Ok(())
                 })?;
             } else {
+                if name == "default" {
+                    out.default = true;
+                }
                 if UNSUPPORTED.contains(&name.as_str()) {
                     out.unsupported.push((name.clone(), meta.path.span()));
                 }

@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use model::{CompositeKey, DateTime, Model, Schema, Uuid};
+use model::{CompositeKey, DateTime, Model, Ordered, Projection, Schema, Uuid};
 use serde::{Deserialize, Serialize};
 
 /// A postal address, stored inside customers.
@@ -36,8 +36,22 @@ pub struct Customer {
     /// Counted from the first visit: unset until then.
     pub visits: Option<i64>,
     pub referrer: Option<String>,
+    /// Counts the writes: edits made from a stale read are refused.
+    #[model(version)]
+    #[serde(default)]
+    pub version: i64,
     pub created_at: DateTime,
     pub updated_at: Option<DateTime>,
+}
+
+/// What a mailing needs of a customer: read without the rest.
+#[derive(Debug, Clone, PartialEq, Projection, Deserialize)]
+#[projection(model = Customer)]
+#[serde(deny_unknown_fields)]
+pub struct Contact {
+    pub name: String,
+    pub email: String,
+    pub address: Address,
 }
 
 /// Where an order is in its life.
@@ -61,8 +75,9 @@ pub struct LineItem {
     pub gift_note: Option<String>,
 }
 
-/// An order's key: the customer and the customer's order number.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, CompositeKey, Serialize, Deserialize)]
+/// An order's key: the customer and the customer's order number, ordered
+/// that way (so orders can be paged by key).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, CompositeKey, Ordered, Serialize, Deserialize)]
 pub struct OrderKey {
     pub customer: Uuid,
     pub number: i64,
@@ -91,6 +106,18 @@ pub struct Order {
     pub labels: BTreeMap<String, String>,
     pub created_at: DateTime,
     pub updated_at: Option<DateTime>,
+}
+
+/// An order as a list shows it.
+#[derive(Debug, Clone, PartialEq, Projection, Deserialize)]
+#[projection(model = Order)]
+#[serde(deny_unknown_fields)]
+pub struct OrderRow {
+    #[serde(rename = "_id")]
+    pub id: OrderKey,
+    pub status: Status,
+    pub total: i64,
+    pub placed_at: DateTime,
 }
 
 pub fn address(city: &str) -> Address {

@@ -1,0 +1,367 @@
+//! Reads that compute: the distinct values of a field, counts per value,
+//! and aggregation pipelines that start from a typed query and sort.
+
+use std::future::IntoFuture;
+use std::marker::PhantomData;
+
+use bson::{Document, doc};
+use futures::future::BoxFuture;
+use futures::stream::{BoxStream, StreamExt, TryStreamExt};
+use mongodb::ClientSession;
+use mongodb::options::AggregateOptions;
+use serde::de::DeserializeOwned;
+
+use crate::actions::{detached, spanned};
+use crate::field::{Field, ReadAccess};
+use crate::schema::FieldType;
+use crate::{Error, Model, Options, Query, Repo, Result, Sort};
+
+/// Refuses, at compile time, a per-value read on an array field: the
+/// server would answer with its elements, not arrays.
+const fn scalar<T: FieldType>() {
+    assert!(
+        !T::ARRAY,
+        "this reads values, and the server answers for an array field with its elements: use `field.elements()` for the element type"
+    );
+}
+
+/// `repo.distinct(field, query)`: the distinct values of `field` among the
+/// documents matching `query`, in the server's order.
+#[must_use = "an action does nothing until awaited"]
+pub struct Distinct<'a, M: Model, T> {
+    repo: &'a Repo<M>,
+    field: &'static str,
+    query: Query<M>,
+    options: Options,
+    session: Option<&'a mut ClientSession>,
+    _value: PhantomData<fn() -> T>,
+}
+
+impl<'a, M: Model, T: DeserializeOwned + Send + 'static> Distinct<'a, M, T> {
+    session_setter!();
+    read_command_setters!(options);
+
+    async fn run(self) -> Result<Vec<T>> {
+        let filter = self.query.into_document()?;
+        let coll = self.repo.collection().await?;
+        let options = self
+            .repo
+            .options_with(self.options, self.session.is_some())
+            .distinct(Default::default());
+        let field = self.field;
+        let values = in_session!(
+            self.repo,
+            coll,
+            self.session,
+            coll.distinct(field, filter).with_options(options)
+        )
+        .map_err(Repo::<M>::error)?;
+        values.into_iter().map(|value| bson::from_bson(value).map_err(Error::from)).collect()
+    }
+}
+
+impl<'a, M: Model, T: DeserializeOwned + Send + 'static> IntoFuture for Distinct<'a, M, T> {
+    type Output = Result<Vec<T>>;
+    type IntoFuture = BoxFuture<'a, Result<Vec<T>>>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        spanned(self.repo, "distinct", self.run())
+    }
+}
+
+/// `repo.count_by(field, query)`: how many of the documents matching
+/// `query` hold each value of `field`, by value ascending. A document
+/// without the field counts under `None` (for an `Option` field); for
+/// [`elements`](Field::elements) of an array, each element counts once
+/// per document holding it.
+#[must_use = "an action does nothing until awaited"]
+pub struct CountBy<'a, M: Model, T> {
+    aggregate: Aggregate<'a, M, Counted<T>>,
+}
+
+/// One group of a [`CountBy`].
+#[derive(serde::Deserialize)]
+struct Counted<T> {
+    #[serde(rename = "_id")]
+    value: T,
+    n: i64,
+}
+
+impl<'a, M: Model, T: FieldType + DeserializeOwned + Send + Sync + Unpin + 'static>
+    CountBy<'a, M, T>
+{
+    /// Runs the count in `session`.
+    pub fn session(mut self, session: &'a mut ClientSession) -> Self {
+        self.aggregate = self.aggregate.session(session);
+        self
+    }
+
+    read_command_setters!(aggregate.options);
+}
+
+impl<'a, M: Model, T: FieldType + DeserializeOwned + Send + Sync + Unpin + 'static> IntoFuture
+    for CountBy<'a, M, T>
+{
+    type Output = Result<Vec<(T, u64)>>;
+    type IntoFuture = BoxFuture<'a, Result<Vec<(T, u64)>>>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        let repo = self.aggregate.repo;
+        spanned(repo, "count_by", async move {
+            let groups = self.aggregate.run().await?;
+            Ok(groups.into_iter().map(|g| (g.value, u64::try_from(g.n).unwrap_or(0))).collect())
+        })
+    }
+}
+
+/// `repo.aggregate(query)`: an aggregation pipeline that starts with the
+/// typed `query` (`$match`), then the typed [`sort`](Aggregate::sort) and
+/// [`limit`](Aggregate::limit), then the [`stage`](Aggregate::stage)s
+/// given, and decodes each result into `O` ([`into`](Aggregate::into); a
+/// `Document` unless told). Awaited, a `Vec`; [`stream`](Aggregate::stream)
+/// for a lazy stream.
+#[must_use = "an action does nothing until awaited"]
+pub struct Aggregate<'a, M: Model, O = Document> {
+    repo: &'a Repo<M>,
+    query: Query<M>,
+    sort: Option<Sort<M>>,
+    limit: Option<u64>,
+    stages: Vec<Document>,
+    batch_size: Option<u32>,
+    options: Options,
+    session: Option<&'a mut ClientSession>,
+    _out: PhantomData<fn() -> O>,
+}
+
+impl<'a, M: Model, O: DeserializeOwned + Send + Sync + Unpin + 'static> Aggregate<'a, M, O> {
+    session_setter!();
+    read_command_setters!(options);
+
+    /// Orders the matching documents before the further stages.
+    pub fn sort(mut self, sort: Sort<M>) -> Self {
+        self.sort = Some(sort);
+        self
+    }
+
+    /// Keeps the first `limit` documents (after the sort) for the further stages.
+    pub fn limit(mut self, limit: u64) -> Self {
+        self.limit = Some(limit);
+        self
+    }
+
+    /// Adds a stage (`doc! { "$group": .. }`) after the query, sort, limit
+    /// and the stages added before. A stage that writes (`$out`, `$merge`)
+    /// is refused: this is a read.
+    pub fn stage(mut self, stage: Document) -> Self {
+        self.stages.push(stage);
+        self
+    }
+
+    /// Adds several stages, in order.
+    pub fn stages(mut self, stages: impl IntoIterator<Item = Document>) -> Self {
+        self.stages.extend(stages);
+        self
+    }
+
+    /// Fetches at most `batch_size` results per round trip.
+    pub fn batch_size(mut self, batch_size: u32) -> Self {
+        self.batch_size = Some(batch_size);
+        self
+    }
+
+    /// Decodes each result into `P` instead.
+    pub fn into<P: DeserializeOwned + Send + Sync + Unpin + 'static>(self) -> Aggregate<'a, M, P> {
+        let Aggregate { repo, query, sort, limit, stages, batch_size, options, session, .. } = self;
+        Aggregate {
+            repo,
+            query,
+            sort,
+            limit,
+            stages,
+            batch_size,
+            options,
+            session,
+            _out: PhantomData,
+        }
+    }
+
+    /// The results as a lazy stream instead of a `Vec`.
+    pub fn stream(self) -> AggregateStream<'a, M, O> {
+        AggregateStream { aggregate: self }
+    }
+
+    /// The pipeline this sends.
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] for a query that cannot be encoded, a
+    /// zero or too large limit, or a writing stage.
+    pub fn pipeline(&self) -> Result<Vec<Document>> {
+        let mut pipeline = vec![doc! { "$match": self.query.to_document()? }];
+        if let Some(sort) = &self.sort {
+            pipeline.push(doc! { "$sort": sort.to_document() });
+        }
+        if let Some(limit) = self.limit {
+            let limit = i64::try_from(limit).ok().filter(|l| *l > 0).ok_or_else(|| {
+                Error::invalid(format!("limit must be 1..=i64::MAX, got {limit}"))
+            })?;
+            pipeline.push(doc! { "$limit": limit });
+        }
+        for stage in &self.stages {
+            if stage.keys().any(|k| k == "$out" || k == "$merge") {
+                return Err(Error::invalid(
+                    "an aggregation through the repository reads: `$out` and `$merge` are refused",
+                ));
+            }
+            pipeline.push(stage.clone());
+        }
+        Ok(pipeline)
+    }
+
+    fn driver_options(&mut self) -> Result<AggregateOptions> {
+        let mut options = AggregateOptions::default();
+        if let Some(batch_size) = self.batch_size {
+            if batch_size == 0 {
+                return Err(Error::invalid("batch size must be at least 1"));
+            }
+            options.batch_size = Some(batch_size);
+        }
+        Ok(self
+            .repo
+            .options_with(std::mem::take(&mut self.options), self.session.is_some())
+            .aggregate(options))
+    }
+
+    async fn run(mut self) -> Result<Vec<O>> {
+        let pipeline = self.pipeline()?;
+        let options = self.driver_options()?;
+        let coll = self.repo.collection().await?;
+        match self.session {
+            Some(session) => {
+                let run = coll.aggregate(pipeline).with_options(options).with_type::<O>();
+                let mut cursor = run.session(&mut *session).await.map_err(Repo::<M>::error)?;
+                cursor.stream(session).try_collect().await.map_err(Repo::<M>::error)
+            }
+            None => {
+                let coll = coll.clone();
+                let read = async move {
+                    coll.aggregate(pipeline)
+                        .with_options(options)
+                        .with_type::<O>()
+                        .await?
+                        .try_collect()
+                        .await
+                };
+                detached(self.repo.connection(), read).await.map_err(Repo::<M>::error)
+            }
+        }
+    }
+}
+
+impl<'a, M: Model, O: DeserializeOwned + Send + Sync + Unpin + 'static> IntoFuture
+    for Aggregate<'a, M, O>
+{
+    type Output = Result<Vec<O>>;
+    type IntoFuture = BoxFuture<'a, Result<Vec<O>>>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        spanned(self.repo, "aggregate", self.run())
+    }
+}
+
+/// [`Aggregate::stream`]: the results of a pipeline as a lazy stream.
+#[must_use = "an action does nothing until awaited"]
+pub struct AggregateStream<'a, M: Model, O> {
+    aggregate: Aggregate<'a, M, O>,
+}
+
+impl<'a, M: Model, O: DeserializeOwned + Send + Sync + Unpin + 'static> IntoFuture
+    for AggregateStream<'a, M, O>
+{
+    type Output = Result<BoxStream<'a, Result<O>>>;
+    type IntoFuture = BoxFuture<'a, Result<BoxStream<'a, Result<O>>>>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        let mut aggregate = self.aggregate;
+        spanned(aggregate.repo, "aggregate", async move {
+            let pipeline = aggregate.pipeline()?;
+            let options = aggregate.driver_options()?;
+            let repo = aggregate.repo;
+            let coll = repo.collection().await?;
+            match aggregate.session {
+                Some(session) => {
+                    let run = coll.aggregate(pipeline).with_options(options).with_type::<O>();
+                    let cursor = run.session(&mut *session).await.map_err(Repo::<M>::error)?;
+                    Ok(crate::actions::session_stream::<M, O>(cursor, session))
+                }
+                None => {
+                    let coll = coll.clone();
+                    let open = async move {
+                        coll.aggregate(pipeline).with_options(options).with_type::<O>().await
+                    };
+                    let cursor =
+                        detached(repo.connection(), open).await.map_err(Repo::<M>::error)?;
+                    Ok(cursor.map_err(Repo::<M>::error).boxed())
+                }
+            }
+        })
+    }
+}
+
+impl<M: Model> Repo<M> {
+    /// The distinct values of `field` among the documents matching
+    /// `query`. For an array field name its [`elements`](Field::elements).
+    pub fn distinct<T: FieldType, A: ReadAccess>(
+        &self,
+        field: Field<M, T, A>,
+        query: Query<M>,
+    ) -> Distinct<'_, M, T> {
+        const { scalar::<T>() };
+        Distinct {
+            repo: self,
+            field: field.name(),
+            query,
+            options: Options::default(),
+            session: None,
+            _value: PhantomData,
+        }
+    }
+
+    /// How many documents matching `query` hold each value of `field`, as
+    /// `(value, count)` by value ascending (`$group` on the server).
+    pub fn count_by<T, A: ReadAccess>(
+        &self,
+        field: Field<M, T, A>,
+        query: Query<M>,
+    ) -> CountBy<'_, M, T>
+    where
+        T: FieldType + DeserializeOwned + Send + Sync + Unpin + 'static,
+    {
+        const { scalar::<T>() };
+        let path = format!("${}", field.name());
+        // A scalar unwinds to itself; an array path (`elements`) to its
+        // elements. Documents without the field count under `null` only
+        // when `T` can hold it.
+        let stages = [
+            doc! { "$unwind": { "path": path.as_str(), "preserveNullAndEmptyArrays": !T::REQUIRED } },
+            doc! { "$group": { "_id": path.as_str(), "n": { "$sum": 1 } } },
+            doc! { "$sort": { "_id": 1 } },
+        ];
+        CountBy { aggregate: self.aggregate(query).stages(stages).into() }
+    }
+
+    /// An aggregation pipeline starting with `$match: query`; add a typed
+    /// sort and limit, further stages, and the type results decode into.
+    pub fn aggregate(&self, query: Query<M>) -> Aggregate<'_, M> {
+        Aggregate {
+            repo: self,
+            query,
+            sort: None,
+            limit: None,
+            stages: Vec::new(),
+            batch_size: None,
+            options: Options::default(),
+            session: None,
+            _out: PhantomData,
+        }
+    }
+}

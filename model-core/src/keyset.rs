@@ -1,0 +1,389 @@
+//! Keyset pagination: pages that continue from a cursor (the sort values
+//! of the last document seen) instead of skipping an offset, so the last
+//! page costs what the first does and documents inserted or deleted
+//! between pages never make one skip or repeat.
+//!
+//! The sort is the typed one, with the key added as the final tie-breaker:
+//! the order is then total, and "after this document" is a filter the
+//! server answers from an index. Sort values may be `null` or absent,
+//! which MongoDB orders before every other value; the filters follow that
+//! order (a plain `$gt`/`$lt` would skip them).
+
+use std::fmt;
+use std::future::IntoFuture;
+use std::marker::PhantomData;
+use std::str::FromStr;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use bson::{Bson, Document, RawDocumentBuf, doc};
+use futures::TryStreamExt;
+use futures::future::BoxFuture;
+use mongodb::ClientSession;
+use mongodb::options::FindOptions;
+
+use crate::actions::{MAX_PAGE_LIMIT, detached, spanned};
+use crate::schema::Ordered;
+use crate::{Error, Model, Options, Projection, Query, Repo, Result, Sort};
+
+/// Where a keyset page starts: an opaque, URL-safe string (base64url of
+/// the sort values it continues from), made by [`KeysetPage`] and given
+/// back to [`Scroll::at`]. It is only valid with the sort it was made for.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct PageCursor(String);
+
+impl PageCursor {
+    /// The cursor as text, for a URL or a response body.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    fn encode(forward: bool, sort: &Document, values: Vec<Bson>) -> Result<Self> {
+        let payload = doc! { "d": if forward { 1 } else { -1 }, "s": sort, "v": values };
+        let bytes = bson::to_vec(&payload)?;
+        Ok(PageCursor(URL_SAFE_NO_PAD.encode(bytes)))
+    }
+
+    /// The direction, sort document and values the cursor holds.
+    fn decode(&self) -> Result<(bool, Document, Vec<Bson>)> {
+        let bad = |why: &str| Error::invalid(format!("not a page cursor: {why}"));
+        let bytes = URL_SAFE_NO_PAD.decode(&self.0).map_err(|_| bad("not base64url"))?;
+        let payload: Document = bson::from_slice(&bytes).map_err(|_| bad("not a document"))?;
+        let forward = match payload.get("d") {
+            Some(Bson::Int32(1)) => true,
+            Some(Bson::Int32(-1)) => false,
+            _ => return Err(bad("no direction")),
+        };
+        let sort = payload.get_document("s").map_err(|_| bad("no sort"))?.clone();
+        let values = payload.get_array("v").map_err(|_| bad("no values"))?.clone();
+        Ok((forward, sort, values))
+    }
+}
+
+impl fmt::Display for PageCursor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl FromStr for PageCursor {
+    type Err = Error;
+
+    /// Reads a cursor back from its text, checking it is one.
+    fn from_str(text: &str) -> Result<Self> {
+        let cursor = PageCursor(text.to_string());
+        cursor.decode()?;
+        Ok(cursor)
+    }
+}
+
+/// One keyset page: the documents, and the cursors of the pages after and
+/// before it (`None` where the read found no more).
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct KeysetPage<P> {
+    /// The page's documents, in the sort's order.
+    pub items: Vec<P>,
+    /// Continues after the last document; `None` when none follows.
+    pub next: Option<PageCursor>,
+    /// Continues before the first document (back towards the start);
+    /// `None` on the first page.
+    pub previous: Option<PageCursor>,
+}
+
+/// The default size of a keyset page.
+pub const SCROLL_SIZE: u64 = 100;
+
+/// `repo.scroll(query)`: one keyset page of the documents matching
+/// `query`, in the typed [`sort`](Scroll::sort) order with the key as the
+/// tie-breaker, starting [`at`](Scroll::at) a cursor from an earlier page.
+#[must_use = "an action does nothing until awaited"]
+pub struct Scroll<'a, M: Model, P = M> {
+    repo: &'a Repo<M>,
+    query: Query<M>,
+    sort: Option<Sort<M>>,
+    size: u64,
+    at: Option<PageCursor>,
+    options: Options,
+    session: Option<&'a mut ClientSession>,
+    _read: PhantomData<fn() -> P>,
+}
+
+impl<'a, M: Model, P: Projection<M>> Scroll<'a, M, P> {
+    session_setter!();
+    read_command_setters!(options);
+
+    /// The order of the pages (the key is added as the last tie-breaker).
+    /// Without it, key order.
+    pub fn sort(mut self, sort: Sort<M>) -> Self {
+        self.sort = Some(sort);
+        self
+    }
+
+    /// Documents per page: 1 to [`MAX_PAGE_LIMIT`], [`SCROLL_SIZE`] unless set.
+    pub fn size(mut self, size: u64) -> Self {
+        self.size = size;
+        self
+    }
+
+    /// Starts at `cursor`: a [`KeysetPage::next`] continues forward, a
+    /// [`KeysetPage::previous`] backward. `None` starts at the beginning.
+    pub fn at(mut self, cursor: impl Into<Option<PageCursor>>) -> Self {
+        self.at = cursor.into();
+        self
+    }
+
+    /// Reads only the fields of `Q`, a projection of the model (the sort
+    /// fields are read too, for the cursors).
+    pub fn project<Q: Projection<M>>(self) -> Scroll<'a, M, Q> {
+        let Scroll { repo, query, sort, size, at, options, session, .. } = self;
+        Scroll { repo, query, sort, size, at, options, session, _read: PhantomData }
+    }
+
+    async fn run(self) -> Result<KeysetPage<P>> {
+        if !(1..=MAX_PAGE_LIMIT).contains(&self.size) {
+            return Err(Error::invalid(format!(
+                "page size must be 1..={MAX_PAGE_LIMIT}, got {}",
+                self.size
+            )));
+        }
+        let keys = sort_keys(self.sort.as_ref());
+        let sort = sort_document(&keys);
+        let (forward, after) = match &self.at {
+            None => (true, None),
+            Some(cursor) => {
+                let (forward, made_for, values) = cursor.decode()?;
+                if made_for != sort {
+                    return Err(Error::invalid(format!(
+                        "the page cursor was made for the sort {made_for}, not {sort}"
+                    )));
+                }
+                if values.len() != keys.len() {
+                    return Err(Error::invalid("the page cursor does not fit its sort"));
+                }
+                (forward, Some(values))
+            }
+        };
+        // Backward reads run the sort reversed from the cursor, then
+        // restore the order.
+        let read_keys: Vec<(&str, i32)> =
+            keys.iter().map(|&(f, d)| (f, if forward { d } else { -d })).collect();
+        let mut filter = self.query.into_document()?;
+        if let Some(values) = &after {
+            let past = past(&read_keys, values);
+            filter = if filter.is_empty() {
+                past
+            } else {
+                doc! { "$and": [filter, past] }
+            };
+        }
+        let mut options = FindOptions::default();
+        options.sort = Some(sort_document(&read_keys));
+        options.limit = Some(self.size as i64 + 1);
+        let paths: Vec<&str> = keys.iter().map(|(f, _)| *f).collect();
+        options.projection = crate::project::with_paths(P::projection(), &paths);
+        let options = self.repo.options_with(self.options, self.session.is_some()).find(options);
+
+        let coll = self.repo.collection().await?.clone_with_type::<RawDocumentBuf>();
+        let mut raw: Vec<RawDocumentBuf> = match self.session {
+            Some(session) => {
+                let found = coll.find(filter).with_options(options);
+                let mut cursor = found.session(&mut *session).await.map_err(Repo::<M>::error)?;
+                cursor.stream(session).try_collect().await.map_err(Repo::<M>::error)?
+            }
+            None => {
+                let read = async move {
+                    coll.find(filter).with_options(options).await?.try_collect().await
+                };
+                detached(self.repo.connection(), read).await.map_err(Repo::<M>::error)?
+            }
+        };
+        let more = raw.len() as u64 > self.size;
+        raw.truncate(self.size as usize);
+        if !forward {
+            raw.reverse();
+        }
+        let cursor_at = |doc: &RawDocumentBuf, forward: bool| {
+            let values = paths.iter().map(|path| value_at(doc, path)).collect::<Result<_>>()?;
+            PageCursor::encode(forward, &sort, values)
+        };
+        let (first, last) = (raw.first(), raw.last());
+        let (has_next, has_previous) =
+            if forward { (more, after.is_some()) } else { (after.is_some(), more) };
+        let next = match last {
+            Some(doc) if has_next => Some(cursor_at(doc, true)?),
+            _ => None,
+        };
+        let previous = match first {
+            Some(doc) if has_previous => Some(cursor_at(doc, false)?),
+            _ => None,
+        };
+        let items = raw
+            .iter()
+            .map(|doc| bson::from_slice::<P>(doc.as_bytes()).map_err(Error::from))
+            .collect::<Result<_>>()?;
+        Ok(KeysetPage { items, next, previous })
+    }
+}
+
+impl<'a, M: Model, P: Projection<M>> IntoFuture for Scroll<'a, M, P> {
+    type Output = Result<KeysetPage<P>>;
+    type IntoFuture = BoxFuture<'a, Result<KeysetPage<P>>>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        spanned(self.repo, "scroll", self.run())
+    }
+}
+
+/// The sort's keys with `_id` last (ascending, unless the sort has it).
+fn sort_keys<M>(sort: Option<&Sort<M>>) -> Vec<(&'static str, i32)> {
+    let mut keys: Vec<(&'static str, i32)> = sort.map(|s| s.keys().collect()).unwrap_or_default();
+    if let Some(at) = keys.iter().position(|(f, _)| *f == "_id") {
+        keys.truncate(at + 1);
+    } else {
+        keys.push(("_id", 1));
+    }
+    keys
+}
+
+fn sort_document(keys: &[(&str, i32)]) -> Document {
+    let mut sort = Document::new();
+    for (field, direction) in keys {
+        sort.insert(*field, *direction);
+    }
+    sort
+}
+
+/// The filter for "after `values` in the order `keys`": for each key,
+/// the documents equal on the keys before it and past it on this one.
+///
+/// `null` (or absent) sorts before every value, so ascending past `null`
+/// is "not null", descending past a value includes `null`, and nothing is
+/// descending past `null`.
+fn past(keys: &[(&str, i32)], values: &[Bson]) -> Document {
+    let mut branches = Vec::with_capacity(keys.len());
+    for (i, ((field, direction), value)) in keys.iter().zip(values).enumerate() {
+        let mut branch = Document::new();
+        for ((before, _), equal) in keys[..i].iter().zip(values) {
+            branch.insert(*before, doc! { "$eq": equal.clone() });
+        }
+        let is_null = matches!(value, Bson::Null);
+        match (*direction > 0, is_null) {
+            (true, true) => {
+                branch.insert(*field, doc! { "$ne": Bson::Null });
+            }
+            (true, false) => {
+                branch.insert(*field, doc! { "$gt": value.clone() });
+            }
+            (false, true) => continue,
+            (false, false) => {
+                branch.insert(
+                    "$or",
+                    vec![
+                        Bson::Document(doc! { *field: { "$lt": value.clone() } }),
+                        Bson::Document(doc! { *field: { "$eq": Bson::Null } }),
+                    ],
+                );
+            }
+        }
+        branches.push(Bson::Document(branch));
+    }
+    match branches.len() {
+        // Nothing is past: descending from `null` on every key.
+        0 => doc! { "_id": { "$in": [] } },
+        _ => doc! { "$or": branches },
+    }
+}
+
+/// The value at the dotted `path` of `doc`, `null` where it is absent.
+fn value_at(doc: &RawDocumentBuf, path: &str) -> Result<Bson> {
+    let mut current: &bson::RawDocument = doc;
+    let mut parts = path.split('.').peekable();
+    while let Some(part) = parts.next() {
+        let value = current.get(part).map_err(|e| Error::invalid(e.to_string()))?;
+        match value {
+            None => return Ok(Bson::Null),
+            Some(value) if parts.peek().is_none() => {
+                if let bson::RawBsonRef::Array(_) = value {
+                    return Err(Error::invalid(format!(
+                        "keyset pages cannot sort on `{path}`: it holds an array"
+                    )));
+                }
+                return Bson::try_from(value.to_raw_bson())
+                    .map_err(|e| Error::invalid(e.to_string()));
+            }
+            Some(bson::RawBsonRef::Document(inner)) => current = inner,
+            Some(bson::RawBsonRef::Array(_)) => {
+                return Err(Error::invalid(format!(
+                    "keyset pages cannot sort on `{path}`: it passes through an array"
+                )));
+            }
+            Some(_) => return Ok(Bson::Null),
+        }
+    }
+    Ok(Bson::Null)
+}
+
+impl<M: Model> Repo<M>
+where
+    M::Key: Ordered,
+{
+    /// One keyset page of the documents matching `query`: set `.sort`
+    /// and `.size`, and continue `.at` a cursor of the page before. The
+    /// key must be ordered (a `#[derive(CompositeKey)]` key derives
+    /// `Ordered` for this).
+    pub fn scroll(&self, query: Query<M>) -> Scroll<'_, M> {
+        Scroll {
+            repo: self,
+            query,
+            sort: None,
+            size: SCROLL_SIZE,
+            at: None,
+            options: Options::default(),
+            session: None,
+            _read: PhantomData,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cursors_round_trip_and_refuse_garbage() {
+        let sort = doc! { "a": -1, "_id": 1 };
+        let cursor = PageCursor::encode(false, &sort, vec![Bson::Null, 5.into()]).unwrap();
+        assert!(
+            cursor.as_str().bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        );
+        let (forward, made_for, values) =
+            cursor.as_str().parse::<PageCursor>().unwrap().decode().unwrap();
+        assert!(!forward);
+        assert_eq!(made_for, sort);
+        assert_eq!(values, vec![Bson::Null, Bson::Int32(5)]);
+        assert!("not a cursor!".parse::<PageCursor>().is_err());
+        assert!(URL_SAFE_NO_PAD.encode(b"xx").parse::<PageCursor>().is_err());
+    }
+
+    #[test]
+    fn past_orders_null_first() {
+        let keys = [("a", 1), ("_id", 1)];
+        assert_eq!(
+            past(&keys, &[Bson::Null, 1.into()]),
+            doc! { "$or": [ { "a": { "$ne": null } }, { "a": { "$eq": null }, "_id": { "$gt": 1 } } ] }
+        );
+        let keys = [("a", -1), ("_id", 1)];
+        assert_eq!(
+            past(&keys, &[3.into(), 1.into()]),
+            doc! { "$or": [
+                { "$or": [ { "a": { "$lt": 3 } }, { "a": { "$eq": null } } ] },
+                { "a": { "$eq": 3 }, "_id": { "$gt": 1 } },
+            ] }
+        );
+        assert_eq!(
+            past(&keys, &[Bson::Null, 1.into()]),
+            doc! { "$or": [ { "a": { "$eq": null }, "_id": { "$gt": 1 } } ] }
+        );
+    }
+}

@@ -13,4 +13,5 @@ fn derive_ui() {
     t.compile_fail("tests/ui/types/*.rs");
     t.compile_fail("tests/ui/shape/*.rs");
     t.compile_fail("tests/ui/paths/*.rs");
+    t.compile_fail("tests/ui/reads/*.rs");
 }

@@ -112,3 +112,35 @@ async fn writes_pass_write_concern_and_comment() {
     assert_eq!(delete.get_document("writeConcern").unwrap().get_str("w"), Ok("majority"));
     assert_eq!(foos.count(Query::all()).await.unwrap(), 0);
 }
+
+#[tokio::test]
+async fn streams_fetch_bounded_batches_and_pipelines_carry_options() {
+    use futures::TryStreamExt;
+    let (conn, commands) = recorded().await;
+    let foos = conn.repo::<Foo>();
+    foos.insert_many((0..3).map(|i| foo(&format!("f{i}"), Some(i)))).await.unwrap();
+
+    // Unless told, a stream asks for `ITERATE_BATCH_SIZE` documents per batch.
+    let all: Vec<Foo> = foos.iterate(Query::all()).await.unwrap().try_collect().await.unwrap();
+    assert_eq!(all.len(), 3);
+    let find = last(&commands, "find");
+    assert_eq!(find.get("batchSize"), Some(&model::ITERATE_BATCH_SIZE.into()), "{find}");
+    let some = foos.iterate(Query::all()).batch_size(2).await.unwrap();
+    assert_eq!(some.try_collect::<Vec<_>>().await.unwrap().len(), 3);
+    assert_eq!(last(&commands, "find").get_i32("batchSize").unwrap(), 2);
+    assert_eq!(last(&commands, "getMore").get_i32("batchSize").unwrap(), 2);
+
+    // An aggregation takes the read options too.
+    let hint = Hint::Keys(doc! { "_id": 1 });
+    let docs =
+        foos.aggregate(Query::all()).hint(hint).comment("agg").max_time(Duration::from_secs(5));
+    assert_eq!(docs.await.unwrap().len(), 3);
+    let aggregate = last(&commands, "aggregate");
+    assert_eq!(aggregate.get_document("hint").unwrap(), &doc! { "_id": 1 });
+    assert_eq!(aggregate.get_str("comment").unwrap(), "agg");
+    let max_time = aggregate.get("maxTimeMS");
+    assert!(
+        matches!(max_time, Some(bson::Bson::Int32(5000) | bson::Bson::Int64(5000))),
+        "{aggregate}"
+    );
+}

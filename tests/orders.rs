@@ -1,5 +1,7 @@
 //! The order service, written fully typed: nested paths, arrays, every
-//! update operator, filtered writes, upserts, `None` not stored. No
+//! update operator, filtered writes, upserts, `None` not stored,
+//! projections, counts per status, keyset pages, a change stream and
+//! versioned edits. No
 //! `Query::raw`, no `Update::raw`, no dotted `Field::new`, no driver call
 //! except to look at what is stored. Each operation asserts its effect on
 //! the server.
@@ -9,6 +11,7 @@ mod common;
 mod orders;
 
 use bson::{Bson, Document, doc};
+use futures::StreamExt;
 use model::{Connection, Error, Migration, Query};
 use orders::*;
 
@@ -462,4 +465,87 @@ async fn an_unencodable_value_in_a_nested_or_array_update_writes_nothing() {
     assert!(matches!(err, Error::InvalidValue { .. }), "{err:?}");
     assert_eq!(orders.find(&key).await.unwrap(), before, "nothing written");
     assert_eq!(orders.count(Query::all()).await.unwrap(), 1, "nothing inserted");
+}
+
+#[tokio::test]
+async fn the_order_list_pages_by_cursor_counts_per_status_and_reads_only_its_columns() {
+    let conn = service().await;
+    let orders = conn.repo::<Order>();
+    let ann = model::Uuid::new();
+    for number in 1..=5 {
+        let placed = order(ann, number, vec![item("apple", 1, 100 * number)]);
+        orders.insert_one(placed).await.unwrap();
+    }
+    for number in [2, 4] {
+        let key = OrderKey { customer: ann, number };
+        orders.update_one(&key, Order::STATUS.set(Status::Paid)).await.unwrap();
+    }
+
+    // Newest first, two rows a page, only the list's columns.
+    let newest = Order::PLACED_AT.desc();
+    let mut rows: Vec<OrderRow> = Vec::new();
+    let mut pages = 0;
+    let mut at = None;
+    loop {
+        let page = orders.scroll(Query::all()).sort(newest.clone()).size(2).at(at);
+        let page = page.project::<OrderRow>().await.unwrap();
+        rows.extend(page.items);
+        pages += 1;
+        match page.next {
+            Some(next) => at = Some(next),
+            None => break,
+        }
+    }
+    assert_eq!(pages, 3);
+    assert_eq!(rows.iter().map(|r| r.id.number).collect::<Vec<_>>(), [5, 4, 3, 2, 1]);
+    assert_eq!((rows[1].status, rows[1].total), (Status::Paid, 400));
+
+    let per_status = orders.count_by(Order::STATUS, Query::all()).await.unwrap();
+    assert_eq!(per_status, [(Status::Paid, 2), (Status::Pending, 3)]);
+
+    // The customer card: a projection of the customer; the cities served.
+    let customers = conn.repo::<Customer>();
+    customers.insert_one(customer("ann@example.com", "Lyon", &["vip"])).await.unwrap();
+    customers.insert_one(customer("bo@example.com", "Lyon", &[])).await.unwrap();
+    let city = Customer::ADDRESS.then(Address::CITY);
+    assert_eq!(customers.distinct(city, Query::all()).await.unwrap(), ["Lyon"]);
+    let card: Option<Contact> =
+        customers.find_one(Customer::EMAIL.eq("ann@example.com")).project().await.unwrap();
+    assert_eq!(card.map(|c| c.address.city).as_deref(), Some("Lyon"));
+}
+
+#[tokio::test]
+async fn the_shipping_desk_hears_of_paid_orders_and_stale_edits_are_refused() {
+    let conn = service().await;
+    let orders = conn.repo::<Order>();
+    let mut paid = orders.watch(Order::STATUS.eq(Status::Paid)).await.unwrap();
+    let key = orders.insert_one(order(model::Uuid::new(), 1, vec![item("fig", 2, 50)])).await;
+    let key = key.unwrap().id;
+    orders.update_one(&key, Order::STATUS.set(Status::Paid)).await.unwrap();
+    let event = tokio::time::timeout(std::time::Duration::from_secs(10), paid.next())
+        .await
+        .expect("an event within 10 s")
+        .expect("an open stream")
+        .unwrap();
+    match event.change {
+        model::Change::Update { key: updated, document: Some(order), .. } => {
+            assert_eq!(updated, key);
+            assert_eq!((order.status, order.total), (Status::Paid, 100));
+        }
+        other => panic!("expected the paid update, got {other:?}"),
+    }
+
+    // Two clerks edit one customer from the same read: the second is refused.
+    let customers = conn.repo::<Customer>();
+    let read = customers.insert_one(customer("bo@example.com", "Oslo", &[])).await.unwrap();
+    let mut first = read.clone();
+    first.points = 10;
+    let mut second = read;
+    second.tags.push("late".into());
+    assert_eq!(customers.replace(first).await.unwrap().version, 1);
+    let refused = customers.replace(second).await.unwrap_err();
+    assert!(matches!(refused, Error::VersionConflict { expected: 0, .. }), "{refused:?}");
+    let stored = customers.find_one(Customer::EMAIL.eq("bo@example.com")).await.unwrap();
+    let stored = stored.unwrap();
+    assert_eq!((stored.points, stored.tags.len()), (10, 0), "the stale edit wrote nothing");
 }

@@ -67,7 +67,7 @@ pub use mongodb::change_stream::event::ResumeToken;
 #[doc(hidden)]
 pub mod __private {
     pub use crate::model::{Key, Model, UpdatedAt};
-    pub use crate::project::{projected, projection_of};
+    pub use crate::project::projection_of;
     pub use crate::schema::{FieldType, IndexSpec, ObjectSchema, Ordered, put, string_enum_schema};
     pub use crate::{
         Error, Field, Nested, Nullable, Projection, ReadOnly, Result, Version, Writable,

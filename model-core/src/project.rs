@@ -41,15 +41,17 @@ pub trait ProjectsFrom<T> {}
 impl<T> ProjectsFrom<T> for T {}
 impl<T> ProjectsFrom<T> for Option<T> {}
 
-/// The compile-time check `#[derive(Projection)]` emits for each field: the
-/// model's `field` is stored as `stored` (the projection's name for it) and
-/// its type can be read into `P`.
-#[doc(hidden)]
-pub const fn projected<P: ProjectsFrom<T>, M, T, A>(field: Field<M, T, A>, stored: &str) {
-    assert!(
-        same(field.name(), stored),
-        "a projection's field must be stored under the model's name for it: rename it to match"
-    );
+impl<M, T, A> Field<M, T, A> {
+    /// The compile-time check `#[derive(Projection)]` emits for each field:
+    /// this field is stored as `stored` (the projection's name for it) and
+    /// its value can be read into `P`.
+    #[doc(hidden)]
+    pub const fn __projected_as<P: ProjectsFrom<T>>(self, stored: &str) {
+        assert!(
+            same(self.name(), stored),
+            "a projection's field must be stored under the model's name for it: rename it to match"
+        );
+    }
 }
 
 const fn same(a: &str, b: &str) -> bool {

@@ -65,7 +65,7 @@ pub fn projection(input: &DeriveInput) -> darling::Result<TokenStream> {
             format_ident!("{}", ident.unraw().to_string().to_uppercase(), span = ident.span());
         let ty = &field.ty;
         checks.push(quote_spanned! {ident.span()=>
-            const _: () = #rt::projected::<#ty, _, _, _>(<#model>::#constant, #stored);
+            const _: () = <#model>::#constant.__projected_as::<#ty>(#stored);
         });
         stored_names.push(stored);
     }

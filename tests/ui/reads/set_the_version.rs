@@ -1,0 +1,18 @@
+use model::{DateTime, Model, Uuid};
+use serde::{Deserialize, Serialize};
+
+#[derive(Model, Serialize, Deserialize)]
+#[model(key = id)]
+struct Customer {
+    #[serde(rename = "_id")]
+    id: Uuid,
+    #[model(version)]
+    #[serde(default)]
+    version: i64,
+    created_at: DateTime,
+    updated_at: Option<DateTime>,
+}
+
+fn main() {
+    let _ = Customer::VERSION.set(3);
+}

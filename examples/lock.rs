@@ -18,7 +18,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let server = testkit::try_server()?; // MONGODB_URI, or a local server
     let conn = model::Connection::new(&server.uri, testkit::unique_name("lock_example"));
     let locks = Locks::new(&conn);
-    locks.setup().await?; // the TTL index that cleans up abandoned leases
+    locks.setup().await?; // the validator and index of `locks`, once at startup
 
     let running = Arc::new(AtomicUsize::new(0));
     let mut workers = Vec::new();

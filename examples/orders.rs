@@ -78,6 +78,24 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("orders of ann: {}", orders.count(of_ann).await?);
     println!("all orders: {}", orders.count(Query::all()).await?);
 
+    // Counts per status, and the order list: newest first, a page at a time.
+    for (status, n) in orders.count_by(Order::STATUS, Query::all()).await? {
+        println!("{status:?}: {n}");
+    }
+    let page = orders.scroll(Query::all()).sort(Order::PLACED_AT.desc()).size(1);
+    let page = page.project::<OrderRow>().await?;
+    println!("newest order: {} ({:?})", page.items[0].id.number, page.items[0].status);
+
+    // A stale edit is refused: the customer changed since it was read.
+    let stale = customers.find(&ann.id).await?;
+    customers.update_one(&ann.id, Customer::POINTS.inc(1)).await?;
+    match customers.replace(stale).await {
+        Err(model::Error::VersionConflict { expected, .. }) => {
+            println!("stale edit of version {expected} refused")
+        }
+        other => println!("unexpected: {other:?}"),
+    }
+
     conn.database().await?.drop().await?;
     conn.disconnect().await;
     Ok(())

@@ -1,5 +1,5 @@
-//! Pagination: pages with a total count, and a stream for reading everything
-//! in constant memory.
+//! Pagination: keyset pages that continue from a cursor, offset pages with
+//! a total count, and a stream for reading everything in constant memory.
 //!
 //! Run: `cargo run --example pagination`
 
@@ -32,8 +32,25 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     });
     articles.insert_many(inserts).await?;
 
-    // Page through the popular ones, 10 at a time, most viewed first.
+    // Keyset pages, most viewed first: each continues from the cursor of
+    // the one before (an opaque string a client can send back), so the
+    // last page costs what the first does.
     let popular = Article::VIEWS.gte(10);
+    let mut at = None;
+    let mut pages = 0;
+    loop {
+        let page =
+            articles.scroll(popular.clone()).sort(Article::VIEWS.desc()).size(10).at(at).await?;
+        pages += 1;
+        let first = page.items.first().map(|a| a.views);
+        println!("keyset page {pages}: {} articles, from {first:?} views", page.items.len());
+        match page.next {
+            Some(next) => at = Some(next.as_str().parse::<model::PageCursor>()?),
+            None => break,
+        }
+    }
+
+    // Offset pages, with the total.
     let mut offset = 0;
     loop {
         let (page, items) = articles
@@ -49,7 +66,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
     }
 
-    // A stream reads every document in driver batches: memory stays flat.
+    // A stream reads every document in batches (500 unless told): memory stays flat.
     let total: i64 = articles
         .iterate(Query::all())
         .await?

@@ -187,10 +187,13 @@
 //!
 //! ## Pagination and streaming
 //!
+//! [`Repo::scroll`] returns a [`KeysetPage`]: the documents and the
+//! [`PageCursor`]s of the pages after and before, so each page continues
+//! where the last one ended (the key breaks ties, `null` sorts first).
 //! [`Repo::paginate`] returns a [`Page`] (sort, offset, limit, total count)
 //! with the documents; the limit defaults to, and is capped at, 1000.
-//! [`Repo::iterate`] returns a `Stream` that reads in driver batches, so
-//! memory stays flat however many documents match.
+//! [`Repo::iterate`] returns a `Stream` that reads in batches of
+//! [`ITERATE_BATCH_SIZE`], so memory stays flat however many documents match.
 //!
 //! ```
 //! # #[derive(Debug, model::Model, serde::Serialize, serde::Deserialize)]
@@ -216,6 +219,70 @@
 //!     .try_fold(0, |sum, foo| async move { Ok(sum + foo.bar.unwrap_or(0)) })
 //!     .await?;
 //! assert_eq!(sum, (10..25).sum::<i64>());
+//!
+//! let first = foos.scroll(Foo::BAR.gte(5)).sort(Foo::BAR.desc()).size(10).await?;
+//! assert_eq!(first.items[0].bar, Some(24));
+//! let second = foos.scroll(Foo::BAR.gte(5)).sort(Foo::BAR.desc()).size(10).at(first.next).await?;
+//! assert_eq!(second.items.iter().map(|f| f.bar.unwrap()).collect::<Vec<_>>(), (5..=14).rev().collect::<Vec<_>>());
+//! assert!(second.next.is_none());
+//! # Ok(()) }
+//! ```
+//!
+//! ## Typed reads: projections, counts, change streams, versions
+//!
+//! A [`Projection`] (`#[derive(Projection)]`) reads some fields of a model,
+//! checked against it at compile time. [`Repo::distinct`],
+//! [`Repo::count_by`] and [`Repo::aggregate`] compute on the server from a
+//! typed query; [`Repo::watch`] streams typed [`ChangeEvent`]s; a
+//! `#[model(version)]` field makes [`Repo::replace`] and
+//! [`UpdateOne::if_version`] refuse stale writes with
+//! [`Error::VersionConflict`].
+//!
+//! ```
+//! use futures::TryStreamExt;
+//! use model::{Change, DateTime, Error, Model, Projection, Query, Uuid};
+//! use serde::{Deserialize, Serialize};
+//!
+//! #[derive(Debug, Clone, Model, Serialize, Deserialize)]
+//! #[model(key = id)]
+//! pub struct Task {
+//!     #[serde(rename = "_id")]
+//!     id: Uuid,
+//!     title: String,
+//!     done: bool,
+//!     #[model(version)]
+//!     #[serde(default)]
+//!     version: i64,
+//!     created_at: DateTime,
+//!     updated_at: Option<DateTime>,
+//! }
+//!
+//! #[derive(Projection, Deserialize)]
+//! #[projection(model = Task)]
+//! struct Title {
+//!     title: String,
+//! }
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> model::Result<()> {
+//! # let db = testkit::database().await;
+//! # let conn = model::Connection::new(db.uri, db.name);
+//! let tasks = conn.repo::<Task>();
+//! let mut changes = tasks.watch(Task::DONE.eq(true)).await?;
+//! let task = tasks.insert_one(TaskInsert { id: None, title: "ship".into(), done: false }).await?;
+//!
+//! let titles: Vec<Title> = tasks.find_many(Query::all()).project().await?;
+//! assert_eq!(titles[0].title, "ship");
+//! assert_eq!(tasks.count_by(Task::DONE, Query::all()).await?, [(false, 1)]);
+//!
+//! let mut done = task.clone();
+//! done.done = true;
+//! assert_eq!(tasks.replace(done).await?.version, 1);
+//! let stale = tasks.replace(task).await; // still at version 0
+//! assert!(matches!(stale, Err(Error::VersionConflict { expected: 0, .. })));
+//!
+//! let event = changes.try_next().await?.expect("the replace that set done");
+//! assert!(matches!(event.change, Change::Replace(t) if t.done));
 //! # Ok(()) }
 //! ```
 //!
@@ -264,7 +331,7 @@
 //! use model::lock::{Locks, LockingError, Reason};
 //!
 //! let locks = Locks::new(&conn);
-//! locks.setup().await?; // the TTL index that cleans up abandoned leases
+//! locks.setup().await?; // the validator and index of `locks`, once at startup
 //!
 //! let first = locks.lock("report", |signal| async move { signal.token() }).await?;
 //! let second = locks

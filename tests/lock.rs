@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use bson::doc;
 use lock::{LockingError, Locks, MAX_RETRIES, Reason};
-use lock_util::{AheadClock, Env, FIVE_MINUTES};
+use lock_util::{Env, RateClock};
 
 const TTL: Duration = Duration::from_millis(300);
 
@@ -68,34 +68,88 @@ async fn the_heartbeat_keeps_the_lease_past_several_ttls() {
         .unwrap();
     assert!(started.elapsed() >= TTL * 4);
     assert!(!cancelled, "the signal fired while the heartbeat was extending");
-    assert!(token >= 1);
+    assert_eq!(token, 1, "the first acquisition of a key has token 1");
 }
 
 #[tokio::test]
-async fn the_heartbeat_records_the_token_in_the_lease_document() {
+async fn the_acquisition_itself_stores_the_token_and_the_heartbeat_keeps_it() {
     let env = Env::new().await;
     let inspect = &env;
-    let (token, stored) = env
+    let (token, at_acquisition, after_extension) = env
         .locks
         .lock("job", |signal| async move {
+            let at_acquisition = inspect.lease_doc("job").await.unwrap();
             tokio::time::sleep(TTL).await; // past ttl/2: one extension
-            (signal.token(), inspect.lease_doc("job").await.unwrap())
+            (signal.token(), at_acquisition, inspect.lease_doc("job").await.unwrap())
         })
         .ttl(TTL)
         .await
         .unwrap();
-    assert_eq!(stored.get_i64("token").unwrap(), token);
-    assert!(stored.get_datetime("updated_at").is_ok(), "{stored}");
+    assert_eq!(token, 1);
+    assert_eq!(at_acquisition.get_i64("token").unwrap(), 1, "{at_acquisition}");
+    assert_eq!(after_extension.get_i64("token").unwrap(), 1, "{after_extension}");
+    assert!(after_extension.get_datetime("updated_at").is_ok(), "{after_extension}");
 }
 
 #[tokio::test]
 async fn the_lock_is_free_again_after_the_holder_finishes() {
     let env = Env::new().await;
     let first = env.locks.lock("job", |s| async move { s.token() }).await.unwrap();
-    assert_eq!(env.lease_doc("job").await, None, "the lease was not deleted");
+    assert_eq!(first, 1);
+    // Released: the owner is gone, the document and its token stay.
+    let stored = env.lease_doc("job").await.expect("the lease document is kept");
+    assert!(!stored.contains_key("owner"), "{stored}");
+    assert_eq!(stored.get_i64("token").unwrap(), 1);
     let contender = env.peer().await;
     let second = contender.locks.try_lock("job", TTL).await.unwrap().expect("free");
-    assert!(second.token() > first);
+    assert_eq!(second.token(), 2);
+}
+
+#[tokio::test]
+async fn tokens_count_every_acquisition_in_order_through_releases_and_expiries() {
+    let env = Env::new().await;
+    let other = env.peer().await;
+    let mut tokens = Vec::new();
+    for _ in 0..3 {
+        let lease = env.locks.try_lock("job", TTL).await.unwrap().unwrap();
+        tokens.push(lease.token());
+        env.locks.release(&lease).await.unwrap();
+        // Left to expire, then taken over by another client.
+        let short = other.locks.try_lock("job", Duration::from_millis(30)).await.unwrap();
+        tokens.push(short.unwrap().token());
+        tokio::time::sleep(Duration::from_millis(60)).await;
+        let taken = env.locks.try_lock("job", TTL).await.unwrap().expect("expired: free");
+        tokens.push(taken.token());
+        env.locks.release(&taken).await.unwrap();
+    }
+    assert_eq!(tokens, (1..=9).collect::<Vec<i64>>());
+    // A refused acquisition takes no token.
+    let held = env.locks.try_lock("job", TTL).await.unwrap().unwrap();
+    assert!(other.locks.try_lock("job", TTL).await.unwrap().is_none());
+    env.locks.release(&held).await.unwrap();
+    let next = other.locks.try_lock("job", TTL).await.unwrap().unwrap();
+    assert_eq!((held.token(), next.token()), (10, 11));
+    // Keys count apart.
+    assert_eq!(env.locks.try_lock("other", TTL).await.unwrap().unwrap().token(), 1);
+}
+
+#[tokio::test]
+async fn tokens_continue_above_the_counters_of_an_earlier_release() {
+    let env = Env::new().await;
+    // What an earlier release left: a counter at 41 in `lock_fences`, and
+    // (from its TTL index) no lease document.
+    let now = model::DateTime::now();
+    env.raw("lock_fences")
+        .insert_one(doc! { "_id": "job", "token": 41_i64, "created_at": now, "updated_at": now })
+        .await
+        .unwrap();
+    let lease = env.locks.try_lock("job", TTL).await.unwrap().unwrap();
+    assert_eq!(lease.token(), 42, "the first acquisition carries the counter over");
+    env.locks.release(&lease).await.unwrap();
+    // Another process, set up: the counter is not carried over twice.
+    let other = env.peer().await;
+    other.locks.setup().await.unwrap();
+    assert_eq!(other.locks.try_lock("job", TTL).await.unwrap().unwrap().token(), 43);
 }
 
 #[derive(Debug, PartialEq)]
@@ -107,7 +161,7 @@ async fn the_closure_error_is_returned_unchanged_and_the_lock_released() {
     let outcome: Result<Result<(), JobFailed>, LockingError> =
         env.locks.lock("job", |_| async { Err(JobFailed("disk full")) }).await;
     assert_eq!(outcome.unwrap(), Err(JobFailed("disk full")));
-    assert_eq!(env.lease_doc("job").await, None);
+    assert!(!env.lease_doc("job").await.unwrap().contains_key("owner"), "released");
     assert!(env.locks.try_lock("job", TTL).await.unwrap().is_some());
 }
 
@@ -210,7 +264,9 @@ async fn a_stale_handle_can_neither_extend_nor_release() {
 
     let current = contender.locks.extend(&current, Duration::from_secs(5)).await.unwrap();
     contender.locks.release(&current).await.unwrap();
-    assert_eq!(env.lease_doc("job").await, None);
+    let stored = env.lease_doc("job").await.unwrap();
+    assert!(!stored.contains_key("owner"), "{stored}");
+    assert_eq!((stale.token(), current.token()), (1, 2));
 }
 
 #[tokio::test]
@@ -228,17 +284,17 @@ async fn an_expired_lease_is_not_revived_by_its_owner() {
 }
 
 #[tokio::test]
-async fn an_uncontended_acquire_and_release_costs_three_commands() {
+async fn an_uncontended_acquire_and_release_costs_two_commands() {
     let env = Env::new().await;
     env.locks.setup().await.unwrap();
     env.take_commands();
 
     let lease = env.locks.try_lock("job", TTL).await.unwrap().unwrap();
     env.locks.release(&lease).await.unwrap();
-    assert_eq!(env.take_commands(), ["findAndModify", "findAndModify", "delete"]);
+    assert_eq!(env.take_commands(), ["findAndModify", "update"]);
 
     env.locks.lock("job", |_| async {}).ttl(TTL).await.unwrap();
-    assert_eq!(env.take_commands(), ["findAndModify", "findAndModify", "delete"]);
+    assert_eq!(env.take_commands(), ["findAndModify", "update"]);
 
     // A held lock costs the contender one command.
     let held = env.locks.try_lock("job", TTL).await.unwrap().unwrap();
@@ -249,47 +305,52 @@ async fn an_uncontended_acquire_and_release_costs_three_commands() {
 }
 
 #[tokio::test]
-async fn setup_creates_the_ttl_and_compound_indexes() {
+async fn setup_drops_the_ttl_index_of_an_earlier_release_and_keeps_the_compound_one() {
+    use futures::TryStreamExt;
     let env = Env::new().await;
+    // An earlier release deleted expired leases (and their tokens) by TTL.
+    let ttl_index = mongodb::IndexModel::builder()
+        .keys(doc! { "expires_at": 1 })
+        .options(mongodb::options::IndexOptions::builder().expire_after(Duration::ZERO).build())
+        .build();
+    env.raw("locks").create_index(ttl_index).await.unwrap();
     env.locks.setup().await.unwrap();
-    let indexes: Vec<_> = {
-        use futures::TryStreamExt;
-        env.raw("locks").list_indexes().await.unwrap().try_collect().await.unwrap()
-    };
-    let ttl = indexes
-        .iter()
-        .find(|i| i.keys == doc! { "expires_at": 1 })
-        .expect("an index on expires_at");
-    let after = ttl.options.as_ref().and_then(|o| o.expire_after);
-    assert_eq!(after, Some(Duration::ZERO));
+    let indexes: Vec<_> =
+        env.raw("locks").list_indexes().await.unwrap().try_collect().await.unwrap();
+    assert!(
+        indexes.iter().all(|i| i.options.as_ref().and_then(|o| o.expire_after).is_none()),
+        "a TTL index is left: {indexes:?}"
+    );
     assert!(indexes.iter().any(|i| i.keys == doc! { "_id": 1, "expires_at": 1 }));
 }
 
 #[tokio::test]
-async fn a_client_five_minutes_fast_cannot_take_a_live_lease() {
+async fn a_client_clock_10_percent_fast_cannot_take_a_live_lease() {
     let env = Env::new().await;
-    let fast = Locks::new(&env.peer().await.conn).with_clock(AheadClock(FIVE_MINUTES * 2));
-    let holder = Locks::new(&env.conn).with_clock(AheadClock(FIVE_MINUTES));
-    let lease = holder.try_lock("job", Duration::from_secs(5)).await.unwrap().unwrap();
+    let fast = Locks::new(&env.peer().await.conn).with_clock(RateClock::new(1.1));
+    let holder = Locks::new(&env.conn).with_clock(RateClock::new(0.9));
+    let lease = holder.try_lock("job", Duration::from_millis(600)).await.unwrap().unwrap();
 
-    assert!(fast.try_lock("job", TTL).await.unwrap().is_none());
-    let waited = fast.acquire("job", TTL, Duration::from_millis(100)).await;
+    // Waiting out what its own clock calls 110% of the ttl does not let the
+    // fast client in while the holder extends: the server's clock decides.
+    let waited = fast.acquire("job", TTL, Duration::from_millis(300)).await;
     assert!(matches!(waited, Err(LockingError::Lock { reason: Reason::TimedOut, .. })));
-    // The holder still extends and releases it.
-    let lease = holder.extend(&lease, Duration::from_secs(5)).await.unwrap();
+    let lease = holder.extend(&lease, Duration::from_millis(600)).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(fast.try_lock("job", TTL).await.unwrap().is_none());
     holder.release(&lease).await.unwrap();
+    assert_eq!(fast.try_lock("job", TTL).await.unwrap().unwrap().token(), 2);
 }
 
 #[tokio::test]
-async fn a_client_five_minutes_slow_cannot_keep_an_expired_lease() {
+async fn a_client_clock_10_percent_slow_cannot_keep_an_expired_lease() {
     let env = Env::new().await;
-    // Offsets are relative: the "slow" client is five minutes behind the other.
-    let slow = Locks::new(&env.conn).with_clock(AheadClock(Duration::ZERO));
-    let other = Locks::new(&env.peer().await.conn).with_clock(AheadClock(FIVE_MINUTES));
+    let slow = Locks::new(&env.conn).with_clock(RateClock::new(0.9));
+    let other = Locks::new(&env.peer().await.conn).with_clock(RateClock::new(1.1));
     let lease = slow.try_lock("job", Duration::from_millis(100)).await.unwrap().unwrap();
 
     let taken = other.acquire("job", Duration::from_secs(5), Duration::from_secs(2)).await.unwrap();
-    assert!(taken.token() > lease.token());
+    assert_eq!((lease.token(), taken.token()), (1, 2));
     assert!(matches!(
         slow.extend(&lease, Duration::from_secs(5)).await,
         Err(LockingError::Relock { reason: Reason::Lost, .. })
@@ -305,8 +366,8 @@ async fn a_client_five_minutes_slow_cannot_keep_an_expired_lease() {
 #[tokio::test]
 async fn the_closure_form_holds_under_skewed_clocks() {
     let env = Env::new().await;
-    let fast = Locks::new(&env.peer().await.conn).with_clock(AheadClock(FIVE_MINUTES * 2));
-    let slow = Locks::new(&env.conn).with_clock(AheadClock(Duration::ZERO));
+    let fast = Locks::new(&env.peer().await.conn).with_clock(RateClock::new(1.1));
+    let slow = Locks::new(&env.conn).with_clock(RateClock::new(0.9));
     let inside = Arc::new(AtomicUsize::new(0));
     let overlaps = Arc::new(AtomicUsize::new(0));
     let worker = |locks: Locks| {

@@ -78,7 +78,8 @@ async fn a_failed_extension_fires_the_signal_and_reports_relock_once() {
         errors[0]
     );
     assert_eq!(server_code(&errors[0]), Some(ERROR_CODE));
-    assert_eq!(env.lease_doc("job").await, None, "the lease was not released");
+    let stored = env.lease_doc("job").await.unwrap();
+    assert!(!stored.contains_key("owner"), "the lease was not released: {stored}");
 }
 
 #[tokio::test]
@@ -157,7 +158,7 @@ async fn a_failed_release_reports_unlock_once_and_returns_the_value() {
         .locks
         .lock("job", |signal| async move {
             let once = doc! { "times": 1 };
-            env_ref.fail(once.into(), &["delete"], doc! { "errorCode": ERROR_CODE }).await;
+            env_ref.fail(once.into(), &["update"], doc! { "errorCode": ERROR_CODE }).await;
             (42, signal.token())
         })
         .ttl(Duration::from_millis(300))
@@ -183,47 +184,56 @@ async fn a_failed_release_reports_unlock_once_and_returns_the_value() {
         .acquire("job", Duration::from_secs(1), Duration::from_secs(2))
         .await
         .unwrap();
-    assert!(next.token() > token);
+    assert_eq!((token, next.token()), (1, 2));
 }
 
 #[tokio::test]
-async fn a_slow_fence_is_confirmed_by_a_third_command() {
-    let _serial = ONE_AT_A_TIME.lock().await;
-    let env = Env::new().await;
-    let ttl = Duration::from_millis(400);
-    // The acquire runs; the fence bump is held for over ttl/2.
-    let slow_second = doc! { "skip": 1, "times": 1 };
-    let block = doc! { "blockConnection": true, "blockTimeMS": 250 };
-    env.fail(slow_second.into(), &["findAndModify"], block).await;
-    env.take_commands();
-    let lease = env.locks.try_lock("job", ttl).await;
-    env.fail_off().await;
-
-    let lease = lease.unwrap().expect("acquired");
-    assert_eq!(env.take_commands(), ["findAndModify", "findAndModify", "findAndModify"]);
-    let stored = env.lease_doc("job").await.unwrap();
-    assert_eq!(
-        stored.get_i64("token").unwrap(),
-        lease.token(),
-        "the confirmation records the token"
-    );
-}
-
-#[tokio::test]
-async fn a_fence_bumped_after_the_lease_ended_is_not_used() {
+async fn an_acquire_slower_than_the_ttl_is_one_command_and_tokens_stay_in_order() {
     let _serial = ONE_AT_A_TIME.lock().await;
     let env = Env::new().await;
     let ttl = Duration::from_millis(100);
-    let slow_second = doc! { "skip": 1, "times": 1 };
+    env.locks.setup().await.unwrap();
+    // The acquire is held for 2.5 ttls by the server.
     let block = doc! { "blockConnection": true, "blockTimeMS": 250 };
-    env.fail(slow_second.into(), &["findAndModify"], block).await;
-    let outcome = env.locks.try_lock("job", ttl).await;
+    env.fail(doc! { "times": 1 }.into(), &["findAndModify"], block).await;
+    env.take_commands();
+    let slow = env.locks.try_lock("job", ttl).await;
     env.fail_off().await;
+    let slow = slow.unwrap().expect("acquired");
+    // The earlier protocol confirmed a slow acquisition with a third
+    // command; the token now comes with the acquisition itself.
+    assert_eq!(env.take_commands(), ["findAndModify"], "one command, however slow");
+    tokio::time::sleep(ttl * 2).await;
+    let next = env.peer().await.locks.try_lock("job", ttl).await.unwrap().expect("expired");
+    assert_eq!((slow.token(), next.token()), (1, 2));
+}
 
-    assert!(matches!(outcome, Err(LockingError::Lock { reason: Reason::Lost, .. })), "{outcome:?}");
-    // The unused token was taken from the counter; the next holder's is higher.
-    let fence = env.raw("lock_fences").find_one(doc! { "_id": "job" }).await.unwrap().unwrap();
-    let unused = fence.get_i64("token").unwrap();
-    let next = env.locks.try_lock("job", ttl).await.unwrap().unwrap();
-    assert!(next.token() > unused);
+#[tokio::test]
+async fn the_signal_fires_before_the_server_expiry_on_a_clock_10_percent_fast_or_slow() {
+    let _serial = ONE_AT_A_TIME.lock().await;
+    for rate in [1.1, 0.9] {
+        let env = Env::new().await;
+        let locks = lock::Locks::new(&env.conn).with_clock(lock_util::RateClock::new(rate));
+        let ttl = Duration::from_millis(500);
+        let env_ref = &env;
+        let before = Instant::now();
+        let (fired_after, live_at_signal) = locks
+            .lock("job", |signal| async move {
+                // Every extension fails from now on: only the signal's own
+                // deadline, read on the skewed clock, ends the lease.
+                env_ref
+                    .fail("alwaysOn".into(), &["findAndModify"], doc! { "errorCode": ERROR_CODE })
+                    .await;
+                signal.cancelled().await;
+                (before.elapsed(), live_on_server(env_ref, "job").await)
+            })
+            .ttl(ttl)
+            .retries(lock::MAX_RETRIES)
+            .await
+            .unwrap();
+        env.fail_off().await;
+        assert!(live_at_signal, "rate {rate}: the lease had expired when the signal fired");
+        assert!(fired_after < ttl, "rate {rate}: fired {fired_after:?} after the acquire began");
+        assert!(fired_after > ttl / 2, "rate {rate}: fired {fired_after:?}, before a heartbeat");
+    }
 }

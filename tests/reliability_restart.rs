@@ -294,7 +294,7 @@ async fn cut_off_holder(name: &str, retries: u32, ttl: Duration) -> Option<Durat
     };
     let holder = Client::on(server.uri(), "locks", spec).await;
     // Journaled: SecantusDB does not journal a majority write unless asked
-    // (mongod does, by default), and an unjournaled fence bump can be lost
+    // (mongod does, by default), and an unjournaled acquisition can be lost
     // to SIGKILL, handing the next holder the same fencing token.
     let holder_locks = lock::Locks::new(&holder.conn).with_write_concern(journaled());
 
@@ -391,7 +391,7 @@ async fn a_lock_holder_whose_extension_fails_is_signalled_before_its_lease_ends_
 
 #[tokio::test]
 async fn a_lock_holder_retrying_through_an_outage_gives_up_before_its_lease_ends() {
-    // Retries without end: the holder gives up by the deadline, a tenth of
+    // Retries without end: the holder gives up by the deadline, a fifth of
     // the ttl before the lease could end.
     let name = "a_lock_holder_retrying_through_an_outage_gives_up_before_its_lease_ends";
     let ttl = Duration::from_secs(3);

@@ -26,6 +26,7 @@ pub const DEFAULT_TTL: Duration = Duration::from_secs(3);
 #[derive(Debug, Clone)]
 pub struct Signal {
     key: Arc<str>,
+    owner: Arc<str>,
     token: i64,
     cancel: CancellationToken,
 }
@@ -40,6 +41,11 @@ impl Signal {
     /// acquisition of the key.
     pub fn token(&self) -> i64 {
         self.token
+    }
+
+    /// The random id of this acquisition, stored as the lease's `owner`.
+    pub fn owner(&self) -> &str {
+        &self.owner
     }
 
     /// Whether the lease was lost.
@@ -99,7 +105,7 @@ impl Locks {
     /// extends the lease every ttl/2; a failed extension is retried after
     /// about 10 ms up to [`retries`](LockAction::retries) times, and after
     /// that the lease counts as lost: [`on_error`](LockAction::on_error)
-    /// gets a [`LockingError::Relock`] and the [`Signal`] fires, a tenth of
+    /// gets a [`LockingError::Relock`] and the [`Signal`] fires, a fifth of
     /// the ttl before the lease could end at the latest. When `f` ends the
     /// heartbeat stops and the lease is released; a failed release calls
     /// `on_error` with a [`LockingError::Unlock`] and does not fail the call.
@@ -213,7 +219,12 @@ where
             .run()
             .in_current_span(),
         );
-        let signal = Signal { key: Arc::from(key.as_str()), token: lease.token, cancel };
+        let signal = Signal {
+            key: Arc::from(key.as_str()),
+            owner: Arc::from(lease.owner.as_str()),
+            token: lease.token,
+            cancel,
+        };
 
         let value = f(signal).await;
 

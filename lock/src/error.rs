@@ -54,6 +54,21 @@ pub enum LockingError {
         #[source]
         source: Option<Box<model_core::Error>>,
     },
+    /// A fenced write ([`Locks::fenced`](crate::Locks::fenced)) was not
+    /// applied, and nothing it wrote was kept: the lease is no longer this
+    /// holder's ([`Reason::Lost`]: it expired by the server's clock or
+    /// another owner took it), or the write or its transaction failed
+    /// ([`Reason::Failed`]; the source says how).
+    #[error("the write under the lease on `{key}` was not applied: {reason}")]
+    Fenced {
+        /// The key.
+        key: String,
+        /// Why.
+        reason: Reason,
+        /// The write's or the transaction's error, when one failed.
+        #[source]
+        source: Option<Box<model_core::Error>>,
+    },
     /// An argument is out of range (an empty key, a zero ttl, absurd
     /// retries); nothing was sent.
     #[error("invalid lock argument: {message}")]
@@ -98,7 +113,8 @@ impl LockingError {
         match self {
             LockingError::Lock { key, .. }
             | LockingError::Relock { key, .. }
-            | LockingError::Unlock { key, .. } => Some(key),
+            | LockingError::Unlock { key, .. }
+            | LockingError::Fenced { key, .. } => Some(key),
             LockingError::InvalidArgument { .. } => None,
         }
     }
@@ -108,7 +124,8 @@ impl LockingError {
         match self {
             LockingError::Lock { reason, .. }
             | LockingError::Relock { reason, .. }
-            | LockingError::Unlock { reason, .. } => Some(*reason),
+            | LockingError::Unlock { reason, .. }
+            | LockingError::Fenced { reason, .. } => Some(*reason),
             LockingError::InvalidArgument { .. } => None,
         }
     }
@@ -119,7 +136,8 @@ impl LockingError {
         match self {
             LockingError::Lock { source, .. }
             | LockingError::Relock { source, .. }
-            | LockingError::Unlock { source, .. } => source.as_deref(),
+            | LockingError::Unlock { source, .. }
+            | LockingError::Fenced { source, .. } => source.as_deref(),
             LockingError::InvalidArgument { .. } => None,
         }
     }
@@ -134,6 +152,10 @@ impl LockingError {
 
     pub(crate) fn unlock(key: &str, reason: Reason, source: Option<model_core::Error>) -> Self {
         LockingError::Unlock { key: key.to_string(), reason, source: source.map(Box::new) }
+    }
+
+    pub(crate) fn fenced(key: &str, reason: Reason, source: Option<model_core::Error>) -> Self {
+        LockingError::Fenced { key: key.to_string(), reason, source: source.map(Box::new) }
     }
 
     pub(crate) fn invalid(message: impl Into<String>) -> Self {

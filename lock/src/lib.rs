@@ -7,7 +7,7 @@
 //! # async fn demo(conn: model_core::Connection) -> Result<(), Box<dyn std::error::Error>> {
 //! use std::time::Duration;
 //! let locks = lock::Locks::new(&conn);
-//! locks.setup().await?; // the TTL index, once at startup
+//! locks.setup().await?; // the validator and index of `locks`, once at startup
 //!
 //! let outcome = locks
 //!     .lock("nightly-report", |signal| async move {
@@ -25,63 +25,55 @@
 //! ```
 //!
 //! # The protocol
-//! Each key has a lease document in `locks` ([`Lock`]: `owner`,
-//! `expires_at`, `token`, `created_at`, `updated_at`) and a counter in
-//! `lock_fences` ([`Fence`]) that is never deleted. Every write uses
-//! majority, journaled write concern (`w: majority, j: true`) unless [`Locks::with_write_concern`] says
+//! Each key has one lease document in `locks` ([`Lock`]: `owner`,
+//! `expires_at`, `token`, `created_at`, `updated_at`), kept for the life
+//! of the key. Every write uses majority, journaled write concern
+//! (`w: majority, j: true`) unless [`Locks::with_write_concern`] says
 //! otherwise.
 //!
 //! 1. **Acquire**: one `findOneAndUpdate` upsert on `{_id: key}` whose
 //!    update pipeline first computes whether the lease is free (no owner,
 //!    or `expires_at <= $$NOW`), then, only if so, sets a fresh random
-//!    `owner`, `expires_at = $$NOW + ttl` and `created_at = $$NOW`. The
-//!    acquirer owns the lease iff the returned `owner` is its own. (MongoDB
-//!    rejects `$expr` in an upsert filter, so the condition is in the
-//!    pipeline.)
-//! 2. **Fence**: the owner bumps the key's counter (`findOneAndUpdate`
-//!    upsert, +1) and takes the new value as its fencing token.
-//! 3. **Extend**: `findOneAndUpdate` on `{_id, owner, expires_at > $$NOW}`
-//!    setting `expires_at = $$NOW + ttl` and recording the token. An
-//!    expired lease is not revived, even if nobody took it since.
-//! 4. **Release**: `deleteOne {_id, owner}`: compare-and-delete.
+//!    `owner`, `expires_at = $$NOW + ttl`, `created_at = $$NOW` and
+//!    `token = token + 1` (1 for a new key). The acquirer owns the lease
+//!    iff the returned `owner` is its own; its fencing token is the
+//!    returned `token`. (MongoDB rejects `$expr` in an upsert filter, so
+//!    the condition is in the pipeline.)
+//! 2. **Extend**: `findOneAndUpdate` on `{_id, owner, expires_at > $$NOW}`
+//!    setting `expires_at = $$NOW + ttl`. An expired lease is not revived,
+//!    even if nobody took it since.
+//! 3. **Release**: `updateOne {_id, owner}` removing `owner`:
+//!    compare-and-clear. The document, and its token, stay.
 //!
 //! Expiry is judged only by the server's clock (`$$NOW`), so a client with
 //! a skewed clock can neither take a live lease nor keep a dead one. The
-//! client's own clock ([`Clock`], injectable) only measures durations.
-//! The TTL index on `expires_at` removes leases nobody released; nothing
-//! depends on when it runs.
+//! client's own clock ([`Clock`], injectable) only measures durations: when
+//! to heartbeat, and when to fire the signal (a fifth of the ttl before
+//! the lease could end, so a client clock up to 20% slow still hears of a
+//! lost lease before the server lets another holder in).
 //!
-//! An uncontended acquire and release costs **three commands**: acquire,
-//! fence, release (measured by the tests with the driver's command
-//! monitoring). Each heartbeat costs one.
+//! An uncontended acquire and release costs **two commands**, each
+//! heartbeat one (measured by the tests with the driver's command
+//! monitoring).
 //!
 //! # Why the fencing token is safe
-//! Tokens must strictly increase across the *successful* acquisitions of a
-//! key, in the order they happen, even after releases and after the TTL
-//! monitor deleted the lease document. The counter lives in a separate,
-//! never-deleted document, so it only grows. What remains is the order:
-//! the holder must bump the counter *while its lease is valid*. Leases of
-//! one key never overlap (acquire takes only an expired or absent lease),
-//! so bumps made inside them happen in the order of the leases, and every
-//! later holder bumps after this one.
+//! Tokens must strictly increase across the successful acquisitions of a
+//! key, in the order they happen. Each acquisition sets its token in the
+//! same single-document write that takes the lease: `token + 1` of the
+//! document it replaces. MongoDB applies writes to one document one at a
+//! time, so the acquisitions of a key form a sequence, and each reads the
+//! token the one before it wrote. No clock, timeout or reply time is
+//! involved: a holder paused past its ttl, a slow reply, or a server clock
+//! that jumps cannot make two holders share a token or order them wrongly.
+//! A release or an expiry changes the owner, never the token, and the
+//! document is never deleted (there is no TTL index), so a key's tokens
+//! keep growing for as long as the database keeps the collection.
 //!
-//! The client checks that with its monotonic clock: it notes the time `t0`
-//! just before sending the acquire, and `t1` when the bump's reply
-//! arrives. The server started the lease no earlier than `t0`, so the
-//! lease lasts until at least `t0 + ttl`, and the bump happened before
-//! `t1`. If `t1 - t0 < ttl / 2` (half the ttl is the margin for the two
-//! clocks' rates), the bump was inside the lease: done, in two commands.
-//! Otherwise (a slow network, a paused process) the client confirms with an
-//! extension on `{_id, owner, expires_at > $$NOW}`, which also stores the
-//! token: if it succeeds the lease never lapsed, so the bump was inside
-//! it; if not, the acquisition is reported as not acquired
-//! ([`Reason::Lost`]). A token bumped but never used is harmless: tokens
-//! only need to increase, not to be dense.
-//!
-//! A late holder's bump cannot break this either: a holder whose bump
-//! arrives after its lease ended gets a higher number, but it then fails
-//! its check and the confirming extension (its owner is gone), so it never
-//! uses that token.
+//! An earlier release counted tokens in a separate `lock_fences`
+//! collection and deleted released leases: [`Locks::setup`] (or the first
+//! acquisition of a [`Locks`]) raises each key's token to at least its
+//! counter there, once, so tokens continue above every token handed out
+//! before. Run every process of a fleet on one release of the protocol.
 //!
 //! # Using the token
 //! The protected resource remembers the highest token it has seen and
@@ -114,6 +106,7 @@ mod action;
 mod backoff;
 mod clock;
 mod error;
+mod fenced;
 mod heartbeat;
 mod lease;
 mod locks;
@@ -123,6 +116,7 @@ mod pipeline;
 pub use action::{DEFAULT_TTL, LockAction, Signal};
 pub use clock::{Clock, SystemClock};
 pub use error::{LockingError, Reason, Result};
+pub use fenced::Held;
 pub use lease::Lease;
 pub use locks::{Locks, MAX_RETRIES};
 pub use model::{Fence, FenceInsert, Lock, LockInsert};

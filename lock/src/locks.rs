@@ -46,6 +46,8 @@ pub(crate) struct Inner {
     fences: Repo<Fence>,
     pub(crate) clock: Arc<dyn Clock>,
     write_concern: WriteConcern,
+    /// Set once the counters of `lock_fences` were carried over.
+    carried: tokio::sync::OnceCell<()>,
 }
 
 impl std::fmt::Debug for Locks {
@@ -68,6 +70,7 @@ impl Locks {
                 fences: conn.repo::<Fence>(),
                 clock: Arc::new(SystemClock),
                 write_concern: durable_majority(),
+                carried: tokio::sync::OnceCell::new(),
             }),
         }
     }
@@ -88,24 +91,54 @@ impl Locks {
             fences: self.inner.fences.clone(),
             clock: self.inner.clock.clone(),
             write_concern: self.inner.write_concern.clone(),
+            carried: tokio::sync::OnceCell::new(),
         };
         change(&mut inner);
         Locks { inner: Arc::new(inner) }
     }
 
-    /// Creates the `locks` collection's indexes: the TTL index on
-    /// `expires_at` (which removes leases nobody released) and the index
-    /// on (`_id`, `expires_at`). Call it once at startup, like a migration;
-    /// correctness does not depend on it.
+    /// Migrates the `locks` collection (its validator and its index on
+    /// (`_id`, `expires_at`); an earlier release's TTL index, which
+    /// deleted released leases and with them their tokens, is dropped) and
+    /// carries the counters an earlier release kept in `lock_fences` over,
+    /// so each key's tokens continue above them. Call it once at startup,
+    /// like a migration; the first acquisition of a `Locks` that did not
+    /// run it carries the counters over itself.
     ///
     /// # Errors
-    /// A driver error, for example when an index of the same name exists
-    /// with other options.
+    /// A driver error.
     ///
     /// # Cancel safety
     /// Safe to drop; run it again to finish.
     pub async fn setup(&self) -> model_core::Result<()> {
-        self.inner.locks.create_indexes().await
+        self.conn().migrate::<Lock>().await?;
+        self.carry_over().await
+    }
+
+    /// Carries the counters of `lock_fences` over, once per `Locks`.
+    async fn carry_over(&self) -> model_core::Result<()> {
+        self.inner
+            .carried
+            .get_or_try_init(|| async {
+                let fences = self.inner.fences.find_many(model_core::Query::all()).await?;
+                for fence in fences {
+                    let coll = self.inner.locks.collection().await?.clone();
+                    let filter = bson::doc! { "_id": &fence.id };
+                    let update = pipeline::carry_over(fence.token);
+                    let write_concern = self.inner.write_concern.clone();
+                    let carry = async move {
+                        coll.update_one(filter, update)
+                            .upsert(true)
+                            .write_concern(write_concern)
+                            .await
+                    };
+                    self.conn().bounded(Lock::COLLECTION, carry).await?;
+                    tracing::debug!(key = %fence.id, token = fence.token, "carried a fence over");
+                }
+                Ok(())
+            })
+            .await
+            .map(|_| ())
     }
 
     /// The connection the lock's commands run on (and are bounded by).
@@ -118,7 +151,8 @@ impl Locks {
         &self.inner.locks
     }
 
-    /// The repository of the fencing counters.
+    /// The repository of the counters an earlier release kept in
+    /// `lock_fences` (read once, by [`setup`](Self::setup)).
     pub fn fences(&self) -> &Repo<Fence> {
         &self.inner.fences
     }
@@ -128,9 +162,8 @@ impl Locks {
         &*self.inner.clock
     }
 
-    /// Takes the lease on `key` for `ttl` if it is free, in two commands
-    /// (three when the first two took longer than ttl/2); `None` when
-    /// another owner holds it.
+    /// Takes the lease on `key` for `ttl` if it is free, in one command;
+    /// `None` when another owner holds it.
     ///
     /// The lease is free when nobody holds it or its holder's lease expired
     /// by the *server's* clock. See the crate docs for the protocol and why
@@ -139,9 +172,7 @@ impl Locks {
     /// # Errors
     /// [`LockingError::InvalidArgument`] for an empty key or a ttl under a
     /// millisecond or over a year (nothing sent); [`LockingError::Lock`]
-    /// with [`Reason::Lost`] when the lease ended before its token could be
-    /// confirmed (the commands took longer than the ttl: try a longer one),
-    /// or with [`Reason::Failed`] when a command failed (the lease, if
+    /// with [`Reason::Failed`] when a command failed (the lease, if
     /// taken, is released on a best-effort basis, else it expires).
     ///
     /// # Cancel safety
@@ -167,8 +198,7 @@ impl Locks {
         self.acquire_checked(key, ttl, ttl_ms, timeout).instrument(span("acquire", key)).await
     }
 
-    /// Extends `lease` to end `ttl` from now (server clock), recording its
-    /// token in the lease document; one command.
+    /// Extends `lease` to end `ttl` from now (server clock); one command.
     ///
     /// Only a live lease of the same owner is extended: a stale handle (an
     /// expired lease, or one another owner took since) gets
@@ -186,12 +216,13 @@ impl Locks {
         self.extend_checked(lease, ttl, ttl_ms).instrument(span("extend", &lease.key)).await
     }
 
-    /// Releases `lease`: deletes the lease document if it still has this
-    /// owner (compare-and-delete); one command.
+    /// Releases `lease`: removes the owner from the lease document if it
+    /// is still this one (compare-and-clear; the document and its token
+    /// stay); one command.
     ///
     /// # Errors
     /// [`LockingError::Unlock`] with [`Reason::Lost`] when the lease was no
-    /// longer this owner's (nothing is deleted), or [`Reason::Failed`] when
+    /// longer this owner's (nothing is changed), or [`Reason::Failed`] when
     /// the command failed (the lease then ends at its expiry).
     ///
     /// # Cancel safety
@@ -200,7 +231,7 @@ impl Locks {
         self.release_owned(&lease.key, &lease.owner).await
     }
 
-    /// Deletes the lease document of `key` if `owner` holds it.
+    /// Clears the owner of `key`'s lease if it is `owner`.
     async fn release_owned(&self, key: &str, owner: &str) -> Result<()> {
         async {
             let collection = self
@@ -211,13 +242,15 @@ impl Locks {
                 .map_err(|e| LockingError::unlock(key, Reason::Failed, Some(e)))?;
             let (coll, filter) = (collection.clone(), pipeline::owned(key, owner));
             let write_concern = self.inner.write_concern.clone();
-            let delete = async move { coll.delete_one(filter).write_concern(write_concern).await };
-            let deleted = self
+            let release = async move {
+                coll.update_one(filter, pipeline::release()).write_concern(write_concern).await
+            };
+            let released = self
                 .conn()
-                .bounded(Lock::COLLECTION, delete)
+                .bounded(Lock::COLLECTION, release)
                 .await
                 .map_err(|e| LockingError::unlock(key, Reason::Failed, Some(e)))?;
-            if deleted.deleted_count == 1 {
+            if released.matched_count == 1 {
                 tracing::debug!("released");
                 Ok(())
             } else {
@@ -264,10 +297,12 @@ impl Locks {
         ttl_ms: i64,
     ) -> Result<Option<Lease>> {
         let failed = |e| LockingError::lock(key, Reason::Failed, Some(e));
+        self.carry_over().await.map_err(failed)?;
         let owner = uuid::Uuid::new_v4().simple().to_string();
         let collection = self.inner.locks.collection().await.map_err(failed)?;
 
-        // (1) Take the lease if it is free by the server's clock.
+        // Take the lease if it is free by the server's clock; the same
+        // write counts the token.
         let sent = self.inner.clock.now();
         let lock = match self.acquire_command(key, &owner, ttl_ms, collection.clone()).await {
             Ok(lock) => lock,
@@ -280,51 +315,19 @@ impl Locks {
                 return Err(failed(error));
             }
         };
-        let Some(lock) = lock.filter(|lock| lock.owner == owner) else {
+        let Some(lock) = lock.filter(|lock| lock.owner.as_deref() == Some(owner.as_str())) else {
             tracing::debug!("held by another owner");
             return Ok(None);
         };
-        let mut lease = Lease {
+        tracing::debug!(token = lock.token, "acquired");
+        Ok(Some(Lease {
             key: key.to_string(),
             owner,
-            token: 0,
+            token: lock.token,
             expires_at: lock.expires_at,
             renewed_at: sent,
             ttl,
-        };
-
-        // (2) Bump the key's fencing counter.
-        lease.token = match self.bump_fence(key).await {
-            Ok(token) => token,
-            Err(error) => {
-                let _ = self.release(&lease).await;
-                return Err(failed(error));
-            }
-        };
-
-        // (3) The token is fenced if the bump happened inside our lease:
-        // it did if the reply came back before the lease could have ended.
-        let elapsed = self.inner.clock.now().saturating_duration_since(sent);
-        if elapsed < ttl / 2 {
-            tracing::debug!(token = lease.token, "acquired");
-            return Ok(Some(lease));
-        }
-        // Too slow to tell: confirm the lease is still ours and live.
-        match self.extend_checked(&lease, ttl, ttl_ms).await {
-            Ok(lease) => {
-                tracing::debug!(token = lease.token, "acquired (confirmed)");
-                Ok(Some(lease))
-            }
-            Err(LockingError::Relock { reason: Reason::Lost, .. }) => {
-                Err(LockingError::lock(key, Reason::Lost, None))
-            }
-            Err(LockingError::Relock { source, .. }) => {
-                // The lease may still be ours: let it go rather than hold it to expiry.
-                let _ = self.release(&lease).await;
-                Err(LockingError::lock(key, Reason::Failed, source.map(|s| *s)))
-            }
-            Err(other) => Err(other),
-        }
+        }))
     }
 
     /// The acquire command, bounded by the connection's timeout. It then
@@ -358,9 +361,10 @@ impl Locks {
                 .await;
             // Err: the caller timed out and is gone.
             if let Err(Ok(Some(lock))) = reply.send(acquired)
-                && lock.owner == owner
+                && lock.owner.as_deref() == Some(owner.as_str())
             {
-                let _ = coll.delete_one(release).write_concern(write_concern).await;
+                let release = coll.update_one(release, pipeline::release());
+                let _ = release.write_concern(write_concern).await;
                 tracing::debug!("released a lease acquired after its timeout");
             }
         };
@@ -387,8 +391,7 @@ impl Locks {
         let collection = self.inner.locks.collection().await.map_err(failed)?;
         let sent = self.inner.clock.now();
         let (coll, filter) = (collection.clone(), pipeline::live_lease(key, &lease.owner));
-        let (update, write_concern) =
-            (pipeline::extend(ttl_ms, lease.token), self.inner.write_concern.clone());
+        let (update, write_concern) = (pipeline::extend(ttl_ms), self.inner.write_concern.clone());
         let extend = async move {
             coll.find_one_and_update(filter, update)
                 .return_document(ReturnDocument::After)
@@ -405,22 +408,6 @@ impl Locks {
                 Err(LockingError::relock(key, Reason::Lost, None))
             }
         }
-    }
-
-    async fn bump_fence(&self, key: &str) -> model_core::Result<i64> {
-        let coll = self.inner.fences.collection().await?.clone();
-        let (filter, write_concern) = (bson::doc! { "_id": key }, self.inner.write_concern.clone());
-        let bump = async move {
-            coll.find_one_and_update(filter, pipeline::bump_fence())
-                .upsert(true)
-                .return_document(ReturnDocument::After)
-                .write_concern(write_concern)
-                .await
-        };
-        let fence = self.conn().bounded(Fence::COLLECTION, bump).await?;
-        fence.map(|fence| fence.token).ok_or_else(|| model_core::Error::NotFound {
-            collection: Fence::COLLECTION.to_string(),
-        })
     }
 }
 

@@ -1,16 +1,17 @@
-//! The two documents the lock keeps: the lease of a key ([`Lock`]) and the
-//! never-deleted fencing counter of a key ([`Fence`]).
+//! The document the lock keeps: the lease of a key ([`Lock`]), which also
+//! counts its fencing tokens; and the counters earlier releases kept
+//! apart ([`Fence`]), read once to carry them over.
 
 use model_core::DateTime;
 use model_derive::Model;
 use serde::{Deserialize, Serialize};
 
-/// The lease on one key: who holds it and until when, by the server's clock.
+/// The lease on one key: who holds it, until when (by the server's
+/// clock), and the key's fencing token.
 ///
-/// Stored in the collection `locks`, one document per held key. The TTL
-/// index on `expires_at` (expire after 0 s) only cleans up leases that
-/// nobody released; correctness never depends on it, because every
-/// acquisition compares `expires_at` with the server's `$$NOW` itself.
+/// Stored in the collection `locks`, one document per key ever locked,
+/// and never deleted: releasing a lease removes its `owner` and keeps the
+/// document, so the `token` it counts only grows.
 #[derive(Debug, Clone, PartialEq, Model, Serialize, Deserialize)]
 #[model(crate = ::model_core, collection = "locks", key = id)]
 #[model(index(keys(id, expires_at)))]
@@ -18,26 +19,27 @@ pub struct Lock {
     /// The key the lease is on.
     #[serde(rename = "_id")]
     pub id: String,
-    /// A random id, new for every acquisition. Extending and releasing
-    /// match it, so a stale or foreign handle can do neither.
-    pub owner: String,
-    /// When the lease ends, by the server's clock (`$$NOW` + ttl).
-    #[model(index, expire_after = 0)]
+    /// A random id, new for every acquisition; absent while nobody holds
+    /// the key. Extending and releasing match it, so a stale or foreign
+    /// handle can do neither.
+    pub owner: Option<String>,
+    /// When the current (or last) lease ends, by the server's clock
+    /// (`$$NOW` + ttl).
     pub expires_at: DateTime,
-    /// The holder's fencing token, recorded by its first extension
-    /// (`None` until then: recording it at acquisition would cost a round trip).
-    pub token: Option<i64>,
-    /// When the current holder acquired the lease (server clock).
+    /// The fencing token of the current (or last) holder: one more than
+    /// the one before, set by the acquisition itself. The first is 1.
+    #[serde(default)]
+    pub token: i64,
+    /// When the current (or last) holder acquired the lease (server clock).
     pub created_at: DateTime,
-    /// When the current holder last extended the lease (server clock).
+    /// When the lease was last extended or released (server clock).
     pub updated_at: Option<DateTime>,
 }
 
-/// The fencing counter of one key: the last token handed out.
-///
-/// Stored in the collection `lock_fences` and never deleted, so a token
-/// stays strictly greater than every earlier one of the key after a
-/// release and after the TTL monitor removed the [`Lock`] document.
+/// The fencing counter of one key as earlier releases kept it, in the
+/// collection `lock_fences`: read once by [`Locks::setup`](crate::Locks::setup)
+/// (or the first acquisition of a [`Locks`](crate::Locks)), so that the
+/// tokens of a key continue above it. Nothing writes it any more.
 #[derive(Debug, Clone, PartialEq, Model, Serialize, Deserialize)]
 #[model(crate = ::model_core, collection = "lock_fences", key = id)]
 pub struct Fence {

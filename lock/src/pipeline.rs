@@ -14,21 +14,25 @@ fn expired() -> Document {
     doc! { "$lte": [{ "$toLong": "$expires_at" }, { "$toLong": "$$NOW" }] }
 }
 
-/// The acquire update: takes the lease for `owner` if the key is free
-/// (no owner, or its lease expired by `$$NOW`), else leaves it unchanged.
-/// Run as an upsert on `{ _id: key }`; the caller owns the lease iff the
-/// returned `owner` is its own.
+/// The acquire update: takes the lease for `owner` if the key is free (no
+/// owner, or its lease expired by `$$NOW`), adding 1 to its token in the
+/// same write; else leaves the document unchanged. Run as an upsert on
+/// `{ _id: key }`; the caller owns the lease iff the returned `owner` is
+/// its own, and its fencing token is then the returned `token`.
 pub fn acquire(owner: &str, ttl_ms: i64) -> Vec<Document> {
     let free = format!("${FREE}");
     let take = |taken: Bson, kept: &str| doc! { "$cond": [&free, taken, kept] };
     vec![
         doc! { "$set": { FREE: {
-            "$or": [{ "$eq": [{ "$type": "$owner" }, "missing"] }, expired()]
+            "$or": [{ "$in": [{ "$type": "$owner" }, ["missing", "null"]] }, expired()]
         } } },
         doc! { "$set": {
             "owner": take(doc! { "$literal": owner }.into(), "$owner"),
             "expires_at": take(doc! { "$add": ["$$NOW", ttl_ms] }.into(), "$expires_at"),
-            "token": take(Bson::Null, "$token"),
+            "token": take(
+                doc! { "$add": [{ "$ifNull": ["$token", 0_i64] }, 1_i64] }.into(),
+                "$token",
+            ),
             "created_at": take("$$NOW".into(), "$created_at"),
             "updated_at": take(Bson::Null, "$updated_at"),
         } },
@@ -41,25 +45,37 @@ pub fn live_lease(key: &str, owner: &str) -> Document {
     doc! { "_id": key, "owner": owner, "$expr": { "$not": [expired()] } }
 }
 
-/// The extension update: expiry moved to `$$NOW + ttl`, the token recorded.
-pub fn extend(ttl_ms: i64, token: i64) -> Vec<Document> {
+/// The extension update: expiry moved to `$$NOW + ttl`.
+pub fn extend(ttl_ms: i64) -> Vec<Document> {
     vec![doc! { "$set": {
         "expires_at": { "$add": ["$$NOW", ttl_ms] },
-        "token": token,
         "updated_at": "$$NOW",
     } }]
 }
 
-/// The filter of a release: this owner's lease (compare-and-delete).
+/// The touch of a fenced write: the lease document written in the
+/// write's transaction, so a take-over conflicts with it.
+pub fn touch() -> Vec<Document> {
+    vec![doc! { "$set": { "updated_at": "$$NOW" } }]
+}
+
+/// The filter of a release: this owner's lease (compare-and-clear).
 pub fn owned(key: &str, owner: &str) -> Document {
     doc! { "_id": key, "owner": owner }
 }
 
-/// The fence bump: the counter of the key plus one, created at 1.
-pub fn bump_fence() -> Vec<Document> {
+/// The release update: the owner removed, the document (and its token) kept.
+pub fn release() -> Vec<Document> {
+    vec![doc! { "$unset": "owner" }, doc! { "$set": { "updated_at": "$$NOW" } }]
+}
+
+/// Carries a counter of `lock_fences` over: the key's token becomes at
+/// least `token`, on a document created free (no owner, already expired)
+/// when there is none.
+pub fn carry_over(token: i64) -> Vec<Document> {
     vec![doc! { "$set": {
-        "token": { "$add": [{ "$ifNull": ["$token", 0_i64] }, 1_i64] },
+        "token": { "$max": [{ "$ifNull": ["$token", 0_i64] }, token] },
+        "expires_at": { "$ifNull": ["$expires_at", "$$NOW"] },
         "created_at": { "$ifNull": ["$created_at", "$$NOW"] },
-        "updated_at": "$$NOW",
     } }]
 }

@@ -52,6 +52,56 @@ impl std::fmt::Debug for Connection {
     }
 }
 
+/// The body of a transaction with retries, shared by
+/// [`Connection::transaction`] and [`Connection::transaction_with`]:
+/// `$run` is the attempt, run with `$session`.
+macro_rules! transaction_loop {
+    ($conn:expr, $session:ident, $run:expr) => {{
+        let started = Instant::now();
+        let client = $conn.connect().await?;
+        let mut $session = client
+            .start_session()
+            .await
+            .map_err(|source| Error::Transaction { source: Box::new(source) })?;
+        'attempt: loop {
+            $session
+                .start_transaction()
+                .await
+                .map_err(|source| Error::Transaction { source: Box::new(source) })?;
+            let value = match $run {
+                Ok(value) => value,
+                Err(error) => {
+                    // Fails harmlessly when `f` already ended the transaction.
+                    let _ = $session.abort_transaction().await;
+                    if error.has_label(TRANSIENT_TRANSACTION_ERROR)
+                        && started.elapsed() < TRANSACTION_RETRY_LIMIT
+                    {
+                        continue 'attempt;
+                    }
+                    return Err(error);
+                }
+            };
+            loop {
+                match $session.commit_transaction().await {
+                    Ok(()) => return Ok(value),
+                    Err(error) if started.elapsed() < TRANSACTION_RETRY_LIMIT => {
+                        if error.contains_label(UNKNOWN_TRANSACTION_COMMIT_RESULT) {
+                            continue;
+                        }
+                        if error.contains_label(TRANSIENT_TRANSACTION_ERROR) {
+                            continue 'attempt;
+                        }
+                        return Err(Error::Transaction { source: Box::new(error) });
+                    }
+                    Err(error) => {
+                        return Err(Error::Transaction { source: Box::new(error) });
+                    }
+                }
+            }
+        }
+    }};
+}
+
 impl Connection {
     /// A connection to `database` on the deployment at `uri`. Nothing is
     /// sent until the first operation.
@@ -218,47 +268,38 @@ impl Connection {
     where
         F: AsyncFnMut(&mut ClientSession) -> Result<T>,
     {
-        let started = Instant::now();
-        let client = self.connect().await?;
-        let mut session = client
-            .start_session()
-            .await
-            .map_err(|source| Error::Transaction { source: Box::new(source) })?;
-        'attempt: loop {
-            session
-                .start_transaction()
-                .await
-                .map_err(|source| Error::Transaction { source: Box::new(source) })?;
-            let value = match f(&mut session).await {
-                Ok(value) => value,
-                Err(error) => {
-                    // Fails harmlessly when `f` already ended the transaction.
-                    let _ = session.abort_transaction().await;
-                    if error.has_label(TRANSIENT_TRANSACTION_ERROR)
-                        && started.elapsed() < TRANSACTION_RETRY_LIMIT
-                    {
-                        continue 'attempt;
-                    }
-                    return Err(error);
-                }
-            };
-            loop {
-                match session.commit_transaction().await {
-                    Ok(()) => return Ok(value),
-                    Err(error) if started.elapsed() < TRANSACTION_RETRY_LIMIT => {
-                        if error.contains_label(UNKNOWN_TRANSACTION_COMMIT_RESULT) {
-                            continue;
-                        }
-                        if error.contains_label(TRANSIENT_TRANSACTION_ERROR) {
-                            continue 'attempt;
-                        }
-                        return Err(Error::Transaction { source: Box::new(error) });
-                    }
-                    Err(error) => {
-                        return Err(Error::Transaction { source: Box::new(error) });
-                    }
-                }
-            }
-        }
+        transaction_loop!(self, session, f(&mut session).await)
+    }
+
+    /// [`transaction`](Self::transaction) for a closure that returns a
+    /// boxed future and borrows what it needs from `context` (as the
+    /// driver's `and_run` does): its future is `Send`, so it can run where
+    /// one must be (a spawned task, the closure of a lock), which an async
+    /// closure's cannot yet.
+    ///
+    /// ```no_run
+    /// # async fn demo(conn: model_core::Connection, db_name: String) -> model_core::Result<()> {
+    /// let task = tokio::spawn(async move {
+    ///     conn.transaction_with(db_name, |session, db_name| {
+    ///         Box::pin(async move {
+    ///             let _db = session.client().database(db_name);
+    ///             Ok(1)
+    ///         })
+    ///     })
+    ///     .await
+    /// });
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    /// As [`transaction`](Self::transaction).
+    pub async fn transaction_with<C, T, F>(&self, mut context: C, mut f: F) -> Result<T>
+    where
+        F: for<'s> FnMut(
+            &'s mut ClientSession,
+            &'s mut C,
+        ) -> futures::future::BoxFuture<'s, Result<T>>,
+    {
+        transaction_loop!(self, session, f(&mut session, &mut context).await)
     }
 }

@@ -1,10 +1,10 @@
 //! Shared helpers of the lock tests: connections with their own app name
 //! (so `failCommand` fail points hit only them), command counting, fail
-//! points, and clocks set off from the system's.
+//! points, and clocks running fast or slow.
 #![allow(dead_code)]
 
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use bson::{Bson, Document, doc};
 use lock::{Clock, Locks};
@@ -115,15 +115,23 @@ pub async fn admin_client(uri: &str) -> mongodb::Client {
     mongodb::Client::with_options(options).unwrap()
 }
 
-/// A clock `offset` ahead of the system's monotonic clock.
+/// A clock running at `rate` times the system's monotonic clock (`1.1`:
+/// 10% fast, `0.9`: 10% slow), from when it was made.
 #[derive(Debug, Clone, Copy)]
-pub struct AheadClock(pub Duration);
+pub struct RateClock {
+    origin: Instant,
+    rate: f64,
+}
 
-impl Clock for AheadClock {
-    fn now(&self) -> Instant {
-        Instant::now() + self.0
+impl RateClock {
+    /// A clock at `rate`, starting now.
+    pub fn new(rate: f64) -> Self {
+        RateClock { origin: Instant::now(), rate }
     }
 }
 
-/// Five minutes.
-pub const FIVE_MINUTES: Duration = Duration::from_secs(300);
+impl Clock for RateClock {
+    fn now(&self) -> Instant {
+        self.origin + self.origin.elapsed().mul_f64(self.rate)
+    }
+}

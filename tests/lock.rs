@@ -421,9 +421,55 @@ impl tracing::Subscriber for SpanRecorder {
     }
     fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
     fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
-    fn event(&self, _: &tracing::Event<'_>) {}
+    fn event(&self, event: &tracing::Event<'_>) {
+        let mut fields = Fields(String::new());
+        event.record(&mut fields);
+        self.0.lock().unwrap().push(format!("event{{{}}}", fields.0.trim()));
+    }
     fn enter(&self, _: &tracing::span::Id) {}
     fn exit(&self, _: &tracing::span::Id) {}
+}
+
+#[tokio::test]
+async fn lock_events_report_wait_hold_extensions_and_losses() {
+    let env = Env::new().await;
+    let contender = env.peer().await;
+    let recorder = SpanRecorder::default();
+    let guard = tracing::subscriber::set_default(recorder.clone());
+    let held = env.locks.try_lock("job", Duration::from_millis(200)).await.unwrap().unwrap();
+    let held = env.locks.extend(&held, Duration::from_millis(200)).await.unwrap();
+    // The contender waits for the expiry, then holds it a while.
+    let lease = contender.locks.acquire("job", TTL, Duration::from_secs(5)).await.unwrap();
+    let lease = contender.locks.extend(&lease, TTL).await.unwrap();
+    let lease = contender.locks.extend(&lease, TTL).await.unwrap();
+    contender.locks.release(&lease).await.unwrap();
+    assert!(env.locks.release(&held).await.is_err(), "a lost lease cannot be released");
+    drop(guard);
+
+    let events: Vec<String> =
+        recorder.0.lock().unwrap().iter().filter(|s| s.starts_with("event{")).cloned().collect();
+    let find = |needle: &str| events.iter().find(|e| e.contains(needle)).cloned();
+    let acquired =
+        find("token=2").unwrap_or_else(|| panic!("no acquisition of token 2: {events:?}"));
+    assert!(acquired.contains("wait_ms=") && acquired.contains("attempts="), "{acquired}");
+    let wait_ms: u64 = field(&acquired, "wait_ms");
+    assert!(wait_ms >= 100, "the contender waited for the expiry: {acquired}");
+    assert!(field::<u64>(&acquired, "attempts") >= 2, "{acquired}");
+    let released = find("message=released").unwrap_or_else(|| panic!("no release: {events:?}"));
+    assert_eq!(field::<u32>(&released, "extensions"), 2, "{released}");
+    assert!(released.contains("hold_ms="), "{released}");
+    assert!(events.iter().any(|e| e.contains("extensions=1")), "{events:?}");
+}
+
+/// The value of `name=` in a recorded event.
+fn field<T: std::str::FromStr>(event: &str, name: &str) -> T
+where
+    T::Err: std::fmt::Debug,
+{
+    let start = event.find(&format!("{name}=")).unwrap_or_else(|| panic!("no {name} in {event}"));
+    let value = &event[start + name.len() + 1..];
+    let value = value.split([' ', '}']).next().unwrap();
+    value.parse().unwrap()
 }
 
 #[tokio::test]
@@ -466,4 +512,63 @@ async fn dropping_the_lock_future_releases_the_lease_in_the_background() {
     let contender = env.peer().await;
     let lease = contender.locks.acquire("job", TTL, Duration::from_secs(5)).await;
     assert!(lease.is_ok(), "{lease:?}");
+}
+
+#[tokio::test]
+async fn a_waiter_is_woken_by_the_release_and_sends_nothing_while_the_lock_is_held() {
+    let env = Env::new().await;
+    let waiter = env.peer().await;
+    // Held for 5 s, released after 600 ms: only a wake-up by the release
+    // hands it over before the lease would expire.
+    let held = env.locks.try_lock("job", Duration::from_secs(5)).await.unwrap().unwrap();
+    let started = Instant::now();
+    let waiting = {
+        let locks = waiter.locks.clone();
+        tokio::spawn(async move {
+            let lease = locks.acquire("job", TTL, Duration::from_secs(10)).await.unwrap();
+            (lease, Instant::now())
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let settled = waiter.take_commands();
+    assert!(settled.iter().any(|c| c == "aggregate"), "a change stream was opened: {settled:?}");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    // While the lock is held the waiter makes no attempt: its change
+    // stream waits on the server. (mongod answers a waiting `getMore`
+    // after its `maxAwaitTimeMS`, 10 s here; SecantusDB answers it at any
+    // write to the server, so a few may show while other tests write.)
+    let idle = waiter.take_commands();
+    assert!(idle.iter().all(|c| c == "getMore"), "attempts while held: {idle:?}");
+    println!("idle waiter over 300 ms: {} getMore ({})", idle.len(), server_name());
+    let released_at = Instant::now();
+    env.locks.release(&held).await.unwrap();
+    let (lease, acquired_at) = waiting.await.unwrap();
+    assert_eq!((held.token(), lease.token()), (1, 2));
+    assert!(acquired_at >= released_at, "acquired before the release");
+    assert!(acquired_at - started < Duration::from_secs(5), "woken by the expiry, not the release");
+    waiter.locks.release(&lease).await.unwrap();
+}
+
+#[tokio::test]
+async fn an_expired_lease_is_taken_over_with_nobody_releasing_it() {
+    let env = Env::new().await;
+    let waiter = env.peer().await;
+    let ttl = Duration::from_millis(400);
+    let held = env.locks.try_lock("job", ttl).await.unwrap().unwrap();
+    let started = Instant::now();
+    let lease = waiter.locks.acquire("job", TTL, Duration::from_secs(20)).await.unwrap();
+    let waited = started.elapsed();
+    assert_eq!((held.token(), lease.token()), (1, 2));
+    assert!(waited >= ttl - Duration::from_millis(50), "taken after {waited:?}, before the expiry");
+    // Woken by the expiry it computed, not by the change stream's 10 s wait.
+    assert!(waited < Duration::from_secs(5), "taken only after {waited:?}");
+}
+
+/// Which server the tests run on, for the messages of behaviour that differs.
+fn server_name() -> &'static str {
+    match testkit::server().process().map(|p| p.kind()) {
+        Some(testkit::ServerKind::Mongod) => "mongod",
+        Some(testkit::ServerKind::Secantus) => "SecantusDB",
+        _ => "the server at MONGODB_URI",
+    }
 }

@@ -92,7 +92,14 @@ impl Heartbeat {
                 }
             };
             let Some(error) = error else { continue };
-            tracing::warn!(error = %error, "lease lost");
+            let held = clock.now().saturating_duration_since(self.lease.acquired_at);
+            tracing::warn!(
+                error = %error,
+                token = self.lease.token,
+                hold_ms = held.as_millis() as u64,
+                extensions = self.lease.extensions,
+                "lease lost"
+            );
             self.signal.cancel();
             if let Some(on_error) = &self.on_error {
                 on_error(error);

@@ -20,6 +20,10 @@ pub struct Lease {
     pub(crate) expires_at: DateTime,
     pub(crate) renewed_at: Instant,
     pub(crate) ttl: Duration,
+    /// When the acquisition's command was sent (client clock).
+    pub(crate) acquired_at: Instant,
+    /// How many extensions succeeded.
+    pub(crate) extensions: u32,
 }
 
 impl Lease {
@@ -49,6 +53,11 @@ impl Lease {
     /// The ttl the lease was last acquired or extended with.
     pub fn ttl(&self) -> Duration {
         self.ttl
+    }
+
+    /// How many times the lease was extended.
+    pub fn extensions(&self) -> u32 {
+        self.extensions
     }
 
     /// A lower bound of the lease's end on the client's monotonic clock:

@@ -112,6 +112,7 @@ mod lease;
 mod locks;
 mod model;
 mod pipeline;
+mod wait;
 
 pub use action::{DEFAULT_TTL, LockAction, Signal};
 pub use clock::{Clock, SystemClock};

@@ -4,6 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures::StreamExt;
 use model_core::mongodb::options::{ReturnDocument, WriteConcern};
 use model_core::{Connection, Model as _, Repo};
 use tracing::Instrument;
@@ -48,6 +49,8 @@ pub(crate) struct Inner {
     write_concern: WriteConcern,
     /// Set once the counters of `lock_fences` were carried over.
     carried: tokio::sync::OnceCell<()>,
+    /// How waits wait, decided by the first one.
+    pub(crate) waiting: tokio::sync::OnceCell<crate::wait::Mode>,
 }
 
 impl std::fmt::Debug for Locks {
@@ -71,6 +74,7 @@ impl Locks {
                 clock: Arc::new(SystemClock),
                 write_concern: durable_majority(),
                 carried: tokio::sync::OnceCell::new(),
+                waiting: tokio::sync::OnceCell::new(),
             }),
         }
     }
@@ -92,6 +96,7 @@ impl Locks {
             clock: self.inner.clock.clone(),
             write_concern: self.inner.write_concern.clone(),
             carried: tokio::sync::OnceCell::new(),
+            waiting: tokio::sync::OnceCell::new(),
         };
         change(&mut inner);
         Locks { inner: Arc::new(inner) }
@@ -180,7 +185,16 @@ impl Locks {
     /// lease leaves it held by an owner nobody knows until the ttl passes.
     pub async fn try_lock(&self, key: &str, ttl: Duration) -> Result<Option<Lease>> {
         let ttl_ms = validate(key, ttl)?;
-        self.try_lock_checked(key, ttl, ttl_ms).instrument(span("try_lock", key)).await
+        async {
+            let lease = self.try_lock_checked(key, ttl, ttl_ms).await?;
+            match &lease {
+                Some(lease) => tracing::debug!(token = lease.token, wait_ms = 0_u64, "acquired"),
+                None => tracing::debug!("held by another owner"),
+            }
+            Ok(lease)
+        }
+        .instrument(span("try_lock", key))
+        .await
     }
 
     /// Takes the lease on `key` for `ttl`, retrying with jittered backoff
@@ -228,7 +242,16 @@ impl Locks {
     /// # Cancel safety
     /// Safe to drop: the lease is either released or ends at its expiry.
     pub async fn release(&self, lease: &Lease) -> Result<()> {
-        self.release_owned(&lease.key, &lease.owner).await
+        self.release_owned(&lease.key, &lease.owner).await?;
+        let held = self.inner.clock.now().saturating_duration_since(lease.acquired_at);
+        tracing::debug!(
+            key = %lease.key,
+            token = lease.token,
+            hold_ms = held.as_millis() as u64,
+            extensions = lease.extensions,
+            "released"
+        );
+        Ok(())
     }
 
     /// Clears the owner of `key`'s lease if it is `owner`.
@@ -251,7 +274,6 @@ impl Locks {
                 .await
                 .map_err(|e| LockingError::unlock(key, Reason::Failed, Some(e)))?;
             if released.matched_count == 1 {
-                tracing::debug!("released");
                 Ok(())
             } else {
                 Err(LockingError::unlock(key, Reason::Lost, None))
@@ -269,16 +291,29 @@ impl Locks {
         timeout: Duration,
     ) -> Result<Lease> {
         let clock = &self.inner.clock;
+        let started = clock.now();
         // `None`: a timeout too long to represent, so no deadline at all.
-        let deadline = clock.now().checked_add(timeout);
+        let deadline = started.checked_add(timeout);
         let mut backoff = Backoff::new();
+        let mut releases: Option<crate::wait::Releases> = None;
+        let mut mode = None;
+        let mut attempts = 0_u32;
         loop {
-            match self.try_lock_checked(key, ttl, ttl_ms).await {
-                Ok(Some(lease)) => return Ok(lease),
-                // Held, or lost before its token was confirmed: try again.
-                Ok(None) | Err(LockingError::Lock { reason: Reason::Lost, .. }) => {}
+            attempts += 1;
+            let holder = match self.attempt(key, ttl, ttl_ms).await {
+                Ok(Attempt::Acquired(lease)) => {
+                    let waited = clock.now().saturating_duration_since(started);
+                    tracing::debug!(
+                        token = lease.token,
+                        wait_ms = waited.as_millis() as u64,
+                        attempts,
+                        "acquired"
+                    );
+                    return Ok(lease);
+                }
+                Ok(Attempt::Held(holder)) => holder,
                 Err(error) => return Err(error),
-            }
+            };
             let left = match deadline {
                 Some(deadline) => deadline.saturating_duration_since(clock.now()),
                 None => Duration::MAX,
@@ -286,7 +321,37 @@ impl Locks {
             if left.is_zero() {
                 return Err(LockingError::lock(key, Reason::TimedOut, None));
             }
-            tokio::time::sleep(backoff.next().min(left)).await;
+            // The first refusal decides how to wait; a change stream is
+            // opened before the next attempt, so no release is missed.
+            let waits = match mode {
+                Some(mode) => mode,
+                None => {
+                    let decided = self.wait_mode().await;
+                    mode = Some(decided);
+                    if crate::wait::notified(decided) {
+                        releases = self.open_releases(key).await;
+                        continue;
+                    }
+                    decided
+                }
+            };
+            let expiry = holder.and_then(|h| self.until_expiry(&h, waits));
+            match releases.as_mut() {
+                Some(stream) => {
+                    let until = expiry.unwrap_or(left).min(left);
+                    tokio::select! {
+                        event = stream.next() => if event.is_none() {
+                            // The stream ended (invalidated): poll from now on.
+                            releases = None;
+                        },
+                        _ = tokio::time::sleep(until) => {}
+                    }
+                }
+                None => {
+                    let pause = backoff.next().min(left);
+                    tokio::time::sleep(expiry.map_or(pause, |e| e.min(pause))).await;
+                }
+            }
         }
     }
 
@@ -296,6 +361,14 @@ impl Locks {
         ttl: Duration,
         ttl_ms: i64,
     ) -> Result<Option<Lease>> {
+        match self.attempt(key, ttl, ttl_ms).await? {
+            Attempt::Acquired(lease) => Ok(Some(lease)),
+            Attempt::Held(_) => Ok(None),
+        }
+    }
+
+    /// One acquisition attempt: the lease, or the holder's lease document.
+    async fn attempt(&self, key: &str, ttl: Duration, ttl_ms: i64) -> Result<Attempt> {
         let failed = |e| LockingError::lock(key, Reason::Failed, Some(e));
         self.carry_over().await.map_err(failed)?;
         let owner = uuid::Uuid::new_v4().simple().to_string();
@@ -315,19 +388,21 @@ impl Locks {
                 return Err(failed(error));
             }
         };
-        let Some(lock) = lock.filter(|lock| lock.owner.as_deref() == Some(owner.as_str())) else {
-            tracing::debug!("held by another owner");
-            return Ok(None);
-        };
-        tracing::debug!(token = lock.token, "acquired");
-        Ok(Some(Lease {
-            key: key.to_string(),
-            owner,
-            token: lock.token,
-            expires_at: lock.expires_at,
-            renewed_at: sent,
-            ttl,
-        }))
+        match lock {
+            Some(lock) if lock.owner.as_deref() == Some(owner.as_str()) => {
+                Ok(Attempt::Acquired(Lease {
+                    key: key.to_string(),
+                    owner,
+                    token: lock.token,
+                    expires_at: lock.expires_at,
+                    renewed_at: sent,
+                    ttl,
+                    acquired_at: sent,
+                    extensions: 0,
+                }))
+            }
+            held => Ok(Attempt::Held(held)),
+        }
     }
 
     /// The acquire command, bounded by the connection's timeout. It then
@@ -401,7 +476,14 @@ impl Locks {
         let lock = self.conn().bounded(Lock::COLLECTION, extend).await.map_err(failed)?;
         match lock {
             Some(lock) => {
-                Ok(Lease { expires_at: lock.expires_at, renewed_at: sent, ttl, ..lease.clone() })
+                tracing::trace!(extensions = lease.extensions + 1, "extended");
+                Ok(Lease {
+                    expires_at: lock.expires_at,
+                    renewed_at: sent,
+                    ttl,
+                    extensions: lease.extensions + 1,
+                    ..lease.clone()
+                })
             }
             None => {
                 tracing::debug!("lost");
@@ -409,6 +491,13 @@ impl Locks {
             }
         }
     }
+}
+
+/// What one acquisition attempt found.
+enum Attempt {
+    Acquired(Lease),
+    /// Held by another owner: its lease document.
+    Held(Option<Lock>),
 }
 
 /// The span of a lock operation: the collection, the operation and the key.

@@ -28,6 +28,7 @@ pub struct Signal {
     key: Arc<str>,
     owner: Arc<str>,
     token: i64,
+    permits: u32,
     cancel: CancellationToken,
 }
 
@@ -46,6 +47,11 @@ impl Signal {
     /// The random id of this acquisition, stored as the lease's `owner`.
     pub fn owner(&self) -> &str {
         &self.owner
+    }
+
+    /// How many holders the key admits: 1 for a lock, more for a semaphore.
+    pub fn permits(&self) -> u32 {
+        self.permits
     }
 
     /// Whether the lease was lost.
@@ -82,6 +88,7 @@ pub struct LockAction<'a, F> {
     retries: u32,
     wait: Option<Duration>,
     on_error: Option<OnError>,
+    permits: u32,
 }
 
 impl<F> std::fmt::Debug for LockAction<'_, F> {
@@ -145,6 +152,7 @@ impl Locks {
             retries: 0,
             wait: None,
             on_error: None,
+            permits: 1,
         }
     }
 }
@@ -172,6 +180,17 @@ impl<F> LockAction<'_, F> {
         self
     }
 
+    /// Admits up to `permits` holders of the key at once (a counting
+    /// semaphore), each with its own lease, heartbeat, signal and fencing
+    /// token. Default 1: a lock. Every holder of a key must give the same
+    /// number (at most [`MAX_PERMITS`](crate::MAX_PERMITS)). A semaphore's
+    /// waiters poll with backoff (its releases are not told apart from
+    /// its acquisitions by a change stream).
+    pub fn permits(mut self, permits: u32) -> Self {
+        self.permits = permits;
+        self
+    }
+
     /// Called with a [`LockingError::Relock`] when the lease is lost, and
     /// with a [`LockingError::Unlock`] when the release fails; at most once
     /// each. Runs on a tokio worker: keep it short.
@@ -188,8 +207,9 @@ where
     Fut::Output: Send + 'a,
 {
     async fn run(self) -> Result<Fut::Output> {
-        let LockAction { locks, key, f, ttl, retries, wait, on_error } = self;
+        let LockAction { locks, key, f, ttl, retries, wait, on_error, permits } = self;
         let ttl_ms = validate(&key, ttl)?;
+        crate::locks::validate_permits(permits)?;
         if retries > MAX_RETRIES {
             return Err(LockingError::invalid(format!(
                 "{retries} retries; at most {MAX_RETRIES} are allowed"
@@ -197,10 +217,10 @@ where
         }
         let lease = match wait {
             None => locks
-                .try_lock_checked(&key, ttl, ttl_ms)
+                .try_lock_checked(&key, permits, ttl, ttl_ms)
                 .await?
                 .ok_or_else(|| LockingError::lock(&key, Reason::Held, None))?,
-            Some(timeout) => locks.acquire_checked(&key, ttl, ttl_ms, timeout).await?,
+            Some(timeout) => locks.acquire_checked(&key, permits, ttl, ttl_ms, timeout).await?,
         };
 
         let cancel = CancellationToken::new();
@@ -223,6 +243,7 @@ where
             key: Arc::from(key.as_str()),
             owner: Arc::from(lease.owner.as_str()),
             token: lease.token,
+            permits: lease.permits,
             cancel,
         };
 

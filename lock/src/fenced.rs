@@ -15,6 +15,10 @@ pub trait Held {
     fn key(&self) -> &str;
     /// The random id of the acquisition.
     fn owner(&self) -> &str;
+    /// 1 for a lock; the key's permits for a semaphore.
+    fn permits(&self) -> u32 {
+        1
+    }
 }
 
 impl Held for Lease {
@@ -24,6 +28,9 @@ impl Held for Lease {
     fn owner(&self) -> &str {
         Lease::owner(self)
     }
+    fn permits(&self) -> u32 {
+        Lease::permits(self)
+    }
 }
 
 impl Held for Signal {
@@ -32,6 +39,9 @@ impl Held for Signal {
     }
     fn owner(&self) -> &str {
         Signal::owner(self)
+    }
+    fn permits(&self) -> u32 {
+        Signal::permits(self)
     }
 }
 
@@ -97,18 +107,24 @@ impl Locks {
     {
         let (key, owner) = (held.key(), held.owner());
         let failed = |e| LockingError::fenced(key, Reason::Failed, Some(e));
-        let coll = self.repo().collection().await.map_err(failed)?.clone();
-        let mut fencing = Fencing { coll, key, owner, lost: false, context, write };
+        // A lock's lease document, or a semaphore's, as raw documents.
+        let (coll, live) = if held.permits() > 1 {
+            let coll = self.semaphores().collection().await.map_err(failed)?;
+            (coll.clone_with_type::<bson::Document>(), pipeline::live_permit(key, owner))
+        } else {
+            let coll = self.repo().collection().await.map_err(failed)?;
+            (coll.clone_with_type::<bson::Document>(), pipeline::live_lease(key, owner))
+        };
+        let mut fencing = Fencing { coll, live, lost: false, context, write };
         let outcome = self
             .repo()
             .connection()
             .transaction_with(&mut fencing, |session, fencing| {
                 Box::pin(async move {
                     fencing.lost = false;
-                    let live = pipeline::live_lease(fencing.key, fencing.owner);
                     let touched = fencing
                         .coll
-                        .update_one(live, pipeline::touch())
+                        .update_one(fencing.live.clone(), pipeline::touch())
                         .session(&mut *session)
                         .await
                         .map_err(|e| model_core::Error::from_driver(Lock::COLLECTION, e))?;
@@ -135,10 +151,10 @@ impl Locks {
 }
 
 /// What a fenced write's transaction works with.
-struct Fencing<'a, C, F> {
-    coll: model_core::mongodb::Collection<Lock>,
-    key: &'a str,
-    owner: &'a str,
+struct Fencing<C, F> {
+    coll: model_core::mongodb::Collection<bson::Document>,
+    /// The filter of the live lease.
+    live: bson::Document,
     /// Set when the lease was found no longer `owner`'s.
     lost: bool,
     context: C,

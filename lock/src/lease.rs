@@ -24,6 +24,8 @@ pub struct Lease {
     pub(crate) acquired_at: Instant,
     /// How many extensions succeeded.
     pub(crate) extensions: u32,
+    /// 1 for a lock; the permits of the key for a semaphore.
+    pub(crate) permits: u32,
 }
 
 impl Lease {
@@ -53,6 +55,11 @@ impl Lease {
     /// The ttl the lease was last acquired or extended with.
     pub fn ttl(&self) -> Duration {
         self.ttl
+    }
+
+    /// How many holders the key admits: 1 for a lock, more for a semaphore.
+    pub fn permits(&self) -> u32 {
+        self.permits
     }
 
     /// How many times the lease was extended.

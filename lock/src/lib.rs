@@ -69,6 +69,18 @@
 //! document is never deleted (there is no TTL index), so a key's tokens
 //! keep growing for as long as the database keeps the collection.
 //!
+//! # Waiting, semaphores
+//! A waiting acquisition opens a change stream on its key's releases (an
+//! update removing `owner`, a replace or a delete) before its next attempt,
+//! so no release between an attempt and the stream is missed, and sleeps
+//! until an event or the holder's expiry (its `expires_at` against the
+//! server's clock, whose offset from this client's wall clock is read once
+//! from `hello`). Without change streams it polls with backoff. A key with
+//! several permits ([`LockAction::permits`]) is a [`Semaphore`] document in
+//! `lock_semaphores`: one acquisition drops the expired holders and, if
+//! fewer than the permits remain, adds one with the next token, in one
+//! write; each holder extends and releases its own entry.
+//!
 //! An earlier release counted tokens in a separate `lock_fences`
 //! collection and deleted released leases: [`Locks::setup`] (or the first
 //! acquisition of a [`Locks`]) raises each key's token to at least its
@@ -112,6 +124,7 @@ mod lease;
 mod locks;
 mod model;
 mod pipeline;
+mod semaphore;
 mod wait;
 
 pub use action::{DEFAULT_TTL, LockAction, Signal};
@@ -119,6 +132,6 @@ pub use clock::{Clock, SystemClock};
 pub use error::{LockingError, Reason, Result};
 pub use fenced::Held;
 pub use lease::Lease;
-pub use locks::{Locks, MAX_RETRIES};
-pub use model::{Fence, FenceInsert, Lock, LockInsert};
+pub use locks::{Locks, MAX_PERMITS, MAX_RETRIES};
+pub use model::{Fence, FenceInsert, Lock, LockInsert, Permit, Semaphore, SemaphoreInsert};
 pub use tokio_util::sync::CancellationToken;

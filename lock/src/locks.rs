@@ -10,7 +10,9 @@ use model_core::{Connection, Model as _, Repo};
 use tracing::Instrument;
 
 use crate::backoff::Backoff;
-use crate::{Clock, Fence, Lease, Lock, LockingError, Reason, Result, SystemClock, pipeline};
+use crate::{
+    Clock, Fence, Lease, Lock, LockingError, Reason, Result, Semaphore, SystemClock, pipeline,
+};
 
 /// The most extension retries [`LockAction::retries`](crate::LockAction::retries) accepts.
 pub const MAX_RETRIES: u32 = 1_000;
@@ -44,9 +46,10 @@ pub struct Locks {
 
 pub(crate) struct Inner {
     locks: Repo<Lock>,
+    pub(crate) semaphores: Repo<Semaphore>,
     fences: Repo<Fence>,
     pub(crate) clock: Arc<dyn Clock>,
-    write_concern: WriteConcern,
+    pub(crate) write_concern: WriteConcern,
     /// Set once the counters of `lock_fences` were carried over.
     carried: tokio::sync::OnceCell<()>,
     /// How waits wait, decided by the first one.
@@ -70,6 +73,7 @@ impl Locks {
         Locks {
             inner: Arc::new(Inner {
                 locks: conn.repo::<Lock>(),
+                semaphores: conn.repo::<Semaphore>(),
                 fences: conn.repo::<Fence>(),
                 clock: Arc::new(SystemClock),
                 write_concern: durable_majority(),
@@ -92,6 +96,7 @@ impl Locks {
     fn rebuild(self, change: impl FnOnce(&mut Inner)) -> Self {
         let mut inner = Inner {
             locks: self.inner.locks.clone(),
+            semaphores: self.inner.semaphores.clone(),
             fences: self.inner.fences.clone(),
             clock: self.inner.clock.clone(),
             write_concern: self.inner.write_concern.clone(),
@@ -117,6 +122,7 @@ impl Locks {
     /// Safe to drop; run it again to finish.
     pub async fn setup(&self) -> model_core::Result<()> {
         self.conn().migrate::<Lock>().await?;
+        self.conn().migrate::<Semaphore>().await?;
         self.carry_over().await
     }
 
@@ -147,13 +153,18 @@ impl Locks {
     }
 
     /// The connection the lock's commands run on (and are bounded by).
-    fn conn(&self) -> &Connection {
+    pub(crate) fn conn(&self) -> &Connection {
         self.inner.locks.connection()
     }
 
     /// The repository of the lease documents, to inspect them.
     pub fn repo(&self) -> &Repo<Lock> {
         &self.inner.locks
+    }
+
+    /// The repository of the semaphores' holders (locks with several permits).
+    pub fn semaphores(&self) -> &Repo<Semaphore> {
+        &self.inner.semaphores
     }
 
     /// The repository of the counters an earlier release kept in
@@ -186,7 +197,7 @@ impl Locks {
     pub async fn try_lock(&self, key: &str, ttl: Duration) -> Result<Option<Lease>> {
         let ttl_ms = validate(key, ttl)?;
         async {
-            let lease = self.try_lock_checked(key, ttl, ttl_ms).await?;
+            let lease = self.try_lock_checked(key, 1, ttl, ttl_ms).await?;
             match &lease {
                 Some(lease) => tracing::debug!(token = lease.token, wait_ms = 0_u64, "acquired"),
                 None => tracing::debug!("held by another owner"),
@@ -209,7 +220,54 @@ impl Locks {
     /// As [`try_lock`](Self::try_lock).
     pub async fn acquire(&self, key: &str, ttl: Duration, timeout: Duration) -> Result<Lease> {
         let ttl_ms = validate(key, ttl)?;
-        self.acquire_checked(key, ttl, ttl_ms, timeout).instrument(span("acquire", key)).await
+        self.acquire_checked(key, 1, ttl, ttl_ms, timeout).instrument(span("acquire", key)).await
+    }
+
+    /// Takes one of `permits` permits of `key` for `ttl` if fewer than
+    /// `permits` holders have a live lease on it (a counting semaphore), in
+    /// one command; `None` when all are held. Each holder has its own
+    /// lease, owner id and fencing token (strictly increasing across all
+    /// holders of the key); extend and release it like a lock's. One
+    /// permit is a lock ([`try_lock`](Self::try_lock)). The permit count
+    /// is the caller's: give every holder of a key the same.
+    ///
+    /// # Errors
+    /// As [`try_lock`](Self::try_lock); [`LockingError::InvalidArgument`]
+    /// for 0 permits or more than [`MAX_PERMITS`].
+    ///
+    /// # Cancel safety
+    /// As [`try_lock`](Self::try_lock).
+    pub async fn try_lock_permits(
+        &self,
+        key: &str,
+        permits: u32,
+        ttl: Duration,
+    ) -> Result<Option<Lease>> {
+        let ttl_ms = validate(key, ttl)?;
+        validate_permits(permits)?;
+        self.try_lock_checked(key, permits, ttl, ttl_ms).instrument(span("try_lock", key)).await
+    }
+
+    /// [`try_lock_permits`](Self::try_lock_permits), retrying with backoff
+    /// (and woken by expiries) for up to `timeout`.
+    ///
+    /// # Errors
+    /// As [`acquire`](Self::acquire).
+    ///
+    /// # Cancel safety
+    /// As [`try_lock`](Self::try_lock).
+    pub async fn acquire_permits(
+        &self,
+        key: &str,
+        permits: u32,
+        ttl: Duration,
+        timeout: Duration,
+    ) -> Result<Lease> {
+        let ttl_ms = validate(key, ttl)?;
+        validate_permits(permits)?;
+        self.acquire_checked(key, permits, ttl, ttl_ms, timeout)
+            .instrument(span("acquire", key))
+            .await
     }
 
     /// Extends `lease` to end `ttl` from now (server clock); one command.
@@ -242,7 +300,7 @@ impl Locks {
     /// # Cancel safety
     /// Safe to drop: the lease is either released or ends at its expiry.
     pub async fn release(&self, lease: &Lease) -> Result<()> {
-        self.release_owned(&lease.key, &lease.owner).await?;
+        self.release_owned(&lease.key, &lease.owner, lease.permits).await?;
         let held = self.inner.clock.now().saturating_duration_since(lease.acquired_at);
         tracing::debug!(
             key = %lease.key,
@@ -254,8 +312,12 @@ impl Locks {
         Ok(())
     }
 
-    /// Clears the owner of `key`'s lease if it is `owner`.
-    async fn release_owned(&self, key: &str, owner: &str) -> Result<()> {
+    /// Clears the owner of `key`'s lease if it is `owner` (for a
+    /// semaphore, removes `owner` from its holders).
+    async fn release_owned(&self, key: &str, owner: &str, permits: u32) -> Result<()> {
+        if permits > 1 {
+            return self.release_permit(key, owner).instrument(span("release", key)).await;
+        }
         async {
             let collection = self
                 .inner
@@ -286,6 +348,7 @@ impl Locks {
     pub(crate) async fn acquire_checked(
         &self,
         key: &str,
+        permits: u32,
         ttl: Duration,
         ttl_ms: i64,
         timeout: Duration,
@@ -300,7 +363,7 @@ impl Locks {
         let mut attempts = 0_u32;
         loop {
             attempts += 1;
-            let holder = match self.attempt(key, ttl, ttl_ms).await {
+            let holder = match self.attempt(key, permits, ttl, ttl_ms).await {
                 Ok(Attempt::Acquired(lease)) => {
                     let waited = clock.now().saturating_duration_since(started);
                     tracing::debug!(
@@ -328,7 +391,9 @@ impl Locks {
                 None => {
                     let decided = self.wait_mode().await;
                     mode = Some(decided);
-                    if crate::wait::notified(decided) {
+                    // A semaphore's releases look like its acquisitions:
+                    // semaphores poll (and wake at expiries).
+                    if crate::wait::notified(decided) && permits == 1 {
                         releases = self.open_releases(key).await;
                         continue;
                     }
@@ -358,17 +423,27 @@ impl Locks {
     pub(crate) async fn try_lock_checked(
         &self,
         key: &str,
+        permits: u32,
         ttl: Duration,
         ttl_ms: i64,
     ) -> Result<Option<Lease>> {
-        match self.attempt(key, ttl, ttl_ms).await? {
+        match self.attempt(key, permits, ttl, ttl_ms).await? {
             Attempt::Acquired(lease) => Ok(Some(lease)),
             Attempt::Held(_) => Ok(None),
         }
     }
 
     /// One acquisition attempt: the lease, or the holder's lease document.
-    async fn attempt(&self, key: &str, ttl: Duration, ttl_ms: i64) -> Result<Attempt> {
+    async fn attempt(
+        &self,
+        key: &str,
+        permits: u32,
+        ttl: Duration,
+        ttl_ms: i64,
+    ) -> Result<Attempt> {
+        if permits > 1 {
+            return self.attempt_permit(key, permits, ttl, ttl_ms).await;
+        }
         let failed = |e| LockingError::lock(key, Reason::Failed, Some(e));
         self.carry_over().await.map_err(failed)?;
         let owner = uuid::Uuid::new_v4().simple().to_string();
@@ -384,7 +459,7 @@ impl Locks {
                 // lost (or not yet answered): let go of what it may have
                 // taken (best effort; if this fails too, the lease ends at
                 // its expiry).
-                let _ = self.release_owned(key, &owner).await;
+                let _ = self.release_owned(key, &owner, 1).await;
                 return Err(failed(error));
             }
         };
@@ -399,6 +474,7 @@ impl Locks {
                     ttl,
                     acquired_at: sent,
                     extensions: 0,
+                    permits: 1,
                 }))
             }
             held => Ok(Attempt::Held(held)),
@@ -461,6 +537,9 @@ impl Locks {
         ttl: Duration,
         ttl_ms: i64,
     ) -> Result<Lease> {
+        if lease.permits > 1 {
+            return self.extend_permit(lease, ttl, ttl_ms).await;
+        }
         let key = lease.key.as_str();
         let failed = |e| LockingError::relock(key, Reason::Failed, Some(e));
         let collection = self.inner.locks.collection().await.map_err(failed)?;
@@ -494,7 +573,7 @@ impl Locks {
 }
 
 /// What one acquisition attempt found.
-enum Attempt {
+pub(crate) enum Attempt {
     Acquired(Lease),
     /// Held by another owner: its lease document.
     Held(Option<Lock>),
@@ -522,6 +601,18 @@ pub(crate) fn validate(key: &str, ttl: Duration) -> Result<i64> {
 /// reached the journal could be lost in a crash, and a lost fence bump would
 /// hand the next holder a token already given out. (mongod journals
 /// majority writes by default; other servers need `j: true` said.)
+/// The most permits a semaphore takes.
+pub const MAX_PERMITS: u32 = 10_000;
+
+pub(crate) fn validate_permits(permits: u32) -> Result<()> {
+    if permits == 0 || permits > MAX_PERMITS {
+        return Err(LockingError::invalid(format!(
+            "{permits} permits; between 1 and {MAX_PERMITS} are allowed"
+        )));
+    }
+    Ok(())
+}
+
 fn durable_majority() -> WriteConcern {
     let mut concern = WriteConcern::majority();
     concern.journal = Some(true);

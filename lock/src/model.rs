@@ -53,3 +53,36 @@ pub struct Fence {
     /// When the last token was handed out (server clock).
     pub updated_at: DateTime,
 }
+
+/// The holders of a counting semaphore on one key (a lock with more than
+/// one permit, [`LockAction::permits`](crate::LockAction::permits)), in
+/// the collection `lock_semaphores`: one document per key, never deleted.
+#[derive(Debug, Clone, PartialEq, Model, Serialize, Deserialize)]
+#[model(crate = ::model_core, collection = "lock_semaphores", key = id)]
+pub struct Semaphore {
+    /// The key.
+    #[serde(rename = "_id")]
+    pub id: String,
+    /// The holders whose leases were live at the last acquisition, and
+    /// those acquired since; expired ones are dropped by the next one.
+    pub holders: Vec<Permit>,
+    /// The last fencing token handed out for the key; the first is 1.
+    #[serde(default)]
+    pub token: i64,
+    /// When the key was first acquired (server clock).
+    pub created_at: DateTime,
+    /// When a holder last acquired, extended or released (server clock).
+    pub updated_at: Option<DateTime>,
+}
+
+/// One holder of a [`Semaphore`]: its own owner id, expiry and token.
+#[derive(Debug, Clone, PartialEq, model_derive::Schema, Serialize, Deserialize)]
+#[model(crate = ::model_core)]
+pub struct Permit {
+    /// The random id of the acquisition.
+    pub owner: String,
+    /// When this holder's lease ends, by the server's clock.
+    pub expires_at: DateTime,
+    /// This holder's fencing token.
+    pub token: i64,
+}

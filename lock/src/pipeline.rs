@@ -79,3 +79,76 @@ pub fn carry_over(token: i64) -> Vec<Document> {
         "created_at": { "$ifNull": ["$created_at", "$$NOW"] },
     } }]
 }
+
+/// `$$this`'s lease is live by the server's clock (inside `$filter`/`$map`).
+fn this_live() -> Document {
+    doc! { "$gt": [{ "$toLong": "$$this.expires_at" }, { "$toLong": "$$NOW" }] }
+}
+
+/// The acquire update of a semaphore with `permits` permits: drops the
+/// expired holders, and if fewer than `permits` remain adds `owner` with
+/// the next token, in one write. Run as an upsert on `{ _id: key }`; the
+/// caller holds a permit iff the returned holders include `owner`.
+pub fn acquire_permit(owner: &str, ttl_ms: i64, permits: u32) -> Vec<Document> {
+    let permits = i64::from(permits);
+    vec![
+        doc! { "$set": { "__live": { "$filter": {
+            "input": { "$ifNull": ["$holders", []] }, "cond": this_live(),
+        } } } },
+        doc! { "$set": { FREE: { "$lt": [{ "$size": "$__live" }, permits] } } },
+        doc! { "$set": {
+            "token": { "$cond": [
+                format!("${FREE}"),
+                { "$add": [{ "$ifNull": ["$token", 0_i64] }, 1_i64] },
+                { "$ifNull": ["$token", 0_i64] },
+            ] },
+        } },
+        doc! { "$set": {
+            "holders": { "$cond": [
+                format!("${FREE}"),
+                { "$concatArrays": ["$__live", [{
+                    "owner": { "$literal": owner },
+                    "expires_at": { "$add": ["$$NOW", ttl_ms] },
+                    "token": "$token",
+                }]] },
+                { "$ifNull": ["$holders", []] },
+            ] },
+            "created_at": { "$ifNull": ["$created_at", "$$NOW"] },
+            "updated_at": { "$cond": [format!("${FREE}"), "$$NOW", "$updated_at"] },
+        } },
+        doc! { "$unset": ["__live", FREE] },
+    ]
+}
+
+/// The filter of a permit: `owner` among the key's holders.
+pub fn held_permit(key: &str, owner: &str) -> Document {
+    doc! { "_id": key, "holders.owner": owner }
+}
+
+/// The filter of a live permit: `owner` holds one, not expired.
+pub fn live_permit(key: &str, owner: &str) -> Document {
+    doc! { "_id": key, "$expr": { "$anyElementTrue": [{ "$map": {
+        "input": "$holders",
+        "in": { "$and": [{ "$eq": ["$$this.owner", owner] }, this_live()] },
+    } }] } }
+}
+
+/// The extension of `owner`'s permit, if it is still live.
+pub fn extend_permit(owner: &str, ttl_ms: i64) -> Vec<Document> {
+    vec![doc! { "$set": {
+        "holders": { "$map": {
+            "input": "$holders",
+            "in": { "$cond": [
+                { "$and": [{ "$eq": ["$$this.owner", owner] }, this_live()] },
+                { "$mergeObjects": ["$$this", { "expires_at": { "$add": ["$$NOW", ttl_ms] } }] },
+                "$$this",
+            ] },
+        } },
+        "updated_at": "$$NOW",
+    } }]
+}
+
+/// The release of `owner`'s permit.
+pub fn release_permit(owner: &str) -> Document {
+    doc! { "$pull": { "holders": { "owner": owner } }, "$currentDate": { "updated_at": true } }
+}

@@ -1,0 +1,121 @@
+//! Counting semaphores: up to N holders of one key, each with its own
+//! lease, owner id and fencing token, in one document per key (so the
+//! count is decided by one atomic write, by the server's clock).
+
+use std::time::Duration;
+
+use model_core::Model as _;
+use model_core::mongodb::options::ReturnDocument;
+use tracing::Instrument;
+
+use crate::locks::Attempt;
+use crate::{Lease, LockingError, Locks, Reason, Result, Semaphore, pipeline};
+
+impl Locks {
+    /// One attempt at one of `permits` permits of `key`.
+    pub(crate) async fn attempt_permit(
+        &self,
+        key: &str,
+        permits: u32,
+        ttl: Duration,
+        ttl_ms: i64,
+    ) -> Result<Attempt> {
+        let failed = |e| LockingError::lock(key, Reason::Failed, Some(e));
+        let owner = uuid::Uuid::new_v4().simple().to_string();
+        let coll = self.inner.semaphores.collection().await.map_err(failed)?.clone();
+        let (filter, update) =
+            (bson::doc! { "_id": key }, pipeline::acquire_permit(&owner, ttl_ms, permits));
+        let write_concern = self.inner.write_concern.clone();
+        let sent = self.inner.clock.now();
+        let acquire = async move {
+            coll.find_one_and_update(filter, update)
+                .upsert(true)
+                .return_document(ReturnDocument::After)
+                .write_concern(write_concern)
+                .await
+        };
+        let semaphore = match self.conn().bounded(Semaphore::COLLECTION, acquire).await {
+            Ok(semaphore) => semaphore,
+            Err(error) => {
+                let _ = self.release_permit(key, &owner).await;
+                return Err(failed(error));
+            }
+        };
+        let mine = semaphore.and_then(|s| s.holders.into_iter().find(|h| h.owner == owner));
+        Ok(match mine {
+            Some(permit) => Attempt::Acquired(Lease {
+                key: key.to_string(),
+                owner,
+                token: permit.token,
+                expires_at: permit.expires_at,
+                renewed_at: sent,
+                ttl,
+                acquired_at: sent,
+                extensions: 0,
+                permits,
+            }),
+            None => Attempt::Held(None),
+        })
+    }
+
+    /// Extends `lease`'s permit if it is still live.
+    pub(crate) async fn extend_permit(
+        &self,
+        lease: &Lease,
+        ttl: Duration,
+        ttl_ms: i64,
+    ) -> Result<Lease> {
+        let key = lease.key.as_str();
+        let failed = |e| LockingError::relock(key, Reason::Failed, Some(e));
+        let coll = self.inner.semaphores.collection().await.map_err(failed)?.clone();
+        let (filter, update) = (
+            pipeline::held_permit(key, &lease.owner),
+            pipeline::extend_permit(&lease.owner, ttl_ms),
+        );
+        let write_concern = self.inner.write_concern.clone();
+        let sent = self.inner.clock.now();
+        let extend = async move {
+            coll.find_one_and_update(filter, update)
+                .return_document(ReturnDocument::After)
+                .write_concern(write_concern)
+                .await
+        };
+        let semaphore = self.conn().bounded(Semaphore::COLLECTION, extend).await.map_err(failed)?;
+        let mine = semaphore.and_then(|s| s.holders.into_iter().find(|h| h.owner == lease.owner));
+        match mine {
+            // Moved on: it was live, and now ends ttl from now.
+            Some(permit) if permit.expires_at > lease.expires_at => Ok(Lease {
+                expires_at: permit.expires_at,
+                renewed_at: sent,
+                ttl,
+                extensions: lease.extensions + 1,
+                ..lease.clone()
+            }),
+            _ => {
+                tracing::debug!("lost");
+                Err(LockingError::relock(key, Reason::Lost, None))
+            }
+        }
+    }
+
+    /// Removes `owner` from `key`'s holders.
+    pub(crate) async fn release_permit(&self, key: &str, owner: &str) -> Result<()> {
+        let failed = |e| LockingError::unlock(key, Reason::Failed, Some(e));
+        let coll = self.inner.semaphores.collection().await.map_err(failed)?.clone();
+        let (filter, update) = (pipeline::held_permit(key, owner), pipeline::release_permit(owner));
+        let write_concern = self.inner.write_concern.clone();
+        let release =
+            async move { coll.update_one(filter, update).write_concern(write_concern).await };
+        let released = self
+            .conn()
+            .bounded(Semaphore::COLLECTION, release)
+            .in_current_span()
+            .await
+            .map_err(failed)?;
+        if released.matched_count == 1 {
+            Ok(())
+        } else {
+            Err(LockingError::unlock(key, Reason::Lost, None))
+        }
+    }
+}

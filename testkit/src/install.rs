@@ -1,7 +1,6 @@
 //! The cached SecantusDB virtualenv: created once, shared by every process.
 
 use std::fs::File;
-use std::os::fd::AsRawFd;
 use std::path::PathBuf;
 use std::process::Command;
 
@@ -25,7 +24,7 @@ fn cache_dir() -> PathBuf {
 
 /// The `secantusd-py` executable, installed first if needed.
 ///
-/// Installation runs under an exclusive `flock` on the cache directory, so
+/// Installation runs under an exclusive file lock in the cache directory, so
 /// concurrent test binaries wait for one install instead of racing.
 pub(crate) fn secantus_binary() -> Result<PathBuf, Error> {
     let root = cache_dir().join(format!("secantusdb-{SECANTUS_VERSION}"));
@@ -39,17 +38,10 @@ pub(crate) fn secantus_binary() -> Result<PathBuf, Error> {
         .map_err(|e| Error::new(format!("cannot create {}: {e}", root.display())))?;
     let lock = File::create(root.join("install.lock"))
         .map_err(|e| Error::new(format!("cannot create the install lock: {e}")))?;
-    // SAFETY: flock on a descriptor we own; released when `lock` is dropped.
-    if unsafe { libc::flock(lock.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
+    // Released when `lock` is dropped (or the process dies).
+    if !matches!(lock.try_lock(), Ok(())) {
         say("testkit: waiting for another process to finish installing SecantusDB");
-    }
-    // SAFETY: as above; blocks until the other installer is done.
-    if unsafe { libc::flock(lock.as_raw_fd(), libc::LOCK_EX) } != 0 {
-        return Err(Error::new(format!(
-            "cannot lock {}: {}",
-            root.display(),
-            std::io::Error::last_os_error()
-        )));
+        lock.lock().map_err(|e| Error::new(format!("cannot lock {}: {e}", root.display())))?;
     }
     if marker.is_file() && bin.is_file() {
         return Ok(bin);

@@ -261,6 +261,9 @@ fn spawn_on_keeper_thread(command: Command) -> Result<Child, Error> {
         .map_err(|e| Error::new(format!("cannot start the server: {e}")))
 }
 
+/// Spawns `command` so that it dies with this process: on Linux by
+/// `PR_SET_PDEATHSIG`, which holds even when this process is killed.
+#[cfg(target_os = "linux")]
 fn spawn_with_death_signal(command: &mut Command) -> std::io::Result<Child> {
     use std::os::unix::process::CommandExt;
     let parent = std::process::id();
@@ -278,6 +281,14 @@ fn spawn_with_death_signal(command: &mut Command) -> std::io::Result<Child> {
             Ok(())
         });
     }
+    command.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn()
+}
+
+/// Spawns `command`. Elsewhere (macOS, the BSDs) there is no parent-death
+/// signal: the server is stopped when its handle drops, and one left by a
+/// killed test process runs until it is stopped by hand.
+#[cfg(not(target_os = "linux"))]
+fn spawn_with_death_signal(command: &mut Command) -> std::io::Result<Child> {
     command.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn()
 }
 

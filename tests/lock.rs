@@ -572,3 +572,21 @@ fn server_name() -> &'static str {
         _ => "the server at MONGODB_URI",
     }
 }
+
+#[tokio::test]
+async fn a_polling_waiter_attempts_while_the_lock_is_held_and_opens_no_stream() {
+    let env = Env::new().await;
+    let waiter = env.peer().await;
+    let held = env.locks.try_lock("job", Duration::from_secs(5)).await.unwrap().unwrap();
+    let waiting = {
+        let locks = waiter.locks.clone().polling();
+        tokio::spawn(async move { locks.acquire("job", TTL, Duration::from_secs(10)).await })
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let sent = waiter.take_commands();
+    assert!(!sent.iter().any(|c| c == "aggregate"), "{sent:?}");
+    let attempts = sent.iter().filter(|c| *c == "findAndModify").count();
+    assert!(attempts >= 3, "backoff up to 100 ms: {attempts} attempts in 300 ms ({sent:?})");
+    env.locks.release(&held).await.unwrap();
+    assert_eq!(waiting.await.unwrap().unwrap().token(), 2);
+}

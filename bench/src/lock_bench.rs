@@ -1,6 +1,8 @@
 //! Lock figures: the commands an uncontended acquire+release sends
 //! (counted by the driver's command monitoring), and eight waiters on one
-//! key with `.wait`: critical sections per second and hand-off latency.
+//! key with `.wait`, woken by change streams and polling: critical
+//! sections per second, hand-off latency (drawn as an SVG), and the
+//! commands each waiter sends while the lock is held.
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -30,6 +32,15 @@ pub struct LockResults {
     pub closure_commands: Vec<String>,
     /// Commands of the hand-written raw cycle.
     pub raw_commands: Vec<String>,
+    /// Contention, woken by change streams then by polling.
+    pub contention: Vec<Contention>,
+}
+
+/// Eight waiters on one key, waiting one way.
+#[derive(Debug)]
+pub struct Contention {
+    /// `notified` (change streams) or `polling`.
+    pub mode: &'static str,
     /// Critical sections completed under contention.
     pub sections: u64,
     /// Wall time they took.
@@ -38,15 +49,15 @@ pub struct LockResults {
     pub handoffs_ms: Vec<f64>,
     /// Sections that overlapped the previous one (must be 0).
     pub overlaps: usize,
+    /// Commands each waiter sent per second while the lock was held by
+    /// someone else for a second.
+    pub idle_commands_per_waiter_sec: f64,
 }
 
-/// Runs the lock measurements against `uri`.
-pub fn run(plan: &Plan, uri: &str) -> Result<Option<LockResults>, BoxError> {
-    let runtime = crate::Flavor::MultiThread.runtime();
-    runtime.block_on(measure(plan, uri)).map(Some)
-}
-
-async fn measure(plan: &Plan, uri: &str) -> Result<LockResults, BoxError> {
+/// A client that counts the commands it sends.
+async fn counting_client(
+    uri: &str,
+) -> Result<(mongodb::Client, Arc<Mutex<Vec<String>>>), BoxError> {
     let seen: Arc<Mutex<Vec<String>>> = Arc::default();
     let mut options = ClientOptions::parse(uri).await?;
     let sink = seen.clone();
@@ -55,7 +66,24 @@ async fn measure(plan: &Plan, uri: &str) -> Result<LockResults, BoxError> {
             sink.lock().expect("not poisoned").push(started.command_name);
         }
     }));
-    let client = mongodb::Client::with_options(options)?;
+    // Every waiter of the change-stream mode keeps a getMore waiting.
+    options.max_pool_size = Some(2 * WAITERS as u32 + 4);
+    Ok((mongodb::Client::with_options(options)?, seen))
+}
+
+/// Runs the lock measurements against `uri`.
+pub fn run(plan: &Plan, uri: &str) -> Result<Option<LockResults>, BoxError> {
+    let runtime = crate::Flavor::MultiThread.runtime();
+    let results = runtime.block_on(measure(plan, uri))?;
+    let svg = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/lock-handoff.svg");
+    std::fs::create_dir_all(svg.parent().expect("a parent"))?;
+    results.plot(&svg)?;
+    progress!("lock: hand-off latencies drawn in {}", svg.display());
+    Ok(Some(results))
+}
+
+async fn measure(plan: &Plan, uri: &str) -> Result<LockResults, BoxError> {
+    let (client, seen) = counting_client(uri).await?;
     let db = testkit::unique_name("bench_lock");
     let conn = Connection::from_client(client.clone(), db.as_str());
     let locks = Locks::new(&conn);
@@ -84,19 +112,42 @@ async fn measure(plan: &Plan, uri: &str) -> Result<LockResults, BoxError> {
     })
     .await?;
 
-    progress!("lock: {WAITERS} waiters on one key, {} critical sections", plan.contended_sections);
+    let mut contention = Vec::new();
+    for mode in ["notified", "polling"] {
+        progress!(
+            "lock: {WAITERS} waiters on one key ({mode}), {} critical sections",
+            plan.contended_sections
+        );
+        contention.push(contend(plan, uri, &db, mode).await?);
+    }
+    client.database(&db).drop().await?;
+    client.shutdown().await;
+    Ok(LockResults { cycle_commands, closure_commands, raw_commands, contention })
+}
+
+/// Eight waiters on one key, waiting `mode`'s way, through a client of
+/// their own; then the commands they send while another client holds it.
+async fn contend(
+    plan: &Plan,
+    uri: &str,
+    db: &str,
+    mode: &'static str,
+) -> Result<Contention, BoxError> {
+    let (client, seen) = counting_client(uri).await?;
+    let conn = Connection::from_client(client.clone(), db);
+    let locks = if mode == "polling" { Locks::new(&conn).polling() } else { Locks::new(&conn) };
+    let key = format!("contended-{mode}");
     let sections: Arc<Mutex<Vec<(Instant, Instant)>>> = Arc::default();
     let target = plan.contended_sections;
     let started = Instant::now();
     let tasks: Vec<_> = (0..WAITERS)
         .map(|_| {
-            let locks = locks.clone();
-            let sections = sections.clone();
+            let (locks, sections, key) = (locks.clone(), sections.clone(), key.clone());
             tokio::spawn(async move {
                 loop {
                     let done = sections.clone();
                     let more = locks
-                        .lock("contended", |_signal| async move {
+                        .lock(&key, |_signal| async move {
                             let start = Instant::now();
                             let mut done = done.lock().expect("not poisoned");
                             if done.len() as u64 >= target {
@@ -132,16 +183,39 @@ async fn measure(plan: &Plan, uri: &str) -> Result<LockResults, BoxError> {
             None => overlaps += 1,
         }
     }
-    client.database(&db).drop().await?;
+
+    // Held by another client for a while: what do the waiters send?
+    let holder_client = mongodb::Client::with_uri_str(uri).await?;
+    let holder = Locks::new(&Connection::from_client(holder_client.clone(), db));
+    let idle_key = format!("held-{mode}");
+    let held = holder.try_lock(&idle_key, LOCK_TTL).await?.ok_or("held")?;
+    let waiters: Vec<_> = (0..WAITERS)
+        .map(|_| {
+            let (locks, key) = (locks.clone(), idle_key.clone());
+            tokio::spawn(async move {
+                let lease = locks.acquire(&key, LOCK_TTL, Duration::from_secs(30)).await?;
+                locks.release(&lease).await
+            })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(500)).await; // settled: all waiting
+    seen.lock().expect("not poisoned").clear();
+    let window = Duration::from_secs(2);
+    tokio::time::sleep(window).await;
+    let idle = seen.lock().expect("not poisoned").len();
+    holder.release(&held).await?;
+    for waiter in waiters {
+        waiter.await??;
+    }
+    holder_client.shutdown().await;
     client.shutdown().await;
-    Ok(LockResults {
-        cycle_commands,
-        closure_commands,
-        raw_commands,
+    Ok(Contention {
+        mode,
         sections: sections.len() as u64,
         wall,
         handoffs_ms,
         overlaps,
+        idle_commands_per_waiter_sec: idle as f64 / WAITERS as f64 / window.as_secs_f64(),
     })
 }
 
@@ -155,15 +229,15 @@ async fn commands(
     Ok(std::mem::take(&mut *seen.lock().expect("not poisoned")))
 }
 
-impl LockResults {
+impl Contention {
     fn per_second(&self) -> f64 {
         self.sections as f64 / self.wall.as_secs_f64()
     }
+}
 
+impl LockResults {
     /// Markdown.
     pub fn table(&self) -> String {
-        let p50 = Spread::quantile(&self.handoffs_ms, 0.5);
-        let p99 = Spread::quantile(&self.handoffs_ms, 0.99);
         let mut s = String::from("\n### Lock\n\n| figure | value |\n|---|--:|\n");
         s += &format!(
             "| commands per uncontended try_lock + release | {} ({}) |\n",
@@ -180,15 +254,22 @@ impl LockResults {
             self.raw_commands.len(),
             self.raw_commands.join(", ")
         );
-        s += &format!(
-            "| {WAITERS} waiters, `.wait`: critical sections/s | {:.1} ({} sections in {:.2} s) |\n",
-            self.per_second(),
-            self.sections,
-            self.wall.as_secs_f64()
-        );
-        s += &format!("| hand-off latency p50 (release → next holder) | {p50:.2} ms |\n");
-        s += &format!("| hand-off latency p99 | {p99:.2} ms |\n");
-        s += &format!("| overlapping critical sections | {} |\n", self.overlaps);
+        s += "\n| {WAITERS} waiters, `.wait` | sections/s | hand-off p50 ms | p99 ms | overlaps | commands per idle waiter per s |\n|---|--:|--:|--:|--:|--:|\n"
+            .replace("{WAITERS}", &WAITERS.to_string())
+            .as_str();
+        for c in &self.contention {
+            s += &format!(
+                "| {} | {:.1} ({} in {:.2} s) | {:.2} | {:.2} | {} | {:.2} |\n",
+                c.mode,
+                c.per_second(),
+                c.sections,
+                c.wall.as_secs_f64(),
+                Spread::quantile(&c.handoffs_ms, 0.5),
+                Spread::quantile(&c.handoffs_ms, 0.99),
+                c.overlaps,
+                c.idle_commands_per_waiter_sec,
+            );
+        }
         s
     }
 
@@ -199,12 +280,65 @@ impl LockResults {
             "closure_commands": self.closure_commands,
             "raw_commands": self.raw_commands,
             "waiters": WAITERS,
-            "sections": self.sections,
-            "seconds": self.wall.as_secs_f64(),
-            "sections_per_sec": crate::report::round3(self.per_second()),
-            "handoff_ms_p50": crate::report::round3(Spread::quantile(&self.handoffs_ms, 0.5)),
-            "handoff_ms_p99": crate::report::round3(Spread::quantile(&self.handoffs_ms, 0.99)),
-            "overlaps": self.overlaps,
+            "contention": self.contention.iter().map(|c| json!({
+                "mode": c.mode,
+                "sections": c.sections,
+                "seconds": c.wall.as_secs_f64(),
+                "sections_per_sec": crate::report::round3(c.per_second()),
+                "handoff_ms_p50": crate::report::round3(Spread::quantile(&c.handoffs_ms, 0.5)),
+                "handoff_ms_p99": crate::report::round3(Spread::quantile(&c.handoffs_ms, 0.99)),
+                "overlaps": c.overlaps,
+                "idle_commands_per_waiter_sec": crate::report::round3(c.idle_commands_per_waiter_sec),
+            })).collect::<Vec<_>>(),
         })
+    }
+
+    /// Draws the hand-off latency distributions (one cumulative curve per
+    /// way of waiting) as an SVG at `path`.
+    pub fn plot(&self, path: &std::path::Path) -> Result<(), BoxError> {
+        use plotters::prelude::*;
+        let root = SVGBackend::new(path, (720, 420)).into_drawing_area();
+        root.fill(&WHITE)?;
+        let most = self
+            .contention
+            .iter()
+            .flat_map(|c| c.handoffs_ms.iter().copied())
+            .fold(1.0_f64, f64::max);
+        let mut chart = ChartBuilder::on(&root)
+            .caption(
+                format!("Lock hand-off latency, {WAITERS} waiters (cumulative share)"),
+                ("sans-serif", 18),
+            )
+            .margin(12)
+            .x_label_area_size(40)
+            .y_label_area_size(48)
+            .build_cartesian_2d((0.05_f64..most * 1.1).log_scale(), 0.0_f64..1.0)?;
+        chart
+            .configure_mesh()
+            .x_desc("release → next holder (ms, log scale)")
+            .y_desc("share of hand-offs")
+            .draw()?;
+        for (c, color) in self.contention.iter().zip([BLUE, RED]) {
+            let mut sorted = c.handoffs_ms.clone();
+            sorted.sort_by(f64::total_cmp);
+            let n = sorted.len().max(1) as f64;
+            let points: Vec<(f64, f64)> = sorted
+                .iter()
+                .enumerate()
+                .map(|(i, ms)| (ms.max(0.05), (i + 1) as f64 / n))
+                .collect();
+            chart
+                .draw_series(LineSeries::new(points, color.stroke_width(2)))?
+                .label(format!(
+                    "{} (p50 {:.2} ms, p99 {:.2} ms)",
+                    c.mode,
+                    Spread::quantile(&c.handoffs_ms, 0.5),
+                    Spread::quantile(&c.handoffs_ms, 0.99)
+                ))
+                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color));
+        }
+        chart.configure_series_labels().border_style(BLACK).background_style(WHITE).draw()?;
+        root.present()?;
+        Ok(())
     }
 }

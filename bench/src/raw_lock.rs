@@ -1,7 +1,8 @@
 //! The lock protocol written by hand on the raw driver: what a user of
 //! `mongodb` alone would write for the same guarantees (server-clock
-//! expiry, fencing token, compare-and-delete release), with the same
-//! commands, pipelines and write concern as the `lock` crate.
+//! expiry, a fencing token counted by the acquisition, compare-and-clear
+//! release), with the same commands, pipelines and write concern as the
+//! `lock` crate.
 
 use std::time::Duration;
 
@@ -14,16 +15,15 @@ use crate::e2e::BoxError;
 /// The ttl of the benchmark's leases.
 pub const LOCK_TTL: Duration = Duration::from_secs(10);
 
-/// The `i`-th key of a side: eight keys per side, reused, so the fence
+/// The `i`-th key of a side: eight keys per side, reused, so the lease
 /// collection stays small.
 pub fn lock_key(side: &str, i: u64) -> String {
     format!("{side}-{}", i % 8)
 }
 
-/// Hand-written locks on `locks` and `lock_fences`.
+/// Hand-written locks on `locks`.
 pub struct RawLocks {
     locks: Collection<Document>,
-    fences: Collection<Document>,
 }
 
 /// `$lte: [expires_at, $$NOW]` in milliseconds, as the lock crate compares.
@@ -34,11 +34,11 @@ fn expired() -> Document {
 impl RawLocks {
     /// Locks in `db`.
     pub fn new(db: &Database) -> Self {
-        RawLocks { locks: db.collection("locks"), fences: db.collection("lock_fences") }
+        RawLocks { locks: db.collection("locks") }
     }
 
-    /// Takes `key` if free: acquire upsert, then the fence bump. Returns
-    /// `(owner, token)`, or `None` when held.
+    /// Takes `key` if free, counting its token in the same upsert.
+    /// Returns `(owner, token)`, or `None` when held.
     pub async fn try_lock(
         &self,
         key: &str,
@@ -49,12 +49,15 @@ impl RawLocks {
         let take = |taken: Bson, kept: &str| doc! { "$cond": ["$__lock_free", taken, kept] };
         let pipeline = vec![
             doc! { "$set": { "__lock_free": {
-                "$or": [{ "$eq": [{ "$type": "$owner" }, "missing"] }, expired()]
+                "$or": [{ "$in": [{ "$type": "$owner" }, ["missing", "null"]] }, expired()]
             } } },
             doc! { "$set": {
                 "owner": take(doc! { "$literal": &owner }.into(), "$owner"),
                 "expires_at": take(doc! { "$add": ["$$NOW", ttl_ms] }.into(), "$expires_at"),
-                "token": take(Bson::Null, "$token"),
+                "token": take(
+                    doc! { "$add": [{ "$ifNull": ["$token", 0_i64] }, 1_i64] }.into(),
+                    "$token",
+                ),
                 "created_at": take("$$NOW".into(), "$created_at"),
                 "updated_at": take(Bson::Null, "$updated_at"),
             } },
@@ -67,33 +70,23 @@ impl RawLocks {
             .return_document(ReturnDocument::After)
             .write_concern(durable())
             .await?;
-        if lock.as_ref().and_then(|l| l.get_str("owner").ok()) != Some(owner.as_str()) {
-            return Ok(None);
+        match lock {
+            Some(lock) if lock.get_str("owner").ok() == Some(owner.as_str()) => {
+                Ok(Some((owner, lock.get_i64("token")?)))
+            }
+            _ => Ok(None),
         }
-        let bump = vec![doc! { "$set": {
-            "token": { "$add": [{ "$ifNull": ["$token", 0_i64] }, 1_i64] },
-            "created_at": { "$ifNull": ["$created_at", "$$NOW"] },
-            "updated_at": "$$NOW",
-        } }];
-        let fence = self
-            .fences
-            .find_one_and_update(doc! { "_id": key }, bump)
-            .upsert(true)
-            .return_document(ReturnDocument::After)
-            .write_concern(durable())
-            .await?
-            .ok_or("no fence")?;
-        Ok(Some((owner, fence.get_i64("token")?)))
     }
 
-    /// Deletes `key`'s lease if `owner` still holds it.
+    /// Clears `key`'s owner if it is still `owner`.
     pub async fn release(&self, key: &str, owner: &str) -> Result<(), BoxError> {
-        let deleted = self
+        let release = vec![doc! { "$unset": "owner" }, doc! { "$set": { "updated_at": "$$NOW" } }];
+        let released = self
             .locks
-            .delete_one(doc! { "_id": key, "owner": owner })
+            .update_one(doc! { "_id": key, "owner": owner }, release)
             .write_concern(durable())
             .await?;
-        if deleted.deleted_count != 1 {
+        if released.matched_count != 1 {
             return Err("lease lost".into());
         }
         Ok(())

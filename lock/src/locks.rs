@@ -54,6 +54,8 @@ pub(crate) struct Inner {
     carried: tokio::sync::OnceCell<()>,
     /// How waits wait, decided by the first one.
     pub(crate) waiting: tokio::sync::OnceCell<crate::wait::Mode>,
+    /// Waits poll even where change streams exist.
+    pub(crate) polling: bool,
 }
 
 impl std::fmt::Debug for Locks {
@@ -79,6 +81,7 @@ impl Locks {
                 write_concern: durable_majority(),
                 carried: tokio::sync::OnceCell::new(),
                 waiting: tokio::sync::OnceCell::new(),
+                polling: false,
             }),
         }
     }
@@ -93,6 +96,15 @@ impl Locks {
         self.rebuild(|inner| inner.write_concern = write_concern)
     }
 
+    /// The same locks, whose waits poll with jittered backoff (2 ms
+    /// doubling to 100 ms, and at the holder's expiry) instead of watching
+    /// for releases with a change stream: for deployments where a change
+    /// stream per waiter costs too much. Each waiter then sends attempts
+    /// while the lock is held.
+    pub fn polling(self) -> Self {
+        self.rebuild(|inner| inner.polling = true)
+    }
+
     fn rebuild(self, change: impl FnOnce(&mut Inner)) -> Self {
         let mut inner = Inner {
             locks: self.inner.locks.clone(),
@@ -102,6 +114,7 @@ impl Locks {
             write_concern: self.inner.write_concern.clone(),
             carried: tokio::sync::OnceCell::new(),
             waiting: tokio::sync::OnceCell::new(),
+            polling: self.inner.polling,
         };
         change(&mut inner);
         Locks { inner: Arc::new(inner) }

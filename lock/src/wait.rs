@@ -64,6 +64,9 @@ impl Locks {
             .waiting
             .get_or_init(|| async {
                 let offset_ms = self.server_offset_ms().await.unwrap_or(0);
+                if self.inner.polling {
+                    return Mode::Polling { offset_ms };
+                }
                 match self.open_releases("").await {
                     Some(_) => Mode::Notified { offset_ms },
                     None => {

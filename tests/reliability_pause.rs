@@ -164,7 +164,7 @@ async fn nothing_hangs_on_a_paused_server_when_a_timeout_is_set() {
         if other.try_lock("other", Duration::from_secs(1)).await.unwrap().is_some() {
             break resumed.elapsed();
         }
-        assert!(resumed.elapsed() < Duration::from_secs(3), "a timed-out acquire kept the key");
+        assert!(resumed.elapsed() < Duration::from_secs(4), "a timed-out acquire kept the key");
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
     println!("[reliability] {NAME}: the key was free {} ms after the resume", freed.as_millis());

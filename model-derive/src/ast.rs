@@ -95,17 +95,10 @@ pub fn parse(input: &DeriveInput) -> darling::Result<Model> {
             .with_span(&attrs.generics),
         );
     }
-    let container = errors
-        .handle(serde_attr::parse(&attrs.attrs).map_err(darling::Error::from))
-        .unwrap_or_default();
-    for (name, span) in &container.unsupported {
-        errors.push(
-            darling::Error::custom(format!(
-                "`#[serde({name})]` is not supported on a model: it changes the stored shape"
-            ))
-            .with_span(span),
-        );
-    }
+    let container = serde_attr::parse_checked(&attrs.attrs, &mut errors, |name| {
+        format!("`#[serde({name})]` is not supported on a model: it changes the stored shape")
+    })
+    .unwrap_or_default();
 
     let raw_fields = attrs.data.take_struct().expect("checked: named struct").fields;
     let field_names: Vec<String> =

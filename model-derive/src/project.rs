@@ -32,34 +32,21 @@ pub fn projection(input: &DeriveInput) -> darling::Result<TokenStream> {
         );
         return errors.finish().map(|()| TokenStream::new());
     };
-    let container = errors
-        .handle(serde_attr::parse(&attrs.attrs).map_err(darling::Error::from))
-        .unwrap_or_default();
-    for (name, span) in &container.unsupported {
-        errors.push(
-            darling::Error::custom(format!(
-                "`#[serde({name})]` is not supported on a projection: its fields must read as the model stores them"
-            ))
-            .with_span(span),
-        );
-    }
+    let container = serde_attr::parse_checked(&attrs.attrs, &mut errors, |name| {
+        format!(
+            "`#[serde({name})]` is not supported on a projection: its fields must read as the model stores them"
+        )
+    })
+    .unwrap_or_default();
     let mut stored_names = Vec::new();
     let mut checks = Vec::new();
     for field in attrs.data.take_struct().expect("checked: named struct").fields {
         let ident = field.ident.as_ref().expect("named");
-        let Some(serde) =
-            errors.handle(serde_attr::parse(&field.attrs).map_err(darling::Error::from))
-        else {
+        let Some(serde) = serde_attr::parse_checked(&field.attrs, &mut errors, |name| {
+            format!("`#[serde({name})]` is not supported on a projection's field")
+        }) else {
             continue;
         };
-        for (name, span) in &serde.unsupported {
-            errors.push(
-                darling::Error::custom(format!(
-                    "`#[serde({name})]` is not supported on a projection's field"
-                ))
-                .with_span(span),
-            );
-        }
         let stored = serde.stored_name(ident, &container);
         let constant =
             format_ident!("{}", ident.unraw().to_string().to_uppercase(), span = ident.span());

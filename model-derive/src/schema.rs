@@ -95,36 +95,23 @@ fn struct_field_type(input: &DeriveInput) -> darling::Result<TokenStream> {
             .with_span(&attrs.generics),
         );
     }
-    let container = errors
-        .handle(serde_attr::parse(&attrs.attrs).map_err(darling::Error::from))
-        .unwrap_or_default();
-    for (name, span) in &container.unsupported {
-        errors.push(
-            darling::Error::custom(format!(
-                "`#[serde({name})]` is not supported here: it changes the stored shape, so the field paths and the schema would not match it"
-            ))
-            .with_span(span),
-        );
-    }
+    let container = serde_attr::parse_checked(&attrs.attrs, &mut errors, |name| {
+        format!(
+            "`#[serde({name})]` is not supported here: it changes the stored shape, so the field paths and the schema would not match it"
+        )
+    })
+    .unwrap_or_default();
     let fields = attrs.data.take_struct().expect("checked: named struct").fields;
     let mut properties = Vec::new();
     let mut constants = Vec::new();
     let mut comparable = Vec::new();
     for field in &fields {
         let ident = field.ident.as_ref().expect("named");
-        let Some(serde) =
-            errors.handle(serde_attr::parse(&field.attrs).map_err(darling::Error::from))
-        else {
+        let Some(serde) = serde_attr::parse_checked(&field.attrs, &mut errors, |name| {
+            format!("`#[serde({name})]` is not supported here: every field is stored as itself")
+        }) else {
             continue;
         };
-        for (name, span) in &serde.unsupported {
-            errors.push(
-                darling::Error::custom(format!(
-                    "`#[serde({name})]` is not supported here: every field is stored as itself"
-                ))
-                .with_span(span),
-            );
-        }
         let stored = serde.stored_name(ident, &container);
         if let Some(error) = crate::ast::check_stored_name(&stored, ident) {
             errors.push(error);

@@ -130,3 +130,19 @@ fn skip_value(meta: &syn::meta::ParseNestedMeta<'_>) -> syn::Result<()> {
     }
     Ok(())
 }
+
+/// Parses the serde attributes of one item, pushing a spanned error to
+/// `errors` for each attribute that changes the stored shape (`refuse`
+/// words the message from the attribute's name); `None` when they do not
+/// parse (the error is pushed too).
+pub fn parse_checked(
+    attrs: &[Attribute],
+    errors: &mut darling::error::Accumulator,
+    refuse: impl Fn(&str) -> String,
+) -> Option<SerdeAttrs> {
+    let parsed = errors.handle(parse(attrs).map_err(darling::Error::from))?;
+    for (name, span) in &parsed.unsupported {
+        errors.push(darling::Error::custom(refuse(name)).with_span(span));
+    }
+    Some(parsed)
+}

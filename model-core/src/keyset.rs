@@ -288,10 +288,27 @@ fn past(keys: &[(&str, i32)], values: &[Bson]) -> Document {
         }
         branches.push(Bson::Document(branch));
     }
-    match branches.len() {
+    if branches.is_empty() {
         // Nothing is past: descending from `null` on every key.
-        0 => doc! { "_id": { "$in": [] } },
-        _ => doc! { "$or": branches },
+        return doc! { "_id": { "$in": [] } };
+    }
+    // A bound on the first key alone, implied by the branches, so that a
+    // planner can scan an index on it from the cursor on instead of
+    // testing every document against the `$or`.
+    let bound = match (keys.first(), values.first()) {
+        (Some((field, direction)), Some(value)) if !matches!(value, Bson::Null) => {
+            if *direction > 0 {
+                Some(doc! { *field: { "$gte": value.clone() } })
+            } else {
+                // Not above the value: the lower values and `null`.
+                Some(doc! { *field: { "$not": { "$gt": value.clone() } } })
+            }
+        }
+        _ => None,
+    };
+    match bound {
+        Some(bound) => doc! { "$and": [bound, { "$or": branches }] },
+        None => doc! { "$or": branches },
     }
 }
 
@@ -376,10 +393,18 @@ mod tests {
         let keys = [("a", -1), ("_id", 1)];
         assert_eq!(
             past(&keys, &[3.into(), 1.into()]),
-            doc! { "$or": [
+            doc! { "$and": [{ "a": { "$not": { "$gt": 3 } } }, { "$or": [
                 { "$or": [ { "a": { "$lt": 3 } }, { "a": { "$eq": null } } ] },
                 { "a": { "$eq": 3 }, "_id": { "$gt": 1 } },
-            ] }
+            ] }] }
+        );
+        let ascending = [("a", 1), ("_id", 1)];
+        assert_eq!(
+            past(&ascending, &[3.into(), 1.into()]),
+            doc! { "$and": [{ "a": { "$gte": 3 } }, { "$or": [
+                { "a": { "$gt": 3 } },
+                { "a": { "$eq": 3 }, "_id": { "$gt": 1 } },
+            ] }] }
         );
         assert_eq!(
             past(&keys, &[Bson::Null, 1.into()]),

@@ -522,3 +522,26 @@ async fn documents_from_before_the_version_field_start_at_zero() {
     let unversioned = orders.update_one(&key, Order::TOTAL.set(1)).if_version(0).await;
     assert!(matches!(unversioned, Err(Error::InvalidArgument { .. })), "{unversioned:?}");
 }
+
+#[tokio::test]
+async fn a_sort_on_a_unique_index_pages_without_the_key_as_tie_breaker() {
+    let conn = service().await;
+    let customers = conn.repo::<Customer>();
+    for name in ["d", "b", "e", "a", "c"] {
+        customers.insert_one(customer(&format!("{name}@x.org"), "Lyon", &[])).await.unwrap();
+    }
+    // `email` has a unique index: the sort on it is total by itself, so
+    // the cursor holds the email alone and an index on it serves the sort.
+    let mut seen = Vec::new();
+    let mut at = None;
+    loop {
+        let page = customers.scroll(Query::all()).sort(Customer::EMAIL.desc()).size(2).at(at);
+        let page = page.await.unwrap();
+        seen.extend(page.items.iter().map(|c| c.name.clone()));
+        match page.next {
+            Some(next) => at = Some(next),
+            None => break,
+        }
+    }
+    assert_eq!(seen, ["e", "d", "c", "b", "a"]);
+}

@@ -15,7 +15,7 @@ use mongodb::{Client, Collection};
 
 use crate::measure::{Sample, Stopwatch};
 use crate::raw_lock::{LOCK_TTL, RawLocks, lock_key};
-use model_bench::models::{Foo, FooInsert, foo_name};
+use model_bench::models::{BarGroup, Foo, FooInsert, FooName, foo_name};
 
 /// A boxed error: a benchmark stops at the first failure.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -37,6 +37,12 @@ pub enum Op {
     FindMany100,
     /// `paginate` with sort, offset 40, limit 20 (a count and a find).
     Paginate,
+    /// `find_many(Query::all()).limit(100).project::<FooName>()`: one field
+    /// of 100 documents (`{foo: 1, _id: 0}`).
+    Project,
+    /// `aggregate(Query::all())` with a `$group` by `bar % 10` and a
+    /// `$sort`, decoded into [`BarGroup`]s: 10 groups of 100 documents.
+    Aggregate,
     /// `Locks::try_lock` + `Locks::release` of a free key (three commands).
     LockCycle,
     /// `Locks::lock(key, closure)` of a free key: the cycle plus the
@@ -46,7 +52,7 @@ pub enum Op {
 
 impl Op {
     /// Every CRUD operation, in run order.
-    pub const ALL: [Op; 9] = [
+    pub const ALL: [Op; 11] = [
         Op::InsertOne,
         Op::FindByKey,
         Op::FindOneByQuery,
@@ -54,6 +60,8 @@ impl Op {
         Op::DeleteOne,
         Op::FindMany100,
         Op::Paginate,
+        Op::Project,
+        Op::Aggregate,
         Op::LockCycle,
         Op::LockClosure,
     ];
@@ -68,8 +76,27 @@ impl Op {
             Op::DeleteOne => "delete_one",
             Op::FindMany100 => "find_many (100 docs)",
             Op::Paginate => "paginate (20 of 100)",
+            Op::Project => "project (1 field of 100 docs)",
+            Op::Aggregate => "aggregate ($group of 100 docs)",
             Op::LockCycle => "lock try_lock+release",
             Op::LockClosure => "lock closure form",
+        }
+    }
+
+    /// The name `--op-loop` knows it by.
+    pub fn key(self) -> &'static str {
+        match self {
+            Op::InsertOne => "insert_one",
+            Op::FindByKey => "find",
+            Op::FindOneByQuery => "find_one",
+            Op::UpdateOne => "update_one",
+            Op::DeleteOne => "delete_one",
+            Op::FindMany100 => "find_many",
+            Op::Paginate => "paginate",
+            Op::Project => "project",
+            Op::Aggregate => "aggregate",
+            Op::LockCycle => "lock_cycle",
+            Op::LockClosure => "lock_closure",
         }
     }
 
@@ -87,7 +114,7 @@ impl Op {
 
     /// Whether an op reads many documents, so fewer are run.
     pub fn is_bulk(self) -> bool {
-        matches!(self, Op::FindMany100 | Op::Paginate)
+        matches!(self, Op::FindMany100 | Op::Paginate | Op::Project | Op::Aggregate)
     }
 }
 
@@ -214,6 +241,20 @@ impl Fixture {
                         .await?;
                     assert_eq!((page.count, docs.len()), (100, 20));
                 }
+                Op::Project => {
+                    let names =
+                        repo.find_many(Query::all()).limit(100).project::<FooName>().await?;
+                    assert_eq!(names.len(), 100);
+                }
+                Op::Aggregate => {
+                    let groups = repo
+                        .aggregate(Query::all())
+                        .stage(group_stage())
+                        .stage(group_sort())
+                        .into::<BarGroup>()
+                        .await?;
+                    assert_eq!(groups.len(), GROUPS);
+                }
                 Op::LockCycle => {
                     let key = lock_key("odm", i);
                     let lease = self.locks.try_lock(&key, LOCK_TTL).await?.ok_or("held")?;
@@ -282,6 +323,28 @@ impl Fixture {
                         .await?;
                     assert_eq!((count, docs.len()), (100, 20));
                 }
+                Op::Project => {
+                    let names: Vec<FooName> = raw
+                        .clone_with_type::<FooName>()
+                        .find(Document::new())
+                        .projection(doc! { "foo": 1, "_id": 0 })
+                        .limit(100)
+                        .await?
+                        .try_collect()
+                        .await?;
+                    assert_eq!(names.len(), 100);
+                }
+                Op::Aggregate => {
+                    // The pipeline the ODM sends: `$match` of the query first.
+                    let pipeline = [doc! { "$match": {} }, group_stage(), group_sort()];
+                    let groups: Vec<BarGroup> = raw
+                        .aggregate(pipeline)
+                        .with_type::<BarGroup>()
+                        .await?
+                        .try_collect()
+                        .await?;
+                    assert_eq!(groups.len(), GROUPS);
+                }
                 Op::LockCycle | Op::LockClosure => {
                     let key = lock_key("raw", i);
                     let lease = self.raw_locks.try_lock(&key, LOCK_TTL).await?.ok_or("held")?;
@@ -290,6 +353,50 @@ impl Fixture {
             }
         }
         self.after(op, n, 1);
+        Ok(())
+    }
+
+    /// Checks that both sides of a read that returns something other than
+    /// `Foo`s return the same values (length, order and fields).
+    pub async fn check_same_result(&self, op: Op) -> Result<(), BoxError> {
+        match op {
+            Op::Project => {
+                let odm = self.repo.find_many(Query::all()).limit(100).project::<FooName>().await?;
+                let raw: Vec<FooName> = self
+                    .raw
+                    .clone_with_type::<FooName>()
+                    .find(Document::new())
+                    .projection(doc! { "foo": 1, "_id": 0 })
+                    .limit(100)
+                    .await?
+                    .try_collect()
+                    .await?;
+                if odm != raw {
+                    return Err("project: the ODM and raw results differ".into());
+                }
+            }
+            Op::Aggregate => {
+                let odm = self
+                    .repo
+                    .aggregate(Query::all())
+                    .stage(group_stage())
+                    .stage(group_sort())
+                    .into::<BarGroup>()
+                    .await?;
+                let pipeline = [doc! { "$match": {} }, group_stage(), group_sort()];
+                let raw: Vec<BarGroup> = self
+                    .raw
+                    .aggregate(pipeline)
+                    .with_type::<BarGroup>()
+                    .await?
+                    .try_collect()
+                    .await?;
+                if odm != raw || odm.iter().map(|g| g.n).sum::<i64>() != 100 {
+                    return Err("aggregate: the ODM and raw results differ".into());
+                }
+            }
+            _ => {}
+        }
         Ok(())
     }
 
@@ -311,6 +418,20 @@ pub struct Pair {
     pub raw: Sample,
 }
 
+/// The `$group` stage of [`Op::Aggregate`]: count and sum of `bar` per
+/// `bar % 10`.
+fn group_stage() -> Document {
+    doc! { "$group": { "_id": { "$mod": ["$bar", 10_i64] }, "n": { "$sum": 1 }, "total": { "$sum": "$bar" } } }
+}
+
+/// The `$sort` stage of [`Op::Aggregate`], so both sides get the groups in one order.
+fn group_sort() -> Document {
+    doc! { "$sort": { "_id": 1 } }
+}
+
+/// Groups [`Op::Aggregate`] returns over the seed of 100.
+const GROUPS: usize = 10;
+
 /// Measured ops of each side run in this many alternating chunks per
 /// round (ABBA order), so load from other processes hits both sides alike.
 const CHUNKS: u64 = 6;
@@ -331,6 +452,7 @@ pub async fn round(
         let warm = (n / 10).max(3);
         let db = format!("bench_{tag}_r{round}_{}", op.name().split(' ').next().unwrap_or("op"));
         let mut fixture = Fixture::new(client, &db, op, n, warm).await?;
+        fixture.check_same_result(op).await?;
         fixture.run(op, Side::Odm, warm).await?;
         fixture.run(op, Side::Raw, warm).await?;
         let mut pair = Pair { odm: Sample::default(), raw: Sample::default() };

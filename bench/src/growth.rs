@@ -1,10 +1,12 @@
 //! How cost grows with work: `insert_many` per document at two sizes,
 //! `iterate` (a stream) with its peak memory measured in a child process,
-//! beside `find_many` (a `Vec`), and `paginate` time against the offset,
-//! beside keyset pagination.
+//! beside `find_many` (a `Vec`) and the raw driver's default batches, on
+//! small `Foo`s and on ~1.5 KiB `Blob`s; and the time of a page against
+//! its offset, `paginate` (skip) beside `scroll` (keyset), with a walk
+//! over every keyset page.
 
-use futures::TryStreamExt;
-use model::{Connection, DateTime, Query, Uuid};
+use futures::{StreamExt, TryStreamExt};
+use model::{Connection, DateTime, Model, PageCursor, Query, Uuid};
 use serde_json::{Value, json};
 
 use crate::Plan;
@@ -12,7 +14,7 @@ use crate::e2e::BoxError;
 use crate::measure::{Sample, Spread, Stopwatch, proc_status_kib};
 use crate::progress;
 use crate::report::round3;
-use model_bench::models::{Foo, foo_insert, foo_name};
+use model_bench::models::{BLOB_PAYLOAD, Blob, Foo, blob, foo_insert, foo_name};
 
 /// The hidden first argument that makes the binary a child measuring one read.
 pub const CHILD: &str = "__child-read";
@@ -22,6 +24,15 @@ const PAGE: u64 = 100;
 
 /// Fetches per offset (the median is reported).
 const REPEATS: usize = 3;
+
+/// The ways a whole collection is read, on `Foo`s.
+const FOO_READS: [&str; 4] = ["raw_find", "iterate", "iterate_batch_1000", "find_many"];
+
+/// The ways a whole collection is read, on `Blob`s.
+const BLOB_READS: [&str; 3] = ["raw_find", "iterate", "find_many"];
+
+/// `Blob`s per `insert_many` call while seeding.
+const BLOB_CHUNK: usize = 10_000;
 
 /// One `insert_many`.
 #[derive(Debug, Clone)]
@@ -37,10 +48,14 @@ pub struct InsertRow {
 /// One read of a whole collection, measured in a child process.
 #[derive(Debug, Clone)]
 pub struct ReadRow {
+    /// `foo` or `blob`.
+    pub model: &'static str,
     /// Documents in the collection.
     pub docs: u64,
-    /// `iterate` (stream, driver batches), `iterate_batch_1000` (stream,
-    /// `.batch_size(1000)`) or `find_many` (collect into a Vec).
+    /// `raw_find` (the driver's `find({})` stream with its default batches:
+    /// 101 documents, then up to 16 MiB), `iterate` (stream, the default
+    /// of [`model::ITERATE_BATCH_SIZE`] per batch), `iterate_batch_1000`
+    /// (stream, `.batch_size(1000)`) or `find_many` (collect into a Vec).
     pub how: String,
     /// Peak RSS before the read (runtime, client, connection), KiB.
     pub hwm_before_kib: u64,
@@ -57,12 +72,22 @@ pub struct PageRow {
     pub docs: u64,
     /// Offset of the page.
     pub offset: u64,
-    /// `paginate` (count + skip/limit find) or `keyset` (`gt` + limit).
+    /// `paginate` (count + skip/limit find) or `scroll` (keyset: the page
+    /// at the cursor the walk kept for this offset).
     pub how: &'static str,
     /// Median wall ms over the repetitions.
     pub wall_ms: f64,
     /// Median CPU ms over the repetitions.
     pub cpu_ms: f64,
+}
+
+/// A walk over every keyset page of a collection, from the first.
+#[derive(Debug, Clone, Copy)]
+pub struct WalkRow {
+    /// Documents in the collection.
+    pub docs: u64,
+    /// Its cost: `ops` is the number of pages.
+    pub sample: Sample,
 }
 
 /// Everything the growth section measured.
@@ -72,8 +97,12 @@ pub struct Growth {
     pub inserts: Vec<InsertRow>,
     /// Whole-collection reads.
     pub reads: Vec<ReadRow>,
+    /// Bytes of one stored `Blob` (its BSON).
+    pub blob_bytes: usize,
     /// Page fetches.
     pub pages: Vec<PageRow>,
+    /// The walk over every keyset page.
+    pub walk: Option<WalkRow>,
 }
 
 /// Runs the growth measurements against `uri`.
@@ -90,15 +119,28 @@ pub fn run(plan: &Plan, uri: &str) -> Result<Growth, BoxError> {
         progress!("growth: insert_many of {size}");
         let rows = runtime.block_on(insert_many(uri, &odm_db, &raw_db, size, i % 2 == 1))?;
         growth.inserts.extend(rows);
-        for how in ["iterate", "iterate_batch_1000", "find_many"] {
-            progress!("growth: {how} over {size} (child process)");
-            growth.reads.push(read_in_child(uri, &odm_db, size, how)?);
+        for how in FOO_READS {
+            progress!("growth: {how} over {size} foos (child process)");
+            growth.reads.push(read_in_child(uri, &odm_db, size, "foo", how)?);
         }
     }
     if let Some(&size) = sizes.last() {
         let db = &databases[databases.len() - 2];
-        progress!("growth: paginate at deep offsets of {size}");
-        growth.pages = runtime.block_on(pages(uri, db, size))?;
+        progress!("growth: keyset walk and pages at offsets of {size}");
+        let (walk, pages) = runtime.block_on(pages(uri, db, size))?;
+        growth.walk = Some(walk);
+        growth.pages = pages;
+    }
+    growth.blob_bytes = bson::to_vec(&blob(0, DateTime::now()))?.len();
+    for &size in plan.blob_sizes {
+        let db = testkit::unique_name(&format!("growth_blob_{size}"));
+        databases.push(db.clone());
+        progress!("growth: seeding {size} blobs of {} bytes", growth.blob_bytes);
+        runtime.block_on(seed_blobs(uri, &db, size))?;
+        for how in BLOB_READS {
+            progress!("growth: {how} over {size} blobs (child process)");
+            growth.reads.push(read_in_child(uri, &db, size, "blob", how)?);
+        }
     }
     runtime.block_on(async {
         let client = mongodb::Client::with_uri_str(uri).await?;
@@ -156,9 +198,29 @@ async fn insert_many(
     Ok(rows)
 }
 
-fn read_in_child(uri: &str, db: &str, size: u64, how: &str) -> Result<ReadRow, BoxError> {
+/// Inserts `size` `Blob`s into `db`, in calls of [`BLOB_CHUNK`].
+async fn seed_blobs(uri: &str, db: &str, size: u64) -> Result<(), BoxError> {
+    let client = mongodb::Client::with_uri_str(uri).await?;
+    let coll = client.database(db).collection::<Blob>(Blob::COLLECTION);
+    let now = DateTime::now();
+    let size = size as usize;
+    for start in (0..size).step_by(BLOB_CHUNK) {
+        let docs: Vec<Blob> = (start..size.min(start + BLOB_CHUNK)).map(|i| blob(i, now)).collect();
+        coll.insert_many(&docs).await?;
+    }
+    client.shutdown().await;
+    Ok(())
+}
+
+fn read_in_child(
+    uri: &str,
+    db: &str,
+    size: u64,
+    model: &'static str,
+    how: &str,
+) -> Result<ReadRow, BoxError> {
     let output = std::process::Command::new(std::env::current_exe()?)
-        .args([CHILD, uri, db, &size.to_string(), how])
+        .args([CHILD, uri, db, &size.to_string(), model, how])
         .output()?;
     if !output.status.success() {
         return Err(
@@ -168,6 +230,7 @@ fn read_in_child(uri: &str, db: &str, size: u64, how: &str) -> Result<ReadRow, B
     let line: Value = serde_json::from_slice(&output.stdout)?;
     let get = |k: &str| line[k].as_u64().ok_or_else(|| format!("child output without {k}"));
     Ok(ReadRow {
+        model,
         docs: size,
         how: how.to_string(),
         hwm_before_kib: get("hwm_before_kib")?,
@@ -180,67 +243,131 @@ fn read_in_child(uri: &str, db: &str, size: u64, how: &str) -> Result<ReadRow, B
     })
 }
 
-/// The child: reads the whole collection one way and prints peak RSS
-/// before and after, as JSON on stdout.
+/// The child: reads the whole collection of `foo`s or `blob`s one way and
+/// prints peak RSS before and after, as JSON on stdout.
 pub fn child(args: &[String]) -> Result<(), BoxError> {
-    let [uri, db, size, how] = args else {
-        return Err(format!("{CHILD} URI DB SIZE iterate|iterate_batch_1000|find_many").into());
+    let [uri, db, size, model, how] = args else {
+        return Err(format!(
+            "{CHILD} URI DB SIZE foo|blob raw_find|iterate|iterate_batch_1000|find_many"
+        )
+        .into());
     };
     let size: u64 = size.parse()?;
     let runtime = crate::Flavor::CurrentThread.runtime();
     runtime.block_on(async {
         let client = mongodb::Client::with_uri_str(uri).await?;
-        let repo = Connection::from_client(client.clone(), db.as_str()).repo::<Foo>();
-        // Connect and touch the collection first, so the baseline has them.
-        repo.count(Query::all()).await?;
-        let hwm_before = proc_status_kib("VmHWM:").ok_or("no VmHWM")?;
-        let watch = Stopwatch::start();
-        let docs = match how.as_str() {
-            "iterate" | "iterate_batch_1000" => {
-                let mut stream = if how == "iterate" {
-                    repo.iterate(Query::all()).await?
-                } else {
-                    repo.iterate(Query::all()).batch_size(1000).await?
-                };
-                let mut n = 0u64;
-                while let Some(doc) = stream.try_next().await? {
-                    n += u64::from(doc.bar.is_some());
-                }
-                n
+        let line = match model.as_str() {
+            "foo" => read_all::<Foo>(&client, db, how, |d| d.bar.is_some()).await?,
+            "blob" => {
+                read_all::<Blob>(&client, db, how, |d| d.payload.len() == BLOB_PAYLOAD).await?
             }
-            _ => {
-                let all = repo.find_many(Query::all()).await?;
-                all.iter().filter(|d| d.bar.is_some()).count() as u64
-            }
+            other => return Err(format!("no model `{other}`").into()),
         };
-        let sample = watch.stop(docs);
-        let hwm_after = proc_status_kib("VmHWM:").ok_or("no VmHWM")?;
-        if docs != size {
-            return Err(format!("read {docs} documents, expected {size}").into());
-        }
-        println!(
-            "{}",
-            json!({
-                "docs": docs,
-                "hwm_before_kib": hwm_before,
-                "hwm_after_kib": hwm_after,
-                "cpu_us": sample.cpu.as_micros() as u64,
-                "wall_us": sample.wall.as_micros() as u64,
-            })
-        );
         client.shutdown().await;
+        if line["docs"].as_u64() != Some(size) {
+            return Err(format!("read {} documents, expected {size}", line["docs"]).into());
+        }
+        println!("{line}");
         Ok(())
     })
 }
 
-async fn pages(uri: &str, db: &str, size: u64) -> Result<Vec<PageRow>, BoxError> {
+/// Reads every `M` of `db` the way `how` says, counting those `keep`
+/// accepts (so each is decoded and looked at), between two readings of
+/// the peak RSS.
+async fn read_all<M: Model>(
+    client: &mongodb::Client,
+    db: &str,
+    how: &str,
+    keep: fn(&M) -> bool,
+) -> Result<Value, BoxError> {
+    let repo = Connection::from_client(client.clone(), db).repo::<M>();
+    let coll = client.database(db).collection::<M>(M::COLLECTION);
+    // Connect and touch the collection first, so the baseline has them.
+    repo.count(Query::all()).await?;
+    let hwm_before = proc_status_kib("VmHWM:").ok_or("no VmHWM")?;
+    let watch = Stopwatch::start();
+    let docs = match how {
+        "raw_find" | "iterate" | "iterate_batch_1000" => {
+            let mut stream = match how {
+                // What `iterate` did before its default batch size.
+                "raw_find" => {
+                    coll.find(bson::Document::new()).await?.map_err(BoxError::from).boxed()
+                }
+                "iterate" => repo.iterate(Query::all()).await?.map_err(BoxError::from).boxed(),
+                _ => repo
+                    .iterate(Query::all())
+                    .batch_size(1000)
+                    .await?
+                    .map_err(BoxError::from)
+                    .boxed(),
+            };
+            let mut n = 0u64;
+            while let Some(doc) = stream.try_next().await? {
+                n += u64::from(keep(&doc));
+            }
+            n
+        }
+        "find_many" => {
+            let all = repo.find_many(Query::all()).await?;
+            all.iter().filter(|d| keep(d)).count() as u64
+        }
+        other => return Err(format!("no read `{other}`").into()),
+    };
+    let sample = watch.stop(docs);
+    let hwm_after = proc_status_kib("VmHWM:").ok_or("no VmHWM")?;
+    Ok(json!({
+        "docs": docs,
+        "hwm_before_kib": hwm_before,
+        "hwm_after_kib": hwm_after,
+        "cpu_us": sample.cpu.as_micros() as u64,
+        "wall_us": sample.wall.as_micros() as u64,
+    }))
+}
+
+/// The keyset walk over every page of `size` `Foo`s sorted by `foo`, and
+/// the pages at offsets 0, 10%, 50% and the last: `paginate` (skip) beside
+/// `scroll` at the cursor the walk kept for that offset.
+async fn pages(uri: &str, db: &str, size: u64) -> Result<(WalkRow, Vec<PageRow>), BoxError> {
     let client = mongodb::Client::with_uri_str(uri).await?;
     let repo = Connection::from_client(client.clone(), db).repo::<Foo>();
-    let mut offsets = vec![0, size / 10, size / 2, size - PAGE];
+    // Page starts: each offset rounded down to a whole page.
+    let mut offsets: Vec<u64> =
+        [0, size / 10, size / 2, size - PAGE].iter().map(|o| o / PAGE * PAGE).collect();
     offsets.dedup();
+
+    let mut kept: Vec<(u64, Option<PageCursor>)> = Vec::new();
+    let mut cursor: Option<PageCursor> = None;
+    let mut offset = 0u64;
+    let mut pages = 0u64;
+    let watch = Stopwatch::start();
+    loop {
+        if offsets.contains(&offset) {
+            kept.push((offset, cursor.clone()));
+        }
+        let page = repo.scroll(Query::all()).sort(Foo::FOO.asc()).size(PAGE).at(cursor).await?;
+        assert_eq!(page.items.first().map(|d| d.foo.clone()), Some(foo_name(offset as usize)));
+        offset += page.items.len() as u64;
+        pages += 1;
+        if pages.is_multiple_of(100) {
+            progress!(
+                "growth: keyset walk at page {pages} ({:.0} s)",
+                watch.stop(1).wall.as_secs_f64()
+            );
+        }
+        match page.next {
+            Some(next) => cursor = Some(next),
+            None => break,
+        }
+    }
+    let walk = WalkRow { docs: size, sample: watch.stop(pages) };
+    assert_eq!(offset, size, "the walk read every document once");
+    assert_eq!(pages, size.div_ceil(PAGE));
+    assert_eq!(kept.len(), offsets.len());
+
     let mut rows = Vec::new();
-    for offset in offsets {
-        for how in ["paginate", "keyset"] {
+    for (offset, cursor) in kept {
+        for how in ["paginate", "scroll"] {
             let mut wall = Vec::new();
             let mut cpu = Vec::new();
             for _ in 0..REPEATS {
@@ -252,12 +379,13 @@ async fn pages(uri: &str, db: &str, size: u64) -> Result<Vec<PageRow>, BoxError>
                         .limit(PAGE)
                         .await?
                         .1
-                } else if offset == 0 {
-                    repo.find_many(Query::all()).sort(Foo::FOO.asc()).limit(PAGE).await?
                 } else {
-                    // The last key of the previous page is all keyset needs.
-                    let after = foo_name(offset as usize - 1);
-                    repo.find_many(Foo::FOO.gt(after)).sort(Foo::FOO.asc()).limit(PAGE).await?
+                    repo.scroll(Query::all())
+                        .sort(Foo::FOO.asc())
+                        .size(PAGE)
+                        .at(cursor.clone())
+                        .await?
+                        .items
                 };
                 let sample = watch.stop(1);
                 assert_eq!(docs.len() as u64, PAGE);
@@ -275,7 +403,7 @@ async fn pages(uri: &str, db: &str, size: u64) -> Result<Vec<PageRow>, BoxError>
         }
     }
     client.shutdown().await;
-    Ok(rows)
+    Ok((walk, rows))
 }
 
 impl Growth {
@@ -293,11 +421,15 @@ impl Growth {
                 r.sample.ops_per_sec()
             );
         }
-        s += "\n### Growth: reading a whole collection (child process per row)\n\n";
-        s += "| documents | how | peak RSS before (MiB) | peak RSS after (MiB) | growth (MiB) | wall µs/doc | CPU µs/doc |\n|--:|---|--:|--:|--:|--:|--:|\n";
+        s += &format!(
+            "\n### Growth: reading a whole collection (child process per row; a blob is {} bytes of BSON)\n\n",
+            self.blob_bytes
+        );
+        s += "| model | documents | how | peak RSS before (MiB) | peak RSS after (MiB) | growth (MiB) | wall µs/doc | CPU µs/doc |\n|---|--:|---|--:|--:|--:|--:|--:|\n";
         for r in &self.reads {
             s += &format!(
-                "| {} | {} | {:.1} | {:.1} | {:.1} | {:.2} | {:.2} |\n",
+                "| {} | {} | {} | {:.1} | {:.1} | {:.1} | {:.2} | {:.2} |\n",
+                r.model,
                 r.docs,
                 r.how,
                 r.hwm_before_kib as f64 / 1024.0,
@@ -316,6 +448,17 @@ impl Growth {
                 r.docs, r.offset, r.how, r.wall_ms, r.cpu_ms
             );
         }
+        if let Some(w) = &self.walk {
+            s += &format!(
+                "\n### Growth: every keyset page once (`scroll`, {PAGE} a page, from the first)\n\n| documents | pages | wall ms | CPU ms | wall ms/page | CPU ms/page |\n|--:|--:|--:|--:|--:|--:|\n| {} | {} | {:.0} | {:.0} | {:.2} | {:.2} |\n",
+                w.docs,
+                w.sample.ops,
+                w.sample.wall.as_secs_f64() * 1e3,
+                w.sample.cpu.as_secs_f64() * 1e3,
+                w.sample.wall_us() / 1e3,
+                w.sample.cpu_us() / 1e3,
+            );
+        }
         s
     }
 
@@ -328,7 +471,9 @@ impl Growth {
                 "wall_us_per_doc": round3(r.sample.wall_us()),
                 "cpu_us_per_doc": round3(r.sample.cpu_us()),
             })).collect::<Vec<_>>(),
+            "blob_bytes": self.blob_bytes,
             "read_all": self.reads.iter().map(|r| json!({
+                "model": r.model,
                 "docs": r.docs,
                 "how": r.how,
                 "peak_rss_before_kib": r.hwm_before_kib,
@@ -343,6 +488,12 @@ impl Growth {
                 "wall_ms": round3(r.wall_ms),
                 "cpu_ms": round3(r.cpu_ms),
             })).collect::<Vec<_>>(),
+            "keyset_walk": self.walk.map(|w| json!({
+                "docs": w.docs,
+                "pages": w.sample.ops,
+                "wall_ms": round3(w.sample.wall.as_secs_f64() * 1e3),
+                "cpu_ms": round3(w.sample.cpu.as_secs_f64() * 1e3),
+            })),
         })
     }
 }

@@ -14,6 +14,7 @@ mod growth;
 mod lock_bench;
 mod lock_loop;
 mod measure;
+mod op_loop;
 mod raw_lock;
 mod report;
 mod server;
@@ -36,8 +37,12 @@ pub struct Plan {
     pub ops: u64,
     /// A fresh server for every round (else one per run).
     pub fresh_server_per_round: bool,
-    /// Collection sizes for `iterate` and `insert_many`.
+    /// Collection sizes of `Foo` for `insert_many`, whole reads and (the
+    /// last) keyset and offset pages.
     pub growth_sizes: &'static [u64],
+    /// Collection sizes of `Blob` (~1.5 KiB documents) for the memory a
+    /// whole read holds.
+    pub blob_sizes: &'static [u64],
     /// Lock cycles per side per round.
     pub lock_cycles: u64,
     /// Critical sections in the contended-lock test.
@@ -50,6 +55,7 @@ const SHORT: Plan = Plan {
     ops: 40,
     fresh_server_per_round: false,
     growth_sizes: &[1_000, 5_000],
+    blob_sizes: &[2_000, 5_000],
     lock_cycles: 20,
     contended_sections: 40,
 };
@@ -60,6 +66,7 @@ const FULL: Plan = Plan {
     ops: 300,
     fresh_server_per_round: true,
     growth_sizes: &[10_000, 100_000],
+    blob_sizes: &[20_000, 100_000],
     lock_cycles: 150,
     contended_sections: 400,
 };
@@ -105,7 +112,8 @@ fn usage() -> &'static str {
     "usage: model-bench [--short|--full] [--json] [--only e2e,lock,growth]\n       \
      model-bench --codec-report [--json]    ratios of the last `cargo bench --bench codec`\n       \
      model-bench --codec-loop GROUP/SIDE N   run one codec case N times (for callgrind)\n       \
-     model-bench --lock-loop odm|raw N URI   N lock cycles on one side (for callgrind)"
+     model-bench --lock-loop odm|raw N URI   N lock cycles on one side (for callgrind)\n       \
+     model-bench --op-loop OP odm|raw N URI  N end-to-end ops on one side (for callgrind)"
 }
 
 fn main() -> ExitCode {
@@ -115,6 +123,7 @@ fn main() -> ExitCode {
         Some("--codec-loop") => codec_report::run_loop(&args[1..]),
         Some("--codec-instructions") => codec_report::instructions(&args[1..]),
         Some("--lock-loop") => lock_loop::run(&args[1..]),
+        Some("--op-loop") => op_loop::run(&args[1..]),
         Some(growth::CHILD) => growth::child(&args[1..]),
         Some("--help" | "-h") => {
             println!("{}", usage());

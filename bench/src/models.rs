@@ -1,8 +1,9 @@
 //! The models the benchmarks run on: the reference `Foo` (UUID key) and
-//! `Bar` (composite key) of the test suite, and `Wide`, a 31-field model
-//! with nested structs, an enum and arrays. Plus sample values of each.
+//! `Bar` (composite key) of the test suite, `Wide`, a 31-field model with
+//! nested structs, an enum and arrays, and `Blob`, a document of about
+//! 1.5 KiB for the streaming-memory figures. Plus sample values of each.
 
-use model::{CompositeKey, DateTime, Model, ObjectId, Schema, Uuid};
+use model::{CompositeKey, DateTime, Model, ObjectId, Projection, Schema, Uuid};
 use serde::{Deserialize, Serialize};
 
 /// A UUID-keyed model with a unique string and an optional number (as in
@@ -22,6 +23,56 @@ pub struct Foo {
     pub created_at: DateTime,
     /// Set on update.
     pub updated_at: Option<DateTime>,
+}
+
+/// The name of a [`Foo`] alone: a projection (`{foo: 1, _id: 0}`).
+#[derive(Debug, Clone, PartialEq, Projection, Deserialize)]
+#[projection(model = Foo)]
+pub struct FooName {
+    /// [`Foo::foo`].
+    pub foo: String,
+}
+
+/// One group of `Foo`s by `bar % 10`, as an aggregation returns it.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct BarGroup {
+    /// The remainder of `bar` by 10.
+    #[serde(rename = "_id")]
+    pub remainder: i64,
+    /// How many documents have it.
+    pub n: i64,
+    /// The sum of their `bar`.
+    pub total: i64,
+}
+
+/// Bytes of [`Blob::payload`]: with the other fields a stored `Blob` is
+/// about 1.5 KiB.
+pub const BLOB_PAYLOAD: usize = 1400;
+
+/// A document of about 1.5 KiB: a number and a [`BLOB_PAYLOAD`]-byte
+/// string, for what a stream holds with documents of a realistic size.
+#[derive(Debug, Clone, PartialEq, Model, Serialize, Deserialize)]
+#[model(collection = "blobs", key = id)]
+pub struct Blob {
+    /// The key.
+    #[serde(rename = "_id")]
+    pub id: Uuid,
+    /// Its position in the seed.
+    pub n: i64,
+    /// [`BLOB_PAYLOAD`] bytes of text, different in every document.
+    pub payload: String,
+    /// Set on insert.
+    pub created_at: DateTime,
+    /// Set on update.
+    pub updated_at: Option<DateTime>,
+}
+
+/// The `i`-th `Blob`: `n = i`, and a payload repeating `blob-{i:07}|`.
+pub fn blob(i: usize, now: DateTime) -> Blob {
+    let unit = format!("blob-{i:07}|");
+    let mut payload = unit.repeat(BLOB_PAYLOAD / unit.len() + 1);
+    payload.truncate(BLOB_PAYLOAD);
+    Blob { id: Uuid::new(), n: i as i64, payload, created_at: now, updated_at: None }
 }
 
 /// The composite key of [`Bar`]: `_id: { foo, bar }`.

@@ -3,9 +3,10 @@
 //! page costs what the first does and documents inserted or deleted
 //! between pages never make one skip or repeat.
 //!
-//! The sort is the typed one, with the key added as the final tie-breaker:
-//! the order is then total, and "after this document" is a filter the
-//! server answers from an index. Sort values may be `null` or absent,
+//! The sort is the typed one, with the key added as the final tie-breaker
+//! (unless a prefix of the sort is already unique: a declared unique
+//! index): the order is then total, and "after this document" is a filter
+//! the server answers from an index. Sort values may be `null` or absent,
 //! which MongoDB orders before every other value; the filters follow that
 //! order (a plain `$gt`/`$lt` would skip them).
 
@@ -147,7 +148,7 @@ impl<'a, M: Model, P: Projection<M>> Scroll<'a, M, P> {
                 self.size
             )));
         }
-        let keys = sort_keys(self.sort.as_ref());
+        let keys = sort_keys::<M>(self.sort.as_ref());
         let sort = sort_document(&keys);
         let (forward, after) = match &self.at {
             None => (true, None),
@@ -235,14 +236,31 @@ impl<'a, M: Model, P: Projection<M>> IntoFuture for Scroll<'a, M, P> {
     }
 }
 
-/// The sort's keys with `_id` last (ascending, unless the sort has it).
-fn sort_keys<M>(sort: Option<&Sort<M>>) -> Vec<(&'static str, i32)> {
+/// The sort's keys up to the first prefix that is unique (`_id`, or the
+/// keys of a declared unique index, neither sparse, partial nor collated,
+/// which holds at most one document per value, `null` included), with
+/// `_id` (ascending) added when no prefix is: the order is then total.
+/// Stopping at a unique index keeps the sort one that index serves.
+fn sort_keys<M: Model>(sort: Option<&Sort<M>>) -> Vec<(&'static str, i32)> {
     let mut keys: Vec<(&'static str, i32)> = sort.map(|s| s.keys().collect()).unwrap_or_default();
-    if let Some(at) = keys.iter().position(|(f, _)| *f == "_id") {
-        keys.truncate(at + 1);
-    } else {
-        keys.push(("_id", 1));
+    let unique: Vec<Vec<String>> = M::indexes()
+        .into_iter()
+        .filter(|i| i.unique && !i.sparse && i.partial_filter.is_none() && i.collation.is_none())
+        .map(|i| {
+            let mut fields: Vec<String> = i.keys.keys().cloned().collect();
+            fields.sort();
+            fields
+        })
+        .collect();
+    for at in 0..keys.len() {
+        let mut prefix: Vec<String> = keys[..=at].iter().map(|(f, _)| f.to_string()).collect();
+        prefix.sort();
+        if keys[at].0 == "_id" || unique.contains(&prefix) {
+            keys.truncate(at + 1);
+            return keys;
+        }
     }
+    keys.push(("_id", 1));
     keys
 }
 

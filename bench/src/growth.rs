@@ -65,6 +65,13 @@ pub struct ReadRow {
     pub sample: Sample,
 }
 
+impl ReadRow {
+    /// Peak RSS growth over the read, MiB.
+    pub fn growth_mib(&self) -> f64 {
+        self.hwm_after_kib.saturating_sub(self.hwm_before_kib) as f64 / 1024.0
+    }
+}
+
 /// One page fetch at an offset.
 #[derive(Debug, Clone)]
 pub struct PageRow {
@@ -111,6 +118,8 @@ pub fn run(plan: &Plan, uri: &str) -> Result<Growth, BoxError> {
     let mut growth = Growth::default();
     let sizes = plan.growth_sizes;
     let mut databases = Vec::new();
+    // The ODM database of the last size: the pages are read from it.
+    let mut paged = None;
     for (i, &size) in sizes.iter().enumerate() {
         let odm_db = testkit::unique_name(&format!("growth_odm_{size}"));
         let raw_db = testkit::unique_name(&format!("growth_raw_{size}"));
@@ -121,16 +130,13 @@ pub fn run(plan: &Plan, uri: &str) -> Result<Growth, BoxError> {
         growth.inserts.extend(rows);
         for how in FOO_READS {
             progress!("growth: {how} over {size} foos (child process)");
-            growth.reads.push(read_in_child(uri, &odm_db, size, "foo", how)?);
+            let row = read_in_child(uri, &odm_db, size, "foo", how)?;
+            progress!("growth: {how} over {size} foos: peak RSS +{:.1} MiB", row.growth_mib());
+            growth.reads.push(row);
         }
+        paged = Some((size, odm_db));
     }
-    if let Some(&size) = sizes.last() {
-        let db = &databases[databases.len() - 2];
-        progress!("growth: keyset walk and pages at offsets of {size}");
-        let (walk, pages) = runtime.block_on(pages(uri, db, size))?;
-        growth.walk = Some(walk);
-        growth.pages = pages;
-    }
+    // The whole reads of blobs before the (long) keyset walk.
     growth.blob_bytes = bson::to_vec(&blob(0, DateTime::now()))?.len();
     for &size in plan.blob_sizes {
         let db = testkit::unique_name(&format!("growth_blob_{size}"));
@@ -139,8 +145,16 @@ pub fn run(plan: &Plan, uri: &str) -> Result<Growth, BoxError> {
         runtime.block_on(seed_blobs(uri, &db, size))?;
         for how in BLOB_READS {
             progress!("growth: {how} over {size} blobs (child process)");
-            growth.reads.push(read_in_child(uri, &db, size, "blob", how)?);
+            let row = read_in_child(uri, &db, size, "blob", how)?;
+            progress!("growth: {how} over {size} blobs: peak RSS +{:.1} MiB", row.growth_mib());
+            growth.reads.push(row);
         }
+    }
+    if let Some((size, db)) = &paged {
+        progress!("growth: keyset walk and pages at offsets of {size}");
+        let (walk, pages) = runtime.block_on(pages(uri, db, *size))?;
+        growth.walk = Some(walk);
+        growth.pages = pages;
     }
     runtime.block_on(async {
         let client = mongodb::Client::with_uri_str(uri).await?;
@@ -361,6 +375,11 @@ async fn pages(uri: &str, db: &str, size: u64) -> Result<(WalkRow, Vec<PageRow>)
         }
     }
     let walk = WalkRow { docs: size, sample: watch.stop(pages) };
+    progress!(
+        "growth: keyset walk of {pages} pages: {:.0} ms wall, {:.0} ms CPU",
+        walk.sample.wall.as_secs_f64() * 1e3,
+        walk.sample.cpu.as_secs_f64() * 1e3
+    );
     assert_eq!(offset, size, "the walk read every document once");
     assert_eq!(pages, size.div_ceil(PAGE));
     assert_eq!(kept.len(), offsets.len());
@@ -393,13 +412,19 @@ async fn pages(uri: &str, db: &str, size: u64) -> Result<(WalkRow, Vec<PageRow>)
                 wall.push(sample.wall.as_secs_f64() * 1e3);
                 cpu.push(sample.cpu.as_secs_f64() * 1e3);
             }
-            rows.push(PageRow {
+            let row = PageRow {
                 docs: size,
                 offset,
                 how,
                 wall_ms: Spread::of(wall).median,
                 cpu_ms: Spread::of(cpu).median,
-            });
+            };
+            progress!(
+                "growth: {how} at offset {offset}: {:.2} ms wall, {:.2} ms CPU",
+                row.wall_ms,
+                row.cpu_ms
+            );
+            rows.push(row);
         }
     }
     client.shutdown().await;
@@ -434,7 +459,7 @@ impl Growth {
                 r.how,
                 r.hwm_before_kib as f64 / 1024.0,
                 r.hwm_after_kib as f64 / 1024.0,
-                (r.hwm_after_kib - r.hwm_before_kib) as f64 / 1024.0,
+                r.growth_mib(),
                 r.sample.wall_us(),
                 r.sample.cpu_us()
             );

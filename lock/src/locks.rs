@@ -490,7 +490,16 @@ impl Locks {
                     permits: 1,
                 }))
             }
-            held => Ok(Attempt::Held(held)),
+            Some(lock) => Ok(Attempt::Held(Some(lock))),
+            None => {
+                // An upsert returning the document after the write always
+                // shows a document; a reply without one (seen on servers
+                // racing two upserts that create the document) leaves
+                // unknown whether this acquire took the lease: let go of
+                // it, as for a lost reply.
+                let _ = self.release_owned(key, &owner, 1).await;
+                Ok(Attempt::Held(None))
+            }
         }
     }
 
@@ -523,13 +532,16 @@ impl Locks {
                 .return_document(ReturnDocument::After)
                 .write_concern(write_concern.clone())
                 .await;
-            // Err: the caller timed out and is gone.
-            if let Err(Ok(Some(lock))) = reply.send(acquired)
-                && lock.owner.as_deref() == Some(owner.as_str())
+            // Err: the caller timed out and is gone. Unless the reply
+            // shows the lease as another owner's, this acquire may hold
+            // it (taken, or its reply lost or without the document): let
+            // go of it.
+            if let Err(acquired) = reply.send(acquired)
+                && !matches!(&acquired, Ok(Some(lock)) if lock.owner.as_deref() != Some(owner.as_str()))
             {
                 let release = coll.update_one(release, pipeline::release());
                 let _ = release.write_concern(write_concern).await;
-                tracing::debug!("released a lease acquired after its timeout");
+                tracing::debug!("released what an acquire answered after its timeout may hold");
             }
         };
         tokio::spawn(task.in_current_span());

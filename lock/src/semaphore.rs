@@ -41,7 +41,13 @@ impl Locks {
                 return Err(failed(error));
             }
         };
-        let mine = semaphore.and_then(|s| s.holders.into_iter().find(|h| h.owner == owner));
+        let Some(semaphore) = semaphore else {
+            // A reply without the document the upsert returns: whether
+            // this attempt was admitted is unknown (see `attempt`).
+            let _ = self.release_permit(key, &owner).await;
+            return Ok(Attempt::Held(None));
+        };
+        let mine = semaphore.holders.into_iter().find(|h| h.owner == owner);
         Ok(match mine {
             Some(permit) => Attempt::Acquired(Lease {
                 key: key.to_string(),

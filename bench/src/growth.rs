@@ -70,6 +70,18 @@ impl ReadRow {
     pub fn growth_mib(&self) -> f64 {
         self.hwm_after_kib.saturating_sub(self.hwm_before_kib) as f64 / 1024.0
     }
+
+    /// One line of what the read measured, for the progress output.
+    pub fn summary(&self) -> String {
+        format!(
+            "peak RSS {:.1} -> {:.1} MiB (+{:.1}), {:.2} µs/doc wall, {:.2} µs/doc CPU",
+            self.hwm_before_kib as f64 / 1024.0,
+            self.hwm_after_kib as f64 / 1024.0,
+            self.growth_mib(),
+            self.sample.wall_us(),
+            self.sample.cpu_us()
+        )
+    }
 }
 
 /// One page fetch at an offset.
@@ -127,11 +139,19 @@ pub fn run(plan: &Plan, uri: &str) -> Result<Growth, BoxError> {
         databases.push(raw_db.clone());
         progress!("growth: insert_many of {size}");
         let rows = runtime.block_on(insert_many(uri, &odm_db, &raw_db, size, i % 2 == 1))?;
+        for r in &rows {
+            progress!(
+                "growth: insert_many of {size} ({}): {:.1} µs/doc wall, {:.1} µs/doc CPU",
+                r.side,
+                r.sample.wall_us(),
+                r.sample.cpu_us()
+            );
+        }
         growth.inserts.extend(rows);
         for how in FOO_READS {
             progress!("growth: {how} over {size} foos (child process)");
             let row = read_in_child(uri, &odm_db, size, "foo", how)?;
-            progress!("growth: {how} over {size} foos: peak RSS +{:.1} MiB", row.growth_mib());
+            progress!("growth: {how} over {size} foos: {}", row.summary());
             growth.reads.push(row);
         }
         paged = Some((size, odm_db));
@@ -140,15 +160,17 @@ pub fn run(plan: &Plan, uri: &str) -> Result<Growth, BoxError> {
     growth.blob_bytes = bson::to_vec(&blob(0, DateTime::now()))?.len();
     for &size in plan.blob_sizes {
         let db = testkit::unique_name(&format!("growth_blob_{size}"));
-        databases.push(db.clone());
         progress!("growth: seeding {size} blobs of {} bytes", growth.blob_bytes);
         runtime.block_on(seed_blobs(uri, &db, size))?;
         for how in BLOB_READS {
             progress!("growth: {how} over {size} blobs (child process)");
             let row = read_in_child(uri, &db, size, "blob", how)?;
-            progress!("growth: {how} over {size} blobs: peak RSS +{:.1} MiB", row.growth_mib());
+            progress!("growth: {how} over {size} blobs: {}", row.summary());
             growth.reads.push(row);
         }
+        // Dropped at once, so the keyset walk runs on a server holding
+        // only the `Foo` collections.
+        runtime.block_on(drop_database(uri, &db))?;
     }
     if let Some((size, db)) = &paged {
         progress!("growth: keyset walk and pages at offsets of {size}");
@@ -210,6 +232,14 @@ async fn insert_many(
     }
     client.shutdown().await;
     Ok(rows)
+}
+
+/// Drops the database `db`.
+async fn drop_database(uri: &str, db: &str) -> Result<(), BoxError> {
+    let client = mongodb::Client::with_uri_str(uri).await?;
+    client.database(db).drop().await?;
+    client.shutdown().await;
+    Ok(())
 }
 
 /// Inserts `size` `Blob`s into `db`, in calls of [`BLOB_CHUNK`].
@@ -350,23 +380,30 @@ async fn pages(uri: &str, db: &str, size: u64) -> Result<(WalkRow, Vec<PageRow>)
         [0, size / 10, size / 2, size - PAGE].iter().map(|o| o / PAGE * PAGE).collect();
     offsets.dedup();
 
-    let mut kept: Vec<(u64, Option<PageCursor>)> = Vec::new();
+    let mut rows = Vec::new();
     let mut cursor: Option<PageCursor> = None;
     let mut offset = 0u64;
-    let mut pages = 0u64;
-    let watch = Stopwatch::start();
+    let mut walk = Sample::default();
     loop {
+        // A measured offset: its pages are timed as soon as the walk has
+        // its cursor (outside the walk's time), so each row is printed
+        // without waiting for the rest of the walk.
         if offsets.contains(&offset) {
-            kept.push((offset, cursor.clone()));
+            rows.extend(page_rows(&repo, size, offset, &cursor).await?);
         }
+        let watch = Stopwatch::start();
         let page = repo.scroll(Query::all()).sort(Foo::FOO.asc()).size(PAGE).at(cursor).await?;
+        let sample = watch.stop(1);
+        walk.ops += 1;
+        walk.wall += sample.wall;
+        walk.cpu += sample.cpu;
         assert_eq!(page.items.first().map(|d| d.foo.clone()), Some(foo_name(offset as usize)));
         offset += page.items.len() as u64;
-        pages += 1;
-        if pages.is_multiple_of(100) {
+        if walk.ops.is_multiple_of(100) {
             progress!(
-                "growth: keyset walk at page {pages} ({:.0} s)",
-                watch.stop(1).wall.as_secs_f64()
+                "growth: keyset walk at page {} ({:.0} s)",
+                walk.ops,
+                walk.wall.as_secs_f64()
             );
         }
         match page.next {
@@ -374,61 +411,64 @@ async fn pages(uri: &str, db: &str, size: u64) -> Result<(WalkRow, Vec<PageRow>)
             None => break,
         }
     }
-    let walk = WalkRow { docs: size, sample: watch.stop(pages) };
     progress!(
-        "growth: keyset walk of {pages} pages: {:.0} ms wall, {:.0} ms CPU",
-        walk.sample.wall.as_secs_f64() * 1e3,
-        walk.sample.cpu.as_secs_f64() * 1e3
+        "growth: keyset walk of {} pages: {:.0} ms wall, {:.0} ms CPU",
+        walk.ops,
+        walk.wall.as_secs_f64() * 1e3,
+        walk.cpu.as_secs_f64() * 1e3
     );
     assert_eq!(offset, size, "the walk read every document once");
-    assert_eq!(pages, size.div_ceil(PAGE));
-    assert_eq!(kept.len(), offsets.len());
-
-    let mut rows = Vec::new();
-    for (offset, cursor) in kept {
-        for how in ["paginate", "scroll"] {
-            let mut wall = Vec::new();
-            let mut cpu = Vec::new();
-            for _ in 0..REPEATS {
-                let watch = Stopwatch::start();
-                let docs = if how == "paginate" {
-                    repo.paginate(Query::all())
-                        .sort(Foo::FOO.asc())
-                        .offset(offset)
-                        .limit(PAGE)
-                        .await?
-                        .1
-                } else {
-                    repo.scroll(Query::all())
-                        .sort(Foo::FOO.asc())
-                        .size(PAGE)
-                        .at(cursor.clone())
-                        .await?
-                        .items
-                };
-                let sample = watch.stop(1);
-                assert_eq!(docs.len() as u64, PAGE);
-                assert_eq!(docs[0].foo, foo_name(offset as usize));
-                wall.push(sample.wall.as_secs_f64() * 1e3);
-                cpu.push(sample.cpu.as_secs_f64() * 1e3);
-            }
-            let row = PageRow {
-                docs: size,
-                offset,
-                how,
-                wall_ms: Spread::of(wall).median,
-                cpu_ms: Spread::of(cpu).median,
-            };
-            progress!(
-                "growth: {how} at offset {offset}: {:.2} ms wall, {:.2} ms CPU",
-                row.wall_ms,
-                row.cpu_ms
-            );
-            rows.push(row);
-        }
-    }
+    assert_eq!(walk.ops, size.div_ceil(PAGE));
+    assert_eq!(rows.len(), 2 * offsets.len());
     client.shutdown().await;
-    Ok((walk, rows))
+    Ok((WalkRow { docs: size, sample: walk }, rows))
+}
+
+/// The page at `offset` by `paginate` and by `scroll` at `cursor` (the
+/// walk's cursor for that offset), [`REPEATS`] times each, medians.
+async fn page_rows(
+    repo: &model::Repo<Foo>,
+    size: u64,
+    offset: u64,
+    cursor: &Option<PageCursor>,
+) -> Result<Vec<PageRow>, BoxError> {
+    let mut rows = Vec::new();
+    for how in ["paginate", "scroll"] {
+        let mut wall = Vec::new();
+        let mut cpu = Vec::new();
+        for _ in 0..REPEATS {
+            let watch = Stopwatch::start();
+            let docs = if how == "paginate" {
+                repo.paginate(Query::all()).sort(Foo::FOO.asc()).offset(offset).limit(PAGE).await?.1
+            } else {
+                repo.scroll(Query::all())
+                    .sort(Foo::FOO.asc())
+                    .size(PAGE)
+                    .at(cursor.clone())
+                    .await?
+                    .items
+            };
+            let sample = watch.stop(1);
+            assert_eq!(docs.len() as u64, PAGE);
+            assert_eq!(docs[0].foo, foo_name(offset as usize));
+            wall.push(sample.wall.as_secs_f64() * 1e3);
+            cpu.push(sample.cpu.as_secs_f64() * 1e3);
+        }
+        let row = PageRow {
+            docs: size,
+            offset,
+            how,
+            wall_ms: Spread::of(wall).median,
+            cpu_ms: Spread::of(cpu).median,
+        };
+        progress!(
+            "growth: {how} at offset {offset}: {:.2} ms wall, {:.2} ms CPU",
+            row.wall_ms,
+            row.cpu_ms
+        );
+        rows.push(row);
+    }
+    Ok(rows)
 }
 
 impl Growth {

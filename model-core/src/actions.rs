@@ -80,6 +80,9 @@ pub(crate) fn spanned<'a, M: Model, T: 'a>(
 ) -> BoxFuture<'a, Result<T>> {
     let span = tracing::debug_span!("model", collection = M::COLLECTION, op = op);
     let timeout = repo.connection().timeout();
+    // Boxed on its own first: the wrappers then move a pointer, not the
+    // action's whole future (several KiB for some actions), into the box.
+    let run = Box::pin(run);
     Box::pin(bounded(timeout, M::COLLECTION, run).instrument(span))
 }
 

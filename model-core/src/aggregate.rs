@@ -196,6 +196,18 @@ impl<'a, M: Model, O: DeserializeOwned + Send + Sync + Unpin + 'static> Aggregat
     /// [`Error::InvalidArgument`] for a query that cannot be encoded, a
     /// zero or too large limit, or a writing stage.
     pub fn pipeline(&self) -> Result<Vec<Document>> {
+        self.pipeline_with(self.stages.iter().cloned())
+    }
+
+    /// [`pipeline`](Self::pipeline), moving the added stages out instead
+    /// of copying them.
+    fn take_pipeline(&mut self) -> Result<Vec<Document>> {
+        let stages = std::mem::take(&mut self.stages);
+        self.pipeline_with(stages)
+    }
+
+    /// The query, sort and limit stages, then `stages`.
+    fn pipeline_with(&self, stages: impl IntoIterator<Item = Document>) -> Result<Vec<Document>> {
         let mut pipeline = vec![doc! { "$match": self.query.to_document()? }];
         if let Some(sort) = &self.sort {
             pipeline.push(doc! { "$sort": sort.to_document() });
@@ -206,13 +218,13 @@ impl<'a, M: Model, O: DeserializeOwned + Send + Sync + Unpin + 'static> Aggregat
             })?;
             pipeline.push(doc! { "$limit": limit });
         }
-        for stage in &self.stages {
+        for stage in stages {
             if stage.keys().any(|k| k == "$out" || k == "$merge") {
                 return Err(Error::invalid(
                     "an aggregation through the repository reads: `$out` and `$merge` are refused",
                 ));
             }
-            pipeline.push(stage.clone());
+            pipeline.push(stage);
         }
         Ok(pipeline)
     }
@@ -232,7 +244,7 @@ impl<'a, M: Model, O: DeserializeOwned + Send + Sync + Unpin + 'static> Aggregat
     }
 
     async fn run(mut self) -> Result<Vec<O>> {
-        let pipeline = self.pipeline()?;
+        let pipeline = self.take_pipeline()?;
         let options = self.driver_options()?;
         let coll = self.repo.collection().await?;
         match self.session {
@@ -283,7 +295,7 @@ impl<'a, M: Model, O: DeserializeOwned + Send + Sync + Unpin + 'static> IntoFutu
     fn into_future(self) -> Self::IntoFuture {
         let mut aggregate = self.aggregate;
         spanned(aggregate.repo, "aggregate", async move {
-            let pipeline = aggregate.pipeline()?;
+            let pipeline = aggregate.take_pipeline()?;
             let options = aggregate.driver_options()?;
             let repo = aggregate.repo;
             let coll = repo.collection().await?;

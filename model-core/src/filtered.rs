@@ -130,7 +130,9 @@ impl<'a, M: Model> Upsert<'a, M> {
                 update.on_insert("_id", key.to_bson()?);
             }
         }
-        update.on_insert("created_at", now.into());
+        if let Some(created_at) = M::CREATED_AT {
+            update.on_insert(created_at, now.into());
+        }
         let update = update_document(update, now)?;
         let coll = self.repo.collection().await?;
         let mut options = self

@@ -30,8 +30,21 @@ pub trait Model: Serialize + DeserializeOwned + Send + Sync + Unpin + Sized + 's
     /// Whether [`from_insert`](Model::from_insert) will generate the key.
     fn generates_key(insert: &Self::Insert) -> bool;
 
-    /// Sets `updated_at` to `now` (what a replacement stores).
+    /// Sets `updated_at` to `now` (what a replacement stores); nothing for
+    /// a model without timestamps.
     fn touch(&mut self, now: DateTime);
+
+    /// The stored name of the creation timestamp (the field `created_at`,
+    /// or the one marked `#[model(created_at)]`), which an insert or an
+    /// upsert's insert sets; `None` for a model without timestamps. (A
+    /// model's field constant `Foo::CREATED_AT` is the field itself; this
+    /// one is `<Foo as Model>::CREATED_AT`.)
+    const CREATED_AT: Option<&'static str> = Some("created_at");
+
+    /// The stored name of the update timestamp (the field `updated_at`, or
+    /// the one marked `#[model(updated_at)]`), which every update through
+    /// the repository sets; `None` for a model without timestamps.
+    const UPDATED_AT: Option<&'static str> = Some("updated_at");
 
     /// The stored name of the version field (`#[model(version)]`), if the
     /// model has one: every write through the repository then adds 1 to

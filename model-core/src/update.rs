@@ -7,7 +7,7 @@ use std::sync::Arc;
 use bson::{Bson, DateTime, Document};
 
 use crate::query::Invalid;
-use crate::{Error, Result};
+use crate::{Error, Model, Result};
 
 /// An update operator the typed paths produce.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -197,23 +197,21 @@ impl<M> Update<M> {
         }
     }
 
-    /// The update document, with `updated_at` set to `now`.
-    ///
-    /// # Errors
-    /// [`Error::InvalidValue`] when a value could not be stored as BSON;
-    /// [`Error::InvalidArgument`] for a malformed [`raw`](Update::raw) part.
-    pub fn into_document(mut self, now: DateTime) -> Result<Document> {
+    /// The update document, with `stamp`'s field set to its time.
+    fn document_stamped(mut self, stamp: Option<(&str, DateTime)>) -> Result<Document> {
         match self.error.map(|problem| *problem) {
             Some(Problem::Value(invalid)) => return Err(Error::from_invalid(invalid)),
             Some(Problem::Raw(message)) => return Err(Error::invalid(message)),
             None => {}
         }
-        let set = Op::Set.name();
-        match self.ops.get_mut(set) {
-            Some(fields) => {
-                fields.insert("updated_at", now);
+        if let Some((field, now)) = stamp {
+            let set = Op::Set.name();
+            match self.ops.get_mut(set) {
+                Some(fields) => {
+                    fields.insert(field, now);
+                }
+                None => self.ops.push(Cow::Borrowed(set), bson::doc! { field: now }),
             }
-            None => self.ops.push(Cow::Borrowed(set), bson::doc! { "updated_at": now }),
         }
         let OpList { set, unset, inc, rest } = self.ops;
         let mut update = Document::new();
@@ -228,6 +226,18 @@ impl<M> Update<M> {
             }
         }
         Ok(update)
+    }
+}
+
+impl<M: Model> Update<M> {
+    /// The update document, with the model's update timestamp
+    /// ([`Model::UPDATED_AT`]) set to `now`.
+    ///
+    /// # Errors
+    /// [`Error::InvalidValue`] when a value could not be stored as BSON;
+    /// [`Error::InvalidArgument`] for a malformed [`raw`](Update::raw) part.
+    pub fn into_document(self, now: DateTime) -> Result<Document> {
+        self.document_stamped(M::UPDATED_AT.map(|field| (field, now)))
     }
 }
 
@@ -363,11 +373,11 @@ mod tests {
             .and(op(Op::Set, "a", 2).and(op(Op::Unset, "b", 0)));
         assert!(!update.is_empty() && Update::<()>::none().is_empty());
         assert_eq!(
-            update.into_document(now).unwrap(),
+            update.document_stamped(Some(("updated_at", now))).unwrap(),
             doc! { "$inc": { "n": 1_i64 }, "$set": { "a": 2_i64, "updated_at": now }, "$unset": { "b": 0_i64 } }
         );
         assert_eq!(
-            Update::<()>::none().into_document(now).unwrap(),
+            Update::<()>::none().document_stamped(Some(("updated_at", now))).unwrap(),
             doc! { "$set": { "updated_at": now } }
         );
     }
@@ -377,12 +387,12 @@ mod tests {
         let now = DateTime::from_millis(7);
         let set_then_unset = op(Op::Set, "a", 1).and(op(Op::Unset, "a", 0));
         assert_eq!(
-            set_then_unset.into_document(now).unwrap(),
+            set_then_unset.document_stamped(Some(("updated_at", now))).unwrap(),
             doc! { "$set": { "updated_at": now }, "$unset": { "a": 0_i64 } }
         );
         let pushes = op(Op::Push, "t", 1).and(op(Op::Push, "t", 2)).and(op(Op::Push, "t", 3));
         assert_eq!(
-            pushes.into_document(now).unwrap(),
+            pushes.document_stamped(Some(("updated_at", now))).unwrap(),
             doc! { "$push": { "t": { "$each": [1_i64, 2_i64, 3_i64] } }, "$set": { "updated_at": now } }
         );
         let pulls = Update::<()>::op(Op::PullAll, "t", Ok(bson::bson!([1]))).and(Update::op(
@@ -391,7 +401,7 @@ mod tests {
             Ok(bson::bson!([2])),
         ));
         assert_eq!(
-            pulls.into_document(now).unwrap(),
+            pulls.document_stamped(Some(("updated_at", now))).unwrap(),
             doc! { "$pullAll": { "t": [1, 2] }, "$set": { "updated_at": now } }
         );
     }
@@ -402,10 +412,13 @@ mod tests {
         let update = op(Op::Set, "a", 1)
             .and(Update::raw(doc! { "$set": { "b": 2 }, "$rename": { "c": "d" } }));
         assert_eq!(
-            update.into_document(now).unwrap(),
+            update.document_stamped(Some(("updated_at", now))).unwrap(),
             doc! { "$set": { "a": 1_i64, "b": 2, "updated_at": now }, "$rename": { "c": "d" } }
         );
         let bad = Update::<()>::raw(doc! { "a": 1 });
-        assert!(matches!(bad.into_document(now), Err(Error::InvalidArgument { .. })));
+        assert!(matches!(
+            bad.document_stamped(Some(("updated_at", now))),
+            Err(Error::InvalidArgument { .. })
+        ));
     }
 }

@@ -69,6 +69,13 @@ pub(crate) fn bump<M: Model>(update: &mut Document) {
 pub(crate) fn update_document<M: Model>(update: Update<M>, now: DateTime) -> Result<Document> {
     let mut update = update.into_document(now)?;
     bump::<M>(&mut update);
+    if update.is_empty() {
+        // Only a model without an update timestamp or version gets here.
+        return Err(Error::invalid(format!(
+            "the update of `{}` changes nothing (the model has no `updated_at` to set)",
+            M::COLLECTION
+        )));
+    }
     encodable(update)
 }
 

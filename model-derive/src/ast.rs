@@ -143,10 +143,16 @@ pub fn parse(input: &DeriveInput) -> darling::Result<Model> {
         );
     }
 
+    let timestamps = Stamps {
+        enabled: attrs.timestamps.as_ref().is_none_or(|t| **t),
+        created_marked: raw_fields.iter().any(|f| f.created_at.is_present()),
+        updated_marked: raw_fields.iter().any(|f| f.updated_at.is_present()),
+    };
     let mut fields = Vec::new();
     let mut indexes = Vec::new();
     for raw in &raw_fields {
-        if let Some(field) = errors.handle(parse_field(raw, &container, key_ident.as_ref())) {
+        let parsed = parse_field(raw, &container, key_ident.as_ref(), timestamps);
+        if let Some(field) = errors.handle(parsed) {
             if let Some(index) = field_index(raw, &field, &mut errors) {
                 indexes.push(index);
             }
@@ -178,12 +184,27 @@ pub fn parse(input: &DeriveInput) -> darling::Result<Model> {
         (Role::CreatedAt, "created_at", "DateTime"),
         (Role::UpdatedAt, "updated_at", "Option<DateTime>` or `DateTime"),
     ] {
-        if key_ident.is_some() && !fields.iter().any(|f| f.role == role) {
+        let found: Vec<&Field> = fields.iter().filter(|f| f.role == role).collect();
+        // A marked field that failed its checks has had its error.
+        let marked = if role == Role::CreatedAt {
+            timestamps.created_marked
+        } else {
+            timestamps.updated_marked
+        };
+        if timestamps.enabled && key_ident.is_some() && found.is_empty() && !marked {
             errors.push(
                 darling::Error::custom(format!(
-                    "a model needs a `{name}: {ty}` field (stored as `{name}`); the repository sets it"
+                    "a model needs the timestamp field `{name}: {ty}`, which the repository sets: looked for a field named `{name}`, one stored as `{name}`, or one marked `#[model({name})]` (under any stored name); `#[model(timestamps = false)]` leaves the timestamps out"
                 ))
                 .with_span(&attrs.ident),
+            );
+        }
+        for extra in found.iter().skip(1) {
+            errors.push(
+                darling::Error::custom(format!(
+                    "a model has one `{name}` timestamp; this field is one too (by its name or its mark)"
+                ))
+                .with_span(&extra.ident),
             );
         }
     }
@@ -242,6 +263,7 @@ fn parse_field(
     raw: &FieldAttrs,
     container: &serde_attr::SerdeAttrs,
     key: Option<&Ident>,
+    timestamps: Stamps,
 ) -> darling::Result<Field> {
     let ident = raw.ident.clone().expect("named field");
     let serde = serde_attr::parse(&raw.attrs)?;
@@ -260,6 +282,7 @@ fn parse_field(
         errors.push(error);
     }
     let is_key = key.is_some_and(|k| k == &ident);
+    let timestamp = timestamp_role(raw, &plain, &stored, timestamps, &mut errors);
     let role = if is_key {
         Role::Key
     } else if raw.version.is_present() {
@@ -271,17 +294,15 @@ fn parse_field(
                 .with_span(&raw.version.span()),
             );
         }
-        if stored == "created_at" || stored == "updated_at" {
+        if timestamp.is_some() {
             errors.push(
                 darling::Error::custom("a timestamp cannot be the version field")
                     .with_span(&raw.version.span()),
             );
         }
         Role::Version
-    } else if stored == "created_at" {
-        Role::CreatedAt
-    } else if stored == "updated_at" {
-        Role::UpdatedAt
+    } else if let Some(role) = timestamp {
+        role
     } else {
         Role::Data
     };
@@ -294,6 +315,60 @@ fn parse_field(
         );
     }
     errors.finish_with(Field { ident, ty: raw.ty.clone(), stored, role })
+}
+
+/// How a model's timestamps are found.
+#[derive(Clone, Copy)]
+struct Stamps {
+    /// Not `#[model(timestamps = false)]`.
+    enabled: bool,
+    /// A field is marked `#[model(created_at)]`: no other is by its name.
+    created_marked: bool,
+    /// A field is marked `#[model(updated_at)]`.
+    updated_marked: bool,
+}
+
+/// Which timestamp a field is: marked `#[model(created_at)]` or
+/// `#[model(updated_at)]`, else (when no field is marked so) named or
+/// stored `created_at` or `updated_at`; none when the model leaves
+/// timestamps out.
+fn timestamp_role(
+    raw: &FieldAttrs,
+    plain: &str,
+    stored: &str,
+    timestamps: Stamps,
+    errors: &mut darling::error::Accumulator,
+) -> Option<Role> {
+    let marks = [(&raw.created_at, Role::CreatedAt), (&raw.updated_at, Role::UpdatedAt)];
+    let marked: Vec<_> = marks.iter().filter(|(flag, _)| flag.is_present()).collect();
+    if !timestamps.enabled {
+        for (flag, _) in &marked {
+            errors.push(
+                darling::Error::custom(
+                    "this model leaves timestamps out (`timestamps = false`); remove the mark or that setting",
+                )
+                .with_span(&flag.span()),
+            );
+        }
+        return None;
+    }
+    match marked.as_slice() {
+        [(_, role)] => Some(*role),
+        [_, (flag, _)] => {
+            errors.push(
+                darling::Error::custom("a field is one timestamp, not both")
+                    .with_span(&flag.span()),
+            );
+            None
+        }
+        _ if !timestamps.created_marked && (plain == "created_at" || stored == "created_at") => {
+            Some(Role::CreatedAt)
+        }
+        _ if !timestamps.updated_marked && (plain == "updated_at" || stored == "updated_at") => {
+            Some(Role::UpdatedAt)
+        }
+        _ => None,
+    }
 }
 
 fn field_index(
@@ -365,10 +440,11 @@ pub fn fallback(input: &DeriveInput) -> Option<Model> {
             let ident = f.ident.clone()?;
             let serde = serde_attr::parse(&f.attrs).unwrap_or_default();
             let stored = serde.stored_name(&ident, &container);
-            let role = match stored.as_str() {
-                "_id" => Role::Key,
-                "created_at" => Role::CreatedAt,
-                "updated_at" => Role::UpdatedAt,
+            let plain = ident.unraw().to_string();
+            let role = match (stored.as_str(), plain.as_str()) {
+                ("_id", _) => Role::Key,
+                ("created_at", _) | (_, "created_at") => Role::CreatedAt,
+                ("updated_at", _) | (_, "updated_at") => Role::UpdatedAt,
                 _ => Role::Data,
             };
             Some(Field { ident, ty: f.ty.clone(), stored, role })

@@ -27,6 +27,8 @@ pub struct ModelAttrs {
     /// `crate = path`: where the runtime is (default `::model`).
     #[darling(rename = "crate")]
     pub krate: Option<syn::Path>,
+    /// `timestamps = false` leaves out `created_at` and `updated_at`.
+    pub timestamps: Option<SpannedValue<bool>>,
 }
 
 /// `#[model(...)]` on a field.
@@ -48,6 +50,10 @@ pub struct FieldAttrs {
     pub expire_after: Option<SpannedValue<u64>>,
     /// The version field (optimistic concurrency).
     pub version: Flag,
+    /// The creation timestamp, under any stored name.
+    pub created_at: Flag,
+    /// The update timestamp, under any stored name.
+    pub updated_at: Flag,
 }
 
 /// One struct-level `index(...)`.

@@ -64,11 +64,20 @@ pub fn model(model: &Model) -> TokenStream {
     let key_ty = &key.ty;
 
     let constants = constants(model);
-    let updated = fields
-        .iter()
-        .find(|f| f.role == Role::UpdatedAt)
-        .expect("checked: a model has `updated_at`");
-    let (updated_at, updated_at_ty) = (&updated.ident, &updated.ty);
+    let stamp = |role| fields.iter().find(|f| f.role == role);
+    let touch = stamp(Role::UpdatedAt).map(|f| {
+        let (field, ty) = (&f.ident, &f.ty);
+        quote!(self.#field = <#ty as #rt::UpdatedAt>::on_update(now);)
+    });
+    let stored_stamp = |role| match stamp(role) {
+        Some(f) => {
+            let stored = &f.stored;
+            quote!(::core::option::Option::Some(#stored))
+        }
+        None => quote!(::core::option::Option::None),
+    };
+    let (created_at_name, updated_at_name) =
+        (stored_stamp(Role::CreatedAt), stored_stamp(Role::UpdatedAt));
 
     let insert_fields =
         fields.iter().filter(|f| matches!(f.role, Role::Key | Role::Data)).map(|f| {
@@ -139,6 +148,22 @@ pub fn model(model: &Model) -> TokenStream {
         }
     });
 
+    let insert_types: Vec<TokenStream> = fields
+        .iter()
+        .filter(|f| matches!(f.role, Role::Key | Role::Data))
+        .map(|f| {
+            let ty = &f.ty;
+            if f.role == Role::Key { quote!(<#ty as #rt::Key>::Insert) } else { quote!(#ty) }
+        })
+        .collect();
+    let insert_idents: Vec<&syn::Ident> = fields
+        .iter()
+        .filter(|f| matches!(f.role, Role::Key | Role::Data))
+        .map(|f| &f.ident)
+        .collect();
+    let insert_names: Vec<String> = insert_idents.iter().map(|i| i.unraw().to_string()).collect();
+    let insert_name = insert_ident.to_string();
+
     let indexes = model.indexes.iter().map(|index| index_spec(&rt, index));
     let insert_doc = format!(
         "What `Repo::<{ident}>::insert_one` takes: every field of [`{ident}`] but the timestamps."
@@ -153,6 +178,31 @@ pub fn model(model: &Model) -> TokenStream {
         #[automatically_derived]
         impl #ident {
             #(#constants)*
+        }
+
+        // `Debug` and `Clone` where every field has them: a bound under
+        // `for<'__m>` is not a trivial one, so where a field lacks the
+        // trait the impl is simply absent instead of an error.
+        #[automatically_derived]
+        impl ::core::fmt::Debug for #insert_ident
+        where
+            #(for<'__m> #insert_types: ::core::fmt::Debug,)*
+        {
+            fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
+                f.debug_struct(#insert_name)
+                    #(.field(#insert_names, &self.#insert_idents))*
+                    .finish()
+            }
+        }
+
+        #[automatically_derived]
+        impl ::core::clone::Clone for #insert_ident
+        where
+            #(for<'__m> #insert_types: ::core::clone::Clone,)*
+        {
+            fn clone(&self) -> Self {
+                #insert_ident { #(#insert_idents: ::core::clone::Clone::clone(&self.#insert_idents),)* }
+            }
         }
 
         #[doc(hidden)]
@@ -176,8 +226,12 @@ pub fn model(model: &Model) -> TokenStream {
                 }
 
                 fn touch(&mut self, now: #rt::bson::DateTime) {
-                    self.#updated_at = <#updated_at_ty as #rt::UpdatedAt>::on_update(now);
+                    let _ = now;
+                    #touch
                 }
+
+                const CREATED_AT: ::core::option::Option<&'static str> = #created_at_name;
+                const UPDATED_AT: ::core::option::Option<&'static str> = #updated_at_name;
 
                 #version
 

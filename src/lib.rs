@@ -353,7 +353,10 @@
 pub use model_core::*;
 pub use model_derive::{CompositeKey, Model, Ordered, Projection, Schema};
 
-/// The distributed lock (lease): see [`lock::Locks`].
+/// The distributed lock (lease): see [`lock::Locks`]. Behind the `lock`
+/// feature, on by default.
+#[cfg(feature = "lock")]
+#[doc(inline)]
 pub use lock;
 
 #[doc(hidden)]

@@ -486,7 +486,9 @@ async fn lock_operations_open_spans_with_collection_operation_and_key() {
     let spans: Vec<String> =
         recorder.0.lock().unwrap().iter().filter(|s| s.starts_with("lock{")).cloned().collect();
     for op in ["lock", "release", "try_lock", "extend"] {
-        let expected = format!("lock{{collection=locks op={op} key=job-7}}");
+        let expected = format!(
+            "lock{{db.system.name=mongodb db.collection.name=locks db.operation.name={op} key=job-7}}"
+        );
         assert!(spans.contains(&expected), "no {expected} in {spans:?}");
     }
     assert!(spans.iter().all(|s| !s.contains("secret") && !s.contains(lease.owner())), "{spans:?}");

@@ -89,6 +89,10 @@ async fn list_indexes(conn: &Connection, collection: &str) -> Vec<Document> {
         .unwrap()
 }
 
+async fn collection_names(conn: &Connection) -> Vec<String> {
+    db(conn).await.list_collection_names().await.unwrap()
+}
+
 async fn index_names(conn: &Connection, collection: &str) -> Vec<String> {
     let mut names: Vec<String> = list_indexes(conn, collection)
         .await
@@ -296,6 +300,42 @@ async fn an_index_created_by_hand_is_dropped() {
     assert_eq!(report.indexes_dropped, ["by_bar"]);
     assert_eq!(report.indexes_unchanged, ["foo_1"]);
     assert_eq!(index_names(&conn, "foos").await, ["_id_", "foo_1"]);
+}
+
+#[tokio::test]
+async fn an_index_kept_by_name_survives_and_a_plan_changes_nothing() {
+    let (conn, commands) = monitored_connection().await;
+    // The plan on an empty database: everything to create, nothing sent
+    // but reads, nothing created.
+    let plan = conn.migration_plan(&[Migration::of::<Foo>()]).await.unwrap();
+    assert!(plan[0].collection_created, "{:?}", plan[0]);
+    assert_eq!(plan[0].indexes_created, ["foo_1"]);
+    assert_eq!(plan[0].validator, ValidatorChange::Set);
+    assert_eq!(*commands.lock().unwrap(), ["listCollections"]);
+    assert!(collection_names(&conn).await.is_empty(), "a plan creates nothing");
+
+    conn.migrate::<Foo>().await.unwrap();
+    let by_hand = |name: &str, key: &str| {
+        mongodb::IndexModel::builder()
+            .keys(doc! { key: 1 })
+            .options(mongodb::options::IndexOptions::builder().name(name.to_string()).build())
+            .build()
+    };
+    let raw = db(&conn).await.collection::<Document>("foos");
+    raw.create_index(by_hand("dba_bar", "bar")).await.unwrap();
+    raw.create_index(by_hand("stray", "created_at")).await.unwrap();
+
+    // The plan says what migrate will drop, and drops nothing.
+    commands.lock().unwrap().clear();
+    let keep = || Migration::of::<Foo>().keep_index("dba_bar");
+    let plan = conn.migration_plan(&[keep()]).await.unwrap();
+    assert_eq!(plan[0].indexes_dropped, ["stray"]);
+    assert_eq!(*commands.lock().unwrap(), ["listCollections", "listIndexes"]);
+    assert_eq!(index_names(&conn, "foos").await, ["_id_", "dba_bar", "foo_1", "stray"]);
+
+    let report = conn.migrate_all(&[keep()]).await.unwrap().remove(0);
+    assert_eq!(report, plan.into_iter().next().unwrap(), "the plan was what migrate did");
+    assert_eq!(index_names(&conn, "foos").await, ["_id_", "dba_bar", "foo_1"]);
 }
 
 #[tokio::test]

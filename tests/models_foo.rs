@@ -44,10 +44,16 @@ async fn duplicates_on_the_key_and_on_the_unique_index_are_conflicts() {
 
     let same_id = FooInsert { id: Some(a.id), foo: "other".into(), bar: None };
     let err = foos.insert_one(same_id).await.unwrap_err();
-    assert!(matches!(&err, Error::Conflict { collection, .. } if collection == "foos"), "{err:?}");
+    let Error::Conflict { collection, index, .. } = &err else { panic!("{err:?}") };
+    assert_eq!((collection.as_str(), index.as_deref()), ("foos", Some("_id_")), "{err:?}");
 
+    // The conflict names the unique index and the value that collided
+    // (mongod's message format, which SecantusDB follows).
     let err = foos.insert_one(foo("a", None)).await.unwrap_err();
-    assert!(matches!(err, Error::Conflict { .. }), "{err:?}");
+    let Error::Conflict { index, key, .. } = &err else { panic!("{err:?}") };
+    assert_eq!(index.as_deref(), Some("foo_1"), "{err:?}");
+    assert!(key.as_deref().is_some_and(|k| k.contains("\"a\"")), "{err:?}");
+    assert!(err.to_string().contains("(index `foo_1`)"), "{err}");
     assert_eq!(foos.count(Query::all()).await.unwrap(), 1, "nothing else written");
 }
 
@@ -131,6 +137,18 @@ async fn find_many_to_map_by_keys_the_documents() {
     assert_eq!(by_name.len(), 2);
     assert_eq!(by_name["b"].bar, Some(2));
     assert_eq!(by_name["c"].bar, Some(3));
+
+    // A window of the sorted matches: the second and third by `bar`.
+    let window = foos
+        .find_many_to_map_by(|f: &Foo| f.foo.clone(), Query::all())
+        .sort(Foo::BAR.asc())
+        .offset(1)
+        .limit(2)
+        .await
+        .unwrap();
+    let mut names: Vec<&str> = window.keys().map(String::as_str).collect();
+    names.sort();
+    assert_eq!(names, ["b", "c"]);
 }
 
 #[tokio::test]

@@ -60,9 +60,21 @@ async fn operations_open_spans_with_collection_operation_and_key() {
     let spans = recorder.spans.lock().unwrap().clone();
     let ours: Vec<&String> = spans.iter().filter(|s| s.starts_with("model{")).collect();
     assert_eq!(ours.len(), 3, "{spans:#?}");
-    assert_eq!(ours[0], "model{collection=foos op=insert_one}");
-    assert_eq!(ours[1], &format!("model{{collection=foos op=find key={:?}}}", a.id));
-    assert_eq!(ours[2], "model{collection=foos op=count}");
+    assert_eq!(
+        ours[0],
+        "model{db.system.name=mongodb db.collection.name=foos db.operation.name=insert_one}"
+    );
+    assert_eq!(
+        ours[1],
+        &format!(
+            "model{{db.system.name=mongodb db.collection.name=foos db.operation.name=find key={:?}}}",
+            a.id
+        )
+    );
+    assert_eq!(
+        ours[2],
+        "model{db.system.name=mongodb db.collection.name=foos db.operation.name=count}"
+    );
     assert!(
         spans.iter().all(|s| !s.contains("secret-value")),
         "no document contents in spans: {spans:#?}"

@@ -31,7 +31,7 @@ fn read_criterion() -> Result<Costs, BoxError> {
             .join(case.side.name())
             .join("new/estimates.json");
         let text = std::fs::read_to_string(&dir).map_err(|e| {
-            format!("{}: {e} (run `cargo bench -p model-bench --bench codec` first)", dir.display())
+            format!("{}: {e} (run `cargo bench -p model-bench --features criterion --bench codec` first)", dir.display())
         })?;
         let estimates: Value = serde_json::from_str(&text)?;
         let median = estimates["median"]["point_estimate"]

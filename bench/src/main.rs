@@ -110,7 +110,7 @@ struct Args {
 
 fn usage() -> &'static str {
     "usage: model-bench [--short|--full] [--json] [--only e2e,lock,growth]\n       \
-     model-bench --codec-report [--json]    ratios of the last `cargo bench --bench codec`\n       \
+     model-bench --codec-report [--json]    ratios of the last `cargo bench -p model-bench --features criterion --bench codec`\n       \
      model-bench --codec-loop GROUP/SIDE N   run one codec case N times (for callgrind)\n       \
      model-bench --lock-loop odm|raw N URI   N lock cycles on one side (for callgrind)\n       \
      model-bench --op-loop OP odm|raw N URI  N end-to-end ops on one side (for callgrind)"

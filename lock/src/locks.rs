@@ -606,7 +606,13 @@ pub(crate) enum Attempt {
 
 /// The span of a lock operation: the collection, the operation and the key.
 pub(crate) fn span(op: &'static str, key: &str) -> tracing::Span {
-    tracing::debug_span!("lock", collection = Lock::COLLECTION, op, key)
+    tracing::debug_span!(
+        "lock",
+        db.system.name = "mongodb",
+        db.collection.name = Lock::COLLECTION,
+        db.operation.name = op,
+        key
+    )
 }
 
 /// Checks a key and a ttl; the ttl in whole milliseconds.

@@ -59,8 +59,9 @@ macro_rules! into_future {
             use ::tracing::Instrument as _;
             let span = ::tracing::debug_span!(
                 "model",
-                collection = M::COLLECTION,
-                op = $op,
+                db.system.name = "mongodb",
+                db.collection.name = M::COLLECTION,
+                db.operation.name = $op,
                 $($key = ?self.$key,)?
             );
             let timeout = self.repo.connection().timeout();
@@ -78,7 +79,12 @@ pub(crate) fn spanned<'a, M: Model, T: 'a>(
     op: &'static str,
     run: impl Future<Output = Result<T>> + Send + 'a,
 ) -> BoxFuture<'a, Result<T>> {
-    let span = tracing::debug_span!("model", collection = M::COLLECTION, op = op);
+    let span = tracing::debug_span!(
+        "model",
+        db.system.name = "mongodb",
+        db.collection.name = M::COLLECTION,
+        db.operation.name = op
+    );
     let timeout = repo.connection().timeout();
     // Boxed on its own first: the wrappers then move a pointer, not the
     // action's whole future (several KiB for some actions), into the box.
@@ -413,6 +419,18 @@ where
         self
     }
 
+    /// Skips the first `offset` matching documents, in the sort's order.
+    pub fn offset(mut self, offset: u64) -> Self {
+        self.find = self.find.offset(offset);
+        self
+    }
+
+    /// Reads at most `limit` documents (checked as for `find_many`).
+    pub fn limit(mut self, limit: u64) -> Self {
+        self.find = self.find.limit(limit);
+        self
+    }
+
     read_command_setters!(find.options);
 }
 
@@ -426,8 +444,12 @@ where
     type IntoFuture = BoxFuture<'a, Result<HashMap<K, M>>>;
 
     fn into_future(self) -> Self::IntoFuture {
-        let span =
-            tracing::debug_span!("model", collection = M::COLLECTION, op = "find_many_to_map_by");
+        let span = tracing::debug_span!(
+            "model",
+            db.system.name = "mongodb",
+            db.collection.name = M::COLLECTION,
+            db.operation.name = "find_many_to_map_by"
+        );
         let timeout = self.find.repo.connection().timeout();
         Box::pin(
             bounded(timeout, M::COLLECTION, async move {

@@ -20,10 +20,17 @@ pub enum Error {
     },
     /// A write collided with an existing document: duplicate `_id` or a
     /// duplicate value in a unique index (server code 11000).
-    #[error("duplicate key in `{collection}`")]
+    #[error("duplicate key in `{collection}`{}{}", index.as_ref().map(|i| format!(" (index `{i}`)")).unwrap_or_default(), key.as_ref().map(|k| format!(": {k}")).unwrap_or_default())]
     Conflict {
         /// The collection written to.
         collection: String,
+        /// The unique index that refused the write (`_id_` for the key,
+        /// `email_1`, ...), as the server names it; `None` when its
+        /// message does not say.
+        index: Option<String>,
+        /// The duplicated value as the server prints it (`{ email: "a@b" }`);
+        /// `None` when its message does not say.
+        key: Option<String>,
         /// The driver's error, with the server's message.
         #[source]
         source: Box<mongodb::error::Error>,
@@ -112,6 +119,33 @@ impl From<mongodb::error::Error> for Error {
 
 /// Server code of a duplicate key.
 const DUPLICATE_KEY: i32 = 11000;
+
+/// The index and the duplicated value a duplicate-key error names, from
+/// the server's message (`E11000 duplicate key error collection: db.c
+/// index: email_1 dup key: { email: "a@b" }`), which is where mongod says
+/// them for every write command.
+fn duplicate_of(error: &mongodb::error::Error) -> (Option<String>, Option<String>) {
+    use mongodb::error::{ErrorKind, WriteFailure};
+    let message = match error.kind.as_ref() {
+        ErrorKind::Write(WriteFailure::WriteError(e)) => e.message.as_str(),
+        ErrorKind::Command(e) => e.message.as_str(),
+        ErrorKind::InsertMany(e) => match e.write_errors.as_deref() {
+            Some([first, ..]) => first.message.as_str(),
+            _ => "",
+        },
+        _ => "",
+    };
+    let index = message
+        .split_once(" index: ")
+        .and_then(|(_, rest)| rest.split_whitespace().next())
+        .filter(|name| !name.is_empty())
+        .map(str::to_string);
+    let key = message
+        .split_once(" dup key: ")
+        .map(|(_, rest)| rest.trim().to_string())
+        .filter(|key| !key.is_empty());
+    (index, key)
+}
 /// Server code of a document that fails validation.
 const DOCUMENT_VALIDATION_FAILURE: i32 = 121;
 
@@ -146,7 +180,10 @@ impl Error {
         let collection = collection.to_string();
         let source = Box::new(error);
         match code {
-            Some(DUPLICATE_KEY) => Error::Conflict { collection, source },
+            Some(DUPLICATE_KEY) => {
+                let (index, key) = duplicate_of(&source);
+                Error::Conflict { collection, index, key, source }
+            }
             Some(DOCUMENT_VALIDATION_FAILURE) => {
                 let details = details.or_else(|| error_info(&source));
                 Error::Validation { collection, details, source }

@@ -300,7 +300,12 @@ impl<'a, M: Model, T: Send + 'a> IntoFuture for WithCollection<'a, M, T> {
     type IntoFuture = BoxFuture<'a, Result<T>>;
 
     fn into_future(self) -> Self::IntoFuture {
-        let span = tracing::debug_span!("model", collection = M::COLLECTION, op = self.op);
+        let span = tracing::debug_span!(
+            "model",
+            db.system.name = "mongodb",
+            db.collection.name = M::COLLECTION,
+            db.operation.name = self.op
+        );
         let timeout = self.repo.connection().timeout();
         let run = async move {
             let coll = self.repo.collection().await?.clone();

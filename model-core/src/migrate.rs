@@ -57,6 +57,7 @@ pub struct Migration {
     collection: String,
     json_schema: Document,
     indexes: Vec<IndexSpec>,
+    keep: Vec<String>,
 }
 
 impl Migration {
@@ -72,7 +73,20 @@ impl Migration {
         json_schema: Document,
         indexes: Vec<IndexSpec>,
     ) -> Self {
-        Migration { collection: collection.into(), json_schema, indexes }
+        Migration { collection: collection.into(), json_schema, indexes, keep: Vec::new() }
+    }
+
+    /// Keeps the index named `name` though it is not declared (one a DBA
+    /// added, say): migrate neither drops nor changes it. A declared index
+    /// of that name is migrated as usual.
+    pub fn keep_index(mut self, name: impl Into<String>) -> Self {
+        self.keep.push(name.into());
+        self
+    }
+
+    /// The undeclared indexes kept ([`keep_index`](Self::keep_index)).
+    pub fn kept_indexes(&self) -> &[String] {
+        &self.keep
     }
 
     /// The collection migrated.
@@ -85,7 +99,8 @@ impl Migration {
         &self.json_schema
     }
 
-    /// The indexes kept; every other index but `_id_` is dropped.
+    /// The declared indexes; every other index but `_id_` and the
+    /// [kept](Self::keep_index) ones is dropped.
     pub fn indexes(&self) -> &[IndexSpec] {
         &self.indexes
     }
@@ -256,6 +271,30 @@ impl Connection {
     /// # Cancel safety
     /// As [`migrate`](Self::migrate).
     pub async fn migrate_all(&self, migrations: &[Migration]) -> Result<Vec<MigrationReport>> {
+        self.run_migrations(migrations, Mode::Apply).await
+    }
+
+    /// What [`migrate_all`](Self::migrate_all) would change, changing
+    /// nothing: the reports it would return (collections it would create,
+    /// indexes it would create, replace and drop, the validator it would
+    /// set), from reads alone. Review it before a migration that drops
+    /// indexes, or log it from a process that must not change the schema.
+    ///
+    /// # Errors
+    /// As [`migrate_all`](Self::migrate_all), but for the errors only a
+    /// write would meet (a unique index over duplicates).
+    ///
+    /// # Cancel safety
+    /// Cancel safe: it only reads.
+    pub async fn migration_plan(&self, migrations: &[Migration]) -> Result<Vec<MigrationReport>> {
+        self.run_migrations(migrations, Mode::Plan).await
+    }
+
+    async fn run_migrations(
+        &self,
+        migrations: &[Migration],
+        mode: Mode,
+    ) -> Result<Vec<MigrationReport>> {
         let mut collections = HashSet::new();
         for migration in migrations {
             migration.check()?;
@@ -273,10 +312,12 @@ impl Connection {
             let report = crate::actions::bounded(
                 self.timeout(),
                 migration.collection(),
-                apply(&db, migration),
+                apply(&db, migration, mode),
             )
             .await?;
-            if report.is_unchanged() {
+            if mode == Mode::Plan {
+                tracing::debug!(collection = %report.collection, "migration plan: {report}");
+            } else if report.is_unchanged() {
                 tracing::debug!(collection = %report.collection, "migrate: unchanged");
             } else {
                 tracing::info!(collection = %report.collection, "migrate: {report}");
@@ -287,7 +328,14 @@ impl Connection {
     }
 }
 
-async fn apply(db: &Database, migration: &Migration) -> Result<MigrationReport> {
+/// Whether a migration is applied or only planned.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    Apply,
+    Plan,
+}
+
+async fn apply(db: &Database, migration: &Migration, mode: Mode) -> Result<MigrationReport> {
     let name = migration.collection();
     let fail = |error| Error::from_driver(name, error);
     let validator = migration.validator();
@@ -295,6 +343,7 @@ async fn apply(db: &Database, migration: &Migration) -> Result<MigrationReport> 
 
     let options = match collection_options(db, name).await? {
         Some(options) => Some(options),
+        None if mode == Mode::Plan => None,
         None => create_collection(db, name, &validator).await?,
     };
     let current = match &options {
@@ -305,11 +354,15 @@ async fn apply(db: &Database, migration: &Migration) -> Result<MigrationReport> 
             Vec::new()
         }
     };
-    sync_indexes(db, migration, &current, &mut report).await?;
+    sync_indexes(db, migration, &current, &mut report, mode).await?;
 
     if let Some(options) = options
         && !validator_matches(&options, &validator)
     {
+        if mode == Mode::Plan {
+            report.validator = ValidatorChange::Set;
+            return Ok(report);
+        }
         db.run_command(doc! {
             "collMod": name,
             "validator": validator,
@@ -390,10 +443,18 @@ async fn sync_indexes(
     migration: &Migration,
     current: &[Document],
     report: &mut MigrationReport,
+    mode: Mode,
 ) -> Result<()> {
     let name = migration.collection();
     let fail = |error| Error::from_driver(name, error);
-    let plan = plan_indexes(migration.indexes(), current);
+    let plan = plan_indexes(migration.indexes(), &migration.keep, current);
+    report.indexes_created = plan.created.clone();
+    report.indexes_replaced = plan.replaced.clone();
+    report.indexes_dropped = plan.dropped.clone();
+    report.indexes_unchanged = plan.unchanged.clone();
+    if mode == Mode::Plan {
+        return Ok(());
+    }
     let coll = db.collection::<Document>(name);
     for index in &plan.drop_first {
         drop_index(&coll, index).await.map_err(fail)?;
@@ -406,10 +467,6 @@ async fn sync_indexes(
     for index in &plan.drop_last {
         drop_index(&coll, index).await.map_err(fail)?;
     }
-    report.indexes_created = plan.created;
-    report.indexes_replaced = plan.replaced;
-    report.indexes_dropped = plan.dropped;
-    report.indexes_unchanged = plan.unchanged;
     Ok(())
 }
 
@@ -439,7 +496,11 @@ struct IndexPlan<'a> {
     unchanged: Vec<String>,
 }
 
-fn plan_indexes<'a>(declared: &'a [IndexSpec], current: &[Document]) -> IndexPlan<'a> {
+fn plan_indexes<'a>(
+    declared: &'a [IndexSpec],
+    keep: &[String],
+    current: &[Document],
+) -> IndexPlan<'a> {
     let mut plan = IndexPlan::default();
     for spec in declared {
         match current.iter().find(|index| index.get_str("name") == Ok(&spec.name)) {
@@ -459,7 +520,10 @@ fn plan_indexes<'a>(declared: &'a [IndexSpec], current: &[Document]) -> IndexPla
         let Ok(name) = index.get_str("name") else {
             continue;
         };
-        if name == ID_INDEX || declared.iter().any(|spec| spec.name == name) {
+        if name == ID_INDEX
+            || declared.iter().any(|spec| spec.name == name)
+            || keep.iter().any(|kept| kept == name)
+        {
             continue;
         }
         let collides = index
@@ -666,7 +730,7 @@ mod tests {
             doc! { "v": 2, "key": { "new": 1 }, "name": "by_new" },
             doc! { "v": 2, "key": { "other": 1 }, "name": "other_1" },
         ];
-        let plan = plan_indexes(&declared, &current);
+        let plan = plan_indexes(&declared, &[], &current);
         assert_eq!(plan.unchanged, ["kept_1"]);
         assert_eq!(plan.replaced, ["changed_1"]);
         assert_eq!(plan.created, ["new_1"]);

@@ -15,6 +15,26 @@ use crate::{Connection, Error, Model, Options, Result};
 /// The typed repository of model `M`: CRUD, queries, pagination, streaming.
 ///
 /// Get one with [`Connection::repo`]. Cheap to clone.
+///
+/// # Cancel safety
+///
+/// Every operation returns an action that does nothing until awaited.
+/// Dropping the awaited future (a `select!` branch lost, a task aborted,
+/// the caller's own timeout) abandons the operation:
+/// - a **read** is simply not finished; nothing changes;
+/// - a **write** may or may not have been applied: the command may have
+///   reached the server before the drop. Retry it only if it is idempotent
+///   (`update_one` with `set`, `delete_one`, an `upsert`), or read to find
+///   out; an `insert_one` with a generated key retried blindly can insert
+///   twice. [`Connection::with_timeout`](crate::Connection::with_timeout)
+///   bounds every operation the same way, with [`Error::Timeout`](crate::Error::Timeout);
+/// - a **transaction** (`Connection::transaction`) dropped before it
+///   commits is aborted when its session is dropped (and otherwise by the
+///   server at its transaction lifetime limit), so none of its writes are
+///   kept;
+/// - a **stream** (`iterate`, `watch`, `Aggregate::stream`) dropped between
+///   items closes its cursor; nothing is lost but what was not read, and a
+///   change stream resumes from the last [`ChangeEvent::token`](crate::ChangeEvent) read.
 pub struct Repo<M: Model> {
     conn: Connection,
     collection: OnceCell<Collection<M>>,

@@ -219,7 +219,7 @@ impl FaultServer {
             let admin = mongodb::Client::with_uri_str(&uri).await.unwrap();
             if let Err(error) = testkit::fail_command_off(&admin).await {
                 let test = std::thread::current().name().unwrap_or("a fault test").to_string();
-                println!("[reliability] {test}: skipped, the server refuses fail points: {error}");
+                skip(&test, &format!("the server refuses fail points: {error}"));
                 return None;
             }
             return Some(FaultServer { uri, _process: None, _turn: Some(turn) });
@@ -256,12 +256,20 @@ fn startable_kind() -> ServerKind {
 /// `MONGODB_URI` names an external server (then say so and skip).
 pub fn can_control_servers(test: &str) -> bool {
     if external() {
-        println!(
-            "[reliability] {test}: skipped, MONGODB_URI is set and this test needs process control"
-        );
+        skip(test, "MONGODB_URI is set and this test needs process control");
         return false;
     }
     true
+}
+
+/// Says that `test` did not run and why; a failure instead when
+/// `MODEL_TEST_FULL=1` demands that every test run (as CI sets it).
+pub fn skip(test: &str, why: &str) {
+    if std::env::var("MODEL_TEST_FULL").is_ok_and(|v| v == "1") {
+        panic!("{test} cannot run here ({why}), and MODEL_TEST_FULL=1 demands it");
+    }
+    println!("[reliability] {test}: SKIPPED, {why} (MODEL_TEST_FULL=1 makes this a failure)");
+    eprintln!("[reliability] {test}: SKIPPED, {why}");
 }
 
 /// Whether the heavier variants run (`RELIABILITY_HEAVY=1`).

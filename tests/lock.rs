@@ -393,48 +393,11 @@ async fn the_closure_form_holds_under_skewed_clocks() {
     assert_eq!(overlaps.load(Ordering::SeqCst), 0);
 }
 
-/// Records each new span as `name{field=value ...}`.
-#[derive(Clone, Default)]
-struct SpanRecorder(Arc<std::sync::Mutex<Vec<String>>>);
-
-struct Fields(String);
-
-impl tracing::field::Visit for Fields {
-    fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
-        self.0.push_str(&format!(" {}={value:?}", field.name()));
-    }
-    fn record_str(&mut self, field: &tracing::field::Field, value: &str) {
-        self.0.push_str(&format!(" {}={value}", field.name()));
-    }
-}
-
-impl tracing::Subscriber for SpanRecorder {
-    fn enabled(&self, _: &tracing::Metadata<'_>) -> bool {
-        true
-    }
-    fn new_span(&self, span: &tracing::span::Attributes<'_>) -> tracing::span::Id {
-        let mut fields = Fields(String::new());
-        span.record(&mut fields);
-        let mut spans = self.0.lock().unwrap();
-        spans.push(format!("{}{{{}}}", span.metadata().name(), fields.0.trim()));
-        tracing::span::Id::from_u64(spans.len() as u64)
-    }
-    fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
-    fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
-    fn event(&self, event: &tracing::Event<'_>) {
-        let mut fields = Fields(String::new());
-        event.record(&mut fields);
-        self.0.lock().unwrap().push(format!("event{{{}}}", fields.0.trim()));
-    }
-    fn enter(&self, _: &tracing::span::Id) {}
-    fn exit(&self, _: &tracing::span::Id) {}
-}
-
 #[tokio::test]
 async fn lock_events_report_wait_hold_extensions_and_losses() {
     let env = Env::new().await;
     let contender = env.peer().await;
-    let recorder = SpanRecorder::default();
+    let recorder = testkit::SpanRecorder::default();
     let guard = tracing::subscriber::set_default(recorder.clone());
     let held = env.locks.try_lock("job", Duration::from_millis(200)).await.unwrap().unwrap();
     let held = env.locks.extend(&held, Duration::from_millis(200)).await.unwrap();
@@ -446,8 +409,7 @@ async fn lock_events_report_wait_hold_extensions_and_losses() {
     assert!(env.locks.release(&held).await.is_err(), "a lost lease cannot be released");
     drop(guard);
 
-    let events: Vec<String> =
-        recorder.0.lock().unwrap().iter().filter(|s| s.starts_with("event{")).cloned().collect();
+    let events: Vec<String> = recorder.events();
     let find = |needle: &str| events.iter().find(|e| e.contains(needle)).cloned();
     let acquired =
         find("token=2").unwrap_or_else(|| panic!("no acquisition of token 2: {events:?}"));
@@ -475,7 +437,7 @@ where
 #[tokio::test]
 async fn lock_operations_open_spans_with_collection_operation_and_key() {
     let env = Env::new().await;
-    let recorder = SpanRecorder::default();
+    let recorder = testkit::SpanRecorder::default();
     let guard = tracing::subscriber::set_default(recorder.clone());
     env.locks.lock("job-7", |_| async { "secret-result" }).await.unwrap();
     let lease = env.locks.try_lock("job-7", TTL).await.unwrap().unwrap();
@@ -483,8 +445,7 @@ async fn lock_operations_open_spans_with_collection_operation_and_key() {
     env.locks.release(&lease).await.unwrap();
     drop(guard);
 
-    let spans: Vec<String> =
-        recorder.0.lock().unwrap().iter().filter(|s| s.starts_with("lock{")).cloned().collect();
+    let spans: Vec<String> = recorder.spans("lock");
     for op in ["lock", "release", "try_lock", "extend"] {
         let expected = format!(
             "lock{{db.system.name=mongodb db.collection.name=locks db.operation.name={op} key=job-7}}"

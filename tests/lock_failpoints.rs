@@ -34,11 +34,7 @@ async fn live_on_server(env: &Env, key: &str) -> bool {
 
 /// The server's error code behind a lock error.
 fn server_code(error: &LockingError) -> Option<i32> {
-    let driver = error.server_error()?.driver_error()?;
-    match driver.kind.as_ref() {
-        mongodb::error::ErrorKind::Command(command) => Some(command.code),
-        _ => None,
-    }
+    testkit::server_code(error.server_error()?.driver_error()?)
 }
 
 #[tokio::test]

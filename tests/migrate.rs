@@ -3,14 +3,10 @@
 
 mod common;
 
-use std::sync::{Arc, Mutex};
-
 use bson::{Bson, Document, doc};
 use common::*;
 use futures::TryStreamExt;
 use model::{Connection, DateTime, Error, Migration, Model, ObjectId, Uuid, ValidatorChange};
-use mongodb::event::EventHandler;
-use mongodb::event::command::CommandEvent;
 use serde::{Deserialize, Serialize};
 
 /// Every kind of index the derive declares.
@@ -127,29 +123,13 @@ fn sorted(names: &[String]) -> Vec<&str> {
     names
 }
 
-/// A connection whose client records the name of every command it sends.
-async fn monitored_connection() -> (Connection, Arc<Mutex<Vec<String>>>) {
+/// A connection whose client logs the name of every command it sends to
+/// the test's database.
+async fn monitored_connection() -> (Connection, testkit::CommandLog) {
     let db = testkit::database().await;
-    let mut options = mongodb::options::ClientOptions::parse(&db.uri).await.unwrap();
-    let commands = Arc::new(Mutex::new(Vec::new()));
-    let sink = commands.clone();
-    options.command_event_handler = Some(EventHandler::callback(move |event| {
-        if let CommandEvent::Started(started) = event {
-            sink.lock().unwrap().push(started.command_name);
-        }
-    }));
-    let client = mongodb::Client::with_options(options).unwrap();
-    (Connection::from_client(client, db.name), commands)
-}
-
-/// The server code of a write the raw driver sent.
-fn write_code(error: &mongodb::error::Error) -> Option<i32> {
-    match error.kind.as_ref() {
-        mongodb::error::ErrorKind::Write(mongodb::error::WriteFailure::WriteError(e)) => {
-            Some(e.code)
-        }
-        _ => None,
-    }
+    let test =
+        testkit::ClientBuilder::new(&db.uri).log_commands_to(&db.name).build().await.unwrap();
+    (Connection::from_client(test.client, db.name), test.commands)
 }
 
 /// Whether `value` holds, at any depth, a field `key` equal to `expected`.
@@ -205,11 +185,11 @@ async fn a_second_migrate_only_reads_and_changes_nothing() {
     conn.migrate::<Event>().await.unwrap();
     let indexes_before = list_indexes(&conn, "events").await;
     let collection_before = collection_info(&conn, "events").await;
-    commands.lock().unwrap().clear();
+    commands.clear();
 
     let report = conn.migrate::<Event>().await.unwrap();
 
-    let sent = commands.lock().unwrap().clone();
+    let sent = commands.all();
     assert_eq!(sent, ["listCollections", "listIndexes"]);
     assert!(report.is_unchanged(), "{report:?}");
     assert_eq!(report.indexes_unchanged.len(), 4);
@@ -311,7 +291,7 @@ async fn an_index_kept_by_name_survives_and_a_plan_changes_nothing() {
     assert!(plan[0].collection_created, "{:?}", plan[0]);
     assert_eq!(plan[0].indexes_created, ["foo_1"]);
     assert_eq!(plan[0].validator, ValidatorChange::Set);
-    assert_eq!(*commands.lock().unwrap(), ["listCollections"]);
+    assert_eq!(commands.all(), ["listCollections"]);
     assert!(collection_names(&conn).await.is_empty(), "a plan creates nothing");
 
     conn.migrate::<Foo>().await.unwrap();
@@ -326,16 +306,35 @@ async fn an_index_kept_by_name_survives_and_a_plan_changes_nothing() {
     raw.create_index(by_hand("stray", "created_at")).await.unwrap();
 
     // The plan says what migrate will drop, and drops nothing.
-    commands.lock().unwrap().clear();
+    commands.clear();
     let keep = || Migration::of::<Foo>().keep_index("dba_bar");
     let plan = conn.migration_plan(&[keep()]).await.unwrap();
     assert_eq!(plan[0].indexes_dropped, ["stray"]);
-    assert_eq!(*commands.lock().unwrap(), ["listCollections", "listIndexes"]);
+    assert_eq!(commands.all(), ["listCollections", "listIndexes"]);
     assert_eq!(index_names(&conn, "foos").await, ["_id_", "dba_bar", "foo_1", "stray"]);
 
     let report = conn.migrate_all(&[keep()]).await.unwrap().remove(0);
     assert_eq!(report, plan.into_iter().next().unwrap(), "the plan was what migrate did");
     assert_eq!(index_names(&conn, "foos").await, ["_id_", "dba_bar", "foo_1"]);
+}
+
+#[tokio::test]
+async fn keeping_an_index_on_the_keys_of_a_declared_one_is_refused_before_any_change() {
+    let conn = connection().await;
+    let raw = db(&conn).await.collection::<Document>("foos");
+    let on_foo = mongodb::IndexModel::builder()
+        .keys(doc! { "foo": 1 })
+        .options(mongodb::options::IndexOptions::builder().name("dba_foo".to_string()).build())
+        .build();
+    raw.create_index(on_foo).await.unwrap();
+
+    let migration = || [Migration::of::<Foo>().keep_index("dba_foo")];
+    for attempt in [conn.migration_plan(&migration()).await, conn.migrate_all(&migration()).await] {
+        let error = attempt.unwrap_err();
+        assert!(matches!(error, Error::InvalidArgument { .. }), "{error:?}");
+        assert!(error.to_string().contains("`dba_foo`"), "{error}");
+    }
+    assert_eq!(index_names(&conn, "foos").await, ["_id_", "dba_foo"], "nothing changed");
 }
 
 #[tokio::test]
@@ -388,7 +387,7 @@ async fn documents_that_break_the_schema_are_rejected_by_the_server() {
         ("extra field", extra),
     ] {
         let error = raw.insert_one(document).await.expect_err(case);
-        assert_eq!(write_code(&error), Some(121), "{case}: {error}");
+        assert_eq!(testkit::server_code(&error), Some(121), "{case}: {error}");
     }
 }
 

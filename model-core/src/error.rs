@@ -20,7 +20,9 @@ pub enum Error {
     },
     /// A write collided with an existing document: duplicate `_id` or a
     /// duplicate value in a unique index (server code 11000).
-    #[error("duplicate key in `{collection}`{}{}", index.as_ref().map(|i| format!(" (index `{i}`)")).unwrap_or_default(), key.as_ref().map(|k| format!(": {k}")).unwrap_or_default())]
+    // The duplicated value stays out of the message (it is user data, and
+    // messages end up in logs); it is in `key`.
+    #[error("duplicate key in `{collection}`{}", index.as_ref().map(|i| format!(" (index `{i}`)")).unwrap_or_default())]
     Conflict {
         /// The collection written to.
         collection: String,
@@ -29,7 +31,8 @@ pub enum Error {
         /// message does not say.
         index: Option<String>,
         /// The duplicated value as the server prints it (`{ email: "a@b" }`);
-        /// `None` when its message does not say.
+        /// `None` when its message does not say. User data: not part of
+        /// the error's message.
         key: Option<String>,
         /// The driver's error, with the server's message.
         #[source]

@@ -448,6 +448,11 @@ async fn sync_indexes(
     let name = migration.collection();
     let fail = |error| Error::from_driver(name, error);
     let plan = plan_indexes(migration.indexes(), &migration.keep, current);
+    if let Some((kept, declared)) = plan.kept_in_the_way.first() {
+        return Err(Error::invalid(format!(
+            "`{name}` keeps the index `{kept}`, which has the keys of the declared index `{declared}`: the server refuses two indexes on the same keys; keep one of them"
+        )));
+    }
     report.indexes_created = plan.created.clone();
     report.indexes_replaced = plan.replaced.clone();
     report.indexes_dropped = plan.dropped.clone();
@@ -494,6 +499,9 @@ struct IndexPlan<'a> {
     replaced: Vec<String>,
     dropped: Vec<String>,
     unchanged: Vec<String>,
+    /// Kept indexes with the keys of a declared index to create: (kept,
+    /// declared).
+    kept_in_the_way: Vec<(String, String)>,
 }
 
 fn plan_indexes<'a>(
@@ -520,15 +528,19 @@ fn plan_indexes<'a>(
         let Ok(name) = index.get_str("name") else {
             continue;
         };
-        if name == ID_INDEX
-            || declared.iter().any(|spec| spec.name == name)
-            || keep.iter().any(|kept| kept == name)
-        {
+        if name == ID_INDEX || declared.iter().any(|spec| spec.name == name) {
             continue;
         }
-        let collides = index
-            .get_document("key")
-            .is_ok_and(|keys| plan.create.iter().any(|spec| same_document(&spec.keys, keys)));
+        let collides_with = index.get_document("key").ok().and_then(|keys| {
+            plan.create.iter().find(|spec| same_document(&spec.keys, keys)).map(|s| &s.name)
+        });
+        if keep.iter().any(|kept| kept == name) {
+            if let Some(declared) = collides_with {
+                plan.kept_in_the_way.push((name.to_string(), declared.clone()));
+            }
+            continue;
+        }
+        let collides = collides_with.is_some();
         if collides {
             plan.drop_first.push(name.to_string());
         } else {

@@ -284,6 +284,9 @@ fn parse_field(
     let is_key = key.is_some_and(|k| k == &ident);
     let timestamp = timestamp_role(raw, &plain, &stored, timestamps, &mut errors);
     let role = if is_key {
+        if raw.created_at.is_present() || raw.updated_at.is_present() {
+            errors.push(darling::Error::custom("the key cannot be a timestamp").with_span(&ident));
+        }
         Role::Key
     } else if raw.version.is_present() {
         if !serde.default && !container.default {

@@ -5,7 +5,6 @@ use darling::FromDeriveInput;
 use proc_macro2::TokenStream;
 use quote::{quote, quote_spanned};
 use syn::DeriveInput;
-use syn::ext::IdentExt;
 use syn::spanned::Spanned;
 
 use crate::ast::{check_shape, runtime_path};
@@ -209,12 +208,7 @@ fn unit_enum(input: &DeriveInput) -> darling::Result<TokenStream> {
         else {
             continue;
         };
-        let plain = variant.ident.unraw().to_string();
-        names.push(match (&serde.rename, container.rename_all) {
-            (Some(name), _) => name.clone(),
-            (None, Some(rule)) => rule.apply_to_variant(&plain),
-            (None, None) => plain,
-        });
+        names.push(serde.stored_variant_name(&variant.ident, &container));
     }
     let ident = &attrs.ident;
     errors.finish_with(quote! {

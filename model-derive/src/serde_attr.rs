@@ -38,6 +38,19 @@ impl SerdeAttrs {
             (None, None) => plain,
         }
     }
+
+    /// The name serde writes the unit variant `ident` as, given the enum's
+    /// attributes: `rename`, else `rename_all` (variant rules), else the
+    /// variant's name.
+    pub fn stored_variant_name(&self, ident: &syn::Ident, container: &SerdeAttrs) -> String {
+        use syn::ext::IdentExt;
+        let plain = ident.unraw().to_string();
+        match (&self.rename, container.rename_all) {
+            (Some(name), _) => name.clone(),
+            (None, Some(rule)) => rule.apply_to_variant(&plain),
+            (None, None) => plain,
+        }
+    }
 }
 
 /// Keys that only affect deserialization or naming, never the bytes written.

@@ -22,19 +22,23 @@
 //! ```
 #![deny(missing_docs)]
 
+mod client;
 mod install;
 mod process;
 mod proxy;
+mod spans;
 mod wire;
 
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+pub use client::{ClientBuilder, CommandLog, TestClient, admin_client};
 pub use process::{ServerKind, ServerOptions, ServerProcess};
 /// A fault-injecting TCP proxy in front of a server: lost replies (after
 /// the server executed the command), delayed replies and partitions, which
 /// the server's `failCommand` fail point cannot produce.
 pub use proxy::FaultProxy;
+pub use spans::SpanRecorder;
 
 /// Why no server could be provided.
 #[derive(Debug, Clone)]
@@ -203,4 +207,17 @@ pub async fn fail_command(
 pub async fn fail_command_off(admin: &mongodb::Client) -> mongodb::error::Result<()> {
     let command = bson::doc! { "configureFailPoint": "failCommand", "mode": "off" };
     admin.database("admin").run_command(command).await.map(drop)
+}
+
+/// The code of the server error behind a driver error, if the server sent
+/// one: a command's error, a write error, or the first of an
+/// `insert_many`'s write errors.
+pub fn server_code(error: &mongodb::error::Error) -> Option<i32> {
+    use mongodb::error::{ErrorKind, WriteFailure};
+    match error.kind.as_ref() {
+        ErrorKind::Command(e) => Some(e.code),
+        ErrorKind::Write(WriteFailure::WriteError(e)) => Some(e.code),
+        ErrorKind::InsertMany(e) => e.write_errors.as_ref()?.first().map(|e| e.code),
+        _ => None,
+    }
 }

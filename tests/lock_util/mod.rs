@@ -3,15 +3,11 @@
 //! points, and clocks running fast or slow.
 #![allow(dead_code)]
 
-use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use bson::{Bson, Document, doc};
 use lock::{Clock, Locks};
 use model::Connection;
-use mongodb::event::EventHandler;
-use mongodb::event::command::CommandEvent;
-use mongodb::options::ClientOptions;
 
 /// A database of its own, reached through a client with its own app name.
 pub struct Env {
@@ -23,7 +19,7 @@ pub struct Env {
     /// A client with another app name, untouched by this one's fail points.
     pub admin: mongodb::Client,
     /// The names of the commands this client sent to the test's database.
-    pub commands: Arc<Mutex<Vec<String>>>,
+    pub commands: testkit::CommandLog,
 }
 
 impl Env {
@@ -35,12 +31,10 @@ impl Env {
 
     /// A client of its own on an existing database.
     pub async fn on(uri: &str, db: &str) -> Env {
-        let app = testkit::unique_name("lockapp");
-        let commands = Arc::new(Mutex::new(Vec::new()));
-        let conn = connection(uri, db, &app, Some(commands.clone())).await;
+        let (conn, app, commands) = connection(uri, db).await;
         let locks = Locks::new(&conn);
         Env {
-            admin: admin_client(uri).await,
+            admin: testkit::admin_client(uri).await.unwrap(),
             uri: uri.to_string(),
             db: db.to_string(),
             app,
@@ -57,7 +51,7 @@ impl Env {
 
     /// The commands sent so far, forgetting them.
     pub fn take_commands(&self) -> Vec<String> {
-        std::mem::take(&mut *self.commands.lock().unwrap())
+        self.commands.take()
     }
 
     /// The lease document of `key`, as stored.
@@ -81,38 +75,18 @@ impl Env {
     }
 }
 
-/// A connection through a client named `app`, with retryable writes off
-/// (SecantusDB slows down with every retryable write it serves), counting
-/// the commands it sends to `db` into `commands`.
-pub async fn connection(
-    uri: &str,
-    db: &str,
-    app: &str,
-    commands: Option<Arc<Mutex<Vec<String>>>>,
-) -> Connection {
-    let mut options = ClientOptions::parse(uri).await.unwrap();
-    options.app_name = Some(app.to_string());
-    options.retry_writes = Some(false);
-    if let Some(commands) = commands {
-        let db = db.to_string();
-        options.command_event_handler = Some(EventHandler::callback(move |event| {
-            if let CommandEvent::Started(started) = event
-                && started.db == db
-            {
-                commands.lock().unwrap().push(started.command_name.clone());
-            }
-        }));
-    }
-    let client = mongodb::Client::with_options(options).unwrap();
-    Connection::from_client(client, db)
-}
-
-/// A client outside every test's app name, for fail points and inspection.
-pub async fn admin_client(uri: &str) -> mongodb::Client {
-    let mut options = ClientOptions::parse(uri).await.unwrap();
-    options.app_name = Some("lock-tests-admin".into());
-    options.retry_writes = Some(false);
-    mongodb::Client::with_options(options).unwrap()
+/// A connection through a client with an app name of its own, with
+/// retryable writes off (SecantusDB slows down with every retryable write
+/// it serves), logging the commands it sends to `db`.
+pub async fn connection(uri: &str, db: &str) -> (Connection, String, testkit::CommandLog) {
+    let test = testkit::ClientBuilder::new(uri)
+        .app("lockapp")
+        .retry_writes(false)
+        .log_commands_to(db)
+        .build()
+        .await
+        .unwrap();
+    (Connection::from_client(test.client, db), test.app, test.commands)
 }
 
 /// A clock running at `rate` times the system's monotonic clock (`1.1`:

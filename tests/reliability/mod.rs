@@ -6,14 +6,10 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bson::{Document, doc};
 use model::{Connection, DateTime, Model, Uuid};
-use mongodb::event::EventHandler;
-use mongodb::event::command::CommandEvent;
-use mongodb::options::{ClientOptions, WriteConcern};
 use serde::{Deserialize, Serialize};
 use testkit::{ServerKind, ServerOptions, ServerProcess};
 
@@ -77,25 +73,7 @@ impl Figures {
 }
 
 /// The names of the commands a client sent, in order.
-#[derive(Debug, Clone, Default)]
-pub struct Commands(Arc<Mutex<Vec<String>>>);
-
-impl Commands {
-    /// How many `name` commands were sent.
-    pub fn count(&self, name: &str) -> usize {
-        self.0.lock().unwrap().iter().filter(|c| *c == name).count()
-    }
-
-    /// Every command sent, in order.
-    pub fn all(&self) -> Vec<String> {
-        self.0.lock().unwrap().clone()
-    }
-
-    /// Forgets what was sent so far.
-    pub fn clear(&self) {
-        self.0.lock().unwrap().clear();
-    }
-}
+pub type Commands = testkit::CommandLog;
 
 /// How to build a test's client.
 #[derive(Debug, Clone)]
@@ -143,34 +121,27 @@ impl Client {
 
     /// A client on database `db` of the server at `uri`.
     pub async fn on(uri: &str, db: &str, spec: ClientSpec) -> Client {
-        let app = testkit::unique_name("rel");
-        let commands = Commands::default();
-        let mut options = ClientOptions::parse(uri).await.unwrap();
-        options.app_name = Some(app.clone());
-        options.retry_writes = Some(spec.retry_writes);
-        options.server_selection_timeout = Some(spec.server_selection_timeout);
-        options.heartbeat_freq = Some(spec.heartbeat);
-        if spec.journal {
-            options.write_concern = Some(WriteConcern::builder().journal(true).build());
-        }
-        let sink = commands.0.clone();
-        let db_name = db.to_string();
-        options.command_event_handler = Some(EventHandler::callback(move |event| {
-            if let CommandEvent::Started(started) = event
-                && started.db == db_name
-            {
-                sink.lock().unwrap().push(started.command_name.clone());
-            }
-        }));
-        let client = mongodb::Client::with_options(options).unwrap();
-        let mut admin_options = ClientOptions::parse(uri).await.unwrap();
-        admin_options.app_name = Some("reliability-admin".into());
-        admin_options.server_selection_timeout = Some(spec.server_selection_timeout);
+        let test = testkit::ClientBuilder::new(uri)
+            .app("rel")
+            .retry_writes(spec.retry_writes)
+            .server_selection_timeout(spec.server_selection_timeout)
+            .heartbeat(spec.heartbeat)
+            .journal(spec.journal)
+            .log_commands_to(db)
+            .build()
+            .await
+            .unwrap();
+        let admin = testkit::ClientBuilder::new(uri)
+            .app("reliability-admin")
+            .server_selection_timeout(spec.server_selection_timeout)
+            .build()
+            .await
+            .unwrap();
         Client {
-            conn: Connection::from_client(client, db),
-            app,
-            commands,
-            admin: mongodb::Client::with_options(admin_options).unwrap(),
+            conn: Connection::from_client(test.client, db),
+            app: test.app,
+            commands: test.commands,
+            admin: admin.client,
         }
     }
 
@@ -313,13 +284,7 @@ pub async fn start_server(dir: &Path, port: Option<u16>) -> ServerProcess {
 
 /// The code of the server error behind `error`, if the server sent one.
 pub fn server_code(error: &model::Error) -> Option<i32> {
-    use mongodb::error::{ErrorKind, WriteFailure};
-    match error.driver_error()?.kind.as_ref() {
-        ErrorKind::Command(e) => Some(e.code),
-        ErrorKind::Write(WriteFailure::WriteError(e)) => Some(e.code),
-        ErrorKind::InsertMany(e) => e.write_errors.as_ref()?.first().map(|e| e.code),
-        _ => None,
-    }
+    testkit::server_code(error.driver_error()?)
 }
 
 /// Whether `error` is the driver's report of a broken or refused

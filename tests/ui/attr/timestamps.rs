@@ -33,4 +33,14 @@ struct Both {
     at: DateTime,
 }
 
+// The key marked as a timestamp.
+#[derive(Model, Serialize, Deserialize)]
+#[model(key = id)]
+struct KeyStamp {
+    #[serde(rename = "_id")]
+    #[model(created_at)]
+    id: DateTime,
+    updated_at: Option<DateTime>,
+}
+
 fn main() {}

@@ -348,6 +348,66 @@ async fn a_failed_transaction_writes_nothing() {
     assert_eq!(foos.find(&a.id).await.unwrap().bar, Some(1), "the update was rolled back");
 }
 
+/// A domain error of the caller's, carrying the model's errors too.
+#[derive(Debug)]
+enum ShopError {
+    OutOfStock,
+    Db(Error),
+}
+
+impl std::fmt::Display for ShopError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ShopError::OutOfStock => f.write_str("out of stock"),
+            ShopError::Db(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+impl std::error::Error for ShopError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            ShopError::OutOfStock => None,
+            ShopError::Db(e) => Some(e),
+        }
+    }
+}
+
+impl From<Error> for ShopError {
+    fn from(e: Error) -> Self {
+        ShopError::Db(e)
+    }
+}
+
+#[tokio::test]
+async fn a_domain_error_aborts_a_transaction_and_comes_back_as_itself() {
+    let conn = connection_with_indexes().await;
+    let foos = conn.repo::<Foo>();
+    let a = foos.insert_one(foo("a", Some(1))).await.unwrap();
+    let outcome: Result<(), ShopError> = conn
+        .transaction_as(None, async |s| {
+            foos.update_one(&a.id, Foo::BAR.set(0)).session(s).await?;
+            let left = foos.find(&a.id).session(s).await?.bar;
+            if left == Some(0) {
+                return Err(ShopError::OutOfStock);
+            }
+            Ok(())
+        })
+        .await;
+    assert!(matches!(outcome, Err(ShopError::OutOfStock)), "{outcome:?}");
+    assert_eq!(foos.find(&a.id).await.unwrap().bar, Some(1), "the update was rolled back");
+
+    // A model error travels inside the caller's type.
+    let outcome: Result<(), ShopError> = conn
+        .transaction_as(None, async |s| {
+            foos.insert_one(foo("a", None)).session(s).await?; // duplicate
+            Ok(())
+        })
+        .await;
+    assert!(matches!(outcome, Err(ShopError::Db(Error::Conflict { .. }))), "{outcome:?}");
+    assert_eq!(foos.count(Query::all()).await.unwrap(), 1);
+}
+
 #[tokio::test]
 async fn a_closed_connection_is_disconnected() {
     let conn = connection().await;

@@ -74,6 +74,26 @@ async fn repository_options_apply_to_every_operation_and_actions_override_them()
 }
 
 #[tokio::test]
+async fn transaction_options_reach_the_transaction() {
+    let (conn, commands) = recorded().await;
+    let foos = conn.repo::<Foo>();
+    let options = model::mongodb::options::TransactionOptions::builder()
+        .read_concern(ReadConcern::majority())
+        .build();
+    let inserted = conn
+        .transaction_as(options, async |s| -> model::Result<_> {
+            foos.insert_one(foo("in", Some(1))).session(s).await
+        })
+        .await
+        .unwrap();
+    // The transaction's first command carries its read concern.
+    let insert = last(&commands, "insert");
+    assert_eq!(insert.get_document("readConcern").unwrap().get_str("level"), Ok("majority"));
+    assert!(insert.contains_key("txnNumber"), "{insert}");
+    assert_eq!(foos.find(&inserted.id).await.unwrap().foo, "in");
+}
+
+#[tokio::test]
 async fn reads_pass_read_concern_hint_collation_comment_and_max_time() {
     let (conn, commands) = recorded().await;
     let foos = conn.repo::<Foo>();

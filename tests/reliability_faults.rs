@@ -434,3 +434,58 @@ async fn a_command_held_past_the_timeout_fails_with_a_timeout_instead_of_hanging
     Figures { faults: 3, operations: 3, ..Figures::default() }
         .print("a_command_held_past_the_timeout_fails_with_a_timeout_instead_of_hanging");
 }
+
+/// A caller's error type that wraps the model's (as `#[error(transparent)]`
+/// would): a transient error inside it is still seen and retried.
+#[derive(Debug)]
+struct JobError(Error);
+
+impl std::fmt::Display for JobError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "job failed: {}", self.0)
+    }
+}
+
+impl std::error::Error for JobError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.0)
+    }
+}
+
+impl From<Error> for JobError {
+    fn from(e: Error) -> Self {
+        JobError(e)
+    }
+}
+
+#[tokio::test]
+async fn a_transient_transaction_error_inside_a_callers_error_is_retried_once_and_applied_once() {
+    let Some(server) = FaultServer::start().await else {
+        return;
+    };
+    let c = server.client(ClientSpec::default()).await;
+    let items = c.conn.repo::<Item>();
+    let kept = items.insert_one(item("kept", "kept")).await.unwrap();
+    // The transaction's first write fails once with a write conflict
+    // labelled transient, as mongod reports two transactions colliding.
+    let conflict = doc! { "errorCode": 112, "errorLabels": ["TransientTransactionError"] };
+    c.fail(1, &["findAndModify"], conflict).await;
+    c.commands.clear();
+    let attempts = std::sync::atomic::AtomicU32::new(0);
+    let outcome: Result<i64, JobError> = c
+        .conn
+        .transaction_as(None, async |s| {
+            attempts.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let updated = items.update_one(&kept.id, Item::N.inc(1)).session(s).await?;
+            Ok(updated.n)
+        })
+        .await;
+    c.fail_off().await;
+    assert_eq!(outcome.unwrap(), 1);
+    assert_eq!(attempts.into_inner(), 2, "the whole transaction ran again");
+    assert_eq!(c.commands.count("findAndModify"), 2);
+    assert_eq!(items.find(&kept.id).await.unwrap().n, 1, "applied once");
+    Figures { faults: 1, operations: 1, ..Figures::default() }.print(
+        "a_transient_transaction_error_inside_a_callers_error_is_retried_once_and_applied_once",
+    );
+}

@@ -5,6 +5,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use mongodb::error::{TRANSIENT_TRANSACTION_ERROR, UNKNOWN_TRANSACTION_COMMIT_RESULT};
+use mongodb::options::TransactionOptions;
 use mongodb::{Client, ClientSession, Database};
 use tokio::sync::OnceCell;
 
@@ -56,26 +57,19 @@ impl std::fmt::Debug for Connection {
 /// [`Connection::transaction`] and [`Connection::transaction_with`]:
 /// `$run` is the attempt, run with `$session`.
 macro_rules! transaction_loop {
-    ($conn:expr, $session:ident, $run:expr) => {{
+    ($conn:expr, $options:expr, $session:ident, $run:expr) => {{
         let started = Instant::now();
+        let failed = |source| Error::Transaction { source: Box::new(source) };
         let client = $conn.connect().await?;
-        let mut $session = client
-            .start_session()
-            .await
-            .map_err(|source| Error::Transaction { source: Box::new(source) })?;
+        let mut $session = client.start_session().await.map_err(failed)?;
         'attempt: loop {
-            $session
-                .start_transaction()
-                .await
-                .map_err(|source| Error::Transaction { source: Box::new(source) })?;
+            $session.start_transaction().with_options($options.clone()).await.map_err(failed)?;
             let value = match $run {
                 Ok(value) => value,
                 Err(error) => {
                     // Fails harmlessly when `f` already ended the transaction.
                     let _ = $session.abort_transaction().await;
-                    if error.has_label(TRANSIENT_TRANSACTION_ERROR)
-                        && started.elapsed() < TRANSACTION_RETRY_LIMIT
-                    {
+                    if is_transient(&error) && started.elapsed() < TRANSACTION_RETRY_LIMIT {
                         continue 'attempt;
                     }
                     return Err(error);
@@ -91,15 +85,32 @@ macro_rules! transaction_loop {
                         if error.contains_label(TRANSIENT_TRANSACTION_ERROR) {
                             continue 'attempt;
                         }
-                        return Err(Error::Transaction { source: Box::new(error) });
+                        return Err(failed(error).into());
                     }
                     Err(error) => {
-                        return Err(Error::Transaction { source: Box::new(error) });
+                        return Err(failed(error).into());
                     }
                 }
             }
         }
     }};
+}
+
+/// Whether `error`, or an error it wraps (a `model_core::Error` or a
+/// driver error anywhere in its `source` chain), carries the
+/// `TransientTransactionError` label: the transaction may be retried.
+fn is_transient(error: &(dyn std::error::Error + 'static)) -> bool {
+    let mut current = Some(error);
+    while let Some(error) = current {
+        if let Some(ours) = error.downcast_ref::<Error>() {
+            return ours.has_label(TRANSIENT_TRANSACTION_ERROR);
+        }
+        if let Some(driver) = error.downcast_ref::<mongodb::error::Error>() {
+            return driver.contains_label(TRANSIENT_TRANSACTION_ERROR);
+        }
+        current = error.source();
+    }
+    false
 }
 
 impl Connection {
@@ -264,11 +275,59 @@ impl Connection {
     ///
     /// # Errors
     /// What `f` returns, or [`Error::Transaction`] when starting or committing fails.
-    pub async fn transaction<T, F>(&self, mut f: F) -> Result<T>
+    pub async fn transaction<T, F>(&self, f: F) -> Result<T>
     where
         F: AsyncFnMut(&mut ClientSession) -> Result<T>,
     {
-        transaction_loop!(self, session, f(&mut session).await)
+        self.transaction_as(None, f).await
+    }
+
+    /// [`transaction`](Self::transaction) with transaction options (read
+    /// and write concern, read preference, `maxCommitTimeMS`; `None` takes
+    /// the session's defaults), and an error type of your own: `f` returns
+    /// `Result<T, E>` where `E` converts from [`Error`], so a domain error
+    /// (`Err(OrderError::OutOfStock)`) aborts the transaction and comes
+    /// back as itself. A transient transaction error is retried as in
+    /// `transaction` wherever it sits in `E`'s `source` chain (an `E` that
+    /// wraps [`Error`] with `#[error(transparent)]` or `#[source]`).
+    ///
+    /// ```no_run
+    /// # async fn demo(conn: model_core::Connection) {
+    /// #[derive(Debug, thiserror::Error)]
+    /// enum OrderError {
+    ///     #[error("out of stock")]
+    ///     OutOfStock,
+    ///     #[error(transparent)]
+    ///     Db(#[from] model_core::Error),
+    /// }
+    /// use model_core::mongodb::options::{Acknowledgment, TransactionOptions, WriteConcern};
+    /// let majority = TransactionOptions::builder()
+    ///     .write_concern(WriteConcern::builder().w(Acknowledgment::Majority).build())
+    ///     .build();
+    /// let outcome: Result<u32, OrderError> = conn
+    ///     .transaction_as(majority, async |session| {
+    ///         let _db = session.client().database("shop");
+    ///         Err(OrderError::OutOfStock) // nothing written is kept
+    ///     })
+    ///     .await;
+    /// assert!(matches!(outcome, Err(OrderError::OutOfStock)));
+    /// # }
+    /// ```
+    ///
+    /// # Errors
+    /// What `f` returns, or [`Error::Transaction`] (converted into `E`)
+    /// when starting or committing fails.
+    pub async fn transaction_as<T, E, F>(
+        &self,
+        options: impl Into<Option<TransactionOptions>>,
+        mut f: F,
+    ) -> std::result::Result<T, E>
+    where
+        E: From<Error> + std::error::Error + 'static,
+        F: AsyncFnMut(&mut ClientSession) -> std::result::Result<T, E>,
+    {
+        let options: Option<TransactionOptions> = options.into();
+        transaction_loop!(self, options, session, f(&mut session).await)
     }
 
     /// [`transaction`](Self::transaction) for a closure that returns a
@@ -293,13 +352,36 @@ impl Connection {
     ///
     /// # Errors
     /// As [`transaction`](Self::transaction).
-    pub async fn transaction_with<C, T, F>(&self, mut context: C, mut f: F) -> Result<T>
+    pub async fn transaction_with<C, T, F>(&self, context: C, f: F) -> Result<T>
     where
         F: for<'s> FnMut(
             &'s mut ClientSession,
             &'s mut C,
         ) -> futures::future::BoxFuture<'s, Result<T>>,
     {
-        transaction_loop!(self, session, f(&mut session, &mut context).await)
+        self.transaction_with_as(None, context, f).await
+    }
+
+    /// [`transaction_with`](Self::transaction_with) with transaction
+    /// options and an error type of your own, as
+    /// [`transaction_as`](Self::transaction_as).
+    ///
+    /// # Errors
+    /// As [`transaction_as`](Self::transaction_as).
+    pub async fn transaction_with_as<C, T, E, F>(
+        &self,
+        options: impl Into<Option<TransactionOptions>>,
+        mut context: C,
+        mut f: F,
+    ) -> std::result::Result<T, E>
+    where
+        E: From<Error> + std::error::Error + 'static,
+        F: for<'s> FnMut(
+            &'s mut ClientSession,
+            &'s mut C,
+        ) -> futures::future::BoxFuture<'s, std::result::Result<T, E>>,
+    {
+        let options: Option<TransactionOptions> = options.into();
+        transaction_loop!(self, options, session, f(&mut session, &mut context).await)
     }
 }

@@ -16,16 +16,14 @@ pub struct BenchServer {
 impl BenchServer {
     /// `MONGODB_URI` if set, else a fresh `mongod` (when on `PATH`) or SecantusDB.
     pub fn start() -> Result<BenchServer, String> {
-        if let Ok(uri) = std::env::var("MONGODB_URI")
-            && !uri.trim().is_empty()
-        {
+        if let Some(uri) = testkit::external_uri() {
             return Ok(BenchServer {
                 uri: without_retryable_writes(&uri),
                 kind: ServerKind::External,
                 _process: None,
             });
         }
-        let kind = if on_path("mongod") { ServerKind::Mongod } else { ServerKind::Secantus };
+        let kind = testkit::startable_kind();
         let process = ServerProcess::start(ServerOptions::new(kind)).map_err(|e| e.to_string())?;
         Ok(BenchServer {
             uri: without_retryable_writes(process.uri()),
@@ -38,11 +36,6 @@ impl BenchServer {
     pub fn is_ours(&self) -> bool {
         self._process.is_some()
     }
-}
-
-fn on_path(program: &str) -> bool {
-    std::env::var_os("PATH")
-        .is_some_and(|paths| std::env::split_paths(&paths).any(|dir| dir.join(program).is_file()))
 }
 
 /// `uri` with `retryWrites=false`: SecantusDB's per-write cost grows with

@@ -99,9 +99,7 @@ pub fn server() -> &'static Server {
 }
 
 fn resolve() -> Result<Server, Error> {
-    if let Ok(uri) = std::env::var("MONGODB_URI")
-        && !uri.trim().is_empty()
-    {
+    if let Some(uri) = external_uri() {
         return Ok(Server { uri, kind: ServerKind::External, process: None });
     }
     let mut failures = Vec::new();
@@ -220,4 +218,18 @@ pub fn server_code(error: &mongodb::error::Error) -> Option<i32> {
         ErrorKind::InsertMany(e) => e.write_errors.as_ref()?.first().map(|e| e.code),
         _ => None,
     }
+}
+
+/// The kind of server this machine can start: `mongod` if it is on
+/// `PATH`, else SecantusDB (the same choice [`server`] makes when
+/// `MONGODB_URI` is not set). For tests and benchmarks that start servers
+/// of their own.
+pub fn startable_kind() -> ServerKind {
+    if process::mongod_on_path() { ServerKind::Mongod } else { ServerKind::Secantus }
+}
+
+/// `MONGODB_URI`, when it is set and not blank: the server [`server`]
+/// uses instead of starting one.
+pub fn external_uri() -> Option<String> {
+    std::env::var("MONGODB_URI").ok().filter(|uri| !uri.trim().is_empty())
 }

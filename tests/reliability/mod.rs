@@ -11,7 +11,7 @@ use std::time::Duration;
 use bson::{Document, doc};
 use model::{Connection, DateTime, Model, Uuid};
 use serde::{Deserialize, Serialize};
-use testkit::{ServerKind, ServerOptions, ServerProcess};
+use testkit::{ServerOptions, ServerProcess};
 
 /// A document of the workloads: a group to select by and a counter.
 #[derive(Debug, Clone, PartialEq, Model, Serialize, Deserialize)]
@@ -195,7 +195,7 @@ impl FaultServer {
             }
             return Some(FaultServer { uri, _process: None, _turn: Some(turn) });
         }
-        let options = ServerOptions::new(startable_kind());
+        let options = ServerOptions::new(testkit::startable_kind());
         let process = tokio::task::spawn_blocking(move || ServerProcess::start(options))
             .await
             .unwrap()
@@ -212,15 +212,7 @@ impl FaultServer {
 /// Whether `MONGODB_URI` names the server (as `testkit` decides it),
 /// without starting the shared server to find out.
 fn external() -> bool {
-    std::env::var("MONGODB_URI").is_ok_and(|uri| !uri.trim().is_empty())
-}
-
-/// The kind of server `testkit` starts here: `mongod` from `PATH` if there
-/// is one, else SecantusDB.
-fn startable_kind() -> ServerKind {
-    let on_path = std::env::var_os("PATH")
-        .is_some_and(|paths| std::env::split_paths(&paths).any(|dir| dir.join("mongod").is_file()));
-    if on_path { ServerKind::Mongod } else { ServerKind::Secantus }
+    testkit::external_uri().is_some()
 }
 
 /// Whether the suite may start and kill servers of its own: not when
@@ -272,7 +264,7 @@ impl Drop for DataDir {
 /// Starts a dedicated server (`mongod` from `PATH`, else SecantusDB) on
 /// `port` (a free one when `None`), storing its data in `dir`.
 pub async fn start_server(dir: &Path, port: Option<u16>) -> ServerProcess {
-    let mut options = ServerOptions::new(startable_kind()).storage(dir);
+    let mut options = ServerOptions::new(testkit::startable_kind()).storage(dir);
     if let Some(port) = port {
         options = options.port(port);
     }

@@ -43,6 +43,29 @@ struct Kebab {
     updated_at: DateTime,
 }
 
+/// `rename_all(serialize = "camelCase", deserialize = "camelCase")` with
+/// renamed timestamps, and `rename`'s list form; a deserialize-only
+/// rename leaves the stored (serialized) name to `rename_all` (read back
+/// through its `alias`).
+#[derive(Debug, Clone, PartialEq, Model, Serialize, Deserialize)]
+#[model(collection = "listed", key = id)]
+#[serde(rename_all(serialize = "camelCase", deserialize = "camelCase"))]
+struct Listed {
+    #[serde(rename = "_id")]
+    id: Uuid,
+    #[model(index)]
+    star_rating: i64,
+    #[serde(rename(serialize = "shownAs", deserialize = "shownAs"))]
+    display_name: String,
+    #[serde(rename(deserialize = "readOnlyAs"), alias = "lastSeenBy")]
+    last_seen_by: Option<String>,
+    #[model(created_at)]
+    #[serde(rename = "firstSeen")]
+    created_at: DateTime,
+    #[model(updated_at)]
+    changed_at: Option<DateTime>,
+}
+
 /// Timestamps under other field names, marked, and stored as serde says.
 #[derive(Debug, Clone, PartialEq, Model, Serialize, Deserialize)]
 #[model(collection = "marked", key = id)]
@@ -122,7 +145,21 @@ fn every_rename_form_names_what_serde_writes() {
     let marked =
         Marked::from_insert(MarkedInsert { id: "m".into(), note: "n".into() }, DateTime::now());
     let plain = Plain::from_insert(PlainInsert { id: "p".into(), count: 1 }, now);
+    let listed = Listed::from_insert(
+        ListedInsert {
+            id: None,
+            star_rating: 2,
+            display_name: "d".into(),
+            last_seen_by: Some("x".into()),
+        },
+        now,
+    );
     let table = [
+        (
+            "listed",
+            keys(&listed),
+            ["_id", "changedAt", "firstSeen", "lastSeenBy", "shownAs", "starRating"].as_slice(),
+        ),
         (
             "camel",
             keys(&camel),
@@ -178,6 +215,47 @@ async fn renamed_timestamps_are_set_under_their_stored_names() {
     let read = kebabs.find(&kebab.id).await.unwrap();
     assert_eq!(read, kebab);
     assert_eq!(raw(&conn, "kebabs").await.get_str("OTHER"), Ok("x"));
+}
+
+#[tokio::test]
+async fn a_camel_case_list_form_model_migrates_inserts_queries_and_round_trips() {
+    let conn = connection().await;
+    let report = conn.migrate::<Listed>().await.unwrap();
+    assert_eq!(report.indexes_created, ["starRating_1"], "the index is on the stored name");
+    let listed = conn.repo::<Listed>();
+    let insert = |stars: i64, name: &str| ListedInsert {
+        id: None,
+        star_rating: stars,
+        display_name: name.into(),
+        last_seen_by: None,
+    };
+    // Through the validator, which requires `starRating`, `shownAs` and
+    // `firstSeen`.
+    let a = listed.insert_one(insert(5, "five")).await.unwrap();
+    listed.insert_one(insert(2, "two")).await.unwrap();
+
+    let found = listed
+        .find_many(Listed::STAR_RATING.gte(3))
+        .sort(Listed::DISPLAY_NAME.asc())
+        .await
+        .unwrap();
+    assert_eq!(found, vec![a.clone()], "queried by typed fields, read back whole");
+    let updated =
+        listed.update_one(&a.id, Listed::LAST_SEEN_BY.set(Some("ops".to_string()))).await.unwrap();
+    assert!(updated.changed_at.is_some());
+    let stored = conn
+        .database()
+        .await
+        .unwrap()
+        .collection::<Document>("listed")
+        .find_one(doc! { "_id": a.id })
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored.get_str("lastSeenBy"), Ok("ops"), "{stored}");
+    assert_eq!(stored.get_str("shownAs"), Ok("five"), "{stored}");
+    assert!(stored.get_datetime("firstSeen").is_ok() && stored.get_datetime("changedAt").is_ok());
+    assert_eq!(listed.find(&a.id).await.unwrap(), updated, "round trip");
 }
 
 #[tokio::test]

@@ -86,7 +86,8 @@ fn reply_body(message: &[u8]) -> std::io::Result<Document> {
         match kind {
             0 if body.is_none() => {
                 body = Some(
-                    Document::from_reader(&message[at..at + size]).map_err(std::io::Error::other)?,
+                    Document::from_reader(&message[at..at + size])
+                        .map_err(std::io::Error::other)?,
                 );
             }
             0 => return Err(bad("two body sections".to_string())),

@@ -3,27 +3,12 @@
 //! nested structs, an enum and arrays, and `Blob`, a document of about
 //! 1.5 KiB for the streaming-memory figures. Plus sample values of each.
 
-use model::{CompositeKey, DateTime, Model, ObjectId, Projection, Schema, Uuid};
+use model::{DateTime, Model, ObjectId, Projection, Schema, Uuid};
 use serde::{Deserialize, Serialize};
 
-/// A UUID-keyed model with a unique string and an optional number (as in
-/// `tests/common`).
-#[derive(Debug, Clone, PartialEq, Model, Serialize, Deserialize)]
-#[model(collection = "foos", key = id)]
-pub struct Foo {
-    /// The key.
-    #[serde(rename = "_id")]
-    pub id: Uuid,
-    /// A unique name.
-    #[model(unique)]
-    pub foo: String,
-    /// An optional number.
-    pub bar: Option<i64>,
-    /// Set on insert.
-    pub created_at: DateTime,
-    /// Set on update.
-    pub updated_at: Option<DateTime>,
-}
+#[path = "../../tests/common/reference.rs"]
+mod reference;
+pub use reference::{Bar, BarInsert, BarKey, Foo, FooInsert};
 
 /// The name of a [`Foo`] alone: a projection (`{foo: 1, _id: 0}`).
 #[derive(Debug, Clone, PartialEq, Projection, Deserialize)]
@@ -73,33 +58,6 @@ pub fn blob(i: usize, now: DateTime) -> Blob {
     let mut payload = unit.repeat(BLOB_PAYLOAD / unit.len() + 1);
     payload.truncate(BLOB_PAYLOAD);
     Blob { id: Uuid::new(), n: i as i64, payload, created_at: now, updated_at: None }
-}
-
-/// The composite key of [`Bar`]: `_id: { foo, bar }`.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, CompositeKey, Serialize, Deserialize)]
-pub struct BarKey {
-    /// First part.
-    pub foo: Uuid,
-    /// Second part.
-    pub bar: String,
-}
-
-/// A model with a composite key (as in `tests/common`).
-#[derive(Debug, Clone, PartialEq, Model, Serialize, Deserialize)]
-#[model(collection = "bars", key = id)]
-pub struct Bar {
-    /// The composite key.
-    #[serde(rename = "_id")]
-    pub id: BarKey,
-    /// A unique name.
-    #[model(unique)]
-    pub foo: String,
-    /// An optional number.
-    pub bar: Option<i64>,
-    /// Set on insert.
-    pub created_at: DateTime,
-    /// Set on update.
-    pub updated_at: Option<DateTime>,
 }
 
 /// A postal address, nested in [`Wide`].

@@ -1,41 +1,10 @@
 //! The reference models and a connection to a fresh database per test.
 #![allow(dead_code)]
 
-use model::{CompositeKey, DateTime, Model, Uuid};
-use serde::{Deserialize, Serialize};
+use model::{DateTime, Uuid};
 
-/// A UUID-keyed model with a unique string and an optional number.
-#[derive(Debug, Clone, PartialEq, Model, Serialize, Deserialize)]
-#[model(collection = "foos", key = id)]
-pub struct Foo {
-    #[serde(rename = "_id")]
-    pub id: Uuid,
-    #[model(unique)]
-    pub foo: String,
-    pub bar: Option<i64>,
-    pub created_at: DateTime,
-    pub updated_at: Option<DateTime>,
-}
-
-/// The composite key of [`Bar`]: `_id: { foo, bar }`, in that order.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, CompositeKey, Serialize, Deserialize)]
-pub struct BarKey {
-    pub foo: Uuid,
-    pub bar: String,
-}
-
-/// A model with a composite key.
-#[derive(Debug, Clone, PartialEq, Model, Serialize, Deserialize)]
-#[model(collection = "bars", key = id)]
-pub struct Bar {
-    #[serde(rename = "_id")]
-    pub id: BarKey,
-    #[model(unique)]
-    pub foo: String,
-    pub bar: Option<i64>,
-    pub created_at: DateTime,
-    pub updated_at: Option<DateTime>,
-}
+mod reference;
+pub use reference::*;
 
 /// A connection to a database no other test uses.
 pub async fn connection() -> model::Connection {

@@ -27,14 +27,17 @@ impl Locks {
             (bson::doc! { "_id": key }, pipeline::acquire_permit(&owner, ttl_ms, permits));
         let write_concern = self.inner.write_concern.clone();
         let sent = self.inner.clock.now();
+        let (release, mine) = (pipeline::held_permit(key, &owner), owner.clone());
         let acquire = async move {
-            coll.find_one_and_update(filter, update)
+            let acquired = coll
+                .find_one_and_update(filter, update)
                 .upsert(true)
                 .return_document(ReturnDocument::After)
-                .write_concern(write_concern)
-                .await
+                .write_concern(write_concern.clone())
+                .await;
+            (acquired, coll, release, mine, write_concern)
         };
-        let semaphore = match self.conn().bounded(Semaphore::COLLECTION, acquire).await {
+        let semaphore = match self.acquire_permit_command(acquire).await {
             Ok(semaphore) => semaphore,
             Err(error) => {
                 let _ = self.release_permit(key, &owner).await;
@@ -62,6 +65,57 @@ impl Locks {
             }),
             None => Attempt::Held(None),
         })
+    }
+
+    /// Runs the acquire `command` bounded by the connection's timeout, on
+    /// its own task: if the caller has given up by the time the server
+    /// answers, the task takes back the permit the answer may hold (as the
+    /// lock's acquire does), so an acquire landing after its timeout keeps
+    /// nothing.
+    async fn acquire_permit_command<F>(&self, command: F) -> model_core::Result<Option<Semaphore>>
+    where
+        F: std::future::Future<
+                Output = (
+                    model_core::mongodb::error::Result<Option<Semaphore>>,
+                    model_core::mongodb::Collection<Semaphore>,
+                    bson::Document,
+                    String,
+                    model_core::mongodb::options::WriteConcern,
+                ),
+            > + Send
+            + 'static,
+    {
+        let driver_error = |e| model_core::Error::from_driver(Semaphore::COLLECTION, e);
+        let Some(timeout) = self.conn().timeout() else {
+            return command.await.0.map_err(driver_error);
+        };
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        let task = async move {
+            let (acquired, coll, release, owner, write_concern) = command.await;
+            // Err: the caller timed out and is gone. Unless the answer
+            // shows the permit is not this owner's, let go of it.
+            if let Err(acquired) = reply.send(acquired) {
+                let not_ours =
+                    matches!(&acquired, Ok(Some(s)) if !s.holders.iter().any(|h| h.owner == owner));
+                if !not_ours {
+                    let take_back = coll.update_one(release, pipeline::release_permit(&owner));
+                    let _ = take_back.write_concern(write_concern).await;
+                    tracing::debug!(
+                        "released a permit an acquire answered after its timeout may hold"
+                    );
+                }
+            }
+        };
+        tokio::spawn(task.in_current_span());
+        match tokio::time::timeout(timeout, answer).await {
+            Ok(Ok(acquired)) => acquired.map_err(driver_error),
+            // The task was dropped: the runtime is shutting down.
+            Ok(Err(_)) => Err(model_core::Error::Disconnected),
+            Err(_) => Err(model_core::Error::Timeout {
+                collection: Semaphore::COLLECTION.to_string(),
+                timeout,
+            }),
+        }
     }
 
     /// Extends `lease`'s permit if it is still live.

@@ -46,6 +46,10 @@ async fn a_held_lock_fails_at_once_with_lock_error() {
 
 #[tokio::test]
 async fn the_heartbeat_keeps_the_lease_past_several_ttls() {
+    // Longer than `TTL`: an extension must land within 0.3 ttl of being
+    // sent (it is sent at ttl/2, the signal fires at 0.8 ttl), and a loaded
+    // machine can hold a journaled write up for ~100 ms.
+    const TTL: Duration = Duration::from_secs(1);
     let env = Env::new().await;
     let contender = env.peer().await;
     let started = Instant::now();

@@ -324,14 +324,7 @@ impl Fixture {
                     assert_eq!((count, docs.len()), (100, 20));
                 }
                 Op::Project => {
-                    let names: Vec<FooName> = raw
-                        .clone_with_type::<FooName>()
-                        .find(Document::new())
-                        .projection(doc! { "foo": 1, "_id": 0 })
-                        .limit(100)
-                        .await?
-                        .try_collect()
-                        .await?;
+                    let names = raw_project(raw).await?;
                     assert_eq!(names.len(), 100);
                 }
                 Op::Aggregate => {
@@ -362,15 +355,7 @@ impl Fixture {
         match op {
             Op::Project => {
                 let odm = self.repo.find_many(Query::all()).limit(100).project::<FooName>().await?;
-                let raw: Vec<FooName> = self
-                    .raw
-                    .clone_with_type::<FooName>()
-                    .find(Document::new())
-                    .projection(doc! { "foo": 1, "_id": 0 })
-                    .limit(100)
-                    .await?
-                    .try_collect()
-                    .await?;
+                let raw = raw_project(&self.raw).await?;
                 if odm != raw {
                     return Err("project: the ODM and raw results differ".into());
                 }
@@ -477,4 +462,16 @@ pub async fn round(
         pairs.push((op, pair));
     }
     Ok(pairs)
+}
+
+/// The raw side of `project`: the names of 100 `Foo`s, by hand.
+async fn raw_project(raw: &mongodb::Collection<Foo>) -> Result<Vec<FooName>, BoxError> {
+    Ok(raw
+        .clone_with_type::<FooName>()
+        .find(Document::new())
+        .projection(doc! { "foo": 1, "_id": 0 })
+        .limit(100)
+        .await?
+        .try_collect()
+        .await?)
 }

@@ -503,10 +503,9 @@ impl Locks {
         }
     }
 
-    /// The acquire command, bounded by the connection's timeout. It then
-    /// runs on its own task, and if the caller has given up by the time
-    /// the server answers, that task releases what it took: an acquire
-    /// that lands after its timeout leaves nothing held.
+    /// The acquire command, bounded by the connection's timeout (see
+    /// [`answer_or_give_back`]): an acquire that lands after its timeout
+    /// releases what it took, so it leaves nothing held.
     async fn acquire_command(
         &self,
         key: &str,
@@ -516,44 +515,30 @@ impl Locks {
     ) -> model_core::Result<Option<Lock>> {
         let (filter, update) = (bson::doc! { "_id": key }, pipeline::acquire(owner, ttl_ms));
         let write_concern = self.inner.write_concern.clone();
-        let driver_error = |e| model_core::Error::from_driver(Lock::COLLECTION, e);
-        let Some(timeout) = self.conn().timeout() else {
-            let acquire = coll.find_one_and_update(filter, update);
-            let acquire = acquire.upsert(true).return_document(ReturnDocument::After);
-            return acquire.write_concern(write_concern).await.map_err(driver_error);
-        };
-        let (reply, answer) = tokio::sync::oneshot::channel();
-        let release = pipeline::owned(key, owner);
-        let owner = owner.to_string();
-        let task = async move {
-            let acquired = coll
-                .find_one_and_update(filter, update)
+        let (release, owner) = (pipeline::owned(key, owner), owner.to_string());
+        let give_back_to = coll.clone();
+        let acquire = async move {
+            coll.find_one_and_update(filter, update)
                 .upsert(true)
                 .return_document(ReturnDocument::After)
-                .write_concern(write_concern.clone())
-                .await;
-            // Err: the caller timed out and is gone. Unless the reply
-            // shows the lease as another owner's, this acquire may hold
-            // it (taken, or its reply lost or without the document): let
-            // go of it.
-            if let Err(acquired) = reply.send(acquired)
-                && !matches!(&acquired, Ok(Some(lock)) if lock.owner.as_deref() != Some(owner.as_str()))
-            {
-                let release = coll.update_one(release, pipeline::release());
-                let _ = release.write_concern(write_concern).await;
-                tracing::debug!("released what an acquire answered after its timeout may hold");
-            }
+                .write_concern(write_concern)
+                .await
         };
-        tokio::spawn(task.in_current_span());
-        match tokio::time::timeout(timeout, answer).await {
-            Ok(Ok(acquired)) => acquired.map_err(driver_error),
-            // The task was dropped: the runtime is shutting down.
-            Ok(Err(_)) => Err(model_core::Error::Disconnected),
-            Err(_) => Err(model_core::Error::Timeout {
-                collection: Lock::COLLECTION.to_string(),
-                timeout,
-            }),
-        }
+        let write_concern = self.inner.write_concern.clone();
+        answer_or_give_back(self.conn().timeout(), Lock::COLLECTION, acquire, move |acquired| {
+            // Unless the answer shows the lease as another owner's, this
+            // acquire may hold it (taken, or its reply lost or without the
+            // document).
+            let others = matches!(&acquired, Ok(Some(lock)) if lock.owner.as_deref() != Some(owner.as_str()));
+            async move {
+                if !others {
+                    let release = give_back_to.update_one(release, pipeline::release());
+                    let _ = release.write_concern(write_concern).await;
+                    tracing::debug!("released what an acquire answered after its timeout may hold");
+                }
+            }
+        })
+        .await
     }
 
     pub(crate) async fn extend_checked(
@@ -594,6 +579,44 @@ impl Locks {
                 Err(LockingError::relock(key, Reason::Lost, None))
             }
         }
+    }
+}
+
+/// Runs the write `command` bounded by `timeout` (none: awaited as it
+/// is). With a timeout it runs on its own task, so that its answer is
+/// seen even after the caller has given up: then `give_back` gets that
+/// late answer, to undo what the write may hold. An acquire abandoned at
+/// its timeout still reaches the server; this keeps it from holding
+/// anything nobody knows about.
+pub(crate) async fn answer_or_give_back<T, C, G, R>(
+    timeout: Option<Duration>,
+    collection: &'static str,
+    command: C,
+    give_back: G,
+) -> model_core::Result<T>
+where
+    T: Send + 'static,
+    C: std::future::Future<Output = model_core::mongodb::error::Result<T>> + Send + 'static,
+    G: FnOnce(model_core::mongodb::error::Result<T>) -> R + Send + 'static,
+    R: std::future::Future<Output = ()> + Send + 'static,
+{
+    let driver_error = |e| model_core::Error::from_driver(collection, e);
+    let Some(timeout) = timeout else {
+        return command.await.map_err(driver_error);
+    };
+    let (reply, answer) = tokio::sync::oneshot::channel();
+    let task = async move {
+        // Err: the caller timed out and is gone.
+        if let Err(late) = reply.send(command.await) {
+            give_back(late).await;
+        }
+    };
+    tokio::spawn(task.in_current_span());
+    match tokio::time::timeout(timeout, answer).await {
+        Ok(Ok(answered)) => answered.map_err(driver_error),
+        // The task was dropped: the runtime is shutting down.
+        Ok(Err(_)) => Err(model_core::Error::Disconnected),
+        Err(_) => Err(model_core::Error::Timeout { collection: collection.to_string(), timeout }),
     }
 }
 

@@ -8,7 +8,7 @@ use model_core::Model as _;
 use model_core::mongodb::options::ReturnDocument;
 use tracing::Instrument;
 
-use crate::locks::Attempt;
+use crate::locks::{Attempt, answer_or_give_back};
 use crate::{Lease, LockingError, Locks, Reason, Result, Semaphore, pipeline};
 
 impl Locks {
@@ -27,17 +27,34 @@ impl Locks {
             (bson::doc! { "_id": key }, pipeline::acquire_permit(&owner, ttl_ms, permits));
         let write_concern = self.inner.write_concern.clone();
         let sent = self.inner.clock.now();
-        let (release, mine) = (pipeline::held_permit(key, &owner), owner.clone());
+        let (release, mine, give_back_to) =
+            (pipeline::held_permit(key, &owner), owner.clone(), coll.clone());
         let acquire = async move {
-            let acquired = coll
-                .find_one_and_update(filter, update)
+            coll.find_one_and_update(filter, update)
                 .upsert(true)
                 .return_document(ReturnDocument::After)
-                .write_concern(write_concern.clone())
-                .await;
-            (acquired, coll, release, mine, write_concern)
+                .write_concern(write_concern)
+                .await
         };
-        let semaphore = match self.acquire_permit_command(acquire).await {
+        let write_concern = self.inner.write_concern.clone();
+        // An answer after the timeout: unless it shows the permit is not
+        // this owner's, give it back (as the lock's acquire does).
+        let give_back = move |late: model_core::mongodb::error::Result<Option<Semaphore>>| {
+            let others = matches!(&late, Ok(Some(s)) if !s.holders.iter().any(|h| h.owner == mine));
+            async move {
+                if !others {
+                    let take_back =
+                        give_back_to.update_one(release, pipeline::release_permit(&mine));
+                    let _ = take_back.write_concern(write_concern).await;
+                    tracing::debug!(
+                        "released a permit an acquire answered after its timeout may hold"
+                    );
+                }
+            }
+        };
+        let timeout = self.conn().timeout();
+        let answered = answer_or_give_back(timeout, Semaphore::COLLECTION, acquire, give_back);
+        let semaphore = match answered.await {
             Ok(semaphore) => semaphore,
             Err(error) => {
                 let _ = self.release_permit(key, &owner).await;
@@ -65,57 +82,6 @@ impl Locks {
             }),
             None => Attempt::Held(None),
         })
-    }
-
-    /// Runs the acquire `command` bounded by the connection's timeout, on
-    /// its own task: if the caller has given up by the time the server
-    /// answers, the task takes back the permit the answer may hold (as the
-    /// lock's acquire does), so an acquire landing after its timeout keeps
-    /// nothing.
-    async fn acquire_permit_command<F>(&self, command: F) -> model_core::Result<Option<Semaphore>>
-    where
-        F: std::future::Future<
-                Output = (
-                    model_core::mongodb::error::Result<Option<Semaphore>>,
-                    model_core::mongodb::Collection<Semaphore>,
-                    bson::Document,
-                    String,
-                    model_core::mongodb::options::WriteConcern,
-                ),
-            > + Send
-            + 'static,
-    {
-        let driver_error = |e| model_core::Error::from_driver(Semaphore::COLLECTION, e);
-        let Some(timeout) = self.conn().timeout() else {
-            return command.await.0.map_err(driver_error);
-        };
-        let (reply, answer) = tokio::sync::oneshot::channel();
-        let task = async move {
-            let (acquired, coll, release, owner, write_concern) = command.await;
-            // Err: the caller timed out and is gone. Unless the answer
-            // shows the permit is not this owner's, let go of it.
-            if let Err(acquired) = reply.send(acquired) {
-                let not_ours =
-                    matches!(&acquired, Ok(Some(s)) if !s.holders.iter().any(|h| h.owner == owner));
-                if !not_ours {
-                    let take_back = coll.update_one(release, pipeline::release_permit(&owner));
-                    let _ = take_back.write_concern(write_concern).await;
-                    tracing::debug!(
-                        "released a permit an acquire answered after its timeout may hold"
-                    );
-                }
-            }
-        };
-        tokio::spawn(task.in_current_span());
-        match tokio::time::timeout(timeout, answer).await {
-            Ok(Ok(acquired)) => acquired.map_err(driver_error),
-            // The task was dropped: the runtime is shutting down.
-            Ok(Err(_)) => Err(model_core::Error::Disconnected),
-            Err(_) => Err(model_core::Error::Timeout {
-                collection: Semaphore::COLLECTION.to_string(),
-                timeout,
-            }),
-        }
     }
 
     /// Extends `lease`'s permit if it is still live.

@@ -30,24 +30,29 @@ impl SerdeAttrs {
     /// container's attributes: `rename`, else `rename_all`, else the name
     /// itself (without `r#`). The one place stored names are decided.
     pub fn stored_name(&self, ident: &syn::Ident, container: &SerdeAttrs) -> String {
-        use syn::ext::IdentExt;
-        let plain = ident.unraw().to_string();
-        match (&self.rename, container.rename_all) {
-            (Some(name), _) => name.clone(),
-            (None, Some(rule)) => rule.apply_to_field(&plain),
-            (None, None) => plain,
-        }
+        self.name_by(ident, container, RenameRule::apply_to_field)
     }
 
     /// The name serde writes the unit variant `ident` as, given the enum's
     /// attributes: `rename`, else `rename_all` (variant rules), else the
     /// variant's name.
     pub fn stored_variant_name(&self, ident: &syn::Ident, container: &SerdeAttrs) -> String {
+        self.name_by(ident, container, RenameRule::apply_to_variant)
+    }
+
+    /// `rename`, else the container's `rename_all` applied by `rule`,
+    /// else the name itself (without `r#`).
+    fn name_by(
+        &self,
+        ident: &syn::Ident,
+        container: &SerdeAttrs,
+        rule: fn(RenameRule, &str) -> String,
+    ) -> String {
         use syn::ext::IdentExt;
         let plain = ident.unraw().to_string();
         match (&self.rename, container.rename_all) {
             (Some(name), _) => name.clone(),
-            (None, Some(rule)) => rule.apply_to_variant(&plain),
+            (None, Some(all)) => rule(all, &plain),
             (None, None) => plain,
         }
     }

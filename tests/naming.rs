@@ -111,6 +111,28 @@ struct WithOpaque {
     updated_at: Option<DateTime>,
 }
 
+/// More insert fields than the largest tuple: the derive's `Debug` and
+/// `Clone` nest them by twelves.
+#[derive(Model, Serialize, Deserialize)]
+#[model(collection = "wides", key = id, timestamps = false)]
+struct Wide {
+    #[serde(rename = "_id")]
+    id: i64,
+    f1: i64,
+    f2: i64,
+    f3: i64,
+    f4: i64,
+    f5: i64,
+    f6: i64,
+    f7: i64,
+    f8: i64,
+    f9: i64,
+    f10: i64,
+    f11: i64,
+    f12: String,
+    f13: Option<bool>,
+}
+
 /// The keys serde writes for `model`, and those the model's validator
 /// declares: they must be the same set.
 fn keys<M: Model + Serialize>(model: &M) -> (BTreeSet<String>, BTreeSet<String>) {
@@ -330,6 +352,32 @@ fn insert_structs_are_debug_and_clone_when_their_fields_are() {
         r#"CamelInsert { id: None, star_rating: 3, shout_out: Some("hi") }"#
     );
     assert_eq!(format!("{insert:?}"), format!("{copy:?}"));
+
+    // Fourteen fields, past one tuple: every one shown and copied, in order.
+    let wide = WideInsert {
+        id: 0,
+        f1: 1,
+        f2: 2,
+        f3: 3,
+        f4: 4,
+        f5: 5,
+        f6: 6,
+        f7: 7,
+        f8: 8,
+        f9: 9,
+        f10: 10,
+        f11: 11,
+        f12: "twelve".into(),
+        f13: Some(true),
+    };
+    let wide_copy = wide.clone();
+    assert_eq!(
+        format!("{wide_copy:?}"),
+        "WideInsert { id: 0, f1: 1, f2: 2, f3: 3, f4: 4, f5: 5, f6: 6, f7: 7, f8: 8, f9: 9, \
+         f10: 10, f11: 11, f12: \"twelve\", f13: Some(true) }"
+    );
+    let stored = Wide::from_insert(wide_copy, DateTime::now());
+    assert_eq!((stored.f11, stored.f12, stored.f13), (11, "twelve".to_string(), Some(true)));
 
     // `WithOpaque`'s field is neither: its insert struct still exists.
     let opaque = WithOpaqueInsert { id: "o".into(), value: Opaque(1) };

@@ -17,6 +17,7 @@ mod array;
 mod connection;
 mod error;
 mod field;
+mod fields;
 mod filtered;
 mod keyset;
 mod migrate;
@@ -51,7 +52,9 @@ pub use options::Options;
 pub use project::{Projection, ProjectsFrom};
 pub use query::Query;
 pub use repo::Repo;
-pub use schema::{FieldType, IndexSpec, Numeric, ObjectSchema, Ordered, string_enum_schema};
+pub use schema::{
+    FieldDecl, FieldType, IndexDecl, IndexSpec, Numeric, ObjectSchema, Ordered, string_enum_schema,
+};
 pub use sort::Sort;
 pub use stored::Stored;
 pub use update::Update;
@@ -66,12 +69,18 @@ pub use mongodb::change_stream::event::ResumeToken;
 /// Items the derive's generated code refers to. Not a public API.
 #[doc(hidden)]
 pub mod __private {
+    pub use crate::fields::{CloneFields, DebugFields, debug_struct};
     pub use crate::model::{Key, Model, UpdatedAt};
     pub use crate::project::projection_of;
-    pub use crate::schema::{FieldType, IndexSpec, ObjectSchema, Ordered, put, string_enum_schema};
+    pub use crate::schema::{
+        FieldDecl, FieldType, IndexDecl, IndexSpec, ObjectSchema, Ordered, put, string_enum_schema,
+    };
     pub use crate::{
         Error, Field, Nested, Nullable, Projection, ReadOnly, Result, Version, Writable,
     };
     pub use bson;
+    pub use core::clone::Clone;
+    pub use core::fmt;
+    pub use core::option::Option;
     pub use std;
 }

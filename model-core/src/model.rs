@@ -4,7 +4,7 @@
 use bson::{Bson, DateTime, Document, oid::ObjectId};
 use serde::{Serialize, de::DeserializeOwned};
 
-use crate::schema::IndexSpec;
+use crate::schema::{FieldDecl, IndexDecl, IndexSpec, ObjectSchema};
 use crate::{Error, Result};
 
 /// A document type stored in one collection, keyed by `_id`.
@@ -32,7 +32,9 @@ pub trait Model: Serialize + DeserializeOwned + Send + Sync + Unpin + Sized + 's
 
     /// Sets `updated_at` to `now` (what a replacement stores); nothing for
     /// a model without timestamps.
-    fn touch(&mut self, now: DateTime);
+    fn touch(&mut self, now: DateTime) {
+        let _ = now;
+    }
 
     /// The stored name of the creation timestamp (the field `created_at`,
     /// or the one marked `#[model(created_at)]`), which an insert or an
@@ -67,12 +69,26 @@ pub trait Model: Serialize + DeserializeOwned + Send + Sync + Unpin + Sized + 's
         let _ = version;
     }
 
+    /// The stored fields, in declaration order, with their schemas: what
+    /// [`json_schema`](Model::json_schema) is made of.
+    const FIELDS: &'static [FieldDecl] = &[];
+
+    /// Whether the validator accepts fields the model does not declare
+    /// (`#[model(additional_properties = true)]`).
+    const ADDITIONAL_PROPERTIES: bool = false;
+
+    /// The declared indexes, as data: what [`indexes`](Model::indexes) is
+    /// made of.
+    const INDEX_DECLS: &'static [IndexDecl] = &[];
+
     /// The `$jsonSchema` validator of the collection.
-    fn json_schema() -> Document;
+    fn json_schema() -> Document {
+        ObjectSchema::of_fields(Self::FIELDS, Self::ADDITIONAL_PROPERTIES)
+    }
 
     /// The declared indexes (the `_id` index is implicit).
     fn indexes() -> Vec<IndexSpec> {
-        Vec::new()
+        Self::INDEX_DECLS.iter().map(IndexDecl::spec).collect()
     }
 
     /// The filter that selects the document with `key`: `{ _id: key }`.

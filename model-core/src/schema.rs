@@ -316,6 +316,123 @@ impl ObjectSchema {
     }
 }
 
+/// One stored field as `#[derive(Model)]` declares it: its name, its
+/// schema, whether a document must have it. A model's
+/// [`FIELDS`](crate::Model::FIELDS) table is a list of these, built at
+/// compile time; the `$jsonSchema` is made from it only when asked for.
+#[derive(Debug, Clone, Copy)]
+pub struct FieldDecl {
+    name: &'static str,
+    schema: fn() -> Document,
+    required: bool,
+}
+
+impl FieldDecl {
+    /// The field stored as `name`, of type `T`.
+    pub const fn of<T: FieldType + ?Sized>(name: &'static str) -> Self {
+        FieldDecl { name, schema: T::json_schema, required: T::REQUIRED }
+    }
+
+    /// The same field, not required (a version field: documents stored
+    /// before it existed stay valid).
+    pub const fn optional(mut self) -> Self {
+        self.required = false;
+        self
+    }
+
+    /// The stored name.
+    pub const fn name(&self) -> &'static str {
+        self.name
+    }
+}
+
+impl ObjectSchema {
+    /// The schema of an object with `fields`.
+    pub fn of_fields(fields: &[FieldDecl], additional_properties: bool) -> Document {
+        let mut schema = ObjectSchema::new(additional_properties);
+        for field in fields {
+            schema = schema.property_schema(field.name, (field.schema)(), field.required);
+        }
+        schema.build()
+    }
+}
+
+/// One index as `#[derive(Model)]` declares it, built at compile time; a
+/// model's [`INDEX_DECLS`](crate::Model::INDEX_DECLS) become its
+/// [`IndexSpec`]s when asked for.
+#[derive(Debug, Clone, Copy)]
+pub struct IndexDecl {
+    keys: &'static [(&'static str, i32)],
+    name: Option<&'static str>,
+    unique: bool,
+    sparse: bool,
+    expire_after_secs: Option<u64>,
+    partial_filter: Option<fn() -> Document>,
+}
+
+impl IndexDecl {
+    /// An index on `keys` (stored name, `1` or `-1`), in order.
+    pub const fn on(keys: &'static [(&'static str, i32)]) -> Self {
+        IndexDecl {
+            keys,
+            name: None,
+            unique: false,
+            sparse: false,
+            expire_after_secs: None,
+            partial_filter: None,
+        }
+    }
+
+    /// Names the index.
+    pub const fn name(mut self, name: &'static str) -> Self {
+        self.name = Some(name);
+        self
+    }
+
+    /// Makes the index unique.
+    pub const fn unique(mut self) -> Self {
+        self.unique = true;
+        self
+    }
+
+    /// Makes the index sparse.
+    pub const fn sparse(mut self) -> Self {
+        self.sparse = true;
+        self
+    }
+
+    /// Makes it a TTL index.
+    pub const fn expire_after_secs(mut self, seconds: u64) -> Self {
+        self.expire_after_secs = Some(seconds);
+        self
+    }
+
+    /// Makes it a partial index; `filter` builds the filter document.
+    pub const fn partial_filter(mut self, filter: fn() -> Document) -> Self {
+        self.partial_filter = Some(filter);
+        self
+    }
+
+    /// The index to create.
+    pub fn spec(&self) -> IndexSpec {
+        let mut keys = Document::new();
+        for (field, direction) in self.keys {
+            keys.insert(*field, *direction);
+        }
+        let mut spec = IndexSpec::new(keys).unique(self.unique).sparse(self.sparse);
+        if let Some(name) = self.name {
+            spec = spec.name(name);
+        }
+        if let Some(seconds) = self.expire_after_secs {
+            spec = spec.expire_after(Duration::from_secs(seconds));
+        }
+        if let Some(filter) = self.partial_filter {
+            spec = spec.partial_filter(filter());
+        }
+        spec
+    }
+}
+
 /// The schema of an enum of unit variants stored as strings.
 pub fn string_enum_schema(values: &[&str]) -> Document {
     let values: Vec<Bson> = values.iter().map(|v| Bson::String((*v).into())).collect();

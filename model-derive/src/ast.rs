@@ -281,6 +281,9 @@ fn parse_field(
     if let Some(error) = check_stored_name(&stored, &ident) {
         errors.push(error);
     }
+    if let Some(error) = serde.unreadable(&ident, container) {
+        errors.push(error);
+    }
     let is_key = key.is_some_and(|k| k == &ident);
     let timestamp = timestamp_role(raw, &plain, &stored, timestamps, &mut errors);
     let role = if is_key {

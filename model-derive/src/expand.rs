@@ -1,5 +1,12 @@
 //! Generates the code for `#[derive(Model)]` from the checked internal model.
 //! Only data is generated; behaviour is in the runtime.
+//!
+//! What a model repeats is kept out of the expansion: the schema and the
+//! indexes are constant tables the runtime reads (`FIELDS`, `INDEX_DECLS`),
+//! the trait's defaults stand wherever the model has nothing of its own,
+//! the functions are `#[inline]` (compiled only where they are used, as
+//! serde's generic impls are), and everything but the insert struct sits
+//! in one block that names the runtime once (`__model`).
 
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote, quote_spanned};
@@ -8,22 +15,44 @@ use syn::spanned::Spanned;
 
 use crate::ast::{Index, Model, Role};
 
+/// The alias of the runtime's private module inside a generated block. An
+/// `Ident`, not a `TokenStream`: quote copies an ident in as one token,
+/// where each interpolated stream is a round trip to the compiler.
+fn rt() -> syn::Ident {
+    syn::Ident::new("__model", proc_macro2::Span::call_site())
+}
+
+/// `const _: () = { use <krate>::__private as __model; <items> };`: the
+/// items see the runtime under a short name and nothing leaks out.
+fn block(krate: &TokenStream, items: TokenStream) -> TokenStream {
+    quote! {
+        #[doc(hidden)]
+        const _: () = {
+            use #krate::__private as __model;
+            #items
+        };
+    }
+}
+
 /// The `Foo::FIELD` constants alone: emitted beside the errors when the
 /// attributes are wrong, so uses of the fields do not fail as well.
 pub fn constants_only(model: &Model) -> TokenStream {
     let ident = &model.ident;
     let constants = constants(model);
-    quote! {
-        #[automatically_derived]
-        impl #ident {
-            #(#constants)*
-        }
-    }
+    block(
+        &model.krate,
+        quote! {
+            #[automatically_derived]
+            impl #ident {
+                #(#constants)*
+            }
+        },
+    )
 }
 
 fn constants(model: &Model) -> Vec<TokenStream> {
-    let Model { ident, vis, krate, fields, .. } = model;
-    let rt = quote!(#krate::__private);
+    let Model { ident, vis, fields, .. } = model;
+    let rt = rt();
     fields
         .iter()
         .map(|f| {
@@ -39,7 +68,7 @@ fn constants(model: &Model) -> Vec<TokenStream> {
 /// `const FIELD: Field<Owner, Type, Access> = Field::new("stored");` for the
 /// field `field` of `owner` (a model or a `#[derive(Schema)]` struct).
 pub fn constant(
-    rt: &TokenStream,
+    rt: &impl quote::ToTokens,
     owner: &syn::Ident,
     vis: &syn::Visibility,
     field: &syn::Ident,
@@ -57,7 +86,7 @@ pub fn constant(
 
 pub fn model(model: &Model) -> TokenStream {
     let Model { ident, vis, krate, collection, fields, additional_properties, .. } = model;
-    let rt = quote!(#krate::__private);
+    let rt = rt();
     let insert_ident = format_ident!("{}Insert", ident);
     let key = model.key();
     let key_ident = &key.ident;
@@ -67,39 +96,51 @@ pub fn model(model: &Model) -> TokenStream {
     let stamp = |role| fields.iter().find(|f| f.role == role);
     let touch = stamp(Role::UpdatedAt).map(|f| {
         let (field, ty) = (&f.ident, &f.ty);
-        quote!(self.#field = <#ty as #rt::UpdatedAt>::on_update(now);)
-    });
-    let stored_stamp = |role| match stamp(role) {
-        Some(f) => {
-            let stored = &f.stored;
-            quote!(::core::option::Option::Some(#stored))
-        }
-        None => quote!(::core::option::Option::None),
-    };
-    let (created_at_name, updated_at_name) =
-        (stored_stamp(Role::CreatedAt), stored_stamp(Role::UpdatedAt));
-
-    let insert_fields =
-        fields.iter().filter(|f| matches!(f.role, Role::Key | Role::Data)).map(|f| {
-            let field = &f.ident;
-            let ty = &f.ty;
-            if f.role == Role::Key {
-                let doc = format!(
-                    "The key (`{ident}::{}`); for UUID and ObjectId keys `None` generates one.",
-                    field.unraw()
-                );
-                quote! {
-                    #[doc = #doc]
-                    #vis #field: <#ty as #rt::Key>::Insert
-                }
-            } else {
-                let doc = format!("`{ident}::{}`.", field.unraw());
-                quote! {
-                    #[doc = #doc]
-                    #vis #field: #ty
-                }
+        quote! {
+            #[inline]
+            fn touch(&mut self, now: #rt::bson::DateTime) {
+                self.#field = <#ty as #rt::UpdatedAt>::on_update(now);
             }
-        });
+        }
+    });
+    // The trait's defaults are `created_at` and `updated_at`: only a model
+    // that stores them otherwise, or not at all, says so.
+    let stamp_name = |role, name: &str, default: &str| {
+        let value = match stamp(role) {
+            Some(f) if f.stored == default => return None,
+            Some(f) => {
+                let stored = &f.stored;
+                quote!(#rt::Option::Some(#stored))
+            }
+            None => quote!(#rt::Option::None),
+        };
+        let name = format_ident!("{name}");
+        Some(quote!(const #name: #rt::Option<&'static str> = #value;))
+    };
+    let created_at_name = stamp_name(Role::CreatedAt, "CREATED_AT", "created_at");
+    let updated_at_name = stamp_name(Role::UpdatedAt, "UPDATED_AT", "updated_at");
+
+    let is_insert_field = |f: &&crate::ast::Field| matches!(f.role, Role::Key | Role::Data);
+    let insert_fields = fields.iter().filter(is_insert_field).map(|f| {
+        let field = &f.ident;
+        let ty = &f.ty;
+        if f.role == Role::Key {
+            let doc = format!(
+                "The key (`{ident}::{}`); for UUID and ObjectId keys `None` generates one.",
+                field.unraw()
+            );
+            quote! {
+                #[doc = #doc]
+                #vis #field: <#ty as #krate::__private::Key>::Insert
+            }
+        } else {
+            let doc = format!("`{ident}::{}`.", field.unraw());
+            quote! {
+                #[doc = #doc]
+                #vis #field: #ty
+            }
+        }
+    });
 
     let build_fields = fields.iter().map(|f| {
         let field = &f.ident;
@@ -115,33 +156,38 @@ pub fn model(model: &Model) -> TokenStream {
         }
     });
 
-    let properties = fields.iter().map(|f| {
+    let field_decls = fields.iter().map(|f| {
         let ty = &f.ty;
         let stored = &f.stored;
         if f.role == Role::Version {
             // Not required: documents stored before the field existed stay valid.
-            quote_spanned! {ty.span()=>
-                .property_schema(#stored, <#ty as #rt::FieldType>::json_schema(), false)
-            }
+            quote_spanned!(ty.span()=> #rt::FieldDecl::of::<#ty>(#stored).optional())
         } else {
-            quote_spanned!(ty.span()=> .property::<#ty>(#stored))
+            quote_spanned!(ty.span()=> #rt::FieldDecl::of::<#ty>(#stored))
         }
+    });
+    let additional = additional_properties.then(|| {
+        quote!(
+            const ADDITIONAL_PROPERTIES: bool = true;
+        )
     });
 
     let version = fields.iter().find(|f| f.role == Role::Version).map(|f| {
         let (field, ty, stored) = (&f.ident, &f.ty, &f.stored);
         quote_spanned! {ty.span()=>
-            const VERSION: ::core::option::Option<&'static str> =
-                ::core::option::Option::Some(#stored);
+            const VERSION: #rt::Option<&'static str> = #rt::Option::Some(#stored);
 
+            #[inline]
             fn version_step() -> #rt::bson::Bson {
                 <#ty as #rt::Version>::step()
             }
 
+            #[inline]
             fn version(&self) -> i64 {
                 <#ty as #rt::Version>::get(self.#field)
             }
 
+            #[inline]
             fn set_version(&mut self, version: i64) {
                 self.#field = <#ty as #rt::Version>::from_i64(version);
             }
@@ -150,129 +196,151 @@ pub fn model(model: &Model) -> TokenStream {
 
     let insert_types: Vec<TokenStream> = fields
         .iter()
-        .filter(|f| matches!(f.role, Role::Key | Role::Data))
+        .filter(is_insert_field)
         .map(|f| {
             let ty = &f.ty;
             if f.role == Role::Key { quote!(<#ty as #rt::Key>::Insert) } else { quote!(#ty) }
         })
         .collect();
-    let insert_idents: Vec<&syn::Ident> = fields
-        .iter()
-        .filter(|f| matches!(f.role, Role::Key | Role::Data))
-        .map(|f| &f.ident)
-        .collect();
+    let ref_types: Vec<TokenStream> = insert_types.iter().map(|ty| quote!(&'__m #ty)).collect();
+    let ref_tuple = tuple_of(&ref_types);
+    let owned_tuple = tuple_of(&insert_types);
+    let insert_idents: Vec<&syn::Ident> =
+        fields.iter().filter(is_insert_field).map(|f| &f.ident).collect();
     let insert_names: Vec<String> = insert_idents.iter().map(|i| i.unraw().to_string()).collect();
+    let self_refs: Vec<TokenStream> = insert_idents.iter().map(|i| quote!(&self.#i)).collect();
+    let self_refs = tuple_of(&self_refs);
+    let owned_paths = tuple_paths(insert_idents.len());
     let insert_name = insert_ident.to_string();
 
-    let indexes = model.indexes.iter().map(|index| index_spec(&rt, index));
+    let indexes = (!model.indexes.is_empty()).then(|| {
+        let indexes = model.indexes.iter().map(|index| index_decl(&rt, index));
+        quote!(const INDEX_DECLS: &'static [#rt::IndexDecl] = &[#(#indexes),*];)
+    });
     let insert_doc = format!(
         "What `Repo::<{ident}>::insert_one` takes: every field of [`{ident}`] but the timestamps."
     );
 
+    let items = quote! {
+        #[automatically_derived]
+        impl #ident {
+            #(#constants)*
+        }
+
+        // `Debug` and `Clone` where every field has them, done by the
+        // runtime on the fields as a tuple of references: where a field
+        // lacks the trait, the impl is simply absent.
+        #[automatically_derived]
+        impl #rt::fmt::Debug for #insert_ident
+        where
+            for<'__m> #ref_tuple: #rt::DebugFields,
+        {
+            #[inline]
+            fn fmt(&self, f: &mut #rt::fmt::Formatter<'_>) -> #rt::fmt::Result {
+                #rt::debug_struct(f, #insert_name, &[#(#insert_names),*], &#self_refs)
+            }
+        }
+
+        #[automatically_derived]
+        impl #rt::Clone for #insert_ident
+        where
+            for<'__m> #ref_tuple: #rt::CloneFields<Owned = #owned_tuple>,
+        {
+            #[inline]
+            fn clone(&self) -> Self {
+                let owned = #rt::CloneFields::clone_fields(#self_refs);
+                #insert_ident { #(#insert_idents: owned #owned_paths,)* }
+            }
+        }
+
+        #[automatically_derived]
+        impl #rt::Model for #ident {
+            type Key = #key_ty;
+            type Insert = #insert_ident;
+            const COLLECTION: &'static str = #collection;
+            #created_at_name
+            #updated_at_name
+            #additional
+            const FIELDS: &'static [#rt::FieldDecl] = &[#(#field_decls),*];
+            #indexes
+
+            #[inline]
+            fn key(&self) -> &Self::Key {
+                &self.#key_ident
+            }
+
+            #[inline]
+            fn from_insert(insert: #insert_ident, now: #rt::bson::DateTime) -> Self {
+                #ident { #(#build_fields,)* }
+            }
+
+            #[inline]
+            fn generates_key(insert: &#insert_ident) -> bool {
+                <#key_ty as #rt::Key>::generates(&insert.#key_ident)
+            }
+
+            #touch
+            #version
+        }
+    };
+    let block = block(krate, items);
     quote! {
         #[doc = #insert_doc]
         #vis struct #insert_ident {
             #(#insert_fields,)*
         }
 
-        #[automatically_derived]
-        impl #ident {
-            #(#constants)*
-        }
-
-        // `Debug` and `Clone` where every field has them: a bound under
-        // `for<'__m>` is not a trivial one, so where a field lacks the
-        // trait the impl is simply absent instead of an error.
-        #[automatically_derived]
-        impl ::core::fmt::Debug for #insert_ident
-        where
-            #(for<'__m> #insert_types: ::core::fmt::Debug,)*
-        {
-            fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
-                f.debug_struct(#insert_name)
-                    #(.field(#insert_names, &self.#insert_idents))*
-                    .finish()
-            }
-        }
-
-        #[automatically_derived]
-        impl ::core::clone::Clone for #insert_ident
-        where
-            #(for<'__m> #insert_types: ::core::clone::Clone,)*
-        {
-            fn clone(&self) -> Self {
-                #insert_ident { #(#insert_idents: ::core::clone::Clone::clone(&self.#insert_idents),)* }
-            }
-        }
-
-        #[doc(hidden)]
-        const _: () = {
-            #[automatically_derived]
-            impl #rt::Model for #ident {
-                type Key = #key_ty;
-                type Insert = #insert_ident;
-                const COLLECTION: &'static str = #collection;
-
-                fn key(&self) -> &Self::Key {
-                    &self.#key_ident
-                }
-
-                fn from_insert(insert: #insert_ident, now: #rt::bson::DateTime) -> Self {
-                    #ident { #(#build_fields,)* }
-                }
-
-                fn generates_key(insert: &#insert_ident) -> bool {
-                    <#key_ty as #rt::Key>::generates(&insert.#key_ident)
-                }
-
-                fn touch(&mut self, now: #rt::bson::DateTime) {
-                    let _ = now;
-                    #touch
-                }
-
-                const CREATED_AT: ::core::option::Option<&'static str> = #created_at_name;
-                const UPDATED_AT: ::core::option::Option<&'static str> = #updated_at_name;
-
-                #version
-
-                fn json_schema() -> #rt::bson::Document {
-                    #rt::ObjectSchema::new(#additional_properties)
-                        #(#properties)*
-                        .build()
-                }
-
-                fn indexes() -> #rt::std::vec::Vec<#rt::IndexSpec> {
-                    #rt::std::vec![#(#indexes),*]
-                }
-            }
-        };
+        #block
     }
 }
 
-fn index_spec(rt: &TokenStream, index: &Index) -> TokenStream {
+fn index_decl(rt: &syn::Ident, index: &Index) -> TokenStream {
     let names = index.keys.iter().map(|(name, _)| name);
     let directions = index.keys.iter().map(|(_, d)| d);
-    let mut spec = quote! {
-        #rt::IndexSpec::new({
-            let mut keys = #rt::bson::Document::new();
-            #(keys.insert(#names, #directions);)*
-            keys
-        })
-    };
+    let mut decl = quote!(#rt::IndexDecl::on(&[#((#names, #directions)),*]));
     if let Some(name) = &index.name {
-        spec = quote!(#spec.name(#name));
+        decl = quote!(#decl.name(#name));
     }
     if index.unique {
-        spec = quote!(#spec.unique(true));
+        decl = quote!(#decl.unique());
     }
     if index.sparse {
-        spec = quote!(#spec.sparse(true));
+        decl = quote!(#decl.sparse());
     }
     if let Some(seconds) = index.expire_after {
-        spec = quote!(#spec.expire_after(#rt::std::time::Duration::from_secs(#seconds)));
+        decl = quote!(#decl.expire_after_secs(#seconds));
     }
     if let Some(partial) = &index.partial {
-        spec = quote!(#spec.partial_filter(#partial));
+        decl = quote!(#decl.partial_filter(|| #partial));
     }
-    spec
+    decl
+}
+
+/// The items as one tuple, nested by twelves (the largest tuple the
+/// runtime's `DebugFields` and `CloneFields` take).
+fn tuple_of(items: &[TokenStream]) -> TokenStream {
+    if items.len() <= 12 {
+        return quote!((#(#items,)*));
+    }
+    let chunks: Vec<TokenStream> = items.chunks(12).map(|chunk| quote!((#(#chunk,)*))).collect();
+    tuple_of(&chunks)
+}
+
+/// Where each of `n` items sits in [`tuple_of`]'s tuple: `.3`, `.1.0`, ..
+fn tuple_paths(n: usize) -> Vec<TokenStream> {
+    if n <= 12 {
+        return (0..n)
+            .map(|i| {
+                let i = syn::Index::from(i);
+                quote!(.#i)
+            })
+            .collect();
+    }
+    let chunks = tuple_paths(n.div_ceil(12));
+    (0..n)
+        .map(|i| {
+            let (chunk, j) = (&chunks[i / 12], syn::Index::from(i % 12));
+            quote!(#chunk.#j)
+        })
+        .collect()
 }

@@ -115,6 +115,9 @@ fn struct_field_type(input: &DeriveInput) -> darling::Result<TokenStream> {
         if let Some(error) = crate::ast::check_stored_name(&stored, ident) {
             errors.push(error);
         }
+        if let Some(error) = serde.unreadable(ident, &container) {
+            errors.push(error);
+        }
         let ty = &field.ty;
         properties.push(quote_spanned!(ty.span()=> .property::<#ty>(#stored)));
         comparable.push(quote!(<#ty as #rt::FieldType>::COMPARABLE));

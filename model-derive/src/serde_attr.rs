@@ -13,6 +13,14 @@ pub struct SerdeAttrs {
     pub rename: Option<String>,
     /// `#[serde(rename_all = "...")]`.
     pub rename_all: Option<RenameRule>,
+    /// The name deserialization reads (`rename(deserialize = "...")`, or
+    /// `rename = "..."`).
+    pub read_as: Option<String>,
+    /// The rule deserialization reads names by (refused unless it is
+    /// `rename_all`'s).
+    read_all: Option<RenameRule>,
+    /// `#[serde(alias = "...")]`: more names deserialization accepts.
+    pub aliases: Vec<String>,
     /// Attributes that change the stored shape in ways a model cannot
     /// follow, with their spans.
     pub unsupported: Vec<(String, proc_macro2::Span)>,
@@ -31,6 +39,31 @@ impl SerdeAttrs {
     /// itself (without `r#`). The one place stored names are decided.
     pub fn stored_name(&self, ident: &syn::Ident, container: &SerdeAttrs) -> String {
         self.name_by(ident, container, RenameRule::apply_to_field)
+    }
+
+    /// An error when the field `ident` is written under a name it does not
+    /// read (`rename(serialize = "a")` alone, or `rename_all` with other
+    /// rules each way, and no `alias` for it): a stored document would not
+    /// read back, and an `Option` field would silently read as `None`.
+    pub fn unreadable(&self, ident: &syn::Ident, container: &SerdeAttrs) -> Option<darling::Error> {
+        use syn::ext::IdentExt;
+        let written = self.stored_name(ident, container);
+        // The container's rules are the same both ways (`parse` refuses others).
+        let read = match (&self.read_as, container.rename_all) {
+            (Some(name), _) => name.clone(),
+            (None, Some(all)) => all.apply_to_field(&ident.unraw().to_string()),
+            (None, None) => ident.unraw().to_string(),
+        };
+        if written == read || self.aliases.contains(&written) {
+            return None;
+        }
+        let message = format!(
+            "`{}` is written as `{written}` but read as `{read}`: a stored document would not \
+             read back; give `serialize` and `deserialize` the same name, or add \
+             `#[serde(alias = \"{written}\")]`",
+            ident.unraw()
+        );
+        Some(darling::Error::custom(message).with_span(ident))
     }
 
     /// The name serde writes the unit variant `ident` as, given the enum's
@@ -84,27 +117,43 @@ pub fn parse(attrs: &[Attribute]) -> syn::Result<SerdeAttrs> {
             if name == "rename" && meta.input.peek(syn::Token![=]) {
                 let lit: syn::LitStr = meta.value()?.parse()?;
                 out.rename = Some(lit.value());
+                out.read_as = Some(lit.value());
             } else if name == "rename" {
                 // rename(serialize = "..", deserialize = ".."): the stored name is the serialize one.
                 meta.parse_nested_meta(|inner| {
                     let lit: syn::LitStr = inner.value()?.parse()?;
                     if inner.path.is_ident("serialize") {
                         out.rename = Some(lit.value());
+                    } else if inner.path.is_ident("deserialize") {
+                        out.read_as = Some(lit.value());
                     }
                     Ok(())
                 })?;
             } else if name == "rename_all" && meta.input.peek(syn::Token![=]) {
                 let lit: syn::LitStr = meta.value()?.parse()?;
                 out.rename_all = Some(rename_rule(&lit)?);
+                out.read_all = out.rename_all;
             } else if name == "rename_all" {
                 // rename_all(serialize = "..", deserialize = ".."): stored names use the serialize one.
                 meta.parse_nested_meta(|inner| {
                     let lit: syn::LitStr = inner.value()?.parse()?;
                     if inner.path.is_ident("serialize") {
                         out.rename_all = Some(rename_rule(&lit)?);
+                    } else if inner.path.is_ident("deserialize") {
+                        out.read_all = Some(rename_rule(&lit)?);
                     }
                     Ok(())
                 })?;
+                if out.rename_all != out.read_all {
+                    return Err(syn::Error::new(
+                        meta.path.span(),
+                        "`rename_all(serialize = .., deserialize = ..)` must give both the same rule: \
+                         a stored document is read back under the names it was written with",
+                    ));
+                }
+            } else if name == "alias" && meta.input.peek(syn::Token![=]) {
+                let lit: syn::LitStr = meta.value()?.parse()?;
+                out.aliases.push(lit.value());
             } else {
                 if name == "default" {
                     out.default = true;

@@ -1,0 +1,27 @@
+use model::{DateTime, Model, Uuid};
+use serde::{Deserialize, Serialize};
+
+#[derive(Model, Serialize, Deserialize)]
+#[model(key = id)]
+struct Foo {
+    #[serde(rename = "_id")]
+    id: Uuid,
+    // Written as `n`, read from `nickname`: it would never read back.
+    #[serde(rename(serialize = "n"))]
+    nickname: Option<String>,
+    created_at: DateTime,
+    updated_at: Option<DateTime>,
+}
+
+#[derive(Model, Serialize, Deserialize)]
+#[model(key = id)]
+#[serde(rename_all(serialize = "camelCase", deserialize = "snake_case"))]
+struct Bar {
+    #[serde(rename = "_id")]
+    id: Uuid,
+    star_rating: i64,
+    created_at: DateTime,
+    updated_at: Option<DateTime>,
+}
+
+fn main() {}

@@ -30,14 +30,17 @@
 //! ```
 //!
 //! The derive writes, and only writes, data:
-//! - `impl Model for Foo`: the collection, the key type, the `$jsonSchema`
-//!   validator and the declared indexes;
+//! - `impl Model for Foo`: the collection, the key type, and the fields and
+//!   declared indexes as constant tables (`Model::FIELDS`,
+//!   `Model::INDEX_DECLS`) from which the runtime builds the `$jsonSchema`
+//!   validator and the indexes;
 //! - one typed constant per field: `Foo::FOO: Field<Foo, String>`,
 //!   `Foo::BAR: Field<Foo, Option<i64>>`, ... — queries, updates and sorts
 //!   are built from these, so a misspelt field or a wrong value type does
 //!   not compile;
 //! - `FooInsert`, what an insert takes: every field but the timestamps, with
-//!   the key optional where it can be generated (UUID, ObjectId).
+//!   the key optional where it can be generated (UUID, ObjectId); `Debug`
+//!   and `Clone` where every field has them.
 //!
 //! Everything that runs — [`Repo`], [`Connection`] — is ordinary generic
 //! code in `model-core`.

@@ -112,13 +112,9 @@ async fn calls_recover_within_a_second_after_a_pause_with_eight_callers() {
 #[tokio::test]
 async fn nothing_hangs_on_a_paused_server_when_a_timeout_is_set() {
     const NAME: &str = "nothing hangs on a paused server";
-    if !can_control_servers(NAME) {
+    let Some((_dir, server, pid, c)) = pausable_server(NAME, "hang").await else {
         return;
-    }
-    let dir = DataDir::new();
-    let server = start_server(dir.path(), None).await;
-    let pid = server.pid().unwrap() as libc::pid_t;
-    let c = Client::on(server.uri(), "hang", ClientSpec::default()).await;
+    };
     let conn = c.conn.with_timeout(Duration::from_millis(300));
     let locks = model::lock::Locks::new(&conn);
     // Before the pause, on a loaded machine a first call can take longer

@@ -200,13 +200,9 @@ async fn acknowledged_writes_survive_kill_9_and_a_restart_on_the_same_port() {
 #[tokio::test]
 async fn a_paused_server_makes_calls_time_out_and_loses_nothing_when_it_resumes() {
     const NAME: &str = "a_paused_server_makes_calls_time_out_and_loses_nothing_when_it_resumes";
-    if !can_control_servers(NAME) {
+    let Some((_dir, server, pid, c)) = pausable_server(NAME, "pause").await else {
         return;
-    }
-    let dir = DataDir::new();
-    let server = start_server(dir.path(), None).await;
-    let pid = server.pid().unwrap() as libc::pid_t;
-    let c = Client::on(server.uri(), "pause", ClientSpec::default()).await;
+    };
     let timeout = Duration::from_millis(300);
     let items = c.conn.with_timeout(timeout).repo::<Item>();
     let pause = Duration::from_millis(1500);

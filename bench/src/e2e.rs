@@ -15,7 +15,7 @@ use mongodb::{Client, Collection};
 
 use crate::measure::{Sample, Stopwatch};
 use crate::raw_lock::{LOCK_TTL, RawLocks, lock_key};
-use model_bench::models::{BarGroup, Foo, FooInsert, FooName, foo_name};
+use model_bench::models::{BarGroup, Foo, FooInsert, FooName, foo_name, stored_foos};
 
 /// A boxed error: a benchmark stops at the first failure.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -160,15 +160,7 @@ impl Fixture {
         let raw_locks = RawLocks::new(&client.database(name));
         let seed = op.seed(ops, warm);
         let now = DateTime::now();
-        let docs: Vec<Foo> = (0..seed as usize)
-            .map(|i| Foo {
-                id: Uuid::new(),
-                foo: foo_name(i),
-                bar: Some(i as i64),
-                created_at: now,
-                updated_at: None,
-            })
-            .collect();
+        let docs: Vec<Foo> = stored_foos(seed as usize, now);
         if !docs.is_empty() {
             raw.insert_many(&docs).await?;
         }

@@ -6,7 +6,7 @@
 //! over the first keyset pages.
 
 use futures::{StreamExt, TryStreamExt};
-use model::{Connection, DateTime, Model, PageCursor, Query, Uuid};
+use model::{Connection, DateTime, Model, PageCursor, Query};
 use serde_json::{Value, json};
 
 use crate::Plan;
@@ -14,7 +14,7 @@ use crate::e2e::BoxError;
 use crate::measure::{Sample, Spread, Stopwatch, proc_status_kib};
 use crate::progress;
 use crate::report::round3;
-use model_bench::models::{BLOB_PAYLOAD, Blob, Foo, blob, foo_insert, foo_name};
+use model_bench::models::{BLOB_PAYLOAD, Blob, Foo, blob, foo_insert, foo_name, stored_foos};
 
 /// The hidden first argument that makes the binary a child measuring one read.
 pub const CHILD: &str = "__child-read";
@@ -216,15 +216,7 @@ async fn insert_many(
             // (keys, timestamps) inside it.
             let watch = Stopwatch::start();
             let now = DateTime::now();
-            let docs: Vec<Foo> = (0..size as usize)
-                .map(|i| Foo {
-                    id: Uuid::new(),
-                    foo: foo_name(i),
-                    bar: Some(i as i64),
-                    created_at: now,
-                    updated_at: None,
-                })
-                .collect();
+            let docs: Vec<Foo> = stored_foos(size as usize, now);
             raw.insert_many(&docs).await?;
             watch.stop(size)
         };

@@ -180,6 +180,20 @@ pub fn foo_insert(i: usize) -> FooInsert {
     FooInsert { id: None, foo: foo_name(i), bar: Some(i as i64) }
 }
 
+/// `n` stored `Foo`s as the raw side writes them: fresh keys, the names
+/// and `bar`s of [`foo_insert`], created `now`.
+pub fn stored_foos(n: usize, now: DateTime) -> Vec<Foo> {
+    (0..n)
+        .map(|i| Foo {
+            id: Uuid::new(),
+            foo: foo_name(i),
+            bar: Some(i as i64),
+            created_at: now,
+            updated_at: None,
+        })
+        .collect()
+}
+
 /// The name of the `i`-th `Foo`.
 pub fn foo_name(i: usize) -> String {
     format!("name-{i:07}")

@@ -274,6 +274,23 @@ pub async fn start_server(dir: &Path, port: Option<u16>) -> ServerProcess {
         .unwrap_or_else(|error| panic!("cannot start a dedicated server: {error}"))
 }
 
+/// A server of this test's own, to pause: its data directory, the server,
+/// its pid, and a client on the database `db`. `None` (after saying why)
+/// where the suite may not start servers.
+pub async fn pausable_server(
+    test: &str,
+    db: &str,
+) -> Option<(DataDir, ServerProcess, libc::pid_t, Client)> {
+    if !can_control_servers(test) {
+        return None;
+    }
+    let dir = DataDir::new();
+    let server = start_server(dir.path(), None).await;
+    let pid = server.pid().expect("a started server has a pid") as libc::pid_t;
+    let client = Client::on(server.uri(), db, ClientSpec::default()).await;
+    Some((dir, server, pid, client))
+}
+
 /// The code of the server error behind `error`, if the server sent one.
 pub fn server_code(error: &model::Error) -> Option<i32> {
     testkit::server_code(error.driver_error()?)

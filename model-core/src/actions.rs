@@ -283,6 +283,11 @@ async fn collect<M: Model, P: Projection<M>>(
 }
 
 /// `repo.find(&key)`: the document with the key, or [`Error::NotFound`].
+///
+/// # Cancel safety
+///
+/// A read: dropping the future before it resolves changes nothing.
+/// See [`Repo`](crate::Repo#cancel-safety).
 #[must_use = "an action does nothing until awaited"]
 pub struct Find<'a, M: Model> {
     repo: &'a Repo<M>,
@@ -312,6 +317,11 @@ into_future!(Find, M, "find", key);
 
 /// `repo.find_one(query)`: the first matching document, if any; with
 /// [`project`](FindOne::project), only the fields of a projection.
+///
+/// # Cancel safety
+///
+/// A read: dropping the future before it resolves changes nothing.
+/// See [`Repo`](crate::Repo#cancel-safety).
 #[must_use = "an action does nothing until awaited"]
 pub struct FindOne<'a, M: Model, P = M> {
     repo: &'a Repo<M>,
@@ -357,6 +367,11 @@ into_future!(FindOne<P>, Option<P>, "find_one");
 
 /// `repo.find_many(query)`: the matching documents, in a `Vec`; with
 /// [`project`](FindMany::project), only the fields of a projection.
+///
+/// # Cancel safety
+///
+/// A read: dropping the future before it resolves changes nothing.
+/// See [`Repo`](crate::Repo#cancel-safety).
 #[must_use = "an action does nothing until awaited"]
 pub struct FindMany<'a, M: Model, P = M> {
     repo: &'a Repo<M>,
@@ -394,6 +409,11 @@ into_future!(FindMany<P>, Vec<P>, "find_many");
 /// `repo.find_many_to_map_by(f, query)`: the matching documents in a map
 /// keyed by `f(&doc)`; a later document replaces an earlier one with the
 /// same map key.
+///
+/// # Cancel safety
+///
+/// A read: dropping the future before it resolves changes nothing.
+/// See [`Repo`](crate::Repo#cancel-safety).
 #[must_use = "an action does nothing until awaited"]
 pub struct FindManyToMapBy<'a, M: Model, K, F> {
     find: FindMany<'a, M>,
@@ -468,6 +488,12 @@ pub const ITERATE_BATCH_SIZE: u32 = 500;
 /// `repo.iterate(query)`: the matching documents as a lazy stream, fetched
 /// in batches of [`ITERATE_BATCH_SIZE`] (or [`batch_size`](Iterate::batch_size)),
 /// so what the stream holds is about one batch however many match.
+///
+/// # Cancel safety
+///
+/// Dropping the future, or the stream between items, closes the cursor:
+/// nothing changes, and nothing is lost but what was not read.
+/// See [`Repo`](crate::Repo#cancel-safety).
 #[must_use = "an action does nothing until awaited"]
 pub struct Iterate<'a, M: Model, P = M> {
     repo: &'a Repo<M>,
@@ -542,6 +568,11 @@ where
 
 /// `repo.paginate(query)`: one page of matching documents and where it
 /// sits; with [`project`](Paginate::project), only the fields of a projection.
+///
+/// # Cancel safety
+///
+/// A read: dropping the future before it resolves changes nothing.
+/// See [`Repo`](crate::Repo#cancel-safety).
 #[must_use = "an action does nothing until awaited"]
 pub struct Paginate<'a, M: Model, P = M> {
     repo: &'a Repo<M>,
@@ -596,6 +627,11 @@ impl<'a, M: Model, P: Projection<M>> Paginate<'a, M, P> {
 into_future!(Paginate<P>, (Page, Vec<P>), "paginate");
 
 /// `repo.count(query)`: how many documents match.
+///
+/// # Cancel safety
+///
+/// A read: dropping the future before it resolves changes nothing.
+/// See [`Repo`](crate::Repo#cancel-safety).
 #[must_use = "an action does nothing until awaited"]
 pub struct Count<'a, M: Model> {
     repo: &'a Repo<M>,
@@ -626,6 +662,13 @@ impl<'a, M: Model> Count<'a, M> {
 into_future!(Count, u64, "count");
 
 /// `repo.insert_one(insert)`: the stored document, with `created_at`.
+///
+/// # Cancel safety
+///
+/// A write: dropped once the command may have been sent, it may or may not
+/// have been applied; retried blindly, an insert with a generated key can
+/// insert twice. Read to find out.
+/// See [`Repo`](crate::Repo#cancel-safety).
 #[must_use = "an action does nothing until awaited"]
 pub struct InsertOne<'a, M: Model> {
     repo: &'a Repo<M>,
@@ -687,6 +730,13 @@ into_future!(InsertOne, M, "insert_one");
 ///
 /// Inserts are ordered: on a duplicate key the documents before it are
 /// stored and the rest are not (run it in a transaction for all or nothing).
+///
+/// # Cancel safety
+///
+/// A write: dropped once the command may have been sent, it may or may not
+/// have been applied; retried blindly, an insert with a generated key can
+/// insert twice. Read to find out.
+/// See [`Repo`](crate::Repo#cancel-safety).
 #[must_use = "an action does nothing until awaited"]
 pub struct InsertMany<'a, M: Model> {
     repo: &'a Repo<M>,
@@ -736,6 +786,12 @@ into_future!(InsertMany, Vec<M>, "insert_many");
 
 /// `repo.update_one(&key, update)`: the document after the update, in one
 /// round trip (`findAndModify`), or [`Error::NotFound`].
+///
+/// # Cancel safety
+///
+/// A write: dropped once the command may have been sent, it may or may not
+/// have been applied. Retry it only if it is idempotent, or read to find out.
+/// See [`Repo`](crate::Repo#cancel-safety).
 #[must_use = "an action does nothing until awaited"]
 pub struct UpdateOne<'a, M: Model> {
     repo: &'a Repo<M>,
@@ -793,6 +849,12 @@ impl<'a, M: Model> UpdateOne<'a, M> {
 into_future!(UpdateOne, M, "update_one", key);
 
 /// `repo.update_many(query, update)`: how many documents were modified.
+///
+/// # Cancel safety
+///
+/// A write: dropped once the command may have been sent, it may or may not
+/// have been applied. Retry it only if it is idempotent, or read to find out.
+/// See [`Repo`](crate::Repo#cancel-safety).
 #[must_use = "an action does nothing until awaited"]
 pub struct UpdateMany<'a, M: Model> {
     repo: &'a Repo<M>,
@@ -830,6 +892,12 @@ impl<'a, M: Model> UpdateMany<'a, M> {
 into_future!(UpdateMany, u64, "update_many");
 
 /// `repo.delete_one(&key)`: `()`, or [`Error::NotFound`].
+///
+/// # Cancel safety
+///
+/// A write: dropped once the command may have been sent, it may or may not
+/// have been applied. Retry it only if it is idempotent, or read to find out.
+/// See [`Repo`](crate::Repo#cancel-safety).
 #[must_use = "an action does nothing until awaited"]
 pub struct DeleteOne<'a, M: Model> {
     repo: &'a Repo<M>,
@@ -866,6 +934,12 @@ impl<'a, M: Model> DeleteOne<'a, M> {
 into_future!(DeleteOne, (), "delete_one", key);
 
 /// `repo.delete_many(query)`: how many documents were deleted.
+///
+/// # Cancel safety
+///
+/// A write: dropped once the command may have been sent, it may or may not
+/// have been applied. Retry it only if it is idempotent, or read to find out.
+/// See [`Repo`](crate::Repo#cancel-safety).
 #[must_use = "an action does nothing until awaited"]
 pub struct DeleteMany<'a, M: Model> {
     repo: &'a Repo<M>,

@@ -27,6 +27,11 @@ const fn scalar<T: FieldType>() {
 
 /// `repo.distinct(field, query)`: the distinct values of `field` among the
 /// documents matching `query`, in the server's order.
+///
+/// # Cancel safety
+///
+/// A read: dropping the future before it resolves changes nothing.
+/// See [`Repo`](crate::Repo#cancel-safety).
 #[must_use = "an action does nothing until awaited"]
 pub struct Distinct<'a, M: Model, T> {
     repo: &'a Repo<M>,
@@ -74,6 +79,11 @@ impl<'a, M: Model, T: DeserializeOwned + Send + 'static> IntoFuture for Distinct
 /// without the field counts under `None` (for an `Option` field); for
 /// [`elements`](Field::elements) of an array, each element counts once
 /// per document holding it.
+///
+/// # Cancel safety
+///
+/// A read: dropping the future before it resolves changes nothing.
+/// See [`Repo`](crate::Repo#cancel-safety).
 #[must_use = "an action does nothing until awaited"]
 pub struct CountBy<'a, M: Model, T> {
     aggregate: Aggregate<'a, M, Counted<T>>,
@@ -120,6 +130,12 @@ impl<'a, M: Model, T: FieldType + DeserializeOwned + Send + Sync + Unpin + 'stat
 /// given, and decodes each result into `O` ([`into`](Aggregate::into); a
 /// `Document` unless told). Awaited, a `Vec`; [`stream`](Aggregate::stream)
 /// for a lazy stream.
+///
+/// # Cancel safety
+///
+/// A read unless a stage writes (`$out`, `$merge`): then as a write, it may
+/// or may not have been applied when the future is dropped.
+/// See [`Repo`](crate::Repo#cancel-safety).
 #[must_use = "an action does nothing until awaited"]
 pub struct Aggregate<'a, M: Model, O = Document> {
     repo: &'a Repo<M>,
@@ -281,6 +297,12 @@ impl<'a, M: Model, O: DeserializeOwned + Send + Sync + Unpin + 'static> IntoFutu
 }
 
 /// [`Aggregate::stream`]: the results of a pipeline as a lazy stream.
+///
+/// # Cancel safety
+///
+/// Dropping the future, or the stream between items, closes the cursor:
+/// nothing changes, and nothing is lost but what was not read.
+/// See [`Repo`](crate::Repo#cancel-safety).
 #[must_use = "an action does nothing until awaited"]
 pub struct AggregateStream<'a, M: Model, O> {
     aggregate: Aggregate<'a, M, O>,

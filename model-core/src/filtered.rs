@@ -43,6 +43,12 @@ fn returned(before: bool) -> ReturnDocument {
 /// [`return_before`](Self::return_before)); `None` when nothing matched,
 /// and then nothing was written. A guarded transition in one round trip:
 /// `find_one_and_update(Order::STATUS.eq(Pending).and(..), Order::STATUS.set(Paid))`.
+///
+/// # Cancel safety
+///
+/// A write: dropped once the command may have been sent, it may or may not
+/// have been applied. Retry it only if it is idempotent, or read to find out.
+/// See [`Repo`](crate::Repo#cancel-safety).
 #[must_use = "an action does nothing until awaited"]
 pub struct FindOneAndUpdate<'a, M: Model> {
     repo: &'a Repo<M>,
@@ -91,6 +97,12 @@ into_future!(FindOneAndUpdate, Option<M>, "find_one_and_update");
 /// document after. The insert is checked by the collection's validator
 /// like any other: a missing required field is [`Error::Validation`],
 /// with nothing written.
+///
+/// # Cancel safety
+///
+/// A write: dropped once the command may have been sent, it may or may not
+/// have been applied. Retry it only if it is idempotent, or read to find out.
+/// See [`Repo`](crate::Repo#cancel-safety).
 #[must_use = "an action does nothing until awaited"]
 pub struct Upsert<'a, M: Model> {
     repo: &'a Repo<M>,
@@ -196,6 +208,12 @@ fn key_in(filter: &Document) -> KeyIn {
 /// now, `None` fields left out) and returns it (after, or before with
 /// [`return_before`](Self::return_before)); `None` when nothing matched.
 /// The replacement's key must be the matched document's.
+///
+/// # Cancel safety
+///
+/// A write: dropped once the command may have been sent, it may or may not
+/// have been applied. Retry it only if it is idempotent, or read to find out.
+/// See [`Repo`](crate::Repo#cancel-safety).
 #[must_use = "an action does nothing until awaited"]
 pub struct FindOneAndReplace<'a, M: Model> {
     repo: &'a Repo<M>,
@@ -245,6 +263,12 @@ into_future!(FindOneAndReplace, Option<M>, "find_one_and_replace");
 
 /// `repo.find_one_and_delete(query)`: deletes the first document matching
 /// `query` and returns it; `None` when nothing matched.
+///
+/// # Cancel safety
+///
+/// A write: dropped once the command may have been sent, it may or may not
+/// have been applied. Retry it only if it is idempotent, or read to find out.
+/// See [`Repo`](crate::Repo#cancel-safety).
 #[must_use = "an action does nothing until awaited"]
 pub struct FindOneAndDelete<'a, M: Model> {
     repo: &'a Repo<M>,
@@ -288,6 +312,12 @@ type DriverCall<'a, M, T> =
 /// the error mapping ([`Error::NotFound`] is yours to return;
 /// [`Error::Conflict`], [`Error::Validation`], [`Error::Unacknowledged`]
 /// come from the driver's error).
+///
+/// # Cancel safety
+///
+/// As the driver call it runs: a read changes nothing; a write dropped once
+/// sent may or may not have been applied.
+/// See [`Repo`](crate::Repo#cancel-safety).
 #[must_use = "an action does nothing until awaited"]
 pub struct WithCollection<'a, M: Model, T> {
     repo: &'a Repo<M>,

@@ -98,6 +98,11 @@ pub const SCROLL_SIZE: u64 = 100;
 /// `repo.scroll(query)`: one keyset page of the documents matching
 /// `query`, in the typed [`sort`](Scroll::sort) order with the key as the
 /// tie-breaker, starting [`at`](Scroll::at) a cursor from an earlier page.
+///
+/// # Cancel safety
+///
+/// A read: dropping the future before it resolves changes nothing.
+/// See [`Repo`](crate::Repo#cancel-safety).
 #[must_use = "an action does nothing until awaited"]
 pub struct Scroll<'a, M: Model, P = M> {
     repo: &'a Repo<M>,

@@ -132,6 +132,12 @@ pub(crate) async fn missed<M: Model>(
 /// document is at `document`'s version, and the stored version is one
 /// more; otherwise [`Error::VersionConflict`]. [`Error::NotFound`] when
 /// no document has the key.
+///
+/// # Cancel safety
+///
+/// A write: dropped once the command may have been sent, it may or may not
+/// have been applied. Retry it only if it is idempotent, or read to find out.
+/// See [`Repo`](crate::Repo#cancel-safety).
 #[must_use = "an action does nothing until awaited"]
 pub struct Replace<'a, M: Model> {
     repo: &'a Repo<M>,

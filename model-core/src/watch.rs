@@ -105,6 +105,13 @@ fn lookup<'v>(value: &'v Bson, path: &str) -> Option<&'v Bson> {
 
 /// `repo.watch(query)`: a change stream of the collection, opened when
 /// awaited.
+///
+/// # Cancel safety
+///
+/// Dropping the future, or the stream between items, closes the cursor:
+/// nothing changes, and nothing is lost but what was not read.
+/// A change stream resumes from the last [`ChangeEvent::token`] read.
+/// See [`Repo`](crate::Repo#cancel-safety).
 #[must_use = "an action does nothing until awaited"]
 pub struct Watch<'a, M: Model> {
     repo: &'a Repo<M>,

@@ -15,12 +15,12 @@ pub struct SerdeAttrs {
     pub rename_all: Option<RenameRule>,
     /// The name deserialization reads (`rename(deserialize = "...")`, or
     /// `rename = "..."`).
-    pub read_as: Option<String>,
+    read_as: Option<String>,
     /// The rule deserialization reads names by (refused unless it is
     /// `rename_all`'s).
     read_all: Option<RenameRule>,
     /// `#[serde(alias = "...")]`: more names deserialization accepts.
-    pub aliases: Vec<String>,
+    aliases: Vec<String>,
     /// Attributes that change the stored shape in ways a model cannot
     /// follow, with their spans.
     pub unsupported: Vec<(String, proc_macro2::Span)>,

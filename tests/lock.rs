@@ -522,8 +522,11 @@ async fn an_expired_lease_is_taken_over_with_nobody_releasing_it() {
     let env = Env::new().await;
     let waiter = env.peer().await;
     let ttl = Duration::from_millis(400);
-    let held = env.locks.try_lock("job", ttl).await.unwrap().unwrap();
+    // Timed from before the first lock is sent: the server stamps the lease
+    // while handling it, and a slow reply (a journaled write that stalls)
+    // arrives after that, so a clock started on the reply runs late.
     let started = Instant::now();
+    let held = env.locks.try_lock("job", ttl).await.unwrap().unwrap();
     let lease = waiter.locks.acquire("job", TTL, Duration::from_secs(20)).await.unwrap();
     let waited = started.elapsed();
     assert_eq!((held.token(), lease.token()), (1, 2));

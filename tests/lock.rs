@@ -10,9 +10,7 @@ use std::time::{Duration, Instant};
 
 use bson::doc;
 use lock::{LockingError, Locks, MAX_RETRIES, Reason};
-use lock_util::{Env, RateClock};
-
-const TTL: Duration = Duration::from_millis(300);
+use lock_util::{Env, HOLD, RateClock};
 
 #[tokio::test]
 async fn a_held_lock_fails_at_once_with_lock_error() {
@@ -78,22 +76,35 @@ async fn the_heartbeat_keeps_the_lease_past_several_ttls() {
 
 #[tokio::test]
 async fn the_acquisition_itself_stores_the_token_and_the_heartbeat_keeps_it() {
+    // The heartbeat extends at ttl/2; a ttl of seconds keeps a stall of the
+    // test server from expiring the lease before the extension lands.
+    const TTL: Duration = Duration::from_secs(2);
     let env = Env::new().await;
     let inspect = &env;
     let (token, at_acquisition, after_extension) = env
         .locks
         .lock("job", |signal| async move {
             let at_acquisition = inspect.lease_doc("job").await.unwrap();
-            tokio::time::sleep(TTL).await; // past ttl/2: one extension
-            (signal.token(), at_acquisition, inspect.lease_doc("job").await.unwrap())
+            // Watched until the first extension is stored (at ttl/2).
+            let deadline = Instant::now() + Duration::from_secs(10);
+            let extended = loop {
+                let stored = inspect.lease_doc("job").await.unwrap();
+                if stored.get_datetime("updated_at").is_ok() || Instant::now() > deadline {
+                    break stored;
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            };
+            (signal.token(), at_acquisition, extended)
         })
         .ttl(TTL)
         .await
         .unwrap();
     assert_eq!(token, 1);
     assert_eq!(at_acquisition.get_i64("token").unwrap(), 1, "{at_acquisition}");
+    assert!(at_acquisition.get_datetime("updated_at").is_err(), "{at_acquisition}");
     assert_eq!(after_extension.get_i64("token").unwrap(), 1, "{after_extension}");
-    assert!(after_extension.get_datetime("updated_at").is_ok(), "{after_extension}");
+    assert!(after_extension.get_datetime("updated_at").is_ok(), "no extension: {after_extension}");
+    assert_eq!(after_extension.get_str("owner"), at_acquisition.get_str("owner"));
 }
 
 #[tokio::test]
@@ -106,7 +117,7 @@ async fn the_lock_is_free_again_after_the_holder_finishes() {
     assert!(!stored.contains_key("owner"), "{stored}");
     assert_eq!(stored.get_i64("token").unwrap(), 1);
     let contender = env.peer().await;
-    let second = contender.locks.try_lock("job", TTL).await.unwrap().expect("free");
+    let second = contender.locks.try_lock("job", HOLD).await.unwrap().expect("free");
     assert_eq!(second.token(), 2);
 }
 
@@ -116,26 +127,26 @@ async fn tokens_count_every_acquisition_in_order_through_releases_and_expiries()
     let other = env.peer().await;
     let mut tokens = Vec::new();
     for _ in 0..3 {
-        let lease = env.locks.try_lock("job", TTL).await.unwrap().unwrap();
+        let lease = env.locks.try_lock("job", HOLD).await.unwrap().unwrap();
         tokens.push(lease.token());
         env.locks.release(&lease).await.unwrap();
         // Left to expire, then taken over by another client.
         let short = other.locks.try_lock("job", Duration::from_millis(30)).await.unwrap();
         tokens.push(short.unwrap().token());
         tokio::time::sleep(Duration::from_millis(60)).await;
-        let taken = env.locks.try_lock("job", TTL).await.unwrap().expect("expired: free");
+        let taken = env.locks.try_lock("job", HOLD).await.unwrap().expect("expired: free");
         tokens.push(taken.token());
         env.locks.release(&taken).await.unwrap();
     }
     assert_eq!(tokens, (1..=9).collect::<Vec<i64>>());
     // A refused acquisition takes no token.
-    let held = env.locks.try_lock("job", TTL).await.unwrap().unwrap();
-    assert!(other.locks.try_lock("job", TTL).await.unwrap().is_none());
+    let held = env.locks.try_lock("job", HOLD).await.unwrap().unwrap();
+    assert!(other.locks.try_lock("job", HOLD).await.unwrap().is_none());
     env.locks.release(&held).await.unwrap();
-    let next = other.locks.try_lock("job", TTL).await.unwrap().unwrap();
+    let next = other.locks.try_lock("job", HOLD).await.unwrap().unwrap();
     assert_eq!((held.token(), next.token()), (10, 11));
     // Keys count apart.
-    assert_eq!(env.locks.try_lock("other", TTL).await.unwrap().unwrap().token(), 1);
+    assert_eq!(env.locks.try_lock("other", HOLD).await.unwrap().unwrap().token(), 1);
 }
 
 #[tokio::test]
@@ -148,13 +159,13 @@ async fn tokens_continue_above_the_counters_of_an_earlier_release() {
         .insert_one(doc! { "_id": "job", "token": 41_i64, "created_at": now, "updated_at": now })
         .await
         .unwrap();
-    let lease = env.locks.try_lock("job", TTL).await.unwrap().unwrap();
+    let lease = env.locks.try_lock("job", HOLD).await.unwrap().unwrap();
     assert_eq!(lease.token(), 42, "the first acquisition carries the counter over");
     env.locks.release(&lease).await.unwrap();
     // Another process, set up: the counter is not carried over twice.
     let other = env.peer().await;
     other.locks.setup().await.unwrap();
-    assert_eq!(other.locks.try_lock("job", TTL).await.unwrap().unwrap().token(), 43);
+    assert_eq!(other.locks.try_lock("job", HOLD).await.unwrap().unwrap().token(), 43);
 }
 
 #[derive(Debug, PartialEq)]
@@ -167,7 +178,7 @@ async fn the_closure_error_is_returned_unchanged_and_the_lock_released() {
         env.locks.lock("job", |_| async { Err(JobFailed("disk full")) }).await;
     assert_eq!(outcome.unwrap(), Err(JobFailed("disk full")));
     assert!(!env.lease_doc("job").await.unwrap().contains_key("owner"), "released");
-    assert!(env.locks.try_lock("job", TTL).await.unwrap().is_some());
+    assert!(env.locks.try_lock("job", HOLD).await.unwrap().is_some());
 }
 
 #[tokio::test]
@@ -181,7 +192,7 @@ async fn invalid_arguments_are_rejected_before_anything_is_sent() {
         env.locks.lock("job", run).ttl(Duration::from_micros(500)).await.map(drop),
         env.locks.lock("job", run).retries(MAX_RETRIES + 1).await.map(drop),
         env.locks.try_lock("job", Duration::ZERO).await.map(drop),
-        env.locks.acquire("", TTL, TTL).await.map(drop),
+        env.locks.acquire("", HOLD, HOLD).await.map(drop),
     ];
     for outcome in outcomes {
         assert!(matches!(outcome, Err(LockingError::InvalidArgument { .. })), "{outcome:?}");
@@ -285,7 +296,7 @@ async fn an_expired_lease_is_not_revived_by_its_owner() {
         "{extended:?}"
     );
     let contender = env.peer().await;
-    assert!(contender.locks.try_lock("job", TTL).await.unwrap().is_some());
+    assert!(contender.locks.try_lock("job", HOLD).await.unwrap().is_some());
 }
 
 #[tokio::test]
@@ -294,17 +305,17 @@ async fn an_uncontended_acquire_and_release_costs_two_commands() {
     env.locks.setup().await.unwrap();
     env.take_commands();
 
-    let lease = env.locks.try_lock("job", TTL).await.unwrap().unwrap();
+    let lease = env.locks.try_lock("job", HOLD).await.unwrap().unwrap();
     env.locks.release(&lease).await.unwrap();
     assert_eq!(env.take_commands(), ["findAndModify", "update"]);
 
-    env.locks.lock("job", |_| async {}).ttl(TTL).await.unwrap();
+    env.locks.lock("job", |_| async {}).ttl(HOLD).await.unwrap();
     assert_eq!(env.take_commands(), ["findAndModify", "update"]);
 
     // A held lock costs the contender one command.
-    let held = env.locks.try_lock("job", TTL).await.unwrap().unwrap();
+    let held = env.locks.try_lock("job", HOLD).await.unwrap().unwrap();
     env.take_commands();
-    assert!(env.locks.try_lock("job", TTL).await.unwrap().is_none());
+    assert!(env.locks.try_lock("job", HOLD).await.unwrap().is_none());
     assert_eq!(env.take_commands(), ["findAndModify"]);
     env.locks.release(&held).await.unwrap();
 }
@@ -334,17 +345,22 @@ async fn a_client_clock_10_percent_fast_cannot_take_a_live_lease() {
     let env = Env::new().await;
     let fast = Locks::new(&env.peer().await.conn).with_clock(RateClock::new(1.1));
     let holder = Locks::new(&env.conn).with_clock(RateClock::new(0.9));
-    let lease = holder.try_lock("job", Duration::from_millis(600)).await.unwrap().unwrap();
+    // Seconds, not milliseconds: a stall of the test server between the
+    // lock and its extension must not expire it.
+    let ttl = Duration::from_secs(2);
+    let started = Instant::now();
+    let lease = holder.try_lock("job", ttl).await.unwrap().unwrap();
 
-    // Waiting out what its own clock calls 110% of the ttl does not let the
-    // fast client in while the holder extends: the server's clock decides.
-    let waited = fast.acquire("job", TTL, Duration::from_millis(300)).await;
+    // Waiting on a clock 10% fast does not let the fast client in while the
+    // holder extends. It tries again once the first ttl has run out by the
+    // server's clock: only the extension the server stored keeps the lease.
+    let waited = fast.acquire("job", HOLD, ttl / 2).await;
     assert!(matches!(waited, Err(LockingError::Lock { reason: Reason::TimedOut, .. })));
-    let lease = holder.extend(&lease, Duration::from_millis(600)).await.unwrap();
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    assert!(fast.try_lock("job", TTL).await.unwrap().is_none());
+    let lease = holder.extend(&lease, ttl * 2).await.unwrap();
+    tokio::time::sleep_until((started + ttl + Duration::from_millis(100)).into()).await;
+    assert!(fast.try_lock("job", HOLD).await.unwrap().is_none());
     holder.release(&lease).await.unwrap();
-    assert_eq!(fast.try_lock("job", TTL).await.unwrap().unwrap().token(), 2);
+    assert_eq!(fast.try_lock("job", HOLD).await.unwrap().unwrap().token(), 2);
 }
 
 #[tokio::test]
@@ -387,7 +403,7 @@ async fn the_closure_form_holds_under_skewed_clocks() {
                         tokio::time::sleep(Duration::from_millis(5)).await;
                         inside.fetch_sub(1, Ordering::SeqCst);
                     })
-                    .ttl(TTL)
+                    .ttl(HOLD)
                     .wait(Duration::from_secs(10))
                     .await
                     .unwrap();
@@ -404,12 +420,15 @@ async fn lock_events_report_wait_hold_extensions_and_losses() {
     let contender = env.peer().await;
     let recorder = testkit::SpanRecorder::default();
     let guard = tracing::subscriber::set_default(recorder.clone());
-    let held = env.locks.try_lock("job", Duration::from_millis(200)).await.unwrap().unwrap();
-    let held = env.locks.extend(&held, Duration::from_millis(200)).await.unwrap();
+    // Short enough to wait out, long enough to outlast a stall between the
+    // lock and its extension.
+    let short = Duration::from_secs(2);
+    let held = env.locks.try_lock("job", short).await.unwrap().unwrap();
+    let held = env.locks.extend(&held, short).await.unwrap();
     // The contender waits for the expiry, then holds it a while.
-    let lease = contender.locks.acquire("job", TTL, Duration::from_secs(5)).await.unwrap();
-    let lease = contender.locks.extend(&lease, TTL).await.unwrap();
-    let lease = contender.locks.extend(&lease, TTL).await.unwrap();
+    let lease = contender.locks.acquire("job", HOLD, Duration::from_secs(5)).await.unwrap();
+    let lease = contender.locks.extend(&lease, HOLD).await.unwrap();
+    let lease = contender.locks.extend(&lease, HOLD).await.unwrap();
     contender.locks.release(&lease).await.unwrap();
     assert!(env.locks.release(&held).await.is_err(), "a lost lease cannot be released");
     drop(guard);
@@ -445,8 +464,8 @@ async fn lock_operations_open_spans_with_collection_operation_and_key() {
     let recorder = testkit::SpanRecorder::default();
     let guard = tracing::subscriber::set_default(recorder.clone());
     env.locks.lock("job-7", |_| async { "secret-result" }).await.unwrap();
-    let lease = env.locks.try_lock("job-7", TTL).await.unwrap().unwrap();
-    env.locks.extend(&lease, TTL).await.unwrap();
+    let lease = env.locks.try_lock("job-7", HOLD).await.unwrap().unwrap();
+    env.locks.extend(&lease, HOLD).await.unwrap();
     env.locks.release(&lease).await.unwrap();
     drop(guard);
 
@@ -478,7 +497,7 @@ async fn dropping_the_lock_future_releases_the_lease_in_the_background() {
     }
     // The holder's lease lasts 30 s: only the background release frees it sooner.
     let contender = env.peer().await;
-    let lease = contender.locks.acquire("job", TTL, Duration::from_secs(5)).await;
+    let lease = contender.locks.acquire("job", HOLD, Duration::from_secs(5)).await;
     assert!(lease.is_ok(), "{lease:?}");
 }
 
@@ -493,7 +512,7 @@ async fn a_waiter_is_woken_by_the_release_and_sends_nothing_while_the_lock_is_he
     let waiting = {
         let locks = waiter.locks.clone();
         tokio::spawn(async move {
-            let lease = locks.acquire("job", TTL, Duration::from_secs(10)).await.unwrap();
+            let lease = locks.acquire("job", HOLD, Duration::from_secs(10)).await.unwrap();
             (lease, Instant::now())
         })
     };
@@ -527,7 +546,7 @@ async fn an_expired_lease_is_taken_over_with_nobody_releasing_it() {
     // arrives after that, so a clock started on the reply runs late.
     let started = Instant::now();
     let held = env.locks.try_lock("job", ttl).await.unwrap().unwrap();
-    let lease = waiter.locks.acquire("job", TTL, Duration::from_secs(20)).await.unwrap();
+    let lease = waiter.locks.acquire("job", HOLD, Duration::from_secs(20)).await.unwrap();
     let waited = started.elapsed();
     assert_eq!((held.token(), lease.token()), (1, 2));
     assert!(waited >= ttl - Duration::from_millis(50), "taken after {waited:?}, before the expiry");
@@ -551,7 +570,7 @@ async fn a_polling_waiter_attempts_while_the_lock_is_held_and_opens_no_stream() 
     let held = env.locks.try_lock("job", Duration::from_secs(5)).await.unwrap().unwrap();
     let waiting = {
         let locks = waiter.locks.clone().polling();
-        tokio::spawn(async move { locks.acquire("job", TTL, Duration::from_secs(10)).await })
+        tokio::spawn(async move { locks.acquire("job", HOLD, Duration::from_secs(10)).await })
     };
     tokio::time::sleep(Duration::from_millis(300)).await;
     let sent = waiter.take_commands();

@@ -10,9 +10,7 @@ use std::time::Duration;
 
 use bson::{Document, doc};
 use lock::{LockingError, Reason};
-use lock_util::Env;
-
-const TTL: Duration = Duration::from_millis(300);
+use lock_util::{Env, HOLD};
 
 /// How many holders of `key` have a live lease by the server's clock now.
 async fn live_holders(env: &Env, key: &str) -> usize {
@@ -35,34 +33,34 @@ async fn three_permits_admit_three_holders_each_with_its_own_token() {
     let other = env.peer().await;
     let mut leases = Vec::new();
     for _ in 0..3 {
-        leases.push(env.locks.try_lock_permits("pool", 3, TTL).await.unwrap().expect("a permit"));
+        leases.push(env.locks.try_lock_permits("pool", 3, HOLD).await.unwrap().expect("a permit"));
     }
     assert_eq!(leases.iter().map(|l| l.token()).collect::<Vec<_>>(), [1, 2, 3]);
-    assert!(other.locks.try_lock_permits("pool", 3, TTL).await.unwrap().is_none(), "a fourth");
+    assert!(other.locks.try_lock_permits("pool", 3, HOLD).await.unwrap().is_none(), "a fourth");
     assert_eq!(live_holders(&env, "pool").await, 3);
 
     // Each extends and releases its own permit only.
-    let second = env.locks.extend(&leases[1], TTL).await.unwrap();
+    let second = env.locks.extend(&leases[1], HOLD).await.unwrap();
     assert_eq!(second.extensions(), 1);
     env.locks.release(&leases[0]).await.unwrap();
     let again = env.locks.release(&leases[0]).await;
     assert!(matches!(again, Err(LockingError::Unlock { reason: Reason::Lost, .. })), "{again:?}");
-    let fourth = other.locks.try_lock_permits("pool", 3, TTL).await.unwrap().expect("freed");
+    let fourth = other.locks.try_lock_permits("pool", 3, HOLD).await.unwrap().expect("freed");
     assert_eq!(fourth.token(), 4);
 
     // An expired holder is dropped by the next acquisition, and cannot extend.
     let short = env.locks.try_lock_permits("cache", 2, Duration::from_millis(50)).await;
     let short = short.unwrap().unwrap();
-    let kept = env.locks.try_lock_permits("cache", 2, TTL).await.unwrap().unwrap();
+    let kept = env.locks.try_lock_permits("cache", 2, HOLD).await.unwrap().unwrap();
     tokio::time::sleep(Duration::from_millis(100)).await;
-    let taken = other.locks.try_lock_permits("cache", 2, TTL).await.unwrap();
+    let taken = other.locks.try_lock_permits("cache", 2, HOLD).await.unwrap();
     assert_eq!(taken.map(|l| l.token()), Some(3), "the expired permit was free again");
-    let extended = env.locks.extend(&short, TTL).await;
+    let extended = env.locks.extend(&short, HOLD).await;
     assert!(matches!(extended, Err(LockingError::Relock { reason: Reason::Lost, .. })));
-    assert!(env.locks.extend(&kept, TTL).await.is_ok());
+    assert!(env.locks.extend(&kept, HOLD).await.is_ok());
     // Zero permits, or too many, are refused before anything is sent.
     for permits in [0, lock::MAX_PERMITS + 1] {
-        let refused = env.locks.try_lock_permits("pool", permits, TTL).await;
+        let refused = env.locks.try_lock_permits("pool", permits, HOLD).await;
         assert!(matches!(refused, Err(LockingError::InvalidArgument { .. })), "{refused:?}");
     }
 }
@@ -71,6 +69,10 @@ async fn three_permits_admit_three_holders_each_with_its_own_token() {
 async fn n_plus_k_contenders_never_exceed_n_holders_through_crashes_and_expiries() {
     const PERMITS: usize = 3;
     const CONTENDERS: usize = 7;
+    // Short: the crashed holders' permits are freed only by their expiry.
+    // Not shorter: a stall of the test server while a closure runs must not
+    // expire a live holder's permit.
+    const TTL: Duration = Duration::from_secs(1);
     let env = Arc::new(Env::new().await);
     // The key's document made first, alone: SecantusDB answers concurrent
     // upserts that create one document with a stale copy (two of seven

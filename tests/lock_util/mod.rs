@@ -3,11 +3,19 @@
 //! points, and clocks running fast or slow.
 #![allow(dead_code)]
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use bson::{Bson, Document, doc};
 use lock::{Clock, Locks};
 use model::Connection;
+
+/// The ttl of a lease a test holds across several commands and expects to
+/// keep. Longer than any stall of the test server: SecantusDB's journaled
+/// writes (`j: true`) stall for more than a second now and then on a
+/// loaded machine, so a lease of a few hundred milliseconds can expire
+/// between two commands of a test that means to hold it. Short ttls are
+/// for tests whose point is the expiry.
+pub const HOLD: Duration = Duration::from_secs(5);
 
 /// A database of its own, reached through a client with its own app name.
 pub struct Env {

@@ -80,9 +80,11 @@ struct Marked {
     changed: Option<DateTime>,
 }
 
-/// No timestamps at all.
+/// No timestamps at all; a one-sided `rename_all` that names every field
+/// the same both ways (`count` either way) is accepted.
 #[derive(Debug, Clone, PartialEq, Model, Serialize, Deserialize)]
 #[model(collection = "plains", key = id, timestamps = false)]
+#[serde(rename_all(serialize = "lowercase"))]
 struct Plain {
     #[serde(rename = "_id")]
     id: String,

@@ -150,6 +150,8 @@ pub fn parse(input: &DeriveInput) -> darling::Result<Model> {
     };
     let mut fields = Vec::new();
     let mut indexes = Vec::new();
+    // The plain names of the fields that failed their checks.
+    let mut failed = Vec::new();
     for raw in &raw_fields {
         let parsed = parse_field(raw, &container, key_ident.as_ref(), timestamps);
         if let Some(field) = errors.handle(parsed) {
@@ -157,6 +159,8 @@ pub fn parse(input: &DeriveInput) -> darling::Result<Model> {
                 indexes.push(index);
             }
             fields.push(field);
+        } else if let Some(ident) = &raw.ident {
+            failed.push(ident.unraw().to_string());
         }
     }
 
@@ -185,13 +189,15 @@ pub fn parse(input: &DeriveInput) -> darling::Result<Model> {
         (Role::UpdatedAt, "updated_at", "Option<DateTime>` or `DateTime"),
     ] {
         let found: Vec<&Field> = fields.iter().filter(|f| f.role == role).collect();
-        // A marked field that failed its checks has had its error.
+        // A marked field, or one of the name, that failed its checks has
+        // had its error.
         let marked = if role == Role::CreatedAt {
             timestamps.created_marked
         } else {
             timestamps.updated_marked
         };
-        if timestamps.enabled && key_ident.is_some() && found.is_empty() && !marked {
+        let failed = failed.iter().any(|f| f == name);
+        if timestamps.enabled && key_ident.is_some() && found.is_empty() && !marked && !failed {
             errors.push(
                 darling::Error::custom(format!(
                     "a model needs the timestamp field `{name}: {ty}`, which the repository sets: looked for a field named `{name}`, one stored as `{name}`, or one marked `#[model({name})]` (under any stored name); `#[model(timestamps = false)]` leaves the timestamps out"

@@ -211,6 +211,9 @@ fn unit_enum(input: &DeriveInput) -> darling::Result<TokenStream> {
         else {
             continue;
         };
+        if let Some(error) = serde.unreadable_variant(&variant.ident, &container) {
+            errors.push(error);
+        }
         names.push(serde.stored_variant_name(&variant.ident, &container));
     }
     let ident = &attrs.ident;

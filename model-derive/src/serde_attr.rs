@@ -16,8 +16,8 @@ pub struct SerdeAttrs {
     /// The name deserialization reads (`rename(deserialize = "...")`, or
     /// `rename = "..."`).
     read_as: Option<String>,
-    /// The rule deserialization reads names by (refused unless it is
-    /// `rename_all`'s).
+    /// The rule deserialization reads names by (`rename_all(deserialize =
+    /// "...")`, or `rename_all = "..."`).
     read_all: Option<RenameRule>,
     /// `#[serde(alias = "...")]`: more names deserialization accepts.
     aliases: Vec<String>,
@@ -42,26 +42,48 @@ impl SerdeAttrs {
     }
 
     /// An error when the field `ident` is written under a name it does not
-    /// read (`rename(serialize = "a")` alone, or `rename_all` with other
-    /// rules each way, and no `alias` for it): a stored document would not
-    /// read back, and an `Option` field would silently read as `None`.
+    /// read (`rename(serialize = "a")` alone, or `rename_all` rules that
+    /// differ each way and give this field two names, and no `alias` for
+    /// the written one): a stored document would not read back, and an
+    /// `Option` field would silently read as `None`.
     pub fn unreadable(&self, ident: &syn::Ident, container: &SerdeAttrs) -> Option<darling::Error> {
+        self.unreadable_by(ident, container, RenameRule::apply_to_field)
+    }
+
+    /// [`unreadable`](Self::unreadable) for the unit variant `ident`.
+    pub fn unreadable_variant(
+        &self,
+        ident: &syn::Ident,
+        container: &SerdeAttrs,
+    ) -> Option<darling::Error> {
+        self.unreadable_by(ident, container, RenameRule::apply_to_variant)
+    }
+
+    fn unreadable_by(
+        &self,
+        ident: &syn::Ident,
+        container: &SerdeAttrs,
+        rule: fn(RenameRule, &str) -> String,
+    ) -> Option<darling::Error> {
         use syn::ext::IdentExt;
-        let written = self.stored_name(ident, container);
-        // The container's rules are the same both ways (`parse` refuses others).
-        let read = match (&self.read_as, container.rename_all) {
+        let written = self.name_by(ident, container, rule);
+        let plain = ident.unraw().to_string();
+        let read = match (&self.read_as, container.read_all) {
             (Some(name), _) => name.clone(),
-            (None, Some(all)) => all.apply_to_field(&ident.unraw().to_string()),
-            (None, None) => ident.unraw().to_string(),
+            (None, Some(all)) => rule(all, &plain),
+            (None, None) => plain.clone(),
         };
         if written == read || self.aliases.contains(&written) {
             return None;
         }
+        let same = if self.rename.is_none() && self.read_as.is_none() {
+            "give `rename_all` the same rule both ways"
+        } else {
+            "give `serialize` and `deserialize` the same name"
+        };
         let message = format!(
-            "`{}` is written as `{written}` but read as `{read}`: a stored document would not \
-             read back; give `serialize` and `deserialize` the same name, or add \
-             `#[serde(alias = \"{written}\")]`",
-            ident.unraw()
+            "`{plain}` is written as `{written}` but read as `{read}`: a stored document would \
+             not read back; {same}, or add `#[serde(alias = \"{written}\")]`"
         );
         Some(darling::Error::custom(message).with_span(ident))
     }
@@ -144,13 +166,6 @@ pub fn parse(attrs: &[Attribute]) -> syn::Result<SerdeAttrs> {
                     }
                     Ok(())
                 })?;
-                if out.rename_all != out.read_all {
-                    return Err(syn::Error::new(
-                        meta.path.span(),
-                        "`rename_all(serialize = .., deserialize = ..)` must give both the same rule: \
-                         a stored document is read back under the names it was written with",
-                    ));
-                }
             } else if name == "alias" && meta.input.peek(syn::Token![=]) {
                 let lit: syn::LitStr = meta.value()?.parse()?;
                 out.aliases.push(lit.value());

@@ -1,4 +1,4 @@
-use model::{DateTime, Model, Uuid};
+use model::{DateTime, Model, Schema, Uuid};
 use serde::{Deserialize, Serialize};
 
 #[derive(Model, Serialize, Deserialize)]
@@ -22,6 +22,24 @@ struct Bar {
     star_rating: i64,
     created_at: DateTime,
     updated_at: Option<DateTime>,
+}
+
+// One-sided, but every name agrees both ways: accepted.
+#[derive(Model, Serialize, Deserialize)]
+#[model(key = id, timestamps = false)]
+#[serde(rename_all(serialize = "snake_case"))]
+struct Agreed {
+    #[serde(rename = "_id")]
+    id: Uuid,
+    star_rating: i64,
+}
+
+// A variant written as `on`, read as `On`.
+#[derive(Schema, Serialize, Deserialize)]
+enum Switch {
+    #[serde(rename(serialize = "on"))]
+    On,
+    Off,
 }
 
 fn main() {}

@@ -16,6 +16,10 @@ and the difference per model. Run from anywhere:
 
     python3 bench/expansion/measure.py [--models 40] [--runs 9]
 
+With `--build-override-opt 3 --work target/expansion-o3` the proc macros
+are built optimized (`[profile.dev.build-override] opt-level = 3`), to
+see what that setting saves on every later build.
+
 The first run builds the dependencies once into --work.
 """
 
@@ -63,7 +67,7 @@ def model_source(i: int, derive_model: bool) -> str:
 """
 
 
-def write_crate(root: Path, models: int, derive_model: bool) -> None:
+def write_crate(root: Path, models: int, derive_model: bool, override_opt: str | None) -> None:
     (root / "src").mkdir(parents=True, exist_ok=True)
     (root / "Cargo.toml").write_text(
         f"""[package]
@@ -78,6 +82,7 @@ serde = {{ version = "1", features = ["derive"] }}
 
 [workspace]
 """
+        + (f"\n[profile.dev.build-override]\nopt-level = {override_opt}\n" if override_opt else "")
     )
     uses = "use model::{DateTime, Model, Uuid};" if derive_model else "use model::{DateTime, Uuid};"
     body = "".join(model_source(i, derive_model) for i in range(models))
@@ -143,6 +148,12 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=9)
     parser.add_argument("--no-callgrind", action="store_true", help="skip the instruction counts")
     parser.add_argument("--work", type=Path, default=REPO / "target" / "expansion")
+    parser.add_argument(
+        "--build-override-opt",
+        metavar="LEVEL",
+        help="build the proc macros (and build scripts) at this opt-level: "
+        "[profile.dev.build-override] in the probe crates; use a --work of its own",
+    )
     args = parser.parse_args()
     callgrind = not args.no_callgrind and shutil.which("valgrind") is not None
 
@@ -151,7 +162,7 @@ def main() -> None:
     commands, results = {}, {}
     for name, derive_model in variants.items():
         root = args.work / name.replace(" ", "").replace("+", "_")
-        write_crate(root, args.models, derive_model)
+        write_crate(root, args.models, derive_model, args.build_override_opt)
         print(f"{name}: {args.models} models, building dependencies ...", file=sys.stderr)
         commands[name] = (root, rustc_command(root, target))
         expanded = cargo(root, target, "rustc", "--lib", "--quiet", "--", "-Zunpretty=expanded", capture=True)
@@ -173,7 +184,8 @@ def main() -> None:
         r["cpu_ms"] = statistics.median(r["cpu"]) * 1000
     base, full = results["serde only"], results["serde + Model"]
     n = args.models
-    print(f"\n{n} models; rustc on the crate alone (dev profile, non-incremental), medians of {args.runs} runs\n")
+    profile = "dev profile" + (f", proc macros at opt-level {args.build_override_opt}" if args.build_override_opt else "")
+    print(f"\n{n} models; rustc on the crate alone ({profile}, non-incremental), medians of {args.runs} runs\n")
     print("| crate | expanded lines | expanded KiB | rustc instructions | rustc wall | rustc CPU |")
     print("|---|--:|--:|--:|--:|--:|")
     for name, r in results.items():

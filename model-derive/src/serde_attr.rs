@@ -67,12 +67,8 @@ impl SerdeAttrs {
     ) -> Option<darling::Error> {
         use syn::ext::IdentExt;
         let written = self.name_by(ident, container, rule);
-        let plain = ident.unraw().to_string();
-        let read = match (&self.read_as, container.read_all) {
-            (Some(name), _) => name.clone(),
-            (None, Some(all)) => rule(all, &plain),
-            (None, None) => plain.clone(),
-        };
+        let read = pick(&self.read_as, container.read_all, ident, rule);
+        let plain = ident.unraw();
         if written == read || self.aliases.contains(&written) {
             return None;
         }
@@ -103,13 +99,23 @@ impl SerdeAttrs {
         container: &SerdeAttrs,
         rule: fn(RenameRule, &str) -> String,
     ) -> String {
-        use syn::ext::IdentExt;
-        let plain = ident.unraw().to_string();
-        match (&self.rename, container.rename_all) {
-            (Some(name), _) => name.clone(),
-            (None, Some(all)) => rule(all, &plain),
-            (None, None) => plain,
-        }
+        pick(&self.rename, container.rename_all, ident, rule)
+    }
+}
+
+/// `name`, else `all` applied to `ident` by `rule`, else `ident` itself
+/// (without `r#`): one direction's name, written or read.
+fn pick(
+    name: &Option<String>,
+    all: Option<RenameRule>,
+    ident: &syn::Ident,
+    rule: fn(RenameRule, &str) -> String,
+) -> String {
+    use syn::ext::IdentExt;
+    match (name, all) {
+        (Some(name), _) => name.clone(),
+        (None, Some(all)) => rule(all, &ident.unraw().to_string()),
+        (None, None) => ident.unraw().to_string(),
     }
 }
 

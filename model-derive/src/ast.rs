@@ -150,7 +150,7 @@ pub fn parse(input: &DeriveInput) -> darling::Result<Model> {
     };
     let mut fields = Vec::new();
     let mut indexes = Vec::new();
-    // The plain names of the fields that failed their checks.
+    // The names (plain and stored) of the fields that failed their checks.
     let mut failed = Vec::new();
     for raw in &raw_fields {
         let parsed = parse_field(raw, &container, key_ident.as_ref(), timestamps);
@@ -161,6 +161,9 @@ pub fn parse(input: &DeriveInput) -> darling::Result<Model> {
             fields.push(field);
         } else if let Some(ident) = &raw.ident {
             failed.push(ident.unraw().to_string());
+            if let Ok(serde) = serde_attr::parse(&raw.attrs) {
+                failed.push(serde.stored_name(ident, &container));
+            }
         }
     }
 

@@ -24,6 +24,18 @@ struct Bar {
     updated_at: Option<DateTime>,
 }
 
+// Written as `created_at` (so it is the timestamp), read as `made`: one
+// error, for the field, and none for a missing timestamp.
+#[derive(Model, Serialize, Deserialize)]
+#[model(key = id)]
+struct Baz {
+    #[serde(rename = "_id")]
+    id: Uuid,
+    #[serde(rename(serialize = "created_at"))]
+    made: DateTime,
+    updated_at: Option<DateTime>,
+}
+
 // One-sided, but every name agrees both ways: accepted.
 #[derive(Model, Serialize, Deserialize)]
 #[model(key = id, timestamps = false)]

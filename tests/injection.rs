@@ -127,3 +127,47 @@ async fn array_elements_with_operator_keys_are_data() {
     let after = items.update_one(&one.id, Item::LIST.pull(injected())).await.unwrap();
     assert_eq!(after.list, [doc! { "n": 0 }], "a pulled value is compared, not run");
 }
+
+/// A stage that writes is refused wherever it nests, before anything is
+/// sent: a `$facet` branch, a `$lookup` or `$unionWith` pipeline, or a
+/// pipeline inside one of those. Nothing is written, and the collection
+/// read is unchanged.
+#[tokio::test]
+async fn a_writing_stage_is_refused_at_any_depth_and_nothing_is_written() {
+    let items = items().await;
+    let db = items.connection().database().await.unwrap();
+    let coll = Item::COLLECTION;
+    let merge_into_self = doc! { "$merge": { "into": coll, "whenMatched": "replace" } };
+    let stages = [
+        doc! { "$out": "top" },
+        doc! { "$facet": { "a": [{ "$set": { "name": "777" } }, merge_into_self.clone()] } },
+        doc! { "$facet": { "a": [{ "$out": "facet_out" }] } },
+        doc! { "$lookup": { "from": coll, "as": "j", "pipeline": [{ "$out": "lookup_out" }] } },
+        doc! { "$unionWith": { "coll": coll, "pipeline": [{ "$merge": { "into": "union_out" } }] } },
+        doc! { "$unionWith": { "coll": coll, "pipeline": [
+            { "$lookup": { "from": coll, "as": "j", "pipeline": [
+                { "$facet": { "deep": [{ "$out": "deep_out" }] } },
+            ] } },
+        ] } },
+    ];
+    for stage in stages {
+        let shown = stage.to_string();
+        let result = items.aggregate(Query::all()).stage(stage).await;
+        assert!(
+            matches!(&result, Err(model::Error::InvalidArgument { .. })),
+            "{shown}: {result:?}"
+        );
+    }
+    let mut names = db.list_collection_names().await.unwrap();
+    names.sort();
+    assert_eq!(names, [coll], "no collection was written");
+    assert_eq!(items.count(Item::NAME.eq("777")).await.unwrap(), 0, "the read collection kept");
+
+    // A stage nested without bound is refused too, not a stack overflow.
+    let mut deep = doc! { "$literal": 1 };
+    for _ in 0..1_000 {
+        deep = doc! { "$literal": deep };
+    }
+    let result = items.aggregate(Query::all()).stage(doc! { "$project": { "x": deep } }).await;
+    assert!(matches!(result, Err(model::Error::InvalidArgument { .. })), "{result:?}");
+}

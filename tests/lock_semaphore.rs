@@ -175,3 +175,72 @@ async fn a_holder_of_a_permit_writes_fenced_by_its_own_lease() {
     assert!(matches!(late, Err(LockingError::Fenced { reason: Reason::Lost, .. })), "{late:?}");
     assert_eq!(noted.count_documents(doc! {}).await.unwrap(), 1, "the late note was not kept");
 }
+
+/// A holder as anyone can write one through the public `Held` trait.
+struct Forged {
+    key: &'static str,
+    owner: &'static str,
+    permits: u32,
+}
+
+impl lock::Held for Forged {
+    fn key(&self) -> &str {
+        self.key
+    }
+    fn owner(&self) -> &str {
+        self.owner
+    }
+    fn permits(&self) -> u32 {
+        self.permits
+    }
+}
+
+/// The collection the fenced writes go to, through the lock's client.
+async fn marks(env: &Env) -> mongodb::Collection<Document> {
+    env.conn.database().await.unwrap().collection("marks")
+}
+
+/// An owner is compared as data inside the permit's aggregation
+/// expression: an owner that reads like a field path (`$$this.owner`)
+/// or a variable matches no permit, so a fenced write under it is refused
+/// while another holder's permit is live, and nothing it wrote is kept.
+#[tokio::test]
+async fn an_owner_that_reads_like_a_field_path_opens_no_fence() {
+    let env = Env::new().await;
+    let held = env.locks.try_lock_permits("pool", 2, HOLD).await.unwrap().expect("a permit");
+    for owner in ["$$this.owner", "$owner", "$$ROOT", "$$this"] {
+        let forged = Forged { key: "pool", owner, permits: 2 };
+        let marks = marks(&env).await;
+        let written = env
+            .locks
+            .fenced(&forged, marks, |s, marks| {
+                Box::pin(async move {
+                    marks.insert_one(doc! { "by": "forged" }).session(s).await.map(|_| ()).map_err(
+                        |e| model::Error::from_driver("marks", e),
+                    )
+                })
+            })
+            .await;
+        assert!(
+            matches!(written, Err(LockingError::Fenced { reason: Reason::Lost, .. })),
+            "{owner}: {written:?}"
+        );
+    }
+    assert_eq!(env.raw("marks").count_documents(doc! {}).await.unwrap(), 0, "nothing kept");
+    // The real holder's fence still opens.
+    let marks = marks(&env).await;
+    env.locks
+        .fenced(&held, marks, |s, marks| {
+            Box::pin(async move {
+                marks
+                    .insert_one(doc! { "by": "holder" })
+                    .session(s)
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| model::Error::from_driver("marks", e))
+            })
+        })
+        .await
+        .unwrap();
+    assert_eq!(env.raw("marks").count_documents(doc! {}).await.unwrap(), 1);
+}

@@ -85,6 +85,14 @@ fn this_live() -> Document {
     doc! { "$gt": [{ "$toLong": "$$this.expires_at" }, { "$toLong": "$$NOW" }] }
 }
 
+/// `$$this`'s owner is `owner` (inside `$filter`/`$map`). The owner is a
+/// `$literal`: in an aggregation expression a string that starts with `$`
+/// is a field path (`"$$this.owner"` would match every holder), and an
+/// owner reaches here through the public [`Held`](crate::Held) trait.
+fn this_owner(owner: &str) -> Document {
+    doc! { "$eq": ["$$this.owner", { "$literal": owner }] }
+}
+
 /// The acquire update of a semaphore with `permits` permits: drops the
 /// expired holders, and if fewer than `permits` remain adds `owner` with
 /// the next token, in one write. Run as an upsert on `{ _id: key }`; the
@@ -129,7 +137,7 @@ pub fn held_permit(key: &str, owner: &str) -> Document {
 pub fn live_permit(key: &str, owner: &str) -> Document {
     doc! { "_id": key, "$expr": { "$anyElementTrue": [{ "$map": {
         "input": "$holders",
-        "in": { "$and": [{ "$eq": ["$$this.owner", owner] }, this_live()] },
+        "in": { "$and": [this_owner(owner), this_live()] },
     } }] } }
 }
 
@@ -139,7 +147,7 @@ pub fn extend_permit(owner: &str, ttl_ms: i64) -> Vec<Document> {
         "holders": { "$map": {
             "input": "$holders",
             "in": { "$cond": [
-                { "$and": [{ "$eq": ["$$this.owner", owner] }, this_live()] },
+                { "$and": [this_owner(owner), this_live()] },
                 { "$mergeObjects": ["$$this", { "expires_at": { "$add": ["$$NOW", ttl_ms] } }] },
                 "$$this",
             ] },
@@ -151,4 +159,28 @@ pub fn extend_permit(owner: &str, ttl_ms: i64) -> Vec<Document> {
 /// The release of `owner`'s permit.
 pub fn release_permit(owner: &str) -> Document {
     doc! { "$pull": { "holders": { "owner": owner } }, "$currentDate": { "updated_at": true } }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every place an owner meets an aggregation expression holds it as
+    /// a `$literal`: a `$`-string would be read as a path or a variable.
+    #[test]
+    fn owners_in_expressions_are_literals() {
+        for owner in ["$$ROOT", "$$CURRENT.owner", "$evil.path"] {
+            let literal = Bson::Document(doc! { "$literal": owner }).to_string();
+            let bare = format!("\"{owner}\"");
+            // Holds the literal, and the owner nowhere else.
+            let check = |d: &Document| {
+                let text = d.to_string();
+                text.contains(&literal) && !text.replace(&literal, "").contains(&bare)
+            };
+            assert!(check(&live_permit("k", owner)), "{owner}");
+            assert!(check(&extend_permit(owner, 1)[0]), "{owner}");
+            assert!(acquire(owner, 1).iter().any(check), "{owner}");
+            assert!(acquire_permit(owner, 1, 2).iter().any(check), "{owner}");
+        }
+    }
 }

@@ -4,7 +4,7 @@
 use std::future::IntoFuture;
 use std::marker::PhantomData;
 
-use bson::{Document, doc};
+use bson::{Bson, Document, doc};
 use futures::future::BoxFuture;
 use futures::stream::{BoxStream, StreamExt, TryStreamExt};
 use mongodb::ClientSession;
@@ -124,6 +124,52 @@ impl<'a, M: Model, T: FieldType + DeserializeOwned + Send + Sync + Unpin + 'stat
     }
 }
 
+/// The stages that write: refused at any depth of a repository's pipeline.
+const WRITING_STAGES: [&str; 2] = ["$out", "$merge"];
+
+/// How deep a stage may nest documents and arrays: far past any real
+/// pipeline, and a bound on the walk below for one built from input.
+const MAX_STAGE_DEPTH: usize = 100;
+
+/// Refuses `stage` if a writing stage (`$out`, `$merge`) appears anywhere
+/// in it: at its top, or nested in a `$facet` branch, a `$lookup` or
+/// `$unionWith` pipeline, or any other sub-pipeline the server runs. A key
+/// of that name is refused wherever it stands (inside a `$literal` too):
+/// the walk does not need to know which operators run a pipeline, so a
+/// stage added to a future server cannot carry a write past it. The walk
+/// uses a stack of its own, so a stage nested without bound (built from
+/// input) is refused, never a stack overflow.
+fn refuse_writing_stages(stage: &Document) -> Result<()> {
+    let mut stack: Vec<(&Bson, usize)> = stage.values().map(|v| (v, 1)).collect();
+    if let Some(key) = stage.keys().find(|k| WRITING_STAGES.contains(&k.as_str())) {
+        return Err(writing_stage(key));
+    }
+    while let Some((value, depth)) = stack.pop() {
+        if depth > MAX_STAGE_DEPTH {
+            return Err(Error::invalid(format!(
+                "an aggregation stage nests deeper than {MAX_STAGE_DEPTH} levels"
+            )));
+        }
+        match value {
+            Bson::Document(inner) => {
+                if let Some(key) = inner.keys().find(|k| WRITING_STAGES.contains(&k.as_str())) {
+                    return Err(writing_stage(key));
+                }
+                stack.extend(inner.values().map(|v| (v, depth + 1)));
+            }
+            Bson::Array(items) => stack.extend(items.iter().map(|v| (v, depth + 1))),
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+fn writing_stage(key: &str) -> Error {
+    Error::invalid(format!(
+        "an aggregation through the repository reads: `{key}` is refused at any depth of the pipeline"
+    ))
+}
+
 /// `repo.aggregate(query)`: an aggregation pipeline that starts with the
 /// typed `query` (`$match`), then the typed [`sort`](Aggregate::sort) and
 /// [`limit`](Aggregate::limit), then the [`stage`](Aggregate::stage)s
@@ -133,9 +179,9 @@ impl<'a, M: Model, T: FieldType + DeserializeOwned + Send + Sync + Unpin + 'stat
 ///
 /// # Cancel safety
 ///
-/// A read unless a stage writes (`$out`, `$merge`): then as a write, it may
-/// or may not have been applied when the future is dropped.
-/// See [`Repo`](crate::Repo#cancel-safety).
+/// A read: dropping the future before it resolves changes nothing. A
+/// stage that would write (`$out`, `$merge`, at any depth) is refused
+/// before anything is sent. See [`Repo`](crate::Repo#cancel-safety).
 #[must_use = "an action does nothing until awaited"]
 pub struct Aggregate<'a, M: Model, O = Document> {
     repo: &'a Repo<M>,
@@ -166,8 +212,10 @@ impl<'a, M: Model, O: DeserializeOwned + Send + Sync + Unpin + 'static> Aggregat
     }
 
     /// Adds a stage (`doc! { "$group": .. }`) after the query, sort, limit
-    /// and the stages added before. A stage that writes (`$out`, `$merge`)
-    /// is refused: this is a read.
+    /// and the stages added before. A stage that writes (`$out`, `$merge`),
+    /// at its top or nested in a sub-pipeline (`$facet`, `$lookup`,
+    /// `$unionWith`, ...), is refused when the aggregation runs: this is
+    /// a read.
     pub fn stage(mut self, stage: Document) -> Self {
         self.stages.push(stage);
         self
@@ -235,11 +283,7 @@ impl<'a, M: Model, O: DeserializeOwned + Send + Sync + Unpin + 'static> Aggregat
             pipeline.push(doc! { "$limit": limit });
         }
         for stage in stages {
-            if stage.keys().any(|k| k == "$out" || k == "$merge") {
-                return Err(Error::invalid(
-                    "an aggregation through the repository reads: `$out` and `$merge` are refused",
-                ));
-            }
+            refuse_writing_stages(&stage)?;
             pipeline.push(stage);
         }
         Ok(pipeline)

@@ -7,7 +7,7 @@ mod common;
 use std::collections::BTreeMap;
 
 use bson::{Document, doc};
-use model::{DateTime, Model, Query, Uuid};
+use model::{DateTime, Model, Query, Update, Uuid};
 use serde::{Deserialize, Serialize};
 
 /// A struct whose field is named like an operator. `#[derive(Schema)]`
@@ -170,4 +170,106 @@ async fn a_writing_stage_is_refused_at_any_depth_and_nothing_is_written() {
     }
     let result = items.aggregate(Query::all()).stage(doc! { "$project": { "x": deep } }).await;
     assert!(matches!(result, Err(model::Error::InvalidArgument { .. })), "{result:?}");
+}
+
+// ------------------------------------- documents another program wrote
+
+/// A model whose version counts writes in an `i32`.
+#[derive(Debug, Clone, PartialEq, Model, Serialize, Deserialize)]
+#[model(collection = "counted", key = id)]
+struct Counted {
+    #[serde(rename = "_id")]
+    id: String,
+    name: String,
+    #[model(version)]
+    #[serde(default)]
+    version: i32,
+    created_at: DateTime,
+    updated_at: Option<DateTime>,
+}
+
+/// The stored document of `Counted` `id`, raw.
+async fn raw_counted(conn: &model::Connection, id: &str) -> Option<Document> {
+    let db = conn.database().await.unwrap();
+    db.collection::<Document>(Counted::COLLECTION).find_one(doc! { "_id": id }).await.unwrap()
+}
+
+/// A write that returns the document and was applied, but whose document
+/// does not decode (another program stored `name` as a number), hands
+/// the caller the document in the error: nothing is lost.
+#[tokio::test]
+async fn a_returning_write_whose_document_does_not_decode_keeps_it_in_the_error() {
+    let conn = common::connection().await;
+    let counted = conn.repo::<Counted>();
+    let raw = conn.database().await.unwrap().collection::<Document>(Counted::COLLECTION);
+    let foreign = |id: &str| doc! { "_id": id, "name": 42, "created_at": DateTime::now() };
+    raw.insert_many([foreign("a"), foreign("b"), foreign("c"), foreign("d")]).await.unwrap();
+
+    let kept = |result: model::Result<_>, id: &str| match result {
+        Err(model::Error::WrittenUndecodable { collection, document, .. }) => {
+            assert_eq!(collection, Counted::COLLECTION);
+            let document = document.to_document().unwrap();
+            assert_eq!(document.get_str("_id").unwrap(), id);
+            assert_eq!(document.get_i32("name").unwrap(), 42, "the document as stored");
+            document
+        }
+        other => panic!("{id}: {other:?}"),
+    };
+    // Deleted, and still in the caller's hands.
+    let deleted = counted.find_one_and_delete(Counted::ID.eq("a")).await.map(|_| ());
+    kept(deleted, "a");
+    assert_eq!(raw_counted(&conn, "a").await, None, "the delete was applied");
+    // Updated: the document after the update.
+    let updated = counted.update_one(&"b".to_string(), Update::none()).await;
+    let updated = kept(updated.map(|_| ()), "b");
+    assert!(updated.get("updated_at").is_some(), "the document after the update");
+    let updated = counted.find_one_and_update(Counted::ID.eq("c"), Update::none()).await;
+    kept(updated.map(|_| ()), "c");
+    let upserted = counted.upsert(Counted::ID.eq("d"), Update::none()).await;
+    kept(upserted.map(|_| ()), "d");
+}
+
+/// A version at its type's maximum takes no further write: a typed error,
+/// nothing written, the stored type kept (an `int` stays an `int`), and of
+/// two stale editors neither wins.
+#[tokio::test]
+async fn a_version_at_its_maximum_is_a_typed_error_and_nothing_is_written() {
+    let conn = common::connection().await;
+    let counted = conn.repo::<Counted>();
+    let raw = conn.database().await.unwrap().collection::<Document>(Counted::COLLECTION);
+    let at_max =
+        doc! { "_id": "max", "name": "n", "version": i32::MAX, "created_at": DateTime::now() };
+    raw.insert_one(at_max.clone()).await.unwrap();
+    let read = counted.find(&"max".to_string()).await.unwrap();
+    assert_eq!(read.version, i32::MAX);
+
+    let at_maximum = |r: model::Result<Counted>| {
+        assert!(matches!(r, Err(model::Error::VersionAtMaximum { .. })), "{r:?}");
+    };
+    // Two editors of the same version: neither replace is applied.
+    let (mut first, mut second) = (read.clone(), read.clone());
+    first.name = "first".into();
+    second.name = "second".into();
+    at_maximum(counted.replace(first).await);
+    at_maximum(counted.replace(second).await);
+    at_maximum(counted.update_one(&"max".to_string(), Counted::NAME.set("x")).await);
+    let key = "max".to_string();
+    at_maximum(counted.update_one(&key, Counted::NAME.set("x")).if_version(i32::MAX as i64).await);
+    let found = counted.find_one_and_update(Counted::ID.eq("max"), Counted::NAME.set("x")).await;
+    assert!(matches!(found, Ok(None)), "a document at the maximum is not matched: {found:?}");
+    assert_eq!(counted.update_many(Query::all(), Counted::NAME.set("x")).await.unwrap(), 0);
+    let stored = raw_counted(&conn, "max").await.unwrap();
+    assert_eq!(stored.get("version"), Some(&bson::Bson::Int32(i32::MAX)), "kept as an int");
+    assert_eq!(stored.get_str("name").unwrap(), "n", "nothing written");
+
+    // One below the maximum: one more write, then no more.
+    raw.update_one(doc! { "_id": "max" }, doc! { "$set": { "version": i32::MAX - 1 } })
+        .await
+        .unwrap();
+    let written = counted.update_one(&key, Counted::NAME.set("last")).await.unwrap();
+    assert_eq!(written.version, i32::MAX);
+    at_maximum(counted.update_one(&key, Counted::NAME.set("x")).await);
+    // A missing document is still NotFound.
+    let missing = counted.update_one(&"none".to_string(), Counted::NAME.set("x")).await;
+    assert!(matches!(missing, Err(model::Error::NotFound { .. })), "{missing:?}");
 }

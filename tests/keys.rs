@@ -95,6 +95,17 @@ fn keys_parse_from_text_or_say_what_was_expected() {
     assert_eq!(model::Uuid::parse_key(&uuid.to_string()).unwrap(), uuid);
     let err = model::Uuid::parse_key("nope").unwrap_err();
     assert!(matches!(&err, Error::InvalidArgument { message } if message.contains("UUID")));
+    // A key from a request is quoted short and escaped: no forged log
+    // lines, no megabyte echoed.
+    let hostile = format!("x\r\nlevel=ERROR forged{}", "y".repeat(1 << 20));
+    for err in [
+        model::Uuid::parse_key(&hostile).unwrap_err(),
+        ObjectId::parse_key(&hostile).unwrap_err(),
+        i64::parse_key(&hostile).unwrap_err(),
+    ] {
+        let message = err.to_string();
+        assert!(message.len() < 200 && !message.contains(['\r', '\n']), "{message:?}");
+    }
     let oid = ObjectId::new();
     assert_eq!(ObjectId::parse_key(&oid.to_hex()).unwrap(), oid);
     assert!(matches!(ObjectId::parse_key("xyz"), Err(Error::InvalidArgument { .. })));

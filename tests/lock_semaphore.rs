@@ -215,9 +215,12 @@ async fn an_owner_that_reads_like_a_field_path_opens_no_fence() {
             .locks
             .fenced(&forged, marks, |s, marks| {
                 Box::pin(async move {
-                    marks.insert_one(doc! { "by": "forged" }).session(s).await.map(|_| ()).map_err(
-                        |e| model::Error::from_driver("marks", e),
-                    )
+                    marks
+                        .insert_one(doc! { "by": "forged" })
+                        .session(s)
+                        .await
+                        .map(|_| ())
+                        .map_err(|e| model::Error::from_driver("marks", e))
                 })
             })
             .await;

@@ -821,9 +821,12 @@ impl<'a, M: Model> UpdateOne<'a, M> {
         let mut filter = key_filter::<M>(self.key)?;
         if let Some(expected) = self.expected {
             crate::version::require::<M>(&mut filter, expected)?;
+            crate::version::next::<M>(expected)?;
+        } else {
+            filter = crate::version::below_maximum::<M>(filter);
         }
         let update = update_document(self.update, self.now.unwrap_or_else(DateTime::now))?;
-        let coll = self.repo.collection().await?;
+        let coll = self.repo.returning_collection().await?;
         let mut options = self
             .repo
             .options_with(self.options, self.session.is_some())
@@ -837,9 +840,16 @@ impl<'a, M: Model> UpdateOne<'a, M> {
         )
         .map_err(Repo::<M>::error)?;
         match (updated, self.expected) {
-            (Some(doc), _) => Ok(doc),
+            (Some(doc), _) => doc.decode(),
             (None, Some(expected)) => {
                 Err(crate::version::missed(self.repo, self.key, expected, self.session).await)
+            }
+            (None, None) if M::VERSION.is_some() => {
+                // Not matched: gone, or at the version's maximum.
+                match crate::version::missed(self.repo, self.key, 0, self.session).await {
+                    Error::VersionConflict { .. } => Err(crate::version::at_maximum::<M>()),
+                    other => Err(other),
+                }
             }
             (None, None) => Err(Repo::<M>::not_found()),
         }
@@ -873,7 +883,7 @@ impl<'a, M: Model> UpdateMany<'a, M> {
     now_setter!();
 
     async fn run(self) -> Result<u64> {
-        let filter = self.query.into_document()?;
+        let filter = crate::version::below_maximum::<M>(self.query.into_document()?);
         let update = update_document(self.update, self.now.unwrap_or_else(DateTime::now))?;
         let coll = self.repo.collection().await?;
         let options =

@@ -48,6 +48,15 @@ pub enum Error {
         /// The version the write expected.
         expected: i64,
     },
+    /// The document's version field is at its type's maximum
+    /// ([`Version::MAX`](crate::Version::MAX)): no further write can be
+    /// counted, so none is made (the version never wraps, saturates or
+    /// changes its stored type). Nothing was written.
+    #[error("the document's version in `{collection}` is at its maximum")]
+    VersionAtMaximum {
+        /// The collection written to.
+        collection: String,
+    },
     /// The collection's `$jsonSchema` validator rejected the document (server code 121).
     #[error("document failed validation in `{collection}`")]
     Validation {
@@ -112,6 +121,26 @@ pub enum Error {
     /// A stored document does not fit the model's type.
     #[error("cannot deserialize a document from BSON")]
     Deserialize(#[from] bson::de::Error),
+    /// A write that returns the document (`update_one`, `replace`,
+    /// `upsert`, `find_one_and_update`, `find_one_and_replace`,
+    /// `find_one_and_delete`) was applied, but the document the server
+    /// returned does not fit the model's type (one another program wrote,
+    /// say). Nothing is lost: `document` is the document as returned
+    /// (before or after the write, as asked), for the caller to keep,
+    /// repair or restore.
+    // The document stays out of the message: it is user data.
+    #[error(
+        "the write to `{collection}` was applied, but the document it returned does not decode"
+    )]
+    WrittenUndecodable {
+        /// The collection written to.
+        collection: String,
+        /// The document the server returned, undecoded.
+        document: Box<bson::RawDocumentBuf>,
+        /// Why it does not decode into the model.
+        #[source]
+        source: bson::de::Error,
+    },
 }
 
 impl From<mongodb::error::Error> for Error {
@@ -217,9 +246,37 @@ impl Error {
     }
 }
 
+/// How much of a caller's text an error message quotes.
+const QUOTED_CHARS: usize = 32;
+
+/// `text` as an error message quotes input from outside the process: at
+/// most [`QUOTED_CHARS`] characters, escaped (no raw control characters,
+/// so no forged log lines), in backticks, with `…` when cut.
+pub(crate) fn quoted(text: &str) -> String {
+    let mut chars = text.chars();
+    let head: String = chars.by_ref().take(QUOTED_CHARS).collect();
+    let cut = if chars.next().is_some() { "…" } else { "" };
+    format!("`{}`{cut}", head.escape_debug())
+}
+
 /// The `errInfo` of a command error, read from the raw server reply.
 fn error_info(error: &mongodb::error::Error) -> Option<Document> {
     let reply = error.server_response()?;
     let info = reply.get_document("errInfo").ok()?;
     Document::try_from(info).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::quoted;
+
+    #[test]
+    fn quoted_input_is_short_and_escaped() {
+        assert_eq!(quoted("abc"), "`abc`");
+        let hostile = format!("x\r\nFORGED LOG LINE{}", "y".repeat(1 << 20));
+        let shown = quoted(&hostile);
+        assert!(shown.len() < 100, "{shown}");
+        assert!(!shown.contains('\n') && !shown.contains('\r'), "{shown}");
+        assert!(shown.ends_with('…'), "{shown}");
+    }
 }

@@ -10,6 +10,7 @@ use mongodb::{ClientSession, Collection};
 use tracing::Instrument;
 
 use crate::actions::bounded;
+use crate::stored::Returned;
 use crate::version::update_document;
 use crate::{Error, Key, Model, Options, Query, Repo, Result, Sort, Stored, Update};
 
@@ -69,9 +70,9 @@ impl<'a, M: Model> FindOneAndUpdate<'a, M> {
     return_before_setter!();
 
     async fn run(self) -> Result<Option<M>> {
-        let filter = self.query.into_document()?;
+        let filter = crate::version::below_maximum::<M>(self.query.into_document()?);
         let update = update_document(self.update, self.now.unwrap_or_else(DateTime::now))?;
-        let coll = self.repo.collection().await?;
+        let coll = self.repo.returning_collection().await?;
         let mut options = self
             .repo
             .options_with(self.options, self.session.is_some())
@@ -84,7 +85,9 @@ impl<'a, M: Model> FindOneAndUpdate<'a, M> {
             self.session,
             coll.find_one_and_update(filter, update).with_options(options)
         )
-        .map_err(Repo::<M>::error)
+        .map_err(Repo::<M>::error)?
+        .map(Returned::decode)
+        .transpose()
     }
 }
 
@@ -146,7 +149,7 @@ impl<'a, M: Model> Upsert<'a, M> {
             update.on_insert(created_at, now.into());
         }
         let update = update_document(update, now)?;
-        let coll = self.repo.collection().await?;
+        let coll = self.repo.returning_collection().await?;
         let mut options = self
             .repo
             .options_with(self.options, self.session.is_some())
@@ -161,7 +164,8 @@ impl<'a, M: Model> Upsert<'a, M> {
             coll.find_one_and_update(filter, update).with_options(options)
         )
         .map_err(Repo::<M>::error)?
-        .ok_or_else(Repo::<M>::not_found)
+        .ok_or_else(Repo::<M>::not_found)?
+        .decode()
     }
 }
 
@@ -238,24 +242,26 @@ impl<'a, M: Model> FindOneAndReplace<'a, M> {
         if M::VERSION.is_some() {
             let expected = self.replacement.version();
             crate::version::require::<M>(&mut filter, expected)?;
-            self.replacement.set_version(expected.saturating_add(1));
+            self.replacement.set_version(crate::version::next::<M>(expected)?);
         }
         self.replacement.touch(self.now.unwrap_or_else(DateTime::now));
-        let coll = self.repo.stored_collection().await?;
+        let coll = self.repo.returning_collection().await?;
         let mut options = self
             .repo
             .options_with(self.options, self.session.is_some())
             .find_one_and_replace(Default::default());
         options.return_document = Some(returned(self.before));
         options.sort = self.sort.map(Sort::into_document);
-        let replaced = in_session!(
+        let replacement = Returned::Out(Stored(self.replacement));
+        in_session!(
             self.repo,
             coll,
             self.session,
-            coll.find_one_and_replace(filter, Stored(self.replacement)).with_options(options)
+            coll.find_one_and_replace(filter, replacement).with_options(options)
         )
-        .map_err(Repo::<M>::error)?;
-        Ok(replaced.map(|doc| doc.0))
+        .map_err(Repo::<M>::error)?
+        .map(Returned::decode)
+        .transpose()
     }
 }
 
@@ -285,7 +291,7 @@ impl<'a, M: Model> FindOneAndDelete<'a, M> {
 
     async fn run(self) -> Result<Option<M>> {
         let filter = self.query.into_document()?;
-        let coll = self.repo.collection().await?;
+        let coll = self.repo.returning_collection().await?;
         let mut options = self
             .repo
             .options_with(self.options, self.session.is_some())
@@ -297,7 +303,9 @@ impl<'a, M: Model> FindOneAndDelete<'a, M> {
             self.session,
             coll.find_one_and_delete(filter).with_options(options)
         )
-        .map_err(Repo::<M>::error)
+        .map_err(Repo::<M>::error)?
+        .map(Returned::decode)
+        .transpose()
     }
 }
 

@@ -59,6 +59,12 @@ pub trait Model: Serialize + DeserializeOwned + Send + Sync + Unpin + Sized + 's
         Bson::Int64(1)
     }
 
+    /// The largest version the version field's type holds
+    /// ([`Version::MAX`](crate::Version::MAX)).
+    fn version_max() -> i64 {
+        i64::MAX
+    }
+
     /// The document's version (0 without a version field).
     fn version(&self) -> i64 {
         0
@@ -242,16 +248,19 @@ pub trait ParseKey: Key {
     fn parse_key(text: &str) -> Result<Self>;
 }
 
+use crate::error::quoted;
+
 impl ParseKey for bson::Uuid {
     fn parse_key(text: &str) -> Result<Self> {
-        bson::Uuid::parse_str(text).map_err(|_| Error::invalid(format!("`{text}` is not a UUID")))
+        bson::Uuid::parse_str(text)
+            .map_err(|_| Error::invalid(format!("{} is not a UUID", quoted(text))))
     }
 }
 
 impl ParseKey for ObjectId {
     fn parse_key(text: &str) -> Result<Self> {
         ObjectId::parse_str(text)
-            .map_err(|_| Error::invalid(format!("`{text}` is not a 24-digit hex ObjectId")))
+            .map_err(|_| Error::invalid(format!("{} is not a 24-digit hex ObjectId", quoted(text))))
     }
 }
 
@@ -263,12 +272,14 @@ impl ParseKey for String {
 
 impl ParseKey for i32 {
     fn parse_key(text: &str) -> Result<Self> {
-        text.parse().map_err(|_| Error::invalid(format!("`{text}` is not a 32-bit integer")))
+        text.parse()
+            .map_err(|_| Error::invalid(format!("{} is not a 32-bit integer", quoted(text))))
     }
 }
 
 impl ParseKey for i64 {
     fn parse_key(text: &str) -> Result<Self> {
-        text.parse().map_err(|_| Error::invalid(format!("`{text}` is not a 64-bit integer")))
+        text.parse()
+            .map_err(|_| Error::invalid(format!("{} is not a 64-bit integer", quoted(text))))
     }
 }

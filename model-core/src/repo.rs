@@ -134,6 +134,17 @@ impl<M: Model> Repo<M> {
         Ok(self.collection().await?.clone_with_type())
     }
 
+    /// The collection typed for writes that return the document: the
+    /// document comes back raw, and [`Returned::decode`] keeps it in the
+    /// error when it does not fit the model.
+    ///
+    /// [`Returned::decode`]: crate::stored::Returned::decode
+    pub(crate) async fn returning_collection(
+        &self,
+    ) -> Result<Collection<crate::stored::Returned<M>>> {
+        Ok(self.collection().await?.clone_with_type())
+    }
+
     /// Whether the document stored under `doc`'s key is exactly `doc`, as
     /// the driver writes it (binary, not human-readable, serialization),
     /// read from the primary. `false` when it cannot tell.

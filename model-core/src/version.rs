@@ -8,6 +8,12 @@
 //! one version exactly one wins, and no edit is lost unseen. A document
 //! stored before the field existed reads as version 0 (the field needs
 //! `#[serde(default)]`) and matches an expected 0.
+//!
+//! A version never wraps, saturates or changes its stored type: a
+//! document at its type's maximum ([`Version::MAX`]) takes no further
+//! counted write. `replace`, `update_one` and `if_version` answer
+//! [`Error::VersionAtMaximum`] with nothing written; writes selected by a
+//! query (`find_one_and_update`, `update_many`) do not match it.
 
 use bson::{Bson, DateTime, Document, doc};
 use mongodb::ClientSession;
@@ -16,6 +22,7 @@ use mongodb::options::ReturnDocument;
 use crate::actions::encodable;
 use crate::repo::key_filter;
 use crate::schema::FieldType;
+use crate::stored::Returned;
 use crate::{Error, Model, Options, Repo, Result, Stored, Update};
 
 /// An integer type a version field can have.
@@ -31,11 +38,17 @@ pub trait Version: FieldType + Copy {
     /// 1, as the type is stored (an `int` for `i32`, a `long` otherwise),
     /// so an `$inc` keeps the stored type.
     fn step() -> Bson;
+    /// The largest version the type holds as it is stored: a document at
+    /// it takes no further counted write ([`Error::VersionAtMaximum`]), so
+    /// the version never wraps, saturates or changes its stored type.
+    const MAX: i64;
 }
 
 macro_rules! version {
-    ($($ty:ty => $step:expr),*) => {$(
+    ($($ty:ty => $step:expr, $max:expr);*) => {$(
         impl Version for $ty {
+            const MAX: i64 = $max;
+
             fn get(self) -> i64 {
                 i64::try_from(self).unwrap_or(i64::MAX)
             }
@@ -49,7 +62,43 @@ macro_rules! version {
     )*};
 }
 
-version!(i32 => Bson::Int32(1), i64 => Bson::Int64(1), u32 => Bson::Int64(1), u64 => Bson::Int64(1));
+version!(
+    i32 => Bson::Int32(1), i32::MAX as i64;
+    i64 => Bson::Int64(1), i64::MAX;
+    u32 => Bson::Int64(1), u32::MAX as i64;
+    // Stored as a `long`: at most `i64::MAX`.
+    u64 => Bson::Int64(1), i64::MAX
+);
+
+/// Adds "the version is below its maximum" to the filter of a write that
+/// bumps the version without requiring one, so a document at the maximum
+/// is never written ([`Error::VersionAtMaximum`] where the write names a
+/// key). A document without the field (version 0) matches.
+pub(crate) fn below_maximum<M: Model>(filter: Document) -> Document {
+    let Some(path) = M::VERSION else { return filter };
+    let guard = doc! { "$not": { "$gte": M::version_max() } };
+    if filter.contains_key(path) {
+        doc! { "$and": [filter, { path: guard }] }
+    } else {
+        let mut filter = filter;
+        filter.insert(path, guard);
+        filter
+    }
+}
+
+/// The version a write that requires `expected` stores: one more, or
+/// [`Error::VersionAtMaximum`] (with nothing sent) when `expected` is
+/// already the type's maximum.
+pub(crate) fn next<M: Model>(expected: i64) -> Result<i64> {
+    if expected >= M::version_max() {
+        return Err(at_maximum::<M>());
+    }
+    Ok(expected + 1)
+}
+
+pub(crate) fn at_maximum<M: Model>() -> Error {
+    Error::VersionAtMaximum { collection: M::COLLECTION.to_string() }
+}
 
 /// Adds 1 to the version in `update`, for a versioned model.
 pub(crate) fn bump<M: Model>(update: &mut Document) {
@@ -157,25 +206,26 @@ impl<'a, M: Model> Replace<'a, M> {
         let expected = self.document.version();
         if M::VERSION.is_some() {
             require::<M>(&mut filter, expected)?;
-            self.document.set_version(expected.saturating_add(1));
+            self.document.set_version(next::<M>(expected)?);
         }
         self.document.touch(self.now.unwrap_or_else(DateTime::now));
         let key = self.document.key().clone();
-        let coll = self.repo.stored_collection().await?;
+        let coll = self.repo.returning_collection().await?;
         let mut options = self
             .repo
             .options_with(self.options, self.session.is_some())
             .find_one_and_replace(Default::default());
         options.return_document = Some(ReturnDocument::After);
+        let replacement = Returned::Out(Stored(self.document));
         let replaced = in_session!(
             self.repo,
             coll,
             self.session.as_deref_mut(),
-            coll.find_one_and_replace(filter, Stored(self.document)).with_options(options)
+            coll.find_one_and_replace(filter, replacement).with_options(options)
         )
         .map_err(Repo::<M>::error)?;
         match replaced {
-            Some(stored) => Ok(stored.0),
+            Some(returned) => returned.decode(),
             None if M::VERSION.is_some() => {
                 Err(missed(self.repo, &key, expected, self.session).await)
             }

@@ -183,6 +183,11 @@ pub fn model(model: &Model) -> TokenStream {
             }
 
             #[inline]
+            fn version_max() -> i64 {
+                <#ty as #rt::Version>::MAX
+            }
+
+            #[inline]
             fn version(&self) -> i64 {
                 <#ty as #rt::Version>::get(self.#field)
             }

@@ -273,3 +273,42 @@ async fn a_version_at_its_maximum_is_a_typed_error_and_nothing_is_written() {
     let missing = counted.update_one(&"none".to_string(), Counted::NAME.set("x")).await;
     assert!(matches!(missing, Err(model::Error::NotFound { .. })), "{missing:?}");
 }
+
+/// A change event whose document does not decode is an error that
+/// carries the event's token: the stream goes on, and a consumer that
+/// restarts resumes past the event instead of stopping on it again.
+#[tokio::test]
+async fn an_undecodable_change_event_carries_its_resume_token() {
+    let conn = common::connection().await;
+    let counted = conn.repo::<Counted>();
+    let raw = conn.database().await.unwrap().collection::<Document>(Counted::COLLECTION);
+    let mut stream = counted.watch(Query::all()).await.unwrap();
+    raw.insert_one(doc! { "_id": "foreign", "name": 42, "created_at": DateTime::now() })
+        .await
+        .unwrap();
+    let good = CountedInsert { id: "good".into(), name: "n".into() };
+    counted.insert_one(good).await.unwrap();
+
+    let first = next(&mut stream).await.expect("open");
+    let token = match first {
+        Err(model::Error::UndecodableChange { token, source }) => {
+            assert!(matches!(*source, model::Error::Deserialize(_)), "{source:?}");
+            token
+        }
+        other => panic!("{other:?}"),
+    };
+    // The stream goes on past it.
+    let second = next(&mut stream).await.expect("open").unwrap();
+    assert!(matches!(&second.change, model::Change::Insert(c) if c.id == "good"));
+    // Resumed after the bad event's token: the good one comes next.
+    let mut resumed = counted.watch(Query::all()).resume_after(token).await.unwrap();
+    let after = next(&mut resumed).await.expect("open").unwrap();
+    assert!(matches!(&after.change, model::Change::Insert(c) if c.id == "good"));
+}
+
+/// The next item of a change stream, within 10 s.
+async fn next<S: futures::Stream + Unpin>(stream: &mut S) -> Option<S::Item> {
+    use futures::StreamExt;
+    let within = std::time::Duration::from_secs(10);
+    tokio::time::timeout(within, stream.next()).await.expect("an event within 10 s")
+}

@@ -121,6 +121,20 @@ pub enum Error {
     /// A stored document does not fit the model's type.
     #[error("cannot deserialize a document from BSON")]
     Deserialize(#[from] bson::de::Error),
+    /// A change-stream event that does not fit the model (its document or
+    /// key was written by another program, say). The stream goes on; to
+    /// skip the event after a restart, resume after `token`.
+    #[error("a change event does not decode into the model")]
+    UndecodableChange {
+        /// The event's resume token: [`Watch::resume_after`] it to continue
+        /// past the event.
+        ///
+        /// [`Watch::resume_after`]: crate::Watch::resume_after
+        token: mongodb::change_stream::event::ResumeToken,
+        /// Why it does not decode.
+        #[source]
+        source: Box<Error>,
+    },
     /// A write that returns the document (`update_one`, `replace`,
     /// `upsert`, `find_one_and_update`, `find_one_and_replace`,
     /// `find_one_and_delete`) was applied, but the document the server

@@ -6,7 +6,7 @@ use std::future::IntoFuture;
 use std::marker::PhantomData;
 use std::time::Duration;
 
-use bson::{Bson, DateTime, Document, doc};
+use bson::{Bson, DateTime, Document, RawDocumentBuf, doc};
 use futures::future::BoxFuture;
 use futures::stream::{BoxStream, StreamExt};
 use mongodb::change_stream::event::{ChangeStreamEvent, OperationType, ResumeToken};
@@ -169,7 +169,9 @@ impl<'a, M: Model> Watch<'a, M> {
             let kept = doc! { "operationType": { "$nin": ["insert", "update", "replace"] } };
             pipeline.push(doc! { "$match": { "$or": [matching, kept] } });
         }
-        let coll = self.repo.collection().await?.clone();
+        // Events come with their documents raw, decoded by `from_driver`,
+        // so an event whose document does not decode still has its token.
+        let coll = self.repo.collection().await?.clone_with_type::<RawDocumentBuf>();
         let open = async move { coll.watch().pipeline(pipeline).with_options(options).await };
         let stream = detached(self.repo.connection(), open).await.map_err(Repo::<M>::error)?;
         Ok(stream
@@ -188,7 +190,15 @@ impl<'a, M: Model> IntoFuture for Watch<'a, M> {
 }
 
 impl<M: Model> ChangeEvent<M> {
-    fn from_driver(event: ChangeStreamEvent<M>) -> Result<Self> {
+    /// The typed event; [`Error::UndecodableChange`], with the event's
+    /// token, when its document or key does not fit the model.
+    fn from_driver(event: ChangeStreamEvent<RawDocumentBuf>) -> Result<Self> {
+        let token = event.id.clone();
+        Self::decode(event)
+            .map_err(|source| Error::UndecodableChange { token, source: Box::new(source) })
+    }
+
+    fn decode(event: ChangeStreamEvent<RawDocumentBuf>) -> Result<Self> {
         let ChangeStreamEvent {
             id,
             operation_type,
@@ -206,6 +216,8 @@ impl<M: Model> ChangeEvent<M> {
             Ok(bson::from_bson(key.clone())?)
         };
         let missing = || Error::invalid(format!("a {operation_type:?} event without its document"));
+        let decode = |raw: RawDocumentBuf| -> Result<M> { Ok(bson::from_slice(raw.as_bytes())?) };
+        let full_document = full_document.map(decode).transpose()?;
         let change = match operation_type {
             OperationType::Insert => Change::Insert(full_document.ok_or_else(missing)?),
             OperationType::Replace => Change::Replace(full_document.ok_or_else(missing)?),

@@ -362,5 +362,11 @@ pub use model_derive::{CompositeKey, Model, Ordered, Projection, Schema};
 #[doc(inline)]
 pub use lock;
 
+/// Versioned data migrations run once per fleet: see
+/// [`migrations::Migrations`]. Behind the `migrations` feature, on by default.
+#[cfg(feature = "migrations")]
+#[doc(inline)]
+pub use migrations;
+
 #[doc(hidden)]
 pub use model_core::__private;

@@ -1,0 +1,212 @@
+//! What a step's body works with: the connection, the lease's signal,
+//! and typed backfills that report progress and resume after a crash.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use lock::Signal;
+use model_core::{Connection, Model, Ordered, PageCursor, Query, Repo, Update};
+
+use crate::record::Changelog;
+
+/// A step's view of its run: what [`step!`](crate::step)'s body gets.
+#[derive(Clone)]
+pub struct StepContext {
+    pub(crate) conn: Connection,
+    pub(crate) signal: Signal,
+    pub(crate) step: Arc<str>,
+    pub(crate) changelog: Changelog,
+    /// Where an earlier, interrupted run of this step's backfill stopped.
+    pub(crate) resume_at: Option<String>,
+    /// How many documents it had gone through.
+    pub(crate) done: i64,
+}
+
+impl std::fmt::Debug for StepContext {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StepContext").field("step", &self.step).finish_non_exhaustive()
+    }
+}
+
+/// A backfill stopped because the run's lease was lost: another runner
+/// may be running the step. The runner reports
+/// [`MigrationError::LeaseLost`](crate::MigrationError::LeaseLost).
+#[derive(Debug, thiserror::Error)]
+#[error("the migration lease was lost: the backfill stopped")]
+pub struct LeaseLost;
+
+/// How far a backfill has gone, given to [`Rewrite::on_progress`] after
+/// every batch.
+#[derive(Debug, Clone, Copy, PartialEq)]
+#[non_exhaustive]
+pub struct Progress {
+    /// Documents read so far, an interrupted earlier run's included.
+    pub done: u64,
+    /// Documents this run rewrote (the function returned an update).
+    pub rewritten: u64,
+    /// Documents per second read by this run.
+    pub per_second: f64,
+}
+
+impl StepContext {
+    /// The connection the migrations run on.
+    pub fn connection(&self) -> &Connection {
+        &self.conn
+    }
+
+    /// The run's lease signal: fires when the lease is lost. Stop when it
+    /// does (the backfills here check it between batches).
+    pub fn signal(&self) -> &Signal {
+        &self.signal
+    }
+
+    /// The step's name.
+    pub fn step(&self) -> &str {
+        &self.step
+    }
+
+    /// The repository of `M`.
+    pub fn repo<M: Model>(&self) -> Repo<M> {
+        self.conn.repo::<M>()
+    }
+
+    /// Applies `update` to every document of `M` matching `query`, in one
+    /// `updateMany`; how many changed.
+    ///
+    /// # Errors
+    /// [`LeaseLost`] if the lease was lost before it was sent; the
+    /// repository's errors.
+    pub async fn update_all<M: Model>(
+        &self,
+        query: Query<M>,
+        update: Update<M>,
+    ) -> Result<u64, Box<dyn std::error::Error + Send + Sync>> {
+        if self.signal.is_cancelled() {
+            return Err(Box::new(LeaseLost));
+        }
+        let changed = self.conn.repo::<M>().update_many(query, update).await?;
+        tracing::info!(step = %self.step, changed, "update_all applied");
+        Ok(changed)
+    }
+
+    /// A read-modify-write over every document of `M` matching `query`,
+    /// in key order and in batches: see [`Rewrite`].
+    pub fn rewrite<M: Model>(&self, query: Query<M>) -> Rewrite<'_, M>
+    where
+        M::Key: Ordered,
+    {
+        Rewrite { cx: self, query, batch: DEFAULT_BATCH, rate: None, on_progress: None }
+    }
+}
+
+/// Documents a backfill reads per batch unless told.
+pub const DEFAULT_BATCH: u64 = 500;
+
+type OnProgress = Box<dyn FnMut(Progress) + Send>;
+
+/// `cx.rewrite(query)`: reads every matching document in key order,
+/// [`batch`](Self::batch) documents at a time (memory stays bounded by a
+/// batch), hands each to a function that returns the update to apply to
+/// it (or `None`), and applies it by key. After each batch it records
+/// where it is in the changelog, so a run that crashed or lost its lease
+/// resumes there (documents are never skipped; the last batch before a
+/// crash may be read again, so the function should be idempotent); it
+/// logs a `tracing` event with the counts and the rate, calls
+/// [`on_progress`](Self::on_progress), sleeps to keep to
+/// [`rate`](Self::rate), and stops with [`LeaseLost`] when the lease's
+/// signal fires.
+#[must_use = "a backfill does nothing until run"]
+pub struct Rewrite<'a, M: Model> {
+    cx: &'a StepContext,
+    query: Query<M>,
+    batch: u64,
+    rate: Option<u32>,
+    on_progress: Option<OnProgress>,
+}
+
+impl<M: Model> Rewrite<'_, M>
+where
+    M::Key: Ordered,
+{
+    /// Documents per batch (1 to 1000; default [`DEFAULT_BATCH`]).
+    pub fn batch(mut self, batch: u64) -> Self {
+        self.batch = batch;
+        self
+    }
+
+    /// At most `per_second` documents read per second.
+    pub fn rate(mut self, per_second: u32) -> Self {
+        self.rate = Some(per_second);
+        self
+    }
+
+    /// Called after every batch with the progress so far (a progress bar).
+    pub fn on_progress(mut self, on_progress: impl FnMut(Progress) + Send + 'static) -> Self {
+        self.on_progress = Some(Box::new(on_progress));
+        self
+    }
+
+    /// Runs the backfill: `rewrite` gets each document and returns the
+    /// update to apply to it, or `None` to leave it. Returns the progress
+    /// at the end.
+    ///
+    /// # Errors
+    /// [`LeaseLost`] when the lease's signal fired; the repository's errors.
+    pub async fn run(
+        mut self,
+        mut rewrite: impl FnMut(&M) -> Option<Update<M>> + Send,
+    ) -> Result<Progress, Box<dyn std::error::Error + Send + Sync>> {
+        let cx = self.cx;
+        let repo = cx.conn.repo::<M>();
+        let mut at: Option<PageCursor> = match &cx.resume_at {
+            Some(text) => Some(text.parse()?),
+            None => None,
+        };
+        let started = Instant::now();
+        let (mut read, mut rewritten) = (0_u64, 0_u64);
+        let before = u64::try_from(cx.done).unwrap_or(0);
+        let progress = |read: u64, rewritten: u64| Progress {
+            done: before + read,
+            rewritten,
+            per_second: read as f64 / started.elapsed().as_secs_f64().max(1e-9),
+        };
+        loop {
+            if cx.signal.is_cancelled() {
+                return Err(Box::new(LeaseLost));
+            }
+            let page = repo.scroll(self.query.clone()).size(self.batch).at(at.clone()).await?;
+            for document in &page.items {
+                if let Some(update) = rewrite(document) {
+                    repo.update_one(document.key(), update).await?;
+                    rewritten += 1;
+                }
+            }
+            read += page.items.len() as u64;
+            let now = progress(read, rewritten);
+            if let Some(next) = &page.next {
+                let done = i64::try_from(now.done).unwrap_or(i64::MAX);
+                cx.changelog.progress(&cx.step, cx.signal.owner(), next.as_str(), done).await?;
+            }
+            tracing::info!(
+                step = %cx.step,
+                done = now.done,
+                rewritten = now.rewritten,
+                per_second = now.per_second as u64,
+                "backfill progress"
+            );
+            if let Some(on_progress) = &mut self.on_progress {
+                on_progress(now);
+            }
+            match page.next {
+                Some(next) => at = Some(next),
+                None => return Ok(now),
+            }
+            if let Some(rate) = self.rate.filter(|r| *r > 0) {
+                let due = Duration::from_secs_f64(read as f64 / f64::from(rate));
+                if let Some(wait) = due.checked_sub(started.elapsed()) {
+                    tokio::time::sleep(wait).await;
+                }
+            }
+        }
+    }
+}

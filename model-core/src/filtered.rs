@@ -10,7 +10,7 @@ use mongodb::{ClientSession, Collection};
 use tracing::Instrument;
 
 use crate::actions::bounded;
-use crate::stored::Returned;
+use crate::returned::Returned;
 use crate::version::update_document;
 use crate::{Error, Key, Model, Options, Query, Repo, Result, Sort, Stored, Update};
 

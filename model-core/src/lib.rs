@@ -25,6 +25,7 @@ mod model;
 mod project;
 mod query;
 mod repo;
+mod returned;
 mod schema;
 mod sort;
 mod stored;

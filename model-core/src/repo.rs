@@ -138,10 +138,10 @@ impl<M: Model> Repo<M> {
     /// document comes back raw, and [`Returned::decode`] keeps it in the
     /// error when it does not fit the model.
     ///
-    /// [`Returned::decode`]: crate::stored::Returned::decode
+    /// [`Returned::decode`]: crate::returned::Returned::decode
     pub(crate) async fn returning_collection(
         &self,
-    ) -> Result<Collection<crate::stored::Returned<M>>> {
+    ) -> Result<Collection<crate::returned::Returned<M>>> {
         Ok(self.collection().await?.clone_with_type())
     }
 

@@ -21,8 +21,8 @@ use mongodb::options::ReturnDocument;
 
 use crate::actions::encodable;
 use crate::repo::key_filter;
+use crate::returned::Returned;
 use crate::schema::FieldType;
-use crate::stored::Returned;
 use crate::{Error, Model, Options, Repo, Result, Stored, Update};
 
 /// An integer type a version field can have.

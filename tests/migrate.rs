@@ -69,6 +69,56 @@ struct FooDrifted {
     updated_at: Option<DateTime>,
 }
 
+/// A user as first stored.
+#[derive(Debug, Clone, PartialEq, Model, Serialize, Deserialize)]
+#[model(collection = "users", key = id)]
+struct UserV1 {
+    #[serde(rename = "_id")]
+    id: ObjectId,
+    name: String,
+    created_at: DateTime,
+    updated_at: Option<DateTime>,
+}
+
+/// `UserV1` with a field added later, read as empty from older documents.
+#[derive(Debug, Clone, PartialEq, Model, Serialize, Deserialize)]
+#[model(collection = "users", key = id)]
+struct UserV2 {
+    #[serde(rename = "_id")]
+    id: ObjectId,
+    name: String,
+    #[serde(default)]
+    following: Vec<ObjectId>,
+    created_at: DateTime,
+    updated_at: Option<DateTime>,
+}
+
+fn free() -> String {
+    "free".to_string()
+}
+
+/// `UserV1` with a field added later, defaulted by a function.
+#[derive(Debug, Clone, PartialEq, Model, Serialize, Deserialize)]
+#[model(collection = "users", key = id)]
+struct UserV2Plan {
+    #[serde(rename = "_id")]
+    id: ObjectId,
+    name: String,
+    #[serde(default = "free")]
+    plan: String,
+    created_at: DateTime,
+    updated_at: Option<DateTime>,
+}
+
+/// A connection with `users` migrated for `UserV1` and one user stored.
+async fn with_a_v1_user() -> (Connection, ObjectId) {
+    let conn = connection().await;
+    conn.migrate::<UserV1>().await.unwrap();
+    let user = UserV1Insert { id: None, name: "ann".to_string() };
+    let stored = conn.repo::<UserV1>().insert_one(user).await.unwrap();
+    (conn, stored.id)
+}
+
 async fn db(conn: &Connection) -> mongodb::Database {
     conn.database().await.unwrap()
 }
@@ -457,4 +507,29 @@ async fn two_migrations_for_one_collection_are_refused_before_anything_is_sent()
     assert!(matches!(error, Error::InvalidArgument { .. }), "{error:?}");
     let names = db(&conn).await.list_collection_names().await.unwrap();
     assert!(names.is_empty(), "{names:?}");
+}
+
+#[tokio::test]
+async fn a_field_added_with_serde_default_leaves_older_documents_updatable() {
+    let (conn, id) = with_a_v1_user().await;
+
+    let report = conn.migrate::<UserV2>().await.unwrap();
+    assert_eq!(report.validator, ValidatorChange::Set, "{report}");
+
+    let updated = conn.repo::<UserV2>().update_one(&id, UserV2::NAME.set("anne".to_string())).await;
+    let updated = updated.expect("an update that leaves `following` out");
+    assert_eq!(updated.name, "anne");
+    assert!(updated.following.is_empty());
+}
+
+#[tokio::test]
+async fn a_field_added_with_a_default_function_leaves_older_documents_updatable() {
+    let (conn, id) = with_a_v1_user().await;
+
+    conn.migrate::<UserV2Plan>().await.unwrap();
+
+    let updated =
+        conn.repo::<UserV2Plan>().update_one(&id, UserV2Plan::NAME.set("anne".to_string())).await;
+    let updated = updated.expect("an update that leaves `plan` out");
+    assert_eq!((updated.name.as_str(), updated.plan.as_str()), ("anne", "free"));
 }

@@ -29,6 +29,9 @@ pub struct Field {
     /// The name stored in the document (after serde renames).
     pub stored: String,
     pub role: Role,
+    /// serde fills the field when a document lacks it (`#[serde(default)]`
+    /// on it or on the struct): the validator does not require it.
+    pub default: bool,
 }
 
 pub struct Index {
@@ -329,7 +332,8 @@ fn parse_field(
             .with_span(&ident),
         );
     }
-    errors.finish_with(Field { ident, ty: raw.ty.clone(), stored, role })
+    let default = serde.default || container.default;
+    errors.finish_with(Field { ident, ty: raw.ty.clone(), stored, role, default })
 }
 
 /// How a model's timestamps are found.
@@ -462,7 +466,7 @@ pub fn fallback(input: &DeriveInput) -> Option<Model> {
                 ("updated_at", _) | (_, "updated_at") => Role::UpdatedAt,
                 _ => Role::Data,
             };
-            Some(Field { ident, ty: f.ty.clone(), stored, role })
+            Some(Field { ident, ty: f.ty.clone(), stored, role, default: false })
         })
         .collect();
     Some(Model {

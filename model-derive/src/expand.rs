@@ -159,8 +159,9 @@ pub fn model(model: &Model) -> TokenStream {
     let field_decls = fields.iter().map(|f| {
         let ty = &f.ty;
         let stored = &f.stored;
-        if f.role == Role::Version {
-            // Not required: documents stored before the field existed stay valid.
+        if f.role == Role::Version || f.default {
+            // Not required: serde reads a document without it (a version
+            // field always has a default), so the validator accepts one.
             quote_spanned!(ty.span()=> #rt::FieldDecl::of::<#ty>(#stored).optional())
         } else {
             quote_spanned!(ty.span()=> #rt::FieldDecl::of::<#ty>(#stored))

@@ -8,7 +8,7 @@ use quote::quote;
 use syn::ext::IdentExt;
 use syn::{DeriveInput, Expr, Ident, Type, Visibility};
 
-use crate::attr::{FieldAttrs, ModelAttrs};
+use crate::attr::{FieldAttrs, ModelAttrs, ValidationAction, ValidationLevel};
 use crate::case;
 use crate::serde_attr;
 
@@ -51,6 +51,8 @@ pub struct Model {
     pub fields: Vec<Field>,
     pub additional_properties: bool,
     pub indexes: Vec<Index>,
+    pub validation_level: ValidationLevel,
+    pub validation_action: ValidationAction,
 }
 
 impl Model {
@@ -268,6 +270,8 @@ pub fn parse(input: &DeriveInput) -> darling::Result<Model> {
         fields,
         additional_properties: attrs.additional_properties,
         indexes,
+        validation_level: attrs.validation_level,
+        validation_action: attrs.validation_action,
     })
 }
 
@@ -477,6 +481,8 @@ pub fn fallback(input: &DeriveInput) -> Option<Model> {
         fields,
         additional_properties: false,
         indexes: Vec::new(),
+        validation_level: ValidationLevel::default(),
+        validation_action: ValidationAction::default(),
     })
 }
 

@@ -14,6 +14,7 @@ use syn::ext::IdentExt;
 use syn::spanned::Spanned;
 
 use crate::ast::{Index, Model, Role};
+use crate::attr::{ValidationAction, ValidationLevel};
 
 /// The alias of the runtime's private module inside a generated block. An
 /// `Ident`, not a `TokenStream`: quote copies an ident in as one token,
@@ -172,6 +173,17 @@ pub fn model(model: &Model) -> TokenStream {
             const ADDITIONAL_PROPERTIES: bool = true;
         )
     });
+    // The trait's defaults are `strict` and `error`.
+    let level = (model.validation_level == ValidationLevel::Moderate).then(|| {
+        quote!(
+            const VALIDATION_LEVEL: #rt::ValidationLevel = #rt::ValidationLevel::Moderate;
+        )
+    });
+    let action = (model.validation_action == ValidationAction::Warn).then(|| {
+        quote!(
+            const VALIDATION_ACTION: #rt::ValidationAction = #rt::ValidationAction::Warn;
+        )
+    });
 
     let version = fields.iter().find(|f| f.role == Role::Version).map(|f| {
         let (field, ty, stored) = (&f.ident, &f.ty, &f.stored);
@@ -262,6 +274,8 @@ pub fn model(model: &Model) -> TokenStream {
             #created_at_name
             #updated_at_name
             #additional
+            #level
+            #action
             const FIELDS: &'static [#rt::FieldDecl] = &[#(#field_decls),*];
             #indexes
 

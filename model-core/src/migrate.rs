@@ -314,7 +314,22 @@ pub struct DuplicateKeys {
     pub groups: u64,
 }
 
-/// What [`Connection::migrate`] returns: run it with `.await`.
+/// What [`Connection::migrate`] returns: the migration of one model, run
+/// with `.await` (which gives its [`MigrationReport`]).
+///
+/// ```no_run
+/// # use model_core::{Connection, Model};
+/// # async fn demo<Order: Model>(conn: Connection) -> model_core::Result<()> {
+/// // A stricter validator that some stored orders fail, set knowingly.
+/// let report = conn.migrate::<Order>().allow_invalid_documents().await?;
+/// if let Some(rejected) = &report.rejected_documents {
+///     println!("{} orders to fix, among them {:?}", rejected.count, rejected.ids);
+/// }
+/// # Ok(()) }
+/// ```
+///
+/// # Cancel safety
+/// As [`Connection::migrate`]: not cancel safe.
 #[must_use = "a migration does nothing until awaited"]
 pub struct Migrate<'a> {
     conn: &'a Connection,
@@ -483,6 +498,13 @@ impl Connection {
             .await?;
             if mode == Mode::Plan {
                 tracing::debug!(collection = %report.collection, "migration plan: {report}");
+            } else if let Some(rejected) = &report.rejected_documents {
+                // Set anyway (allowed, or a lenient level or action): say so loudly.
+                tracing::warn!(
+                    collection = %report.collection,
+                    rejected = rejected.count,
+                    "migrate: {report}; the stored documents that fail the validator stay as they are"
+                );
             } else if report.is_unchanged() {
                 tracing::debug!(collection = %report.collection, "migrate: unchanged");
             } else {

@@ -608,12 +608,11 @@ async fn rejected_documents(
     if count == 0 {
         return Ok(None);
     }
-    #[allow(clippy::cast_possible_wrap)] // a small constant
     let ids: Vec<Document> = coll
         .find(rejected)
         .projection(doc! { "_id": 1 })
         .sort(doc! { "_id": 1 })
-        .limit(REJECTED_IDS as i64)
+        .limit(i64::try_from(REJECTED_IDS).unwrap_or(i64::MAX))
         .await?
         .try_collect()
         .await?;
@@ -1074,6 +1073,18 @@ mod tests {
         let mut both = moderate.clone();
         both.insert("validationAction", "warn");
         assert!(validator_matches(&both, &declared).unwrap());
+    }
+
+    #[test]
+    fn invalid_stored_documents_stop_only_a_strict_erroring_validator_not_allowed() {
+        let strict = Migration::new("c", doc! {}, Vec::new());
+        assert!(strict.refuses_invalid_documents());
+        assert!(!strict.clone().allow_invalid_documents().refuses_invalid_documents());
+        let moderate = strict.clone().validation_level(ValidationLevel::Moderate);
+        assert!(!moderate.refuses_invalid_documents());
+        let off = strict.clone().validation_level(ValidationLevel::Off);
+        assert!(!off.refuses_invalid_documents());
+        assert!(!strict.validation_action(ValidationAction::Warn).refuses_invalid_documents());
     }
 
     #[test]

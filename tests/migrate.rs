@@ -69,6 +69,170 @@ struct FooDrifted {
     updated_at: Option<DateTime>,
 }
 
+/// A user as first stored.
+#[derive(Debug, Clone, PartialEq, Model, Serialize, Deserialize)]
+#[model(collection = "users", key = id)]
+struct UserV1 {
+    #[serde(rename = "_id")]
+    id: ObjectId,
+    name: String,
+    created_at: DateTime,
+    updated_at: Option<DateTime>,
+}
+
+/// `UserV1` with a field added later, read as empty from older documents.
+#[derive(Debug, Clone, PartialEq, Model, Serialize, Deserialize)]
+#[model(collection = "users", key = id)]
+struct UserV2 {
+    #[serde(rename = "_id")]
+    id: ObjectId,
+    name: String,
+    #[serde(default)]
+    following: Vec<ObjectId>,
+    created_at: DateTime,
+    updated_at: Option<DateTime>,
+}
+
+fn free() -> String {
+    "free".to_string()
+}
+
+/// `UserV1` with a field added later, defaulted by a function.
+#[derive(Debug, Clone, PartialEq, Model, Serialize, Deserialize)]
+#[model(collection = "users", key = id)]
+struct UserV2Plan {
+    #[serde(rename = "_id")]
+    id: ObjectId,
+    name: String,
+    #[serde(default = "free")]
+    plan: String,
+    created_at: DateTime,
+    updated_at: Option<DateTime>,
+}
+
+/// `UserV1` with a required field added: older documents fail its validator.
+#[derive(Debug, Clone, PartialEq, Model, Serialize, Deserialize)]
+#[model(collection = "users", key = id)]
+struct UserV3 {
+    #[serde(rename = "_id")]
+    id: ObjectId,
+    name: String,
+    email: String,
+    created_at: DateTime,
+    updated_at: Option<DateTime>,
+}
+
+/// `UserV3` under `validationLevel: moderate`.
+#[derive(Debug, Clone, PartialEq, Model, Serialize, Deserialize)]
+#[model(collection = "users", key = id, validation_level = "moderate")]
+struct UserV3Moderate {
+    #[serde(rename = "_id")]
+    id: ObjectId,
+    name: String,
+    email: String,
+    created_at: DateTime,
+    updated_at: Option<DateTime>,
+}
+
+/// `UserV1`'s fields, validated leniently.
+#[derive(Debug, Clone, PartialEq, Model, Serialize, Deserialize)]
+#[model(collection = "users", key = id, validation_level = "moderate", validation_action = "warn")]
+struct UserLenient {
+    #[serde(rename = "_id")]
+    id: ObjectId,
+    name: String,
+    created_at: DateTime,
+    updated_at: Option<DateTime>,
+}
+
+/// An account as first stored: no index on `email`.
+#[derive(Debug, Clone, PartialEq, Model, Serialize, Deserialize)]
+#[model(collection = "accounts", key = id)]
+struct Account {
+    #[serde(rename = "_id")]
+    id: ObjectId,
+    email: Option<String>,
+    team: String,
+    created_at: DateTime,
+    updated_at: Option<DateTime>,
+}
+
+/// `Account` with a unique index on `email`.
+#[derive(Debug, Clone, PartialEq, Model, Serialize, Deserialize)]
+#[model(collection = "accounts", key = id)]
+struct AccountUniqueEmail {
+    #[serde(rename = "_id")]
+    id: ObjectId,
+    #[model(unique)]
+    email: Option<String>,
+    team: String,
+    created_at: DateTime,
+    updated_at: Option<DateTime>,
+}
+
+/// `Account` with a sparse unique index on `email`.
+#[derive(Debug, Clone, PartialEq, Model, Serialize, Deserialize)]
+#[model(collection = "accounts", key = id)]
+struct AccountSparseEmail {
+    #[serde(rename = "_id")]
+    id: ObjectId,
+    #[model(unique, sparse)]
+    email: Option<String>,
+    team: String,
+    created_at: DateTime,
+    updated_at: Option<DateTime>,
+}
+
+/// `Account` with a unique index on `email` over team `t2` alone.
+#[derive(Debug, Clone, PartialEq, Model, Serialize, Deserialize)]
+#[model(
+    collection = "accounts",
+    key = id,
+    index(keys(email), unique, partial = model::bson::doc! { "team": "t2" })
+)]
+struct AccountTeamEmail {
+    #[serde(rename = "_id")]
+    id: ObjectId,
+    email: Option<String>,
+    team: String,
+    created_at: DateTime,
+    updated_at: Option<DateTime>,
+}
+
+/// A connection with `users` migrated for `UserV1` and one user stored.
+async fn with_a_v1_user() -> (Connection, ObjectId) {
+    let conn = connection().await;
+    conn.migrate::<UserV1>().await.unwrap();
+    let user = UserV1Insert { id: None, name: "ann".to_string() };
+    let stored = conn.repo::<UserV1>().insert_one(user).await.unwrap();
+    (conn, stored.id)
+}
+
+/// Stores users named `names` as `UserV1`; their ids in `_id` order.
+async fn store_v1_users(conn: &Connection, names: &[&str]) -> Vec<ObjectId> {
+    let mut ids = Vec::new();
+    for name in names {
+        let user = UserV1Insert { id: None, name: (*name).to_string() };
+        ids.push(conn.repo::<UserV1>().insert_one(user).await.unwrap().id);
+    }
+    ids.sort();
+    ids
+}
+
+/// The validator, level and action `listCollections` lists for `collection`.
+async fn validation(conn: &Connection, collection: &str) -> (Document, String, String) {
+    let info = collection_info(conn, collection).await;
+    let options = info.get_document("options").unwrap();
+    let option = |name| options.get_str(name).unwrap_or("(absent)").to_string();
+    let validator = options.get_document("validator").cloned().unwrap_or_default();
+    (validator, option("validationLevel"), option("validationAction"))
+}
+
+/// Which server the tests run on, for messages about its behaviour.
+fn server() -> String {
+    format!("{:?}", testkit::server().kind)
+}
+
 async fn db(conn: &Connection) -> mongodb::Database {
     conn.database().await.unwrap()
 }
@@ -457,4 +621,173 @@ async fn two_migrations_for_one_collection_are_refused_before_anything_is_sent()
     assert!(matches!(error, Error::InvalidArgument { .. }), "{error:?}");
     let names = db(&conn).await.list_collection_names().await.unwrap();
     assert!(names.is_empty(), "{names:?}");
+}
+
+#[tokio::test]
+async fn a_field_added_with_serde_default_leaves_older_documents_updatable() {
+    let (conn, id) = with_a_v1_user().await;
+
+    let report = conn.migrate::<UserV2>().await.unwrap();
+    assert_eq!(report.validator, ValidatorChange::Set, "{report}");
+
+    let updated = conn.repo::<UserV2>().update_one(&id, UserV2::NAME.set("anne".to_string())).await;
+    let updated = updated.expect("an update that leaves `following` out");
+    assert_eq!(updated.name, "anne");
+    assert!(updated.following.is_empty());
+}
+
+#[tokio::test]
+async fn a_field_added_with_a_default_function_leaves_older_documents_updatable() {
+    let (conn, id) = with_a_v1_user().await;
+
+    conn.migrate::<UserV2Plan>().await.unwrap();
+
+    let updated =
+        conn.repo::<UserV2Plan>().update_one(&id, UserV2Plan::NAME.set("anne".to_string())).await;
+    let updated = updated.expect("an update that leaves `plan` out");
+    assert_eq!((updated.name.as_str(), updated.plan.as_str()), ("anne", "free"));
+}
+
+#[tokio::test]
+async fn a_validator_stored_documents_fail_is_reported_and_refused_unless_allowed() {
+    let (conn, commands) = monitored_connection().await;
+    conn.migrate::<UserV1>().await.unwrap();
+    let ids = store_v1_users(&conn, &["ann", "bob", "carl"]).await;
+    commands.clear();
+
+    let plan = conn.migration_plan(&[Migration::of::<UserV3>()]).await.unwrap().remove(0);
+    assert_eq!(plan.validator, ValidatorChange::Set);
+    let rejected = plan.rejected_documents.clone().expect("the stored users lack `email`");
+    assert_eq!(rejected.count, 3);
+    let expected: Vec<Bson> = ids.iter().map(|id| Bson::ObjectId(*id)).collect();
+    assert_eq!(rejected.ids, expected);
+    assert_eq!(plan.to_string(), "users: validator set (3 stored documents fail it)");
+    // Only reads: the count is an `aggregate`, the ids a `find`.
+    assert_eq!(commands.all(), ["listCollections", "listIndexes", "aggregate", "find"]);
+
+    commands.clear();
+    let error = conn.migrate::<UserV3>().await.unwrap_err();
+    let Error::InvalidDocuments { collection, count, ids: refused } = &error else {
+        panic!("expected Error::InvalidDocuments, got {error:?}");
+    };
+    assert_eq!((collection.as_str(), *count, refused), ("users", 3, &expected));
+    assert!(!commands.all().iter().any(|c| c == "collMod"), "{:?}", commands.all());
+    let v1 = doc! { "$jsonSchema": UserV1::json_schema() };
+    assert_eq!(validation(&conn, "users").await, (v1, "strict".into(), "error".into()));
+
+    let report = conn.migrate::<UserV3>().allow_invalid_documents().await.unwrap();
+    assert_eq!(report.validator, ValidatorChange::Set);
+    assert_eq!(report.rejected_documents.map(|r| r.count), Some(3));
+    let v3 = doc! { "$jsonSchema": UserV3::json_schema() };
+    assert_eq!(validation(&conn, "users").await.0, v3);
+}
+
+#[tokio::test]
+async fn a_validator_stored_documents_fail_is_set_under_moderate_and_reported() {
+    let conn = connection().await;
+    conn.migrate::<UserV1>().await.unwrap();
+    let ids = store_v1_users(&conn, &["ann"]).await;
+
+    let report = conn.migrate::<UserV3Moderate>().await.unwrap();
+
+    assert_eq!(report.rejected_documents.map(|r| r.ids), Some(vec![Bson::ObjectId(ids[0])]));
+    let (validator, level, action) = validation(&conn, "users").await;
+    assert_eq!(validator, doc! { "$jsonSchema": UserV3Moderate::json_schema() });
+    assert_eq!((level.as_str(), action.as_str()), ("moderate", "error"));
+    // Moderate: an update of a document that failed already is not checked.
+    let renamed = UserV3Moderate::NAME.set("anne".to_string());
+    let updated = conn.repo::<UserV3Moderate>().update_many(model::Query::all(), renamed).await;
+    assert_eq!(updated.unwrap(), 1, "on {}", server());
+}
+
+#[tokio::test]
+async fn level_and_action_declared_on_a_model_are_applied_and_diffed() {
+    assert_eq!(<UserLenient as Model>::VALIDATION_LEVEL, model::ValidationLevel::Moderate);
+    assert_eq!(<UserLenient as Model>::VALIDATION_ACTION, model::ValidationAction::Warn);
+    assert_eq!(<UserV1 as Model>::VALIDATION_LEVEL, model::ValidationLevel::Strict);
+    let conn = connection().await;
+
+    let created = conn.migrate::<UserLenient>().await.unwrap();
+    assert!(created.collection_created);
+    let (_, level, action) = validation(&conn, "users").await;
+    assert_eq!((level.as_str(), action.as_str()), ("moderate", "warn"));
+    assert!(conn.migrate::<UserLenient>().await.unwrap().is_unchanged());
+
+    // Same schema, other level and action: a change of its own.
+    assert_eq!(UserV1::json_schema(), UserLenient::json_schema());
+    let plan = conn.migration_plan(&[Migration::of::<UserV1>()]).await.unwrap().remove(0);
+    assert_eq!(plan.validator, ValidatorChange::Set, "{plan}");
+    assert_eq!(conn.migrate::<UserV1>().await.unwrap().validator, ValidatorChange::Set);
+    let (_, level, action) = validation(&conn, "users").await;
+    assert_eq!((level.as_str(), action.as_str()), ("strict", "error"));
+    assert_eq!(conn.migrate::<UserLenient>().await.unwrap().validator, ValidatorChange::Set);
+    let (_, level, action) = validation(&conn, "users").await;
+    assert_eq!((level.as_str(), action.as_str()), ("moderate", "warn"));
+}
+
+/// The unique indexes a plan says duplicates stop, with their groups.
+fn duplicates(report: &model::MigrationReport) -> Vec<(&str, u64)> {
+    report.duplicate_keys.iter().map(|d| (d.index.as_str(), d.groups)).collect()
+}
+
+/// Accounts: `a@x` twice in team t1, no email twice (teams t1 and t2).
+async fn with_accounts() -> (Connection, testkit::CommandLog) {
+    let (conn, commands) = monitored_connection().await;
+    conn.migrate::<Account>().await.unwrap();
+    let accounts = conn.repo::<Account>();
+    for (email, team) in [(Some("a@x"), "t1"), (Some("a@x"), "t1"), (None, "t1"), (None, "t2")] {
+        let account =
+            AccountInsert { id: None, email: email.map(str::to_string), team: team.to_string() };
+        accounts.insert_one(account).await.unwrap();
+    }
+    commands.clear();
+    (conn, commands)
+}
+
+#[tokio::test]
+async fn a_unique_index_over_duplicates_is_reported_and_refused() {
+    let (conn, commands) = with_accounts().await;
+
+    let plan = conn.migration_plan(&[Migration::of::<AccountUniqueEmail>()]).await.unwrap();
+    assert_eq!(plan[0].indexes_created, ["email_1"]);
+    // `a@x`, and the missing emails, which the index holds as `null`.
+    assert_eq!(duplicates(&plan[0]), [("email_1", 2)]);
+    assert_eq!(commands.all(), ["listCollections", "listIndexes", "aggregate"]);
+
+    let error = conn.migrate::<AccountUniqueEmail>().await.unwrap_err();
+    let Error::DuplicateKeys { collection, index, groups } = &error else {
+        panic!("expected Error::DuplicateKeys, got {error:?}");
+    };
+    assert_eq!((collection.as_str(), index.as_str(), *groups), ("accounts", "email_1", 2));
+    assert!(error.to_string().contains("`email_1`"), "{error}");
+    assert!(!error.to_string().contains("a@x"), "no user data in the message: {error}");
+    assert_eq!(index_names(&conn, "accounts").await, ["_id_"], "nothing built");
+    assert_eq!(commands.count("createIndexes"), 0);
+
+    // The server would have failed the build.
+    let raw = db(&conn).await.collection::<Document>("accounts");
+    let on_email = mongodb::IndexModel::builder()
+        .keys(doc! { "email": 1 })
+        .options(mongodb::options::IndexOptions::builder().unique(true).build())
+        .build();
+    let built = raw.create_index(on_email).await.expect_err("duplicates");
+    assert_eq!(testkit::server_code(&built), Some(11000), "on {}: {built}", server());
+}
+
+#[tokio::test]
+async fn the_duplicate_check_follows_a_sparse_or_partial_index() {
+    let (conn, _) = with_accounts().await;
+
+    // Sparse: the documents without an email are not indexed; `a@x` is.
+    let plan = conn.migration_plan(&[Migration::of::<AccountSparseEmail>()]).await.unwrap();
+    assert_eq!(duplicates(&plan[0]), [("email_1", 1)]);
+    let error = conn.migrate::<AccountSparseEmail>().await.unwrap_err();
+    assert!(matches!(error, Error::DuplicateKeys { groups: 1, .. }), "{error:?}");
+
+    // Partial on team t2: one document, no duplicates; built.
+    let plan = conn.migration_plan(&[Migration::of::<AccountTeamEmail>()]).await.unwrap();
+    assert!(plan[0].duplicate_keys.is_empty(), "{:?}", plan[0]);
+    let report = conn.migrate::<AccountTeamEmail>().await.unwrap();
+    assert_eq!(report.indexes_created, ["email_1"]);
+    assert_eq!(index_names(&conn, "accounts").await, ["_id_", "email_1"]);
 }

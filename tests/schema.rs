@@ -87,6 +87,46 @@ struct Loose {
     updated_at: Option<DateTime>,
 }
 
+/// Preferences every field of which serde fills when missing.
+#[derive(Debug, Clone, Default, PartialEq, Schema, Serialize, Deserialize)]
+#[serde(default)]
+struct Preferences {
+    theme: String,
+    digest: bool,
+}
+
+/// A nested struct with one field serde fills and one it does not.
+#[derive(Debug, Clone, PartialEq, Schema, Serialize, Deserialize)]
+struct Profile {
+    bio: String,
+    #[serde(default = "Vec::new")]
+    links: Vec<String>,
+}
+
+/// A model whose fields serde fills when a stored document lacks them.
+#[derive(Debug, Clone, PartialEq, Model, Serialize, Deserialize)]
+#[model(collection = "members", key = id)]
+struct Member {
+    #[serde(rename = "_id")]
+    id: String,
+    #[serde(default)]
+    preferences: Preferences,
+    profile: Profile,
+    created_at: DateTime,
+    updated_at: Option<DateTime>,
+}
+
+/// A model with `#[serde(default)]` on the struct: nothing but `_id` is required.
+#[derive(Debug, Clone, Default, PartialEq, Model, Serialize, Deserialize)]
+#[model(collection = "drafts", key = id, timestamps = false)]
+#[serde(default)]
+struct Draft {
+    #[serde(rename = "_id")]
+    id: String,
+    title: String,
+    words: i64,
+}
+
 fn address_schema() -> Document {
     doc! {
         "bsonType": "object",
@@ -307,7 +347,8 @@ fn lock_schema_snapshot() {
         Lock::json_schema(),
         doc! {
             "bsonType": "object",
-            "required": ["_id", "expires_at", "token", "created_at"],
+            // `token` is `#[serde(default)]`: a document without it reads as 0.
+            "required": ["_id", "expires_at", "created_at"],
             "properties": {
                 "_id": { "bsonType": "string" },
                 "owner": { "bsonType": ["string", "null"] },
@@ -367,4 +408,44 @@ fn generated_bson_conversion_writes_what_is_stored() {
     let empty = Address { street: String::new(), postcode: None };
     assert_eq!(FieldType::into_bson(empty.clone()).unwrap(), bson::bson!({ "street": "" }));
     assert_eq!(bson::to_bson(&Stored(&empty)).unwrap(), bson::bson!({ "street": "" }));
+}
+
+#[test]
+fn a_field_serde_fills_when_missing_is_not_required() {
+    let required = |schema: &Document| -> Vec<String> {
+        let names = schema.get_array("required").map(Vec::as_slice).unwrap_or_default();
+        names.iter().map(|n| n.as_str().unwrap().to_string()).collect()
+    };
+    let member = Member::json_schema();
+    assert_eq!(required(&member), ["_id", "profile", "created_at"]);
+    let properties = member.get_document("properties").unwrap();
+    assert!(required(properties.get_document("preferences").unwrap()).is_empty());
+    assert_eq!(required(properties.get_document("profile").unwrap()), ["bio"]);
+    assert_eq!(required(&Draft::json_schema()), Vec::<String>::new(), "container default");
+    assert!(Draft::json_schema().get_document("properties").unwrap().contains_key("words"));
+}
+
+#[tokio::test]
+async fn the_server_accepts_documents_without_the_fields_serde_fills() {
+    let conn = connection().await;
+    conn.migrate::<Member>().await.unwrap();
+    conn.migrate::<Draft>().await.unwrap();
+    let raw = conn.database().await.unwrap();
+
+    let member = doc! { "_id": "m", "profile": { "bio": "b" }, "created_at": DateTime::now() };
+    raw.collection::<Document>("members").insert_one(member).await.expect("defaults left out");
+    raw.collection::<Document>("drafts").insert_one(doc! { "_id": "d" }).await.unwrap();
+    let error = raw
+        .collection::<Document>("members")
+        .insert_one(doc! { "_id": "n", "profile": {}, "created_at": DateTime::now() })
+        .await
+        .expect_err("a nested field without a default is still required");
+    assert!(failed_validation(&error), "{error}");
+
+    let member = conn.repo::<Member>().find(&"m".to_string()).await.unwrap();
+    assert_eq!((member.preferences, member.profile.links), (Preferences::default(), vec![]));
+    assert_eq!(
+        conn.repo::<Draft>().find(&"d".to_string()).await.unwrap(),
+        Draft { id: "d".to_string(), ..Draft::default() }
+    );
 }

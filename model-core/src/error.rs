@@ -68,6 +68,40 @@ pub enum Error {
         #[source]
         source: Box<mongodb::error::Error>,
     },
+    /// [`migrate`](crate::Connection::migrate) refused to set a validator
+    /// that documents already stored fail: under `validationLevel: strict`
+    /// and `validationAction: error`, every later update of one that does
+    /// not make it valid would fail. Nothing was changed. Give the new
+    /// fields a `#[serde(default)]`, fix the documents, declare
+    /// `validation_level = "moderate"`, or allow it with
+    /// [`allow_invalid_documents`](crate::Migrate::allow_invalid_documents).
+    #[error(
+        "{count} stored documents in `{collection}` fail the new validator; nothing was changed"
+    )]
+    InvalidDocuments {
+        /// The collection migrated.
+        collection: String,
+        /// How many stored documents fail the new validator.
+        count: u64,
+        /// The `_id`s of the first few, in `_id` order (at most
+        /// [`REJECTED_IDS`](crate::REJECTED_IDS)). Not part of the message.
+        ids: Vec<bson::Bson>,
+    },
+    /// [`migrate`](crate::Connection::migrate) refused to build a unique
+    /// index whose keys stored documents duplicate (the server would fail
+    /// the build). Nothing was changed. The duplicated values are user
+    /// data: they are not read, only counted.
+    #[error(
+        "the unique index `{index}` on `{collection}` cannot be built: {groups} key values are each stored in more than one document; nothing was changed"
+    )]
+    DuplicateKeys {
+        /// The collection migrated.
+        collection: String,
+        /// The unique index.
+        index: String,
+        /// How many key values more than one document has.
+        groups: u64,
+    },
     /// The write concern is unacknowledged (`w: 0`), so the server sent no
     /// result to report.
     #[error("the write to `{collection}` was not acknowledged")]

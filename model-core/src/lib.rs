@@ -47,7 +47,10 @@ pub use field::{
 };
 pub use filtered::{FindOneAndDelete, FindOneAndReplace, FindOneAndUpdate, Upsert, WithCollection};
 pub use keyset::{KeysetPage, PageCursor, SCROLL_SIZE, Scroll};
-pub use migrate::{Migration, MigrationReport, ValidatorChange};
+pub use migrate::{
+    DuplicateKeys, Migrate, Migration, MigrationReport, REJECTED_IDS, RejectedDocuments,
+    ValidatorChange,
+};
 pub use model::{Key, Model, ParseKey, UpdatedAt};
 pub use options::Options;
 pub use project::{Projection, ProjectsFrom};
@@ -66,6 +69,7 @@ pub use bson;
 pub use bson::{DateTime, Uuid, oid::ObjectId};
 pub use mongodb;
 pub use mongodb::change_stream::event::ResumeToken;
+pub use mongodb::options::{ValidationAction, ValidationLevel};
 
 /// Items the derive's generated code refers to. Not a public API.
 #[doc(hidden)]
@@ -83,5 +87,6 @@ pub mod __private {
     pub use core::clone::Clone;
     pub use core::fmt;
     pub use core::option::Option;
+    pub use mongodb::options::{ValidationAction, ValidationLevel};
     pub use std;
 }

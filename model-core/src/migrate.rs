@@ -1,22 +1,26 @@
 //! [`Connection::migrate`]: brings a collection's `$jsonSchema` validator and
-//! indexes in line with a model, changing only what differs.
+//! indexes in line with a model, changing only what differs, after reading
+//! what the change would do to the documents already stored.
 
 use std::collections::HashSet;
 use std::fmt;
+use std::future::IntoFuture;
 
 use bson::{Bson, Document, doc};
 use futures::TryStreamExt;
+use futures::future::BoxFuture;
 use mongodb::Database;
+use mongodb::action::Action;
 use mongodb::error::ErrorKind;
 use mongodb::options::{Collation, ValidationAction, ValidationLevel};
+use serde::Serialize;
 
 use crate::schema::IndexSpec;
 use crate::{Connection, Error, Model, Result};
 
-/// The validation level migrate sets: every insert and update is checked.
-const VALIDATION_LEVEL: &str = "strict";
-/// The validation action migrate sets: a failing write is rejected.
-const VALIDATION_ACTION: &str = "error";
+/// How many `_id`s of the stored documents a new validator rejects a
+/// report names.
+pub const REJECTED_IDS: usize = 5;
 /// The name of the index MongoDB keeps on `_id`; never dropped.
 const ID_INDEX: &str = "_id_";
 /// Server code of `create` on a collection that exists.
@@ -41,16 +45,18 @@ const KNOWN_INDEX_FIELDS: &[&str] = &[
 ];
 
 /// What [`Connection::migrate_all`] applies to one collection: a
-/// `$jsonSchema` validator and the indexes.
+/// `$jsonSchema` validator with its level and action, and the indexes.
 ///
 /// ```
-/// # use model_core::{IndexSpec, Migration};
+/// # use model_core::{IndexSpec, Migration, ValidationLevel};
 /// let audit = Migration::new(
 ///     "audit",
 ///     bson::doc! { "bsonType": "object" },
 ///     vec![IndexSpec::new(bson::doc! { "at": -1 })],
-/// );
+/// )
+/// .validation_level(ValidationLevel::Moderate);
 /// assert_eq!(audit.indexes()[0].name, "at_-1");
+/// assert_eq!(audit.level(), &ValidationLevel::Moderate);
 /// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct Migration {
@@ -58,22 +64,37 @@ pub struct Migration {
     json_schema: Document,
     indexes: Vec<IndexSpec>,
     keep: Vec<String>,
+    level: ValidationLevel,
+    action: ValidationAction,
+    allow_invalid_documents: bool,
 }
 
 impl Migration {
-    /// The migration of model `M`: its collection, [`Model::json_schema`]
-    /// and [`Model::indexes`].
+    /// The migration of model `M`: its collection, [`Model::json_schema`],
+    /// [`Model::VALIDATION_LEVEL`], [`Model::VALIDATION_ACTION`] and
+    /// [`Model::indexes`].
     pub fn of<M: Model>() -> Self {
         Self::new(M::COLLECTION, M::json_schema(), M::indexes())
+            .validation_level(M::VALIDATION_LEVEL)
+            .validation_action(M::VALIDATION_ACTION)
     }
 
-    /// A migration written by hand, for a collection without a model.
+    /// A migration written by hand, for a collection without a model;
+    /// level `strict` and action `error` unless set.
     pub fn new(
         collection: impl Into<String>,
         json_schema: Document,
         indexes: Vec<IndexSpec>,
     ) -> Self {
-        Migration { collection: collection.into(), json_schema, indexes, keep: Vec::new() }
+        Migration {
+            collection: collection.into(),
+            json_schema,
+            indexes,
+            keep: Vec::new(),
+            level: ValidationLevel::Strict,
+            action: ValidationAction::Error,
+            allow_invalid_documents: false,
+        }
     }
 
     /// Keeps the index named `name` though it is not declared (one a DBA
@@ -81,6 +102,28 @@ impl Migration {
     /// of that name is migrated as usual.
     pub fn keep_index(mut self, name: impl Into<String>) -> Self {
         self.keep.push(name.into());
+        self
+    }
+
+    /// Sets the `validationLevel`: which writes the validator checks.
+    pub fn validation_level(mut self, level: ValidationLevel) -> Self {
+        self.level = level;
+        self
+    }
+
+    /// Sets the `validationAction`: what the server does with a write the
+    /// validator rejects.
+    pub fn validation_action(mut self, action: ValidationAction) -> Self {
+        self.action = action;
+        self
+    }
+
+    /// Sets the validator even when documents already stored fail it
+    /// (which migrate otherwise refuses with [`Error::InvalidDocuments`]):
+    /// with level `strict` and action `error`, an update of such a document
+    /// then fails unless it makes the document valid.
+    pub fn allow_invalid_documents(mut self) -> Self {
+        self.allow_invalid_documents = true;
         self
     }
 
@@ -99,6 +142,22 @@ impl Migration {
         &self.json_schema
     }
 
+    /// The `validationLevel` set with the validator.
+    pub fn level(&self) -> &ValidationLevel {
+        &self.level
+    }
+
+    /// The `validationAction` set with the validator.
+    pub fn action(&self) -> &ValidationAction {
+        &self.action
+    }
+
+    /// Whether the validator is set though stored documents fail it
+    /// ([`allow_invalid_documents`](Self::allow_invalid_documents)).
+    pub fn allows_invalid_documents(&self) -> bool {
+        self.allow_invalid_documents
+    }
+
     /// The declared indexes; every other index but `_id_` and the
     /// [kept](Self::keep_index) ones is dropped.
     pub fn indexes(&self) -> &[IndexSpec] {
@@ -107,6 +166,17 @@ impl Migration {
 
     fn validator(&self) -> Document {
         doc! { "$jsonSchema": self.json_schema.clone() }
+    }
+
+    /// Whether stored documents that fail the validator stop the
+    /// migration: unless allowed, when the server would refuse every
+    /// update of one that leaves it invalid (level `strict`, action
+    /// `error`). Under `moderate` such updates are not checked, under
+    /// `warn` they are applied, and under `off` nothing is checked.
+    fn refuses_invalid_documents(&self) -> bool {
+        !self.allow_invalid_documents
+            && self.level == ValidationLevel::Strict
+            && self.action == ValidationAction::Error
     }
 
     /// Rejects declarations the server would refuse half-way through.
@@ -130,9 +200,11 @@ impl Migration {
     }
 }
 
-/// What [`Connection::migrate`] changed in one collection. Its `Display` is
-/// a one-line summary for a start-up log.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// What [`Connection::migrate`] changed in one collection (or, from
+/// [`Connection::migration_plan`], would change), and what the documents
+/// already stored say about it. Its `Display` is a one-line summary for a
+/// start-up log.
+#[derive(Debug, Clone, Default, PartialEq)]
 #[non_exhaustive]
 pub struct MigrationReport {
     /// The collection migrated.
@@ -150,6 +222,14 @@ pub struct MigrationReport {
     pub indexes_unchanged: Vec<String>,
     /// Whether the validator was set.
     pub validator: ValidatorChange,
+    /// The stored documents the validator being set rejects; `None` when
+    /// it is not set, the collection is new, or every document passes.
+    pub rejected_documents: Option<RejectedDocuments>,
+    /// The unique indexes to build whose keys stored documents duplicate:
+    /// the server would fail to build them. Only a plan lists them
+    /// ([`migrate`](Connection::migrate) refuses with
+    /// [`Error::DuplicateKeys`] instead).
+    pub duplicate_keys: Vec<DuplicateKeys>,
 }
 
 impl MigrationReport {
@@ -182,8 +262,18 @@ impl fmt::Display for MigrationReport {
                 parts.push(format!("indexes {what} [{}]", names.join(", ")));
             }
         }
+        for duplicates in &self.duplicate_keys {
+            parts.push(format!(
+                "unique index {} over {} duplicated keys",
+                duplicates.index, duplicates.groups
+            ));
+        }
         if self.validator == ValidatorChange::Set {
-            parts.push("validator set".to_string());
+            match &self.rejected_documents {
+                Some(rejected) => parts
+                    .push(format!("validator set ({} stored documents fail it)", rejected.count)),
+                None => parts.push("validator set".to_string()),
+            }
         }
         f.write_str(&parts.join(", "))
     }
@@ -193,26 +283,109 @@ impl fmt::Display for MigrationReport {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum ValidatorChange {
-    /// The validator, level `strict` and action `error` were already set.
+    /// The validator, level and action were already set as declared.
     #[default]
     Unchanged,
-    /// The validator was set: on a new collection, or with `collMod`.
+    /// The validator, level and action were set: on a new collection, or
+    /// with `collMod` because one of them differed.
     Set,
+}
+
+/// Stored documents a new validator rejects, counted before it is set
+/// (`countDocuments({ $nor: [{ $jsonSchema: ... }] })`).
+#[derive(Debug, Clone, Default, PartialEq)]
+#[non_exhaustive]
+pub struct RejectedDocuments {
+    /// How many.
+    pub count: u64,
+    /// The `_id`s of the first few (at most [`REJECTED_IDS`], in `_id`
+    /// order), to look at.
+    pub ids: Vec<Bson>,
+}
+
+/// A unique index to build whose keys stored documents duplicate.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct DuplicateKeys {
+    /// The index.
+    pub index: String,
+    /// How many key values are each stored in more than one document (the
+    /// values themselves are user data, and are not read).
+    pub groups: u64,
+}
+
+/// What [`Connection::migrate`] returns: the migration of one model, run
+/// with `.await` (which gives its [`MigrationReport`]).
+///
+/// ```no_run
+/// # use model_core::{Connection, Model};
+/// # async fn demo<Order: Model>(conn: Connection) -> model_core::Result<()> {
+/// // A stricter validator that some stored orders fail, set knowingly.
+/// let report = conn.migrate::<Order>().allow_invalid_documents().await?;
+/// if let Some(rejected) = &report.rejected_documents {
+///     println!("{} orders to fix, among them {:?}", rejected.count, rejected.ids);
+/// }
+/// # Ok(()) }
+/// ```
+///
+/// # Cancel safety
+/// As [`Connection::migrate`]: not cancel safe.
+#[must_use = "a migration does nothing until awaited"]
+pub struct Migrate<'a> {
+    conn: &'a Connection,
+    migration: Migration,
+}
+
+impl Migrate<'_> {
+    /// Sets the validator even when documents already stored fail it; see
+    /// [`Migration::allow_invalid_documents`].
+    pub fn allow_invalid_documents(mut self) -> Self {
+        self.migration = self.migration.allow_invalid_documents();
+        self
+    }
+}
+
+impl<'a> IntoFuture for Migrate<'a> {
+    type Output = Result<MigrationReport>;
+    type IntoFuture = BoxFuture<'a, Result<MigrationReport>>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(async move {
+            let reports = self.conn.migrate_all(std::slice::from_ref(&self.migration)).await?;
+            Ok(reports.into_iter().next().expect("one report per migration"))
+        })
+    }
 }
 
 impl Connection {
     /// Brings the collection of model `M` in line with the model, changing
-    /// only what differs:
+    /// only what differs, and nothing that the documents already stored
+    /// would fail:
     ///
     /// 1. creates the collection if it is missing, with the `$jsonSchema`
-    ///    validator ([`Model::json_schema`]), `validationLevel: strict` and
-    ///    `validationAction: error`;
+    ///    validator ([`Model::json_schema`]) and the model's
+    ///    `validationLevel` and `validationAction`
+    ///    ([`Model::VALIDATION_LEVEL`], [`Model::VALIDATION_ACTION`]:
+    ///    `strict` and `error` unless declared);
     /// 2. creates each declared index ([`Model::indexes`]) that is missing;
     ///    drops and creates again one whose keys (order and direction
     ///    included) or options (unique, sparse, TTL, partial filter,
     ///    collation) differ; leaves alone one that matches;
     /// 3. drops every index that is not declared, except `_id_`;
     /// 4. sets the validator with `collMod` if it, the level or the action differ.
+    ///
+    /// Before changing an existing collection it reads what the stored
+    /// documents say: how many the new validator rejects
+    /// ([`MigrationReport::rejected_documents`]) and whether a unique index
+    /// to build has duplicated keys. It refuses, changing nothing, a
+    /// unique index over duplicates ([`Error::DuplicateKeys`]) and, under
+    /// level `strict` and action `error`, a validator that stored documents
+    /// fail ([`Error::InvalidDocuments`]: every later update of one that
+    /// does not fix it would fail), unless told
+    /// ([`allow_invalid_documents`](Migrate::allow_invalid_documents)).
+    /// Under `moderate` or `warn` it sets the validator and reports the
+    /// count. These checks read the documents as they are: a write between
+    /// them and the change is not seen.
     ///
     /// Idempotent: on an up-to-date collection it only reads
     /// (`listCollections`, `listIndexes`). Numbers are compared by value,
@@ -221,7 +394,6 @@ impl Connection {
     /// Run it at start-up, before serving: a replaced index is absent
     /// between its drop and its creation, and an undeclared index whose keys
     /// equal a declared one's is dropped before that one is created.
-    /// `collMod` does not check the documents already stored.
     ///
     /// ```no_run
     /// # use model_core::{Connection, Model};
@@ -234,14 +406,16 @@ impl Connection {
     /// # Errors
     /// [`Error::InvalidArgument`] before anything is sent when two declared
     /// indexes share a name or one is named `_id_`, or when the collection is
-    /// a view; [`Error::Conflict`] when a unique index cannot be built over
-    /// duplicate values; any other driver error as [`Error::Mongo`].
+    /// a view; [`Error::InvalidDocuments`] and [`Error::DuplicateKeys`] as
+    /// above, with nothing changed; [`Error::Conflict`] when duplicates
+    /// written after the check stop a unique index's build; any other
+    /// driver error as [`Error::Mongo`].
     ///
     /// # Cancel safety
     /// Not cancel safe: cancelled half-way, some changes are applied and
     /// others not. Running it again completes the work.
-    pub async fn migrate<M: Model>(&self) -> Result<MigrationReport> {
-        self.migrate_all(&[Migration::of::<M>()]).await.map(|mut reports| reports.remove(0))
+    pub fn migrate<M: Model>(&self) -> Migrate<'_> {
+        Migrate { conn: self, migration: Migration::of::<M>() }
     }
 
     /// [`migrate`](Self::migrate) for several collections, in order; a
@@ -263,7 +437,8 @@ impl Connection {
     /// As [`migrate`](Self::migrate), plus [`Error::InvalidArgument`] when two
     /// migrations are for the same collection (they would undo each other).
     /// Every migration is checked before anything is sent; the first that
-    /// fails on the server stops the run.
+    /// fails on the server, or that stored documents would fail, stops the
+    /// run (the collections before it are migrated).
     ///
     /// With [`with_timeout`](Self::with_timeout), each migration is bounded
     /// by the timeout as a whole ([`Error::Timeout`]).
@@ -277,12 +452,18 @@ impl Connection {
     /// What [`migrate_all`](Self::migrate_all) would change, changing
     /// nothing: the reports it would return (collections it would create,
     /// indexes it would create, replace and drop, the validator it would
-    /// set), from reads alone. Review it before a migration that drops
-    /// indexes, or log it from a process that must not change the schema.
+    /// set), with what the stored documents say about the changes: how
+    /// many the new validator rejects and which unique indexes duplicates
+    /// would stop ([`MigrationReport::duplicate_keys`]). From reads alone
+    /// (`listCollections`, `listIndexes`, and `aggregate` and `find` for
+    /// the stored documents). Review it before a migration that drops
+    /// indexes or tightens the validator, or log it from a process that
+    /// must not change the schema.
     ///
     /// # Errors
     /// As [`migrate_all`](Self::migrate_all), but for the errors only a
-    /// write would meet (a unique index over duplicates).
+    /// write would meet, and for [`Error::InvalidDocuments`] and
+    /// [`Error::DuplicateKeys`]: the report says what they would say.
     ///
     /// # Cancel safety
     /// Cancel safe: it only reads.
@@ -317,6 +498,13 @@ impl Connection {
             .await?;
             if mode == Mode::Plan {
                 tracing::debug!(collection = %report.collection, "migration plan: {report}");
+            } else if let Some(rejected) = &report.rejected_documents {
+                // Set anyway (allowed, or a lenient level or action): say so loudly.
+                tracing::warn!(
+                    collection = %report.collection,
+                    rejected = rejected.count,
+                    "migrate: {report}; the stored documents that fail the validator stay as they are"
+                );
             } else if report.is_unchanged() {
                 tracing::debug!(collection = %report.collection, "migrate: unchanged");
             } else {
@@ -344,36 +532,138 @@ async fn apply(db: &Database, migration: &Migration, mode: Mode) -> Result<Migra
     let options = match collection_options(db, name).await? {
         Some(options) => Some(options),
         None if mode == Mode::Plan => None,
-        None => create_collection(db, name, &validator).await?,
+        None => create_collection(db, migration).await?,
     };
-    let current = match &options {
-        Some(_) => list_indexes(db, name).await?,
-        None => {
-            report.collection_created = true;
-            report.validator = ValidatorChange::Set;
-            Vec::new()
+    let Some(options) = options else {
+        // A new collection: nothing stored to check.
+        report.collection_created = true;
+        report.validator = ValidatorChange::Set;
+        let plan = index_plan(migration, &[])?;
+        plan.report(&mut report);
+        if mode == Mode::Apply {
+            plan.apply(&db.collection(name)).await.map_err(fail)?;
         }
+        return Ok(report);
     };
-    sync_indexes(db, migration, &current, &mut report, mode).await?;
+    let current = list_indexes(db, name).await?;
+    let plan = index_plan(migration, &current)?;
+    plan.report(&mut report);
+    let set_validator = !validator_matches(&options, migration)?;
 
-    if let Some(options) = options
-        && !validator_matches(&options, &validator)
-    {
-        if mode == Mode::Plan {
-            report.validator = ValidatorChange::Set;
-            return Ok(report);
+    // What the stored documents say, read before anything changes.
+    let coll = db.collection::<Document>(name);
+    if set_validator {
+        report.validator = ValidatorChange::Set;
+        report.rejected_documents =
+            rejected_documents(&coll, migration.json_schema()).await.map_err(fail)?;
+    }
+    for spec in plan.create.iter().filter(|spec| spec.unique) {
+        let groups = duplicate_groups(&coll, spec).await.map_err(fail)?;
+        if groups > 0 {
+            report.duplicate_keys.push(DuplicateKeys { index: spec.name.clone(), groups });
         }
+    }
+    if mode == Mode::Plan {
+        return Ok(report);
+    }
+    if let Some(duplicates) = report.duplicate_keys.first() {
+        return Err(Error::DuplicateKeys {
+            collection: name.to_string(),
+            index: duplicates.index.clone(),
+            groups: duplicates.groups,
+        });
+    }
+    if let Some(rejected) = &report.rejected_documents
+        && migration.refuses_invalid_documents()
+    {
+        return Err(Error::InvalidDocuments {
+            collection: name.to_string(),
+            count: rejected.count,
+            ids: rejected.ids.clone(),
+        });
+    }
+
+    plan.apply(&coll).await.map_err(fail)?;
+    if set_validator {
         db.run_command(doc! {
             "collMod": name,
             "validator": validator,
-            "validationLevel": VALIDATION_LEVEL,
-            "validationAction": VALIDATION_ACTION,
+            "validationLevel": option_name(migration.level())?,
+            "validationAction": option_name(migration.action())?,
         })
         .await
         .map_err(fail)?;
-        report.validator = ValidatorChange::Set;
     }
     Ok(report)
+}
+
+/// The stored documents of `coll` that `json_schema` rejects, or `None`
+/// when it rejects none. Reads only: a count, then the first few `_id`s.
+async fn rejected_documents(
+    coll: &mongodb::Collection<Document>,
+    json_schema: &Document,
+) -> mongodb::error::Result<Option<RejectedDocuments>> {
+    let rejected = doc! { "$nor": [{ "$jsonSchema": json_schema.clone() }] };
+    let count = coll.count_documents(rejected.clone()).await?;
+    if count == 0 {
+        return Ok(None);
+    }
+    let ids: Vec<Document> = coll
+        .find(rejected)
+        .projection(doc! { "_id": 1 })
+        .sort(doc! { "_id": 1 })
+        .limit(i64::try_from(REJECTED_IDS).unwrap_or(i64::MAX))
+        .await?
+        .try_collect()
+        .await?;
+    let ids = ids.into_iter().filter_map(|mut document| document.remove("_id")).collect();
+    Ok(Some(RejectedDocuments { count, ids }))
+}
+
+/// How many key values of the unique index `spec` more than one stored
+/// document has: the groups of an aggregation on the index's keys (the
+/// documents it would index: those its partial filter matches, and under
+/// `sparse` those with one of its keys at least; a missing key counts as
+/// `null`, as in the index; its collation compares strings). An array is
+/// compared whole, where the index compares its elements, so duplicates
+/// across arrays are left to the server. Counts only: the values are user
+/// data, and are never read.
+async fn duplicate_groups(
+    coll: &mongodb::Collection<Document>,
+    spec: &IndexSpec,
+) -> mongodb::error::Result<u64> {
+    let mut pipeline = Vec::new();
+    if let Some(filter) = &spec.partial_filter {
+        pipeline.push(doc! { "$match": filter.clone() });
+    }
+    if spec.sparse {
+        let any: Vec<Document> =
+            spec.keys.keys().map(|key| doc! { key: { "$exists": true } }).collect();
+        pipeline.push(doc! { "$match": { "$or": any } });
+    }
+    // Positional names: a key's path may hold dots, which a field of the
+    // group's `_id` may not.
+    let mut group = Document::new();
+    for (i, key) in spec.keys.keys().enumerate() {
+        group.insert(format!("k{i}"), doc! { "$ifNull": [format!("${key}"), Bson::Null] });
+    }
+    pipeline.push(doc! { "$group": { "_id": group, "n": { "$sum": 1 } } });
+    pipeline.push(doc! { "$match": { "n": { "$gt": 1 } } });
+    pipeline.push(doc! { "$count": "groups" });
+    let mut cursor = coll
+        .aggregate(pipeline)
+        .optional(spec.collation.clone(), |aggregate, collation| aggregate.collation(collation))
+        .await?;
+    let groups = cursor.try_next().await?.and_then(|counted| integer(counted.get("groups")?));
+    Ok(groups.and_then(|groups| u64::try_from(groups).ok()).unwrap_or(0))
+}
+
+/// The name the server lists a level or an action by (`"strict"`, `"warn"`).
+fn option_name(value: &impl Serialize) -> Result<String> {
+    match bson::to_bson(value)? {
+        Bson::String(name) => Ok(name),
+        other => Err(Error::invalid(format!("not a validation option: {other}"))),
+    }
 }
 
 /// The `options` of collection `name` from `listCollections`, or `None`
@@ -398,18 +688,16 @@ async fn collection_options(db: &Database, name: &str) -> Result<Option<Document
     Ok(Some(info.get_document("options").cloned().unwrap_or_default()))
 }
 
-/// Creates the collection with the validator: `None` when this call created
-/// it, its options when another process created it first.
-async fn create_collection(
-    db: &Database,
-    name: &str,
-    validator: &Document,
-) -> Result<Option<Document>> {
+/// Creates the collection with the validator, its level and its action:
+/// `None` when this call created it, its options when another process
+/// created it first.
+async fn create_collection(db: &Database, migration: &Migration) -> Result<Option<Document>> {
+    let name = migration.collection();
     let created = db
         .create_collection(name)
-        .validator(validator.clone())
-        .validation_level(ValidationLevel::Strict)
-        .validation_action(ValidationAction::Error)
+        .validator(migration.validator())
+        .validation_level(migration.level().clone())
+        .validation_action(migration.action().clone())
         .await;
     match created {
         Ok(()) => Ok(None),
@@ -436,43 +724,45 @@ async fn list_indexes(db: &Database, name: &str) -> Result<Vec<Document>> {
     Ok(indexes.into_iter().filter(|index| index.get_str("name") != Ok(ID_INDEX)).collect())
 }
 
-/// Creates, replaces and drops indexes so that `current` becomes what
-/// `migration` declares, recording each change in `report`.
-async fn sync_indexes(
-    db: &Database,
-    migration: &Migration,
-    current: &[Document],
-    report: &mut MigrationReport,
-    mode: Mode,
-) -> Result<()> {
-    let name = migration.collection();
-    let fail = |error| Error::from_driver(name, error);
+/// What to do to the indexes so that `current` becomes what `migration`
+/// declares.
+///
+/// # Errors
+/// [`Error::InvalidArgument`] when a kept index has the keys of a
+/// declared one to create: the server refuses two indexes on the same keys.
+fn index_plan<'a>(migration: &'a Migration, current: &[Document]) -> Result<IndexPlan<'a>> {
     let plan = plan_indexes(migration.indexes(), &migration.keep, current);
     if let Some((kept, declared)) = plan.kept_in_the_way.first() {
         return Err(Error::invalid(format!(
-            "`{name}` keeps the index `{kept}`, which has the keys of the declared index `{declared}`: the server refuses two indexes on the same keys; keep one of them"
+            "`{}` keeps the index `{kept}`, which has the keys of the declared index `{declared}`: the server refuses two indexes on the same keys; keep one of them",
+            migration.collection()
         )));
     }
-    report.indexes_created = plan.created.clone();
-    report.indexes_replaced = plan.replaced.clone();
-    report.indexes_dropped = plan.dropped.clone();
-    report.indexes_unchanged = plan.unchanged.clone();
-    if mode == Mode::Plan {
-        return Ok(());
+    Ok(plan)
+}
+
+impl IndexPlan<'_> {
+    /// Records the changes in `report`.
+    fn report(&self, report: &mut MigrationReport) {
+        report.indexes_created = self.created.clone();
+        report.indexes_replaced = self.replaced.clone();
+        report.indexes_dropped = self.dropped.clone();
+        report.indexes_unchanged = self.unchanged.clone();
     }
-    let coll = db.collection::<Document>(name);
-    for index in &plan.drop_first {
-        drop_index(&coll, index).await.map_err(fail)?;
+
+    /// Drops, creates and drops again, in that order.
+    async fn apply(&self, coll: &mongodb::Collection<Document>) -> mongodb::error::Result<()> {
+        for index in &self.drop_first {
+            drop_index(coll, index).await?;
+        }
+        if !self.create.is_empty() {
+            coll.create_indexes(self.create.iter().map(|spec| spec.to_index_model())).await?;
+        }
+        for index in &self.drop_last {
+            drop_index(coll, index).await?;
+        }
+        Ok(())
     }
-    if !plan.create.is_empty() {
-        coll.create_indexes(plan.create.iter().map(|spec| spec.to_index_model()))
-            .await
-            .map_err(fail)?;
-    }
-    for index in &plan.drop_last {
-        drop_index(&coll, index).await.map_err(fail)?;
-    }
-    Ok(())
 }
 
 async fn drop_index(
@@ -597,11 +887,16 @@ fn collation_matches(declared: &Collation, existing: &Document) -> bool {
 }
 
 /// Whether the validator, level and action in collection `options` are
-/// those migrate sets (an absent level is `strict`, an absent action `error`).
-fn validator_matches(options: &Document, validator: &Document) -> bool {
-    options.get_str("validationLevel").unwrap_or(VALIDATION_LEVEL) == VALIDATION_LEVEL
-        && options.get_str("validationAction").unwrap_or(VALIDATION_ACTION) == VALIDATION_ACTION
-        && options.get_document("validator").is_ok_and(|current| same_document(current, validator))
+/// those `migration` sets (an absent level is `strict`, an absent action
+/// `error`).
+fn validator_matches(options: &Document, migration: &Migration) -> Result<bool> {
+    let level = option_name(migration.level())?;
+    let action = option_name(migration.action())?;
+    Ok(options.get_str("validationLevel").unwrap_or("strict") == level
+        && options.get_str("validationAction").unwrap_or("error") == action
+        && options
+            .get_document("validator")
+            .is_ok_and(|current| same_document(current, &migration.validator())))
 }
 
 /// Whether two documents have the same fields in the same order with
@@ -755,20 +1050,41 @@ mod tests {
     }
 
     #[test]
-    fn the_validator_matches_only_with_level_strict_and_action_error() {
-        let validator = doc! { "$jsonSchema": { "bsonType": "object", "maxProperties": 3 } };
+    fn the_validator_matches_only_with_the_declared_level_and_action() {
+        let schema = doc! { "bsonType": "object", "maxProperties": 3 };
+        let migration = Migration::new("c", schema, Vec::new());
         let options = doc! {
             "validator": { "$jsonSchema": { "bsonType": "object", "maxProperties": 3.0 } },
             "validationLevel": "strict", "validationAction": "error",
         };
-        assert!(validator_matches(&options, &validator));
+        assert!(validator_matches(&options, &migration).unwrap());
         let mut moderate = options.clone();
         moderate.insert("validationLevel", "moderate");
-        assert!(!validator_matches(&moderate, &validator));
+        assert!(!validator_matches(&moderate, &migration).unwrap());
         let mut warn = options.clone();
         warn.insert("validationAction", "warn");
-        assert!(!validator_matches(&warn, &validator));
-        assert!(!validator_matches(&doc! {}, &validator));
+        assert!(!validator_matches(&warn, &migration).unwrap());
+        assert!(!validator_matches(&doc! {}, &migration).unwrap());
+
+        let declared = migration
+            .validation_level(ValidationLevel::Moderate)
+            .validation_action(ValidationAction::Warn);
+        assert!(!validator_matches(&options, &declared).unwrap());
+        let mut both = moderate.clone();
+        both.insert("validationAction", "warn");
+        assert!(validator_matches(&both, &declared).unwrap());
+    }
+
+    #[test]
+    fn invalid_stored_documents_stop_only_a_strict_erroring_validator_not_allowed() {
+        let strict = Migration::new("c", doc! {}, Vec::new());
+        assert!(strict.refuses_invalid_documents());
+        assert!(!strict.clone().allow_invalid_documents().refuses_invalid_documents());
+        let moderate = strict.clone().validation_level(ValidationLevel::Moderate);
+        assert!(!moderate.refuses_invalid_documents());
+        let off = strict.clone().validation_level(ValidationLevel::Off);
+        assert!(!off.refuses_invalid_documents());
+        assert!(!strict.validation_action(ValidationAction::Warn).refuses_invalid_documents());
     }
 
     #[test]

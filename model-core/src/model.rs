@@ -2,6 +2,7 @@
 //! *does* lives in [`Repo`](crate::Repo).
 
 use bson::{Bson, DateTime, Document, oid::ObjectId};
+use mongodb::options::{ValidationAction, ValidationLevel};
 use serde::{Serialize, de::DeserializeOwned};
 
 use crate::schema::{FieldDecl, IndexDecl, IndexSpec, ObjectSchema};
@@ -82,6 +83,21 @@ pub trait Model: Serialize + DeserializeOwned + Send + Sync + Unpin + Sized + 's
     /// Whether the validator accepts fields the model does not declare
     /// (`#[model(additional_properties = true)]`).
     const ADDITIONAL_PROPERTIES: bool = false;
+
+    /// Which writes the collection's validator checks
+    /// (`#[model(validation_level = "moderate")]`): by default
+    /// [`Strict`](ValidationLevel::Strict), every insert and update;
+    /// [`Moderate`](ValidationLevel::Moderate) leaves out updates of
+    /// documents that fail it already. Set by
+    /// [`Connection::migrate`](crate::Connection::migrate).
+    const VALIDATION_LEVEL: ValidationLevel = ValidationLevel::Strict;
+
+    /// What the server does with a write the validator rejects
+    /// (`#[model(validation_action = "warn")]`): by default
+    /// [`Error`](ValidationAction::Error), refuse it;
+    /// [`Warn`](ValidationAction::Warn) applies it and logs the failure.
+    /// Set by [`Connection::migrate`](crate::Connection::migrate).
+    const VALIDATION_ACTION: ValidationAction = ValidationAction::Error;
 
     /// The declared indexes, as data: what [`indexes`](Model::indexes) is
     /// made of.

@@ -295,6 +295,13 @@ impl ObjectSchema {
         self
     }
 
+    /// Adds the property `name` of type `T`, not required whatever `T`:
+    /// a field serde fills when a document lacks it (`#[serde(default)]`).
+    pub fn optional_property<T: FieldType + ?Sized>(mut self, name: &str) -> Self {
+        self.properties.insert(name, T::json_schema());
+        self
+    }
+
     /// Adds the property `name` with an explicit schema.
     pub fn property_schema(mut self, name: &str, schema: Document, required: bool) -> Self {
         self.properties.insert(name, schema);
@@ -333,8 +340,9 @@ impl FieldDecl {
         FieldDecl { name, schema: T::json_schema, required: T::REQUIRED }
     }
 
-    /// The same field, not required (a version field: documents stored
-    /// before it existed stay valid).
+    /// The same field, not required: one serde fills when a document lacks
+    /// it (`#[serde(default)]`, and so every version field), so documents
+    /// stored before it existed stay valid.
     pub const fn optional(mut self) -> Self {
         self.required = false;
         self

@@ -8,7 +8,7 @@ use quote::quote;
 use syn::ext::IdentExt;
 use syn::{DeriveInput, Expr, Ident, Type, Visibility};
 
-use crate::attr::{FieldAttrs, ModelAttrs};
+use crate::attr::{FieldAttrs, ModelAttrs, ValidationAction, ValidationLevel};
 use crate::case;
 use crate::serde_attr;
 
@@ -29,6 +29,9 @@ pub struct Field {
     /// The name stored in the document (after serde renames).
     pub stored: String,
     pub role: Role,
+    /// serde fills the field when a document lacks it (`#[serde(default)]`
+    /// on it or on the struct): the validator does not require it.
+    pub default: bool,
 }
 
 pub struct Index {
@@ -48,6 +51,8 @@ pub struct Model {
     pub fields: Vec<Field>,
     pub additional_properties: bool,
     pub indexes: Vec<Index>,
+    pub validation_level: ValidationLevel,
+    pub validation_action: ValidationAction,
 }
 
 impl Model {
@@ -265,6 +270,8 @@ pub fn parse(input: &DeriveInput) -> darling::Result<Model> {
         fields,
         additional_properties: attrs.additional_properties,
         indexes,
+        validation_level: attrs.validation_level,
+        validation_action: attrs.validation_action,
     })
 }
 
@@ -329,7 +336,8 @@ fn parse_field(
             .with_span(&ident),
         );
     }
-    errors.finish_with(Field { ident, ty: raw.ty.clone(), stored, role })
+    let default = serde.default || container.default;
+    errors.finish_with(Field { ident, ty: raw.ty.clone(), stored, role, default })
 }
 
 /// How a model's timestamps are found.
@@ -462,7 +470,7 @@ pub fn fallback(input: &DeriveInput) -> Option<Model> {
                 ("updated_at", _) | (_, "updated_at") => Role::UpdatedAt,
                 _ => Role::Data,
             };
-            Some(Field { ident, ty: f.ty.clone(), stored, role })
+            Some(Field { ident, ty: f.ty.clone(), stored, role, default: false })
         })
         .collect();
     Some(Model {
@@ -473,6 +481,8 @@ pub fn fallback(input: &DeriveInput) -> Option<Model> {
         fields,
         additional_properties: false,
         indexes: Vec::new(),
+        validation_level: ValidationLevel::default(),
+        validation_action: ValidationAction::default(),
     })
 }
 

@@ -29,6 +29,59 @@ pub struct ModelAttrs {
     pub krate: Option<syn::Path>,
     /// `timestamps = false` leaves out `created_at` and `updated_at`.
     pub timestamps: Option<SpannedValue<bool>>,
+    /// `validation_level = "strict"` (the default) or `"moderate"`.
+    #[darling(default)]
+    pub validation_level: ValidationLevel,
+    /// `validation_action = "error"` (the default) or `"warn"`.
+    #[darling(default)]
+    pub validation_action: ValidationAction,
+}
+
+/// Which writes the validator checks: the collection's `validationLevel`.
+#[derive(Clone, Copy, Default, PartialEq, Eq)]
+pub enum ValidationLevel {
+    /// Every insert and update.
+    #[default]
+    Strict,
+    /// Inserts, and updates of documents that are valid already.
+    Moderate,
+}
+
+impl FromMeta for ValidationLevel {
+    fn from_string(value: &str) -> darling::Result<Self> {
+        match value {
+            "strict" => Ok(ValidationLevel::Strict),
+            "moderate" => Ok(ValidationLevel::Moderate),
+            _ => Err(darling::Error::custom(format!(
+                "unknown validation level `{}`: `strict` (the default: every insert and update is validated) or `moderate` (updates of documents that already fail are not)",
+                value.escape_default()
+            ))),
+        }
+    }
+}
+
+/// What the server does with a write that fails validation: the
+/// collection's `validationAction`.
+#[derive(Clone, Copy, Default, PartialEq, Eq)]
+pub enum ValidationAction {
+    /// The write is refused.
+    #[default]
+    Error,
+    /// The write is applied and the failure logged.
+    Warn,
+}
+
+impl FromMeta for ValidationAction {
+    fn from_string(value: &str) -> darling::Result<Self> {
+        match value {
+            "error" => Ok(ValidationAction::Error),
+            "warn" => Ok(ValidationAction::Warn),
+            _ => Err(darling::Error::custom(format!(
+                "unknown validation action `{}`: `error` (the default: a write that fails validation is refused) or `warn` (it is applied, and the server logs it)",
+                value.escape_default()
+            ))),
+        }
+    }
 }
 
 /// `#[model(...)]` on a field.

@@ -14,6 +14,7 @@ use syn::ext::IdentExt;
 use syn::spanned::Spanned;
 
 use crate::ast::{Index, Model, Role};
+use crate::attr::{ValidationAction, ValidationLevel};
 
 /// The alias of the runtime's private module inside a generated block. An
 /// `Ident`, not a `TokenStream`: quote copies an ident in as one token,
@@ -159,8 +160,9 @@ pub fn model(model: &Model) -> TokenStream {
     let field_decls = fields.iter().map(|f| {
         let ty = &f.ty;
         let stored = &f.stored;
-        if f.role == Role::Version {
-            // Not required: documents stored before the field existed stay valid.
+        if f.role == Role::Version || f.default {
+            // Not required: serde reads a document without it (a version
+            // field always has a default), so the validator accepts one.
             quote_spanned!(ty.span()=> #rt::FieldDecl::of::<#ty>(#stored).optional())
         } else {
             quote_spanned!(ty.span()=> #rt::FieldDecl::of::<#ty>(#stored))
@@ -169,6 +171,17 @@ pub fn model(model: &Model) -> TokenStream {
     let additional = additional_properties.then(|| {
         quote!(
             const ADDITIONAL_PROPERTIES: bool = true;
+        )
+    });
+    // The trait's defaults are `strict` and `error`.
+    let level = (model.validation_level == ValidationLevel::Moderate).then(|| {
+        quote!(
+            const VALIDATION_LEVEL: #rt::ValidationLevel = #rt::ValidationLevel::Moderate;
+        )
+    });
+    let action = (model.validation_action == ValidationAction::Warn).then(|| {
+        quote!(
+            const VALIDATION_ACTION: #rt::ValidationAction = #rt::ValidationAction::Warn;
         )
     });
 
@@ -266,6 +279,8 @@ pub fn model(model: &Model) -> TokenStream {
             #created_at_name
             #updated_at_name
             #additional
+            #level
+            #action
             const FIELDS: &'static [#rt::FieldDecl] = &[#(#field_decls),*];
             #indexes
 

@@ -119,7 +119,12 @@ fn struct_field_type(input: &DeriveInput) -> darling::Result<TokenStream> {
             errors.push(error);
         }
         let ty = &field.ty;
-        properties.push(quote_spanned!(ty.span()=> .property::<#ty>(#stored)));
+        if serde.default || container.default {
+            // serde fills it when missing: the validator does not require it.
+            properties.push(quote_spanned!(ty.span()=> .optional_property::<#ty>(#stored)));
+        } else {
+            properties.push(quote_spanned!(ty.span()=> .property::<#ty>(#stored)));
+        }
         comparable.push(quote!(<#ty as #rt::FieldType>::COMPARABLE));
         let access = quote!(#rt::Writable);
         constants.push(crate::expand::constant(

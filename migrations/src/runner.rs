@@ -179,7 +179,11 @@ impl Migrations {
     /// Syncs `M`'s validator and indexes (as
     /// [`Connection::migrate`](model_core::Connection::migrate) does) after
     /// the steps: the new validator is applied once the steps that make
-    /// stored documents pass it have run.
+    /// stored documents pass it have run. While steps run, the
+    /// collection's current validator is off (`validationLevel: "off"`), so
+    /// a step can move documents from the old shape to the new; it is
+    /// restored if a step or the sync fails. The sync refuses, as
+    /// `migrate` does, a validator stored documents still fail.
     pub fn sync<M: Model>(mut self) -> Self {
         self.schema.push(Migration::of::<M>());
         self
@@ -492,17 +496,70 @@ impl Migrations {
         }
         let already_applied = self.steps.len() - todo.len();
         let mut applied = Vec::new();
+        // The synced collections' validators are off while the steps run
+        // (documents pass the old validator no more once a step renames a
+        // field, and the new one not yet); the sync below sets the new one.
+        let relaxed = if todo.is_empty() { Vec::new() } else { self.relax().await? };
         for (seq, step) in todo {
             let record = records.get(&step.name);
-            self.apply(&signal, &changelog, seq, step, record).await?;
+            if let Err(error) = self.apply(&signal, &changelog, seq, step, record).await {
+                self.restore(relaxed).await;
+                return Err(error);
+            }
             applied.push(step.name.clone());
         }
         if signal.is_cancelled() {
+            self.restore(relaxed).await;
             let step = applied.last().cloned().unwrap_or_default();
             return Err(MigrationError::LeaseLost { step });
         }
-        let schema = self.conn.migrate_all(&self.schema).await?;
+        let schema = match self.conn.migrate_all(&self.schema).await {
+            Ok(schema) => schema,
+            Err(error) => {
+                self.restore(relaxed).await;
+                return Err(error.into());
+            }
+        };
         Ok(RunReport { applied, already_applied, schema })
+    }
+
+    /// Turns off the validator of every synced collection that has one
+    /// (`validationLevel: "off"`); what each was, to restore.
+    async fn relax(&self) -> Result<Vec<(String, bson::Document)>> {
+        let db = self.conn.database().await?;
+        let mut relaxed = Vec::new();
+        for migration in &self.schema {
+            let name = migration.collection();
+            let listed = db.list_collections().filter(bson::doc! { "name": name }).await?;
+            use futures::TryStreamExt;
+            let specs: Vec<_> = listed.try_collect().await?;
+            let Some(spec) = specs.into_iter().next() else { continue };
+            let level = spec.options.validation_level.clone();
+            if spec.options.validator.is_none()
+                || matches!(level, Some(mongodb::options::ValidationLevel::Off))
+            {
+                continue;
+            }
+            let level = match level {
+                Some(mongodb::options::ValidationLevel::Moderate) => "moderate",
+                _ => "strict",
+            };
+            db.run_command(bson::doc! { "collMod": name, "validationLevel": "off" }).await?;
+            tracing::info!(collection = name, "validator off while the steps run");
+            relaxed.push((name.to_string(), bson::doc! { "collMod": name, "validationLevel": level }));
+        }
+        Ok(relaxed)
+    }
+
+    /// Restores the validators [`relax`](Self::relax) turned off, after a
+    /// step failed (best effort: the next run's sync sets them anyway).
+    async fn restore(&self, relaxed: Vec<(String, bson::Document)>) {
+        let Ok(db) = self.conn.database().await else { return };
+        for (name, command) in relaxed {
+            if let Err(error) = db.run_command(command).await {
+                tracing::warn!(collection = %name, error = %error, "validator not restored");
+            }
+        }
     }
 
     /// Runs one step: `applying` (fenced), the body, then `applied`

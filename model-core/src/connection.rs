@@ -9,7 +9,7 @@ use mongodb::options::TransactionOptions;
 use mongodb::{Client, ClientSession, Database};
 use tokio::sync::OnceCell;
 
-use crate::{Error, Model, Repo, Result};
+use crate::{CursorKey, Error, Model, Repo, Result};
 
 /// How long [`Connection::transaction`] keeps retrying transient failures,
 /// as the driver's own `with_transaction` does.
@@ -32,6 +32,7 @@ const TRANSACTION_RETRY_LIMIT: Duration = Duration::from_secs(120);
 pub struct Connection {
     inner: Arc<Inner>,
     timeout: Option<Duration>,
+    cursor_key: Option<CursorKey>,
 }
 
 struct Inner {
@@ -49,6 +50,7 @@ impl std::fmt::Debug for Connection {
             .field("connected", &self.inner.client.initialized())
             .field("closed", &self.inner.closed.load(Ordering::Relaxed))
             .field("timeout", &self.timeout)
+            .field("cursor_key", &self.cursor_key)
             .finish()
     }
 }
@@ -129,6 +131,7 @@ impl Connection {
         Connection {
             inner: Arc::new(Inner { uri, database, client, closed: AtomicBool::new(false) }),
             timeout: None,
+            cursor_key: None,
         }
     }
 
@@ -156,7 +159,36 @@ impl Connection {
     /// # }
     /// ```
     pub fn with_timeout(&self, timeout: Duration) -> Connection {
-        Connection { inner: self.inner.clone(), timeout: Some(timeout) }
+        Connection { timeout: Some(timeout), ..self.clone() }
+    }
+
+    /// The same connection, sharing its client, with page cursors sealed
+    /// by `key`: every [`PageCursor`](crate::PageCursor) a
+    /// [`scroll`](crate::Repo::scroll) makes is encrypted and
+    /// authenticated (XChaCha20-Poly1305, a random nonce per cursor) and
+    /// bound to its collection and sort, and only such cursors are
+    /// accepted. Without a key a cursor is readable by anyone (base64url
+    /// of the boundary document's sort values) and can be written by hand.
+    ///
+    /// Give every instance of a service the same key, from its secret
+    /// store; a new key refuses the cursors of the old one.
+    ///
+    /// ```no_run
+    /// # fn demo(secret: [u8; 32]) {
+    /// use model_core::{Connection, CursorKey};
+    /// let conn = Connection::new("mongodb://localhost:27017", "app")
+    ///     .with_cursor_key(CursorKey::new(secret));
+    /// assert!(conn.cursor_key().is_some());
+    /// # }
+    /// ```
+    pub fn with_cursor_key(&self, key: CursorKey) -> Connection {
+        Connection { cursor_key: Some(key), ..self.clone() }
+    }
+
+    /// The key page cursors are sealed with, set with
+    /// [`with_cursor_key`](Self::with_cursor_key), if any.
+    pub fn cursor_key(&self) -> Option<&CursorKey> {
+        self.cursor_key.as_ref()
     }
 
     /// Runs `call`, a driver call on this connection's client, as a

@@ -45,7 +45,7 @@ pub use field::{
     WriteAccess,
 };
 pub use filtered::{FindOneAndDelete, FindOneAndReplace, FindOneAndUpdate, Upsert, WithCollection};
-pub use keyset::{KeysetPage, PageCursor, SCROLL_SIZE, Scroll};
+pub use keyset::{CursorKey, KeysetPage, MAX_CURSOR_LEN, PageCursor, SCROLL_SIZE, Scroll};
 pub use migrate::{Migration, MigrationReport, ValidatorChange};
 pub use model::{Key, Model, ParseKey, UpdatedAt};
 pub use options::Options;

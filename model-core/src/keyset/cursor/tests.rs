@@ -5,6 +5,8 @@ use proptest::prelude::*;
 use proptest::test_runner::{Config, RngSeed, TestRunner};
 
 use super::*;
+use crate::keyset::{past, resume};
+use crate::schema::FieldDecl;
 
 const KEYS: [(&str, i32); 2] = [("score", -1), ("_id", 1)];
 const BINDING: Binding<'static> = Binding { collection: "entries", keys: &KEYS };
@@ -13,10 +15,29 @@ fn key(byte: u8) -> CursorKey {
     CursorKey::new([byte; 32])
 }
 
-/// `text` read as a cursor and opened, as a page does: `Ok` or
-/// [`Error::InvalidArgument`], nothing else.
+/// The schema of the fields of [`KEYS`].
+const FIELDS: &[FieldDecl] = &[FieldDecl::of::<Option<i32>>("score"), FieldDecl::of::<i64>("_id")];
+
+/// `text` read as a cursor and opened: `Ok` or [`Error::InvalidArgument`],
+/// nothing else.
 fn read(text: &str, key: Option<&CursorKey>) -> Result<(bool, Vec<Bson>)> {
-    let result = text.parse::<PageCursor>().and_then(|cursor| cursor.open(key, BINDING));
+    refused_quietly(text, text.parse::<PageCursor>().and_then(|c| c.open(key, BINDING)))
+}
+
+/// `text` read as a page does: parsed, opened, its values checked
+/// against the fields' types, and the filter past them built.
+fn read_as_a_page(text: &str, key: Option<&CursorKey>) -> Result<(bool, Vec<Bson>)> {
+    let opened = text.parse::<PageCursor>().and_then(|c| resume(&c, key, BINDING, FIELDS));
+    if let Ok((_, values)) = &opened {
+        let filter = past(&KEYS, values);
+        assert!(!filter.is_empty());
+    }
+    refused_quietly(text, opened)
+}
+
+/// `result`, after checking that a refusal is typed and does not quote
+/// `text`.
+fn refused_quietly<T>(text: &str, result: Result<T>) -> Result<T> {
     if let Err(error) = &result {
         assert!(matches!(error, Error::InvalidArgument { .. }), "{error:?}");
         // A refusal never quotes the text.
@@ -173,6 +194,24 @@ fn sealed_cursors_hide_their_values_and_need_their_key() {
 }
 
 #[test]
+fn values_of_another_type_than_their_field_are_refused() {
+    let cursor = |score: Bson| {
+        let text = plain(&doc! {
+            "c": "entries", "s": { "score": -1, "_id": 1 }, "d": 1, "v": [score, 7_i64],
+        });
+        read_as_a_page(&text, None)
+    };
+    // Any number for a number field; `null` anywhere.
+    for fits in [Bson::Int32(3), Bson::Int64(3), Bson::Double(f64::NAN), Bson::Null] {
+        assert!(cursor(fits.clone()).is_ok(), "{fits:?}");
+    }
+    for other in [Bson::String("3".into()), Bson::Boolean(true), Bson::Document(doc! {})] {
+        let error = cursor(other.clone()).unwrap_err().to_string();
+        assert!(error.contains("`score`"), "{other:?}: {error}");
+    }
+}
+
+#[test]
 fn a_cursor_too_long_to_read_back_is_not_made() {
     let long = Bson::String("x".repeat(MAX_CURSOR_LEN));
     let made = PageCursor::make(None, BINDING, true, vec![long, 1.into()]);
@@ -264,7 +303,7 @@ fn fuzz_arbitrary_text_is_refused_or_read_never_a_panic() {
         let text = prop_oneof![any::<String>(), "[A-Za-z0-9_-]{0,64}", "A[QI][A-Za-z0-9_-]{0,300}"];
         runner(3_000)
             .run(&(text, any::<bool>()), |(text, keyed)| {
-                let _ = read(&text, keyed.then(|| key(1)).as_ref());
+                let _ = read_as_a_page(&text, keyed.then(|| key(1)).as_ref());
                 Ok(())
             })
             .unwrap();
@@ -281,8 +320,8 @@ fn fuzz_arbitrary_bytes_and_payloads_are_refused_or_read_never_a_panic() {
                 let mut all = vec![version];
                 all.extend(bytes);
                 let text = URL_SAFE_NO_PAD.encode(&all);
-                let _ = read(&text, None);
-                let _ = read(&text, Some(&key(1)));
+                let _ = read_as_a_page(&text, None);
+                let _ = read_as_a_page(&text, Some(&key(1)));
                 Ok(())
             })
             .unwrap();
@@ -293,7 +332,7 @@ fn fuzz_arbitrary_bytes_and_payloads_are_refused_or_read_never_a_panic() {
             .run(&deep, |levels| {
                 let mut bytes = vec![PLAIN];
                 bytes.extend(nested_as(&levels));
-                let read = read(&URL_SAFE_NO_PAD.encode(bytes), None);
+                let read = read_as_a_page(&URL_SAFE_NO_PAD.encode(bytes), None);
                 prop_assert!(read.is_err() || levels.len() < MAX_DEPTH);
                 Ok(())
             })
@@ -308,7 +347,7 @@ fn fuzz_arbitrary_bytes_and_payloads_are_refused_or_read_never_a_panic() {
         runner(2_000)
             .run(&payload, |(values, direction, sort)| {
                 let text = plain(&doc! { "c": "entries", "s": sort, "d": direction, "v": values });
-                if let Ok((_, values)) = read(&text, None) {
+                if let Ok((_, values)) = read_as_a_page(&text, None) {
                     prop_assert_eq!(values.len(), KEYS.len());
                 }
                 Ok(())
@@ -332,14 +371,14 @@ fn fuzz_mutated_cursors_are_refused_or_read_never_a_panic() {
                 let original = URL_SAFE_NO_PAD.decode(cursor.as_str()).unwrap();
                 let mut bytes = original.clone();
                 mutate(&mut bytes, &mutation);
-                let opened = read(&URL_SAFE_NO_PAD.encode(&bytes), key.as_ref());
+                let opened = read_as_a_page(&URL_SAFE_NO_PAD.encode(&bytes), key.as_ref());
                 if sealed && bytes != original {
                     prop_assert!(opened.is_err(), "a changed sealed cursor was accepted");
                 }
                 // The text itself cut or spliced.
                 let mut text = cursor.as_str().as_bytes().to_vec();
                 mutate(&mut text, &mutation);
-                let _ = read(&String::from_utf8_lossy(&text), key.as_ref());
+                let _ = read_as_a_page(&String::from_utf8_lossy(&text), key.as_ref());
                 Ok(())
             })
             .unwrap();

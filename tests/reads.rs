@@ -454,7 +454,10 @@ struct Badge {
 async fn a_unique_field_whose_index_was_never_created_still_has_its_ties_paged() {
     // No `migrate`: nothing stops two badges sharing a code, and the sort
     // needs the key to order them.
-    let conn = common::connection().await;
+    let db = testkit::database().await;
+    let client = testkit::ClientBuilder::new(&db.uri).log_commands_to(&db.name).build().await;
+    let client = client.unwrap();
+    let (conn, log) = (Connection::from_client(client.client, db.name), client.commands);
     let badges = conn.repo::<Badge>();
     for (id, code) in [(1, 7), (2, 7), (3, 7), (4, 3), (5, 7)] {
         badges.insert_one(BadgeInsert { id, code }).await.unwrap();
@@ -470,9 +473,12 @@ async fn a_unique_field_whose_index_was_never_created_still_has_its_ties_paged()
     badges.delete_many(Badge::ID.one_of([2, 3, 5])).await.unwrap();
     conn.migrate::<Badge>().await.unwrap();
     badges.insert_one(BadgeInsert { id: 6, code: 1 }).await.unwrap();
+    log.clear();
     let (forward, backward) = page_keys(&badges, Badge::CODE.desc(), 1).await;
     assert_eq!(forward, [1, 4, 6]);
     assert_eq!(backward, forward);
+    // The indexes were listed once for all those pages.
+    assert_eq!(log.count("listIndexes"), 1, "{:?}", log.all());
 }
 
 /// Rows of another collection with the fields of `Entry`.
@@ -792,8 +798,10 @@ async fn a_sort_on_a_unique_index_pages_without_the_key_as_tie_breaker() {
     for name in ["d", "b", "e", "a", "c"] {
         customers.insert_one(customer(&format!("{name}@x.org"), "Lyon", &[])).await.unwrap();
     }
-    // `email` has a unique index: the sort on it is total by itself, so
-    // the cursor holds the email alone and an index on it serves the sort.
+    // `email` has a unique index (`service` created it): the sort on it is
+    // total by itself, so the read sorts and filters on the email alone
+    // and an index on it serves the sort. (The cursor holds the key too,
+    // so that it stays valid if the index goes.)
     let mut seen = Vec::new();
     let mut at = None;
     loop {

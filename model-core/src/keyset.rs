@@ -4,11 +4,13 @@
 //! between pages never make one skip or repeat.
 //!
 //! The sort is the typed one, with the key added as the final tie-breaker
-//! (unless a prefix of the sort is already unique: a declared unique
-//! index): the order is then total, and "after this document" is a filter
-//! the server answers from an index. Sort values may be `null` or absent,
-//! which MongoDB orders before every other value; the filters follow that
-//! order (a plain `$gt`/`$lt` would skip them).
+//! (the read stops sooner at a prefix of the sort that a declared unique
+//! index makes unique, once that index is known to exist): the order is
+//! then total, and "after this document" is a filter the server answers
+//! from an index. The filters follow MongoDB's sort order across types
+//! (see `past`): `null` and absent values first, NaN before the other
+//! numbers, values of several types in a field each in their type's place.
+//! Cursors are text from outside: see `cursor` for how they are read.
 
 use std::future::IntoFuture;
 use std::marker::PhantomData;
@@ -354,6 +356,19 @@ where
     /// and `.size`, and continue `.at` a cursor of the page before. The
     /// key must be ordered (a `#[derive(CompositeKey)]` key derives
     /// `Ordered` for this).
+    ///
+    /// Every document is paged once, whatever its sort values: `null` or
+    /// absent (first ascending), NaN (first among numbers), or values of
+    /// different BSON types in one field (in MongoDB's order of types). A
+    /// field holding an array cannot be a sort key: the page whose
+    /// boundary document holds one fails with [`Error::InvalidArgument`].
+    ///
+    /// A cursor is checked before it is used: it must be one made for
+    /// this collection and this exact sort (same keys, same directions,
+    /// same order), and its values must be of types their fields hold.
+    /// Without a key it reveals the sort values of its boundary document;
+    /// see [`PageCursor`] and
+    /// [`Connection::with_cursor_key`](crate::Connection::with_cursor_key).
     pub fn scroll(&self, query: Query<M>) -> Scroll<'_, M> {
         Scroll {
             repo: self,

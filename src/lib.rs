@@ -192,7 +192,10 @@
 //!
 //! [`Repo::scroll`] returns a [`KeysetPage`]: the documents and the
 //! [`PageCursor`]s of the pages after and before, so each page continues
-//! where the last one ended (the key breaks ties, `null` sorts first).
+//! where the last one ended (the key breaks ties, `null` sorts first). A
+//! cursor shows the sort values it continues from to whoever holds it,
+//! unless the connection seals cursors with a key
+//! ([`Connection::with_cursor_key`]).
 //! [`Repo::paginate`] returns a [`Page`] (sort, offset, limit, total count)
 //! with the documents; the limit defaults to, and is capped at, 1000.
 //! [`Repo::iterate`] returns a `Stream` that reads in batches of

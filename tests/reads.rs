@@ -334,6 +334,274 @@ async fn composite_keys_page_in_key_order_and_projections_page_too() {
     assert_eq!(by_key.len(), 6);
 }
 
+/// Every page forward from the start, then every page back from the end,
+/// as the keys of their documents (the backward ones in forward order).
+async fn page_keys<M>(repo: &Repo<M>, sort: Sort<M>, size: u64) -> (Vec<M::Key>, Vec<M::Key>)
+where
+    M: Model,
+    M::Key: model::Ordered,
+{
+    let mut forward = Vec::new();
+    let mut at: Option<PageCursor> = None;
+    let mut last: KeysetPage<M>;
+    loop {
+        last = repo.scroll(Query::all()).sort(sort.clone()).size(size).at(at).await.unwrap();
+        forward.extend(last.items.iter().map(|m| m.key().clone()));
+        match last.next.clone() {
+            Some(next) => at = Some(next),
+            None => break,
+        }
+    }
+    let mut backward: Vec<M::Key> = last.items.iter().rev().map(|m| m.key().clone()).collect();
+    let mut at = last.previous.clone();
+    while let Some(cursor) = at {
+        let page = repo.scroll(Query::all()).sort(sort.clone()).size(size).at(cursor).await;
+        let page = page.unwrap();
+        backward.extend(page.items.iter().rev().map(|m| m.key().clone()));
+        at = page.previous;
+    }
+    backward.reverse();
+    (forward, backward)
+}
+
+/// The keys in the order the server sorts them by `sort`, then the key.
+async fn sorted_keys<M: Model>(repo: &Repo<M>, sort: Sort<M>) -> Vec<M::Key> {
+    let all = repo.find_many(Query::all()).sort(sort).await.unwrap();
+    all.iter().map(|m| m.key().clone()).collect()
+}
+
+/// A measurement that may be NaN.
+#[derive(Debug, Clone, PartialEq, Model, Serialize, Deserialize)]
+#[model(collection = "readings", key = id, timestamps = false)]
+struct Reading {
+    #[serde(rename = "_id")]
+    id: i64,
+    value: f64,
+}
+
+#[tokio::test]
+async fn nan_sort_values_page_every_document_both_ways() {
+    let conn = common::connection().await;
+    let readings = conn.repo::<Reading>();
+    let values = [3.0, f64::NAN, -1.0, f64::NAN, 10.0, f64::NEG_INFINITY];
+    for (id, value) in (1..).zip(values) {
+        readings.insert_one(ReadingInsert { id, value }).await.unwrap();
+    }
+    // MongoDB sorts NaN before every other number.
+    let ascending = sorted_keys(&readings, Reading::VALUE.asc().then(Reading::ID.asc())).await;
+    assert_eq!(ascending, [2, 4, 6, 3, 1, 5]);
+    for size in [1, 2, 4] {
+        for sort in [Reading::VALUE.asc(), Reading::VALUE.desc()] {
+            let expected = sorted_keys(&readings, sort.clone().then(Reading::ID.asc())).await;
+            let (forward, backward) = page_keys(&readings, sort, size).await;
+            assert_eq!(forward, expected, "size {size}");
+            assert_eq!(backward, expected, "back, size {size}");
+        }
+    }
+}
+
+/// A field other programs write values of any type into.
+#[derive(Debug, Clone, PartialEq, Model, Serialize, Deserialize)]
+#[model(collection = "loose", key = id, timestamps = false)]
+struct Loose {
+    #[serde(rename = "_id")]
+    id: i64,
+    value: Option<Bson>,
+}
+
+#[tokio::test]
+async fn sort_values_of_mixed_types_page_every_document_both_ways() {
+    let conn = common::connection().await;
+    let values = [
+        Bson::Int32(5),
+        Bson::String("b".into()),
+        Bson::Document(doc! { "a": 1 }),
+        Bson::Boolean(true),
+        Bson::DateTime(DateTime::from_millis(1_600_000_000_000)),
+        Bson::ObjectId(model::ObjectId::new()),
+        Bson::Double(2.5),
+        Bson::String("a".into()),
+        Bson::Null,
+        Bson::Int64(-7),
+    ];
+    let mut docs: Vec<Document> =
+        (1_i64..).zip(values).map(|(id, value)| doc! { "_id": id, "value": value }).collect();
+    docs.push(doc! { "_id": 11_i64 }); // no value at all
+    raw(&conn, "loose").await.insert_many(docs).await.unwrap();
+    let loose = conn.repo::<Loose>();
+    for size in [1, 3, 20] {
+        for sort in [Loose::VALUE.asc(), Loose::VALUE.desc()] {
+            let expected = sorted_keys(&loose, sort.clone().then(Loose::ID.asc())).await;
+            assert_eq!(expected.len(), 11);
+            let (forward, backward) = page_keys(&loose, sort, size).await;
+            assert_eq!(forward, expected, "size {size}");
+            assert_eq!(backward, expected, "back, size {size}");
+        }
+    }
+}
+
+/// A model whose `code` is declared unique.
+#[derive(Debug, Clone, PartialEq, Model, Serialize, Deserialize)]
+#[model(collection = "badges", key = id, timestamps = false)]
+struct Badge {
+    #[serde(rename = "_id")]
+    id: i64,
+    #[model(unique)]
+    code: i32,
+}
+
+#[tokio::test]
+async fn a_unique_field_whose_index_was_never_created_still_has_its_ties_paged() {
+    // No `migrate`: nothing stops two badges sharing a code, and the sort
+    // needs the key to order them.
+    let db = testkit::database().await;
+    let client = testkit::ClientBuilder::new(&db.uri).log_commands_to(&db.name).build().await;
+    let client = client.unwrap();
+    let (conn, log) = (Connection::from_client(client.client, db.name), client.commands);
+    let badges = conn.repo::<Badge>();
+    for (id, code) in [(1, 7), (2, 7), (3, 7), (4, 3), (5, 7)] {
+        badges.insert_one(BadgeInsert { id, code }).await.unwrap();
+    }
+    for size in [1, 2, 3] {
+        let (forward, backward) = page_keys(&badges, Badge::CODE.asc(), size).await;
+        assert_eq!(forward, [4, 1, 2, 3, 5], "size {size}");
+        assert_eq!(backward, forward, "back, size {size}");
+    }
+    // Once the index exists (created through this connection, which then
+    // lists the indexes again), the sort stops at it, and pages still
+    // hold every badge.
+    badges.delete_many(Badge::ID.one_of([2, 3, 5])).await.unwrap();
+    conn.migrate::<Badge>().await.unwrap();
+    badges.insert_one(BadgeInsert { id: 6, code: 1 }).await.unwrap();
+    log.clear();
+    let (forward, backward) = page_keys(&badges, Badge::CODE.desc(), 1).await;
+    assert_eq!(forward, [1, 4, 6]);
+    assert_eq!(backward, forward);
+    // The indexes were listed once for all those pages.
+    assert_eq!(log.count("listIndexes"), 1, "{:?}", log.all());
+}
+
+/// Rows of another collection with the fields of `Entry`.
+#[derive(Debug, Clone, PartialEq, Model, Serialize, Deserialize)]
+#[model(collection = "rivals", key = id)]
+struct Rival {
+    #[serde(rename = "_id")]
+    id: i64,
+    score: Option<i32>,
+    created_at: DateTime,
+    updated_at: Option<DateTime>,
+}
+
+#[tokio::test]
+async fn a_cursor_is_refused_for_another_order_of_its_keys_or_another_collection() {
+    let conn = common::connection().await;
+    let entries = conn.repo::<Entry>();
+    for id in 1..=4 {
+        entries.insert_one(EntryInsert { id, score: Some(id as i32 % 2) }).await.unwrap();
+    }
+    let by_score = Entry::SCORE.asc().then(Entry::CREATED_AT.asc());
+    let first = entries.scroll(Query::all()).sort(by_score.clone()).size(2).await.unwrap();
+    let next = first.next.clone();
+    assert!(entries.scroll(Query::all()).sort(by_score).at(next.clone()).await.is_ok());
+    // The same keys in another order: equal as documents, not as sorts.
+    let by_time = Entry::CREATED_AT.asc().then(Entry::SCORE.asc());
+    let swapped = entries.scroll(Query::all()).sort(by_time).at(next.clone()).await;
+    assert!(matches!(swapped, Err(Error::InvalidArgument { .. })), "{swapped:?}");
+    // The same fields in another collection.
+    let rivals = conn.repo::<Rival>();
+    let by_score = Rival::SCORE.asc().then(Rival::CREATED_AT.asc());
+    let foreign = rivals.scroll(Query::all()).sort(by_score).at(next).await;
+    assert!(matches!(foreign, Err(Error::InvalidArgument { .. })), "{foreign:?}");
+}
+
+/// Staff, whose salaries only the service may see.
+#[derive(Debug, Clone, PartialEq, Model, Serialize, Deserialize)]
+#[model(collection = "staff", key = id, timestamps = false)]
+struct Staff {
+    #[serde(rename = "_id")]
+    id: i64,
+    name: String,
+    salary: i64,
+}
+
+/// What a client is shown of staff: the name alone, nothing more.
+#[derive(Debug, Clone, PartialEq, model::Projection, Deserialize)]
+#[projection(model = Staff)]
+#[serde(deny_unknown_fields)]
+struct StaffName {
+    name: String,
+}
+
+/// Whether the bytes of `cursor` (base64url) hold `salary` as BSON does.
+fn shows_salary(cursor: &PageCursor, salary: i64) -> bool {
+    use base64::Engine as _;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(cursor.as_str()).unwrap();
+    bytes.windows(8).any(|w| w == salary.to_le_bytes())
+}
+
+#[tokio::test]
+async fn projections_that_deny_unknown_fields_scroll_and_sealed_cursors_hide_hidden_fields() {
+    let conn = common::connection().await;
+    let staff = conn.repo::<Staff>();
+    let salaries = [(1, "ann", 987_654_321_i64), (2, "bob", 123_456_789), (3, "cat", 555_555_555)];
+    for (id, name, salary) in salaries {
+        staff.insert_one(StaffInsert { id, name: name.into(), salary }).await.unwrap();
+    }
+    let names = |page: &KeysetPage<StaffName>| -> Vec<String> {
+        page.items.iter().map(|s| s.name.clone()).collect()
+    };
+    // The sort field and the key are read for the cursor, and left out of
+    // what the projection decodes.
+    let by_pay = Staff::SALARY.desc();
+    let page = staff.scroll(Query::all()).sort(by_pay.clone()).size(1).project::<StaffName>();
+    let page = page.await.unwrap();
+    assert_eq!(names(&page), ["ann"]);
+    // Without a key, a cursor shows the sort values to whoever holds it,
+    // as documented.
+    assert!(shows_salary(page.next.as_ref().unwrap(), 987_654_321));
+
+    let sealed = conn.with_cursor_key(model::CursorKey::new([7; 32]));
+    let staff = sealed.repo::<Staff>();
+    let mut seen = Vec::new();
+    let mut at = None;
+    loop {
+        let page = staff.scroll(Query::all()).sort(by_pay.clone()).size(1).at(at);
+        let page = page.project::<StaffName>().await.unwrap();
+        seen.extend(names(&page));
+        if let Some(next) = &page.next {
+            assert!(salaries.iter().all(|(_, _, salary)| !shows_salary(next, *salary)));
+        }
+        at = page.next;
+        if at.is_none() {
+            break;
+        }
+    }
+    assert_eq!(seen, ["ann", "cat", "bob"]);
+
+    let first = staff.scroll(Query::all()).sort(by_pay.clone()).size(1).await.unwrap();
+    let next = first.next.unwrap();
+    let refused = |result: model::Result<KeysetPage<Staff>>| {
+        assert!(matches!(result, Err(Error::InvalidArgument { .. })), "{result:?}");
+    };
+    // Altered: one character changed.
+    let mut text = next.as_str().to_string();
+    let last = if text.ends_with('A') { "B" } else { "A" };
+    text.replace_range(text.len() - 1.., last);
+    match text.parse::<PageCursor>() {
+        Ok(altered) => refused(staff.scroll(Query::all()).sort(by_pay.clone()).at(altered).await),
+        Err(error) => assert!(matches!(error, Error::InvalidArgument { .. })),
+    }
+    // Another sort, another key, no key.
+    refused(staff.scroll(Query::all()).sort(Staff::SALARY.asc()).at(next.clone()).await);
+    let other = conn.with_cursor_key(model::CursorKey::new([8; 32])).repo::<Staff>();
+    refused(other.scroll(Query::all()).sort(by_pay.clone()).at(next.clone()).await);
+    let plain = conn.repo::<Staff>();
+    refused(plain.scroll(Query::all()).sort(by_pay.clone()).at(next).await);
+    // A plain cursor where a key is set.
+    let unsealed = plain.scroll(Query::all()).sort(by_pay.clone()).size(1).await.unwrap().next;
+    refused(staff.scroll(Query::all()).sort(by_pay).at(unsealed).await);
+}
+
 // ---------------------------------------------------------------- change streams
 
 /// The next event, or a failure after 10 s.
@@ -530,8 +798,10 @@ async fn a_sort_on_a_unique_index_pages_without_the_key_as_tie_breaker() {
     for name in ["d", "b", "e", "a", "c"] {
         customers.insert_one(customer(&format!("{name}@x.org"), "Lyon", &[])).await.unwrap();
     }
-    // `email` has a unique index: the sort on it is total by itself, so
-    // the cursor holds the email alone and an index on it serves the sort.
+    // `email` has a unique index (`service` created it): the sort on it is
+    // total by itself, so the read sorts and filters on the email alone
+    // and an index on it serves the sort. (The cursor holds the key too,
+    // so that it stays valid if the index goes.)
     let mut seen = Vec::new();
     let mut at = None;
     loop {

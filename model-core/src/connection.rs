@@ -1,15 +1,18 @@
 //! The connection: a lazily created driver client, a database, transactions.
 
-use std::sync::Arc;
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
+use bson::Document;
+use futures::TryStreamExt;
 use mongodb::error::{TRANSIENT_TRANSACTION_ERROR, UNKNOWN_TRANSACTION_COMMIT_RESULT};
 use mongodb::options::TransactionOptions;
 use mongodb::{Client, ClientSession, Database};
 use tokio::sync::OnceCell;
 
-use crate::{Error, Model, Repo, Result};
+use crate::{CursorKey, Error, Model, Repo, Result};
 
 /// How long [`Connection::transaction`] keeps retrying transient failures,
 /// as the driver's own `with_transaction` does.
@@ -32,6 +35,7 @@ const TRANSACTION_RETRY_LIMIT: Duration = Duration::from_secs(120);
 pub struct Connection {
     inner: Arc<Inner>,
     timeout: Option<Duration>,
+    cursor_key: Option<CursorKey>,
 }
 
 struct Inner {
@@ -39,7 +43,14 @@ struct Inner {
     database: String,
     client: OnceCell<Client>,
     closed: AtomicBool,
+    /// Per collection, the key sets of its unique indexes, listed once.
+    unique_indexes: Mutex<HashMap<String, Arc<OnceCell<UniqueIndexes>>>>,
 }
+
+/// The key sets (field names, sorted) of a collection's unique indexes
+/// that hold at most one document per value, `null` included: neither
+/// sparse, partial nor collated.
+pub(crate) type UniqueIndexes = Arc<Vec<Vec<String>>>;
 
 impl std::fmt::Debug for Connection {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -49,6 +60,7 @@ impl std::fmt::Debug for Connection {
             .field("connected", &self.inner.client.initialized())
             .field("closed", &self.inner.closed.load(Ordering::Relaxed))
             .field("timeout", &self.timeout)
+            .field("cursor_key", &self.cursor_key)
             .finish()
     }
 }
@@ -127,8 +139,15 @@ impl Connection {
 
     fn build(uri: Option<String>, database: String, client: OnceCell<Client>) -> Self {
         Connection {
-            inner: Arc::new(Inner { uri, database, client, closed: AtomicBool::new(false) }),
+            inner: Arc::new(Inner {
+                uri,
+                database,
+                client,
+                closed: AtomicBool::new(false),
+                unique_indexes: Mutex::new(HashMap::new()),
+            }),
             timeout: None,
+            cursor_key: None,
         }
     }
 
@@ -156,7 +175,92 @@ impl Connection {
     /// # }
     /// ```
     pub fn with_timeout(&self, timeout: Duration) -> Connection {
-        Connection { inner: self.inner.clone(), timeout: Some(timeout) }
+        Connection { timeout: Some(timeout), ..self.clone() }
+    }
+
+    /// The same connection, sharing its client, with page cursors sealed
+    /// by `key`: every [`PageCursor`](crate::PageCursor) a
+    /// [`scroll`](crate::Repo::scroll) makes is encrypted and
+    /// authenticated (XChaCha20-Poly1305, a random nonce per cursor) and
+    /// bound to its collection and sort, and only such cursors are
+    /// accepted. Without a key a cursor is readable by anyone (base64url
+    /// of the boundary document's sort values) and can be written by hand.
+    ///
+    /// Give every instance of a service the same key, from its secret
+    /// store; a new key refuses the cursors of the old one.
+    ///
+    /// ```no_run
+    /// # fn demo(secret: [u8; 32]) {
+    /// use model_core::{Connection, CursorKey};
+    /// let conn = Connection::new("mongodb://localhost:27017", "app")
+    ///     .with_cursor_key(CursorKey::new(secret));
+    /// assert!(conn.cursor_key().is_some());
+    /// # }
+    /// ```
+    pub fn with_cursor_key(&self, key: CursorKey) -> Connection {
+        Connection { cursor_key: Some(key), ..self.clone() }
+    }
+
+    /// The unique indexes `collection` has, listed on the first call and
+    /// remembered (until [`forget_indexes`](Self::forget_indexes)): a
+    /// keyset page stops its sort at a unique index only once it knows the
+    /// index exists. A collection that does not exist has none; a server
+    /// that refuses to list them (a user without the privilege) is taken
+    /// to have none, which only costs the key as a tie-breaker.
+    pub(crate) async fn unique_indexes(&self, collection: &str) -> Result<UniqueIndexes> {
+        let cell = {
+            let mut cache =
+                self.inner.unique_indexes.lock().unwrap_or_else(PoisonError::into_inner);
+            cache.entry(collection.to_string()).or_default().clone()
+        };
+        let found = cell
+            .get_or_try_init(|| async {
+                let coll = self.database().await?.collection::<Document>(collection);
+                let list = async move {
+                    match coll.list_indexes().await {
+                        Ok(cursor) => cursor.try_collect::<Vec<_>>().await,
+                        // The server answered: no such collection, or not allowed.
+                        Err(error)
+                            if matches!(*error.kind, mongodb::error::ErrorKind::Command(_)) =>
+                        {
+                            Ok(Vec::new())
+                        }
+                        Err(error) => Err(error),
+                    }
+                };
+                let indexes = self.bounded(collection, list).await?;
+                let unique = indexes
+                    .into_iter()
+                    .filter(|index| {
+                        index.options.as_ref().is_some_and(|o| {
+                            o.unique == Some(true)
+                                && o.sparse != Some(true)
+                                && o.partial_filter_expression.is_none()
+                                && o.collation.is_none()
+                        })
+                    })
+                    .map(|index| {
+                        let mut fields: Vec<String> = index.keys.keys().cloned().collect();
+                        fields.sort();
+                        fields
+                    })
+                    .collect();
+                Ok::<_, Error>(Arc::new(unique))
+            })
+            .await?;
+        Ok(found.clone())
+    }
+
+    /// Forgets what [`unique_indexes`](Self::unique_indexes) listed for
+    /// `collection`, after this connection changed its indexes.
+    pub(crate) fn forget_indexes(&self, collection: &str) {
+        self.inner.unique_indexes.lock().unwrap_or_else(PoisonError::into_inner).remove(collection);
+    }
+
+    /// The key page cursors are sealed with, set with
+    /// [`with_cursor_key`](Self::with_cursor_key), if any.
+    pub fn cursor_key(&self) -> Option<&CursorKey> {
+        self.cursor_key.as_ref()
     }
 
     /// Runs `call`, a driver call on this connection's client, as a

@@ -4,19 +4,17 @@
 //! between pages never make one skip or repeat.
 //!
 //! The sort is the typed one, with the key added as the final tie-breaker
-//! (unless a prefix of the sort is already unique: a declared unique
-//! index): the order is then total, and "after this document" is a filter
-//! the server answers from an index. Sort values may be `null` or absent,
-//! which MongoDB orders before every other value; the filters follow that
-//! order (a plain `$gt`/`$lt` would skip them).
+//! (the read stops sooner at a prefix of the sort that a declared unique
+//! index makes unique, once that index is known to exist): the order is
+//! then total, and "after this document" is a filter the server answers
+//! from an index. The filters follow MongoDB's sort order across types
+//! (see `past`): `null` and absent values first, NaN before the other
+//! numbers, values of several types in a field each in their type's place.
+//! Cursors are text from outside: see `cursor` for how they are read.
 
-use std::fmt;
 use std::future::IntoFuture;
 use std::marker::PhantomData;
-use std::str::FromStr;
 
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use bson::{Bson, Document, RawDocumentBuf, doc};
 use futures::TryStreamExt;
 use futures::future::BoxFuture;
@@ -24,59 +22,15 @@ use mongodb::ClientSession;
 use mongodb::options::FindOptions;
 
 use crate::actions::{MAX_PAGE_LIMIT, detached, spanned};
-use crate::schema::Ordered;
+use crate::schema::{FieldDecl, Ordered};
 use crate::{Error, Model, Options, Projection, Query, Repo, Result, Sort};
 
-/// Where a keyset page starts: an opaque, URL-safe string (base64url of
-/// the sort values it continues from), made by [`KeysetPage`] and given
-/// back to [`Scroll::at`]. It is only valid with the sort it was made for.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct PageCursor(String);
+mod cursor;
+mod past;
 
-impl PageCursor {
-    /// The cursor as text, for a URL or a response body.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-
-    fn encode(forward: bool, sort: &Document, values: Vec<Bson>) -> Result<Self> {
-        let payload = doc! { "d": if forward { 1 } else { -1 }, "s": sort, "v": values };
-        let bytes = bson::to_vec(&payload)?;
-        Ok(PageCursor(URL_SAFE_NO_PAD.encode(bytes)))
-    }
-
-    /// The direction, sort document and values the cursor holds.
-    fn decode(&self) -> Result<(bool, Document, Vec<Bson>)> {
-        let bad = |why: &str| Error::invalid(format!("not a page cursor: {why}"));
-        let bytes = URL_SAFE_NO_PAD.decode(&self.0).map_err(|_| bad("not base64url"))?;
-        let payload: Document = bson::from_slice(&bytes).map_err(|_| bad("not a document"))?;
-        let forward = match payload.get("d") {
-            Some(Bson::Int32(1)) => true,
-            Some(Bson::Int32(-1)) => false,
-            _ => return Err(bad("no direction")),
-        };
-        let sort = payload.get_document("s").map_err(|_| bad("no sort"))?.clone();
-        let values = payload.get_array("v").map_err(|_| bad("no values"))?.clone();
-        Ok((forward, sort, values))
-    }
-}
-
-impl fmt::Display for PageCursor {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl FromStr for PageCursor {
-    type Err = Error;
-
-    /// Reads a cursor back from its text, checking it is one.
-    fn from_str(text: &str) -> Result<Self> {
-        let cursor = PageCursor(text.to_string());
-        cursor.decode()?;
-        Ok(cursor)
-    }
-}
+use cursor::Binding;
+pub use cursor::{CursorKey, MAX_CURSOR_LEN, PageCursor};
+use past::{Class, past};
 
 /// One keyset page: the documents, and the cursors of the pages after and
 /// before it (`None` where the read found no more).
@@ -153,42 +107,42 @@ impl<'a, M: Model, P: Projection<M>> Scroll<'a, M, P> {
                 self.size
             )));
         }
-        let keys = sort_keys::<M>(self.sort.as_ref());
-        let sort = sort_document(&keys);
+        let conn = self.repo.connection();
+        let options = self.repo.options_with(self.options, self.session.is_some());
+        // A cursor holds the values of the whole order, the key included,
+        // even where a unique index lets the read stop sooner: it stays
+        // valid when that index comes or goes.
+        let keys = cursor_keys::<M>(self.sort.as_ref());
+        let key = conn.cursor_key();
+        let binding = Binding { collection: M::COLLECTION, keys: &keys };
         let (forward, after) = match &self.at {
             None => (true, None),
             Some(cursor) => {
-                let (forward, made_for, values) = cursor.decode()?;
-                if made_for != sort {
-                    return Err(Error::invalid(format!(
-                        "the page cursor was made for the sort {made_for}, not {sort}"
-                    )));
-                }
-                if values.len() != keys.len() {
-                    return Err(Error::invalid("the page cursor does not fit its sort"));
-                }
+                let (forward, values) = resume(cursor, key, binding, M::FIELDS)?;
                 (forward, Some(values))
             }
         };
+        let used = unique_prefix::<M>(conn, &keys, options.collation.is_some()).await?;
         // Backward reads run the sort reversed from the cursor, then
         // restore the order.
         let read_keys: Vec<(&str, i32)> =
-            keys.iter().map(|&(f, d)| (f, if forward { d } else { -d })).collect();
+            keys[..used].iter().map(|&(f, d)| (f, if forward { d } else { -d })).collect();
         let mut filter = self.query.into_document()?;
         if let Some(values) = &after {
-            let past = past(&read_keys, values);
+            let past = past(&read_keys, &values[..used]);
             filter = if filter.is_empty() {
                 past
             } else {
                 doc! { "$and": [filter, past] }
             };
         }
-        let mut options = FindOptions::default();
-        options.sort = Some(sort_document(&read_keys));
-        options.limit = Some(self.size as i64 + 1);
+        let mut find = FindOptions::default();
+        find.sort = Some(sort_document(&read_keys));
+        find.limit = Some(self.size as i64 + 1);
         let paths: Vec<&str> = keys.iter().map(|(f, _)| *f).collect();
-        options.projection = crate::project::with_paths(P::projection(), &paths);
-        let options = self.repo.options_with(self.options, self.session.is_some()).find(options);
+        let (projection, added) = crate::project::with_paths(P::projection(), &paths);
+        find.projection = projection;
+        let options = options.find(find);
 
         let coll = self.repo.collection().await?.clone_with_type::<RawDocumentBuf>();
         let mut raw: Vec<RawDocumentBuf> = match self.session {
@@ -211,7 +165,7 @@ impl<'a, M: Model, P: Projection<M>> Scroll<'a, M, P> {
         }
         let cursor_at = |doc: &RawDocumentBuf, forward: bool| {
             let values = paths.iter().map(|path| value_at(doc, path)).collect::<Result<_>>()?;
-            PageCursor::encode(forward, &sort, values)
+            PageCursor::make(key, binding, forward, values)
         };
         let (first, last) = (raw.first(), raw.last());
         let (has_next, has_previous) =
@@ -226,7 +180,14 @@ impl<'a, M: Model, P: Projection<M>> Scroll<'a, M, P> {
         };
         let items = raw
             .iter()
-            .map(|doc| bson::from_slice::<P>(doc.as_bytes()).map_err(Error::from))
+            .map(|doc| {
+                if added.is_empty() {
+                    return bson::from_slice::<P>(doc.as_bytes()).map_err(Error::from);
+                }
+                let doc = crate::project::without_paths(doc, &added)
+                    .map_err(|e| Error::invalid(e.to_string()))?;
+                bson::from_slice::<P>(doc.as_bytes()).map_err(Error::from)
+            })
             .collect::<Result<_>>()?;
         Ok(KeysetPage { items, next, previous })
     }
@@ -241,14 +202,33 @@ impl<'a, M: Model, P: Projection<M>> IntoFuture for Scroll<'a, M, P> {
     }
 }
 
-/// The sort's keys up to the first prefix that is unique (`_id`, or the
-/// keys of a declared unique index, neither sparse, partial nor collated,
-/// which holds at most one document per value, `null` included), with
-/// `_id` (ascending) added when no prefix is: the order is then total.
-/// Stopping at a unique index keeps the sort one that index serves.
-fn sort_keys<M: Model>(sort: Option<&Sort<M>>) -> Vec<(&'static str, i32)> {
+/// The sort's keys up to the key (`_id`), which ends every order: the
+/// key is added (ascending) when the sort does not name it, so the order
+/// is total.
+fn cursor_keys<M: Model>(sort: Option<&Sort<M>>) -> Vec<(&'static str, i32)> {
     let mut keys: Vec<(&'static str, i32)> = sort.map(|s| s.keys().collect()).unwrap_or_default();
-    let unique: Vec<Vec<String>> = M::indexes()
+    match keys.iter().position(|(field, _)| *field == "_id") {
+        Some(at) => keys.truncate(at + 1),
+        None => keys.push(("_id", 1)),
+    }
+    keys
+}
+
+/// How many of `keys` the read sorts and filters on: up to the first
+/// prefix that a declared unique index makes unique (neither sparse,
+/// partial nor collated, so it holds at most one document per value,
+/// `null` included), when that index exists in the collection (listed
+/// once per connection: an index declared but never created would leave
+/// ties unordered, and pages would skip them); all of them otherwise.
+/// Stopping at a unique index keeps the sort one that index serves. A
+/// read with a collation compares by it, which a unique index does not
+/// order: it keeps every key.
+async fn unique_prefix<M: Model>(
+    conn: &crate::Connection,
+    keys: &[(&str, i32)],
+    collated: bool,
+) -> Result<usize> {
+    let declared: Vec<Vec<String>> = M::indexes()
         .into_iter()
         .filter(|i| i.unique && !i.sparse && i.partial_filter.is_none() && i.collation.is_none())
         .map(|i| {
@@ -257,16 +237,23 @@ fn sort_keys<M: Model>(sort: Option<&Sort<M>>) -> Vec<(&'static str, i32)> {
             fields
         })
         .collect();
-    for at in 0..keys.len() {
-        let mut prefix: Vec<String> = keys[..=at].iter().map(|(f, _)| f.to_string()).collect();
-        prefix.sort();
-        if keys[at].0 == "_id" || unique.contains(&prefix) {
-            keys.truncate(at + 1);
-            return keys;
-        }
+    let prefix = |at: usize| {
+        let mut fields: Vec<String> = keys[..=at].iter().map(|(f, _)| f.to_string()).collect();
+        fields.sort();
+        fields
+    };
+    // The last key is `_id`: a shorter prefix is worth a look only when
+    // one is declared unique.
+    let candidates: Vec<usize> =
+        (0..keys.len() - 1).filter(|&at| declared.contains(&prefix(at))).collect();
+    if candidates.is_empty() || collated {
+        return Ok(keys.len());
     }
-    keys.push(("_id", 1));
-    keys
+    let existing = conn.unique_indexes(M::COLLECTION).await?;
+    Ok(candidates
+        .into_iter()
+        .find(|&at| existing.contains(&prefix(at)))
+        .map_or(keys.len(), |at| at + 1))
 }
 
 fn sort_document(keys: &[(&str, i32)]) -> Document {
@@ -277,61 +264,58 @@ fn sort_document(keys: &[(&str, i32)]) -> Document {
     sort
 }
 
-/// The filter for "after `values` in the order `keys`": for each key,
-/// the documents equal on the keys before it and past it on this one.
+/// The direction and values of `cursor`, opened for `binding` (with
+/// `key`, when the connection has one), each value of a type its field
+/// can hold.
 ///
-/// `null` (or absent) sorts before every value, so ascending past `null`
-/// is "not null", descending past a value includes `null`, and nothing is
-/// descending past `null`.
-fn past(keys: &[(&str, i32)], values: &[Bson]) -> Document {
-    let mut branches = Vec::with_capacity(keys.len());
-    for (i, ((field, direction), value)) in keys.iter().zip(values).enumerate() {
-        let mut branch = Document::new();
-        for ((before, _), equal) in keys[..i].iter().zip(values) {
-            branch.insert(*before, doc! { "$eq": equal.clone() });
+/// A `null` fits every field (a document may lack any field). Where the
+/// model's schema (`fields`, its [`FIELDS`](Model::FIELDS)) gives the
+/// field's `bsonType`, a value of another type class is refused (an `i64`
+/// field takes any number, a `String` field a string); a field of no
+/// known type (`bson::Bson`, a map) takes any type a cursor may hold.
+fn resume(
+    cursor: &PageCursor,
+    key: Option<&CursorKey>,
+    binding: Binding<'_>,
+    fields: &[FieldDecl],
+) -> Result<(bool, Vec<Bson>)> {
+    let (forward, values) = cursor.open(key, binding)?;
+    for ((path, _), value) in binding.keys.iter().zip(&values) {
+        let class = Class::of(value);
+        if class == Class::Null {
+            continue;
         }
-        let is_null = matches!(value, Bson::Null);
-        match (*direction > 0, is_null) {
-            (true, true) => {
-                branch.insert(*field, doc! { "$ne": Bson::Null });
-            }
-            (true, false) => {
-                branch.insert(*field, doc! { "$gt": value.clone() });
-            }
-            (false, true) => continue,
-            (false, false) => {
-                branch.insert(
-                    "$or",
-                    vec![
-                        Bson::Document(doc! { *field: { "$lt": value.clone() } }),
-                        Bson::Document(doc! { *field: { "$eq": Bson::Null } }),
-                    ],
-                );
-            }
+        let fits = match classes_of(fields, path) {
+            _ if class == Class::Array => false,
+            Some(classes) => classes.contains(&class),
+            None => true,
+        };
+        if !fits {
+            return Err(Error::invalid(format!(
+                "the page cursor holds a value of type {} for `{path}`, which cannot hold one",
+                class.name()
+            )));
         }
-        branches.push(Bson::Document(branch));
     }
-    if branches.is_empty() {
-        // Nothing is past: descending from `null` on every key.
-        return doc! { "_id": { "$in": [] } };
+    Ok((forward, values))
+}
+
+/// The type classes the schema in `fields` gives the dotted `path`;
+/// `None` where it gives none (or one this does not know).
+fn classes_of(fields: &[FieldDecl], path: &str) -> Option<Vec<Class>> {
+    let mut parts = path.split('.');
+    let first = parts.next()?;
+    let mut schema = fields.iter().find(|f| f.name() == first)?.schema();
+    for part in parts {
+        schema = schema.get_document("properties").ok()?.get_document(part).ok()?.clone();
     }
-    // A bound on the first key alone, implied by the branches, so that a
-    // planner can scan an index on it from the cursor on instead of
-    // testing every document against the `$or`.
-    let bound = match (keys.first(), values.first()) {
-        (Some((field, direction)), Some(value)) if !matches!(value, Bson::Null) => {
-            if *direction > 0 {
-                Some(doc! { *field: { "$gte": value.clone() } })
-            } else {
-                // Not above the value: the lower values and `null`.
-                Some(doc! { *field: { "$not": { "$gt": value.clone() } } })
-            }
-        }
+    match schema.get("bsonType")? {
+        Bson::String(name) => Some(vec![Class::of_schema_type(name)?]),
+        Bson::Array(names) => names
+            .iter()
+            .map(|name| Class::of_schema_type(name.as_str()?))
+            .collect::<Option<Vec<_>>>(),
         _ => None,
-    };
-    match bound {
-        Some(bound) => doc! { "$and": [bound, { "$or": branches }] },
-        None => doc! { "$or": branches },
     }
 }
 
@@ -372,6 +356,19 @@ where
     /// and `.size`, and continue `.at` a cursor of the page before. The
     /// key must be ordered (a `#[derive(CompositeKey)]` key derives
     /// `Ordered` for this).
+    ///
+    /// Every document is paged once, whatever its sort values: `null` or
+    /// absent (first ascending), NaN (first among numbers), or values of
+    /// different BSON types in one field (in MongoDB's order of types). A
+    /// field holding an array cannot be a sort key: the page whose
+    /// boundary document holds one fails with [`Error::InvalidArgument`].
+    ///
+    /// A cursor is checked before it is used: it must be one made for
+    /// this collection and this exact sort (same keys, same directions,
+    /// same order), and its values must be of types their fields hold.
+    /// Without a key it reveals the sort values of its boundary document;
+    /// see [`PageCursor`] and
+    /// [`Connection::with_cursor_key`](crate::Connection::with_cursor_key).
     pub fn scroll(&self, query: Query<M>) -> Scroll<'_, M> {
         Scroll {
             repo: self,
@@ -383,55 +380,5 @@ where
             session: None,
             _read: PhantomData,
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn cursors_round_trip_and_refuse_garbage() {
-        let sort = doc! { "a": -1, "_id": 1 };
-        let cursor = PageCursor::encode(false, &sort, vec![Bson::Null, 5.into()]).unwrap();
-        assert!(
-            cursor.as_str().bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-        );
-        let (forward, made_for, values) =
-            cursor.as_str().parse::<PageCursor>().unwrap().decode().unwrap();
-        assert!(!forward);
-        assert_eq!(made_for, sort);
-        assert_eq!(values, vec![Bson::Null, Bson::Int32(5)]);
-        assert!("not a cursor!".parse::<PageCursor>().is_err());
-        assert!(URL_SAFE_NO_PAD.encode(b"xx").parse::<PageCursor>().is_err());
-    }
-
-    #[test]
-    fn past_orders_null_first() {
-        let keys = [("a", 1), ("_id", 1)];
-        assert_eq!(
-            past(&keys, &[Bson::Null, 1.into()]),
-            doc! { "$or": [ { "a": { "$ne": null } }, { "a": { "$eq": null }, "_id": { "$gt": 1 } } ] }
-        );
-        let keys = [("a", -1), ("_id", 1)];
-        assert_eq!(
-            past(&keys, &[3.into(), 1.into()]),
-            doc! { "$and": [{ "a": { "$not": { "$gt": 3 } } }, { "$or": [
-                { "$or": [ { "a": { "$lt": 3 } }, { "a": { "$eq": null } } ] },
-                { "a": { "$eq": 3 }, "_id": { "$gt": 1 } },
-            ] }] }
-        );
-        let ascending = [("a", 1), ("_id", 1)];
-        assert_eq!(
-            past(&ascending, &[3.into(), 1.into()]),
-            doc! { "$and": [{ "a": { "$gte": 3 } }, { "$or": [
-                { "a": { "$gt": 3 } },
-                { "a": { "$eq": 3 }, "_id": { "$gt": 1 } },
-            ] }] }
-        );
-        assert_eq!(
-            past(&keys, &[Bson::Null, 1.into()]),
-            doc! { "$or": [ { "a": { "$eq": null }, "_id": { "$gt": 1 } } ] }
-        );
     }
 }

@@ -46,7 +46,7 @@ pub use field::{
     WriteAccess,
 };
 pub use filtered::{FindOneAndDelete, FindOneAndReplace, FindOneAndUpdate, Upsert, WithCollection};
-pub use keyset::{KeysetPage, PageCursor, SCROLL_SIZE, Scroll};
+pub use keyset::{CursorKey, KeysetPage, MAX_CURSOR_LEN, PageCursor, SCROLL_SIZE, Scroll};
 pub use migrate::{
     DuplicateKeys, Migrate, Migration, MigrationReport, REJECTED_IDS, RejectedDocuments,
     ValidatorChange,

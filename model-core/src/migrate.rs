@@ -446,7 +446,12 @@ impl Connection {
     /// # Cancel safety
     /// As [`migrate`](Self::migrate).
     pub async fn migrate_all(&self, migrations: &[Migration]) -> Result<Vec<MigrationReport>> {
-        self.run_migrations(migrations, Mode::Apply).await
+        let reports = self.run_migrations(migrations, Mode::Apply).await;
+        // Indexes may have changed: keyset pages list them again.
+        for migration in migrations {
+            self.forget_indexes(migration.collection());
+        }
+        reports
     }
 
     /// What [`migrate_all`](Self::migrate_all) would change, changing

@@ -192,7 +192,10 @@ impl<M: Model> Repo<M> {
         let models: Vec<_> = indexes.iter().map(|i| i.to_index_model()).collect();
         let coll = self.collection().await?.clone();
         let create = async move { coll.create_indexes(models).await };
-        self.conn.bounded(M::COLLECTION, create).await?;
+        let created = self.conn.bounded(M::COLLECTION, create).await;
+        // Keyset pages list the indexes again.
+        self.conn.forget_indexes(M::COLLECTION);
+        created?;
         Ok(())
     }
 }

@@ -352,6 +352,11 @@ impl FieldDecl {
     pub const fn name(&self) -> &'static str {
         self.name
     }
+
+    /// The field's `$jsonSchema`.
+    pub(crate) fn schema(&self) -> Document {
+        (self.schema)()
+    }
 }
 
 impl ObjectSchema {

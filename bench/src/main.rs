@@ -8,6 +8,7 @@
 //! ```
 //! See `BENCHMARKS.md` at the repository root for the method and results.
 
+mod backfill;
 mod codec_report;
 mod e2e;
 mod growth;
@@ -113,7 +114,8 @@ fn usage() -> &'static str {
      model-bench --codec-report [--json]    ratios of the last `cargo bench -p model-bench --features criterion --bench codec`\n       \
      model-bench --codec-loop GROUP/SIDE N   run one codec case N times (for callgrind)\n       \
      model-bench --lock-loop odm|raw N URI   N lock cycles on one side (for callgrind)\n       \
-     model-bench --op-loop OP odm|raw N URI  N end-to-end ops on one side (for callgrind)"
+     model-bench --op-loop OP odm|raw N URI  N end-to-end ops on one side (for callgrind)\n       \
+     model-bench --backfill N [--rounds R]  a migration's backfill of N documents beside the raw driver"
 }
 
 fn main() -> ExitCode {
@@ -125,6 +127,8 @@ fn main() -> ExitCode {
         Some("--lock-loop") => lock_loop::run(&args[1..]),
         Some("--op-loop") => op_loop::run(&args[1..]),
         Some(growth::CHILD) => growth::child(&args[1..]),
+        Some("--backfill") => backfill::run(&args[1..]),
+        Some(backfill::CHILD) => backfill::child(&args[1..]),
         Some("--help" | "-h") => {
             println!("{}", usage());
             Ok(())

@@ -2,6 +2,8 @@
 //! and typed backfills that report progress and resume after a crash.
 
 use std::sync::Arc;
+
+use futures::{StreamExt, TryStreamExt};
 use std::time::{Duration, Instant};
 
 use lock::Signal;
@@ -102,6 +104,9 @@ impl StepContext {
 /// Documents a backfill reads per batch unless told.
 pub const DEFAULT_BATCH: u64 = 500;
 
+/// How many of a batch's updates a backfill has in flight at once.
+const IN_FLIGHT: usize = 8;
+
 type OnProgress = Box<dyn FnMut(Progress) + Send>;
 
 /// `cx.rewrite(query)`: reads every matching document in key order,
@@ -175,12 +180,25 @@ where
                 return Err(Box::new(LeaseLost));
             }
             let page = repo.scroll(self.query.clone()).size(self.batch).at(at.clone()).await?;
+            // The batch's updates, computed in order, then sent
+            // `IN_FLIGHT` at a time: each a plain `update` by key (the
+            // document is not read back), with the repository's
+            // timestamps and version.
+            let mut updates = Vec::new();
             for document in &page.items {
                 if let Some(update) = rewrite(document) {
-                    repo.update_one(document.key(), update).await?;
-                    rewritten += 1;
+                    updates.push((M::key_filter(document.key())?, update));
                 }
             }
+            rewritten += updates.len() as u64;
+            let repo = &repo;
+            futures::stream::iter(updates)
+                .map(|(key, update)| async move {
+                    repo.update_many(Query::raw(key), update).await
+                })
+                .buffer_unordered(IN_FLIGHT)
+                .try_collect::<Vec<u64>>()
+                .await?;
             read += page.items.len() as u64;
             let now = progress(read, rewritten);
             if let Some(next) = &page.next {

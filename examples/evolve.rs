@@ -87,7 +87,10 @@ fn migrations(conn: &model::Connection) -> Migrations {
             let db = cx.connection().database().await?;
             let posts = db.collection::<model::bson::Document>("posts");
             let renamed = posts
-                .update_many(doc! { "body": { "$exists": true } }, doc! { "$rename": { "body": "text" } })
+                .update_many(
+                    doc! { "body": { "$exists": true } },
+                    doc! { "$rename": { "body": "text" } },
+                )
                 .await?;
             println!("  renamed `body` in {} posts", renamed.modified_count);
             Ok(())

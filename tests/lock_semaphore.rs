@@ -195,9 +195,18 @@ impl lock::Held for Forged {
     }
 }
 
-/// The collection the fenced writes go to, through the lock's client.
-async fn marks(env: &Env) -> mongodb::Collection<Document> {
-    env.conn.database().await.unwrap().collection("marks")
+/// Inserts a mark `by` into `marks`, fenced by `held`.
+async fn mark(env: &Env, held: &impl lock::Held, by: &str) -> lock::Result<()> {
+    let marks = env.conn.database().await.unwrap().collection::<Document>("marks");
+    let mark = doc! { "by": by };
+    env.locks
+        .fenced(held, (marks, mark), |s, (marks, mark)| {
+            Box::pin(async move {
+                let inserted = marks.insert_one(mark.clone()).session(s).await;
+                inserted.map(|_| ()).map_err(|e| model::Error::from_driver("marks", e))
+            })
+        })
+        .await
 }
 
 /// An owner is compared as data inside the permit's aggregation
@@ -210,20 +219,7 @@ async fn an_owner_that_reads_like_a_field_path_opens_no_fence() {
     let held = env.locks.try_lock_permits("pool", 2, HOLD).await.unwrap().expect("a permit");
     for owner in ["$$this.owner", "$owner", "$$ROOT", "$$this"] {
         let forged = Forged { key: "pool", owner, permits: 2 };
-        let marks = marks(&env).await;
-        let written = env
-            .locks
-            .fenced(&forged, marks, |s, marks| {
-                Box::pin(async move {
-                    marks
-                        .insert_one(doc! { "by": "forged" })
-                        .session(s)
-                        .await
-                        .map(|_| ())
-                        .map_err(|e| model::Error::from_driver("marks", e))
-                })
-            })
-            .await;
+        let written = mark(&env, &forged, "forged").await;
         assert!(
             matches!(written, Err(LockingError::Fenced { reason: Reason::Lost, .. })),
             "{owner}: {written:?}"
@@ -231,19 +227,6 @@ async fn an_owner_that_reads_like_a_field_path_opens_no_fence() {
     }
     assert_eq!(env.raw("marks").count_documents(doc! {}).await.unwrap(), 0, "nothing kept");
     // The real holder's fence still opens.
-    let marks = marks(&env).await;
-    env.locks
-        .fenced(&held, marks, |s, marks| {
-            Box::pin(async move {
-                marks
-                    .insert_one(doc! { "by": "holder" })
-                    .session(s)
-                    .await
-                    .map(|_| ())
-                    .map_err(|e| model::Error::from_driver("marks", e))
-            })
-        })
-        .await
-        .unwrap();
+    mark(&env, &held, "holder").await.unwrap();
     assert_eq!(env.raw("marks").count_documents(doc! {}).await.unwrap(), 1);
 }

@@ -178,7 +178,11 @@ async fn a_failed_step_blocks_until_resolved_and_its_backfill_resumes_where_it_s
     let (fail, seen) = (Arc::new(AtomicBool::new(true)), Arc::new(AtomicUsize::new(0)));
     let failed = slugs(&conn, &fail, &seen).run().await.unwrap_err();
     assert!(matches!(&failed, MigrationError::StepFailed { step, .. } if step == "001-slugs"));
-    assert_eq!(seen.load(Ordering::SeqCst), 15, "stopped at article 15");
+    assert_eq!(
+        seen.load(Ordering::SeqCst),
+        20,
+        "two batches read; the second's update of 15 failed"
+    );
     let record = &changelog(&conn).await[0];
     assert_eq!(record.get_str("state").unwrap(), "failed");
     assert_eq!(record.get_i64("done").unwrap(), 10, "progress after the first batch");

@@ -9,6 +9,7 @@
 //! cargo run --release -p model-bench -- --backfill 100000 [--rounds 2]
 //! ```
 
+use std::future::IntoFuture;
 use std::process::Command;
 
 use bson::{Document, doc};
@@ -72,7 +73,9 @@ pub fn run(args: &[String]) -> Result<(), BoxError> {
             results.push(line);
         }
     }
-    println!("| side | documents | wall s | docs/s | CPU s | peak RSS before (MiB) | after (MiB) | growth (MiB) |");
+    println!(
+        "| side | documents | wall s | docs/s | CPU s | peak RSS before (MiB) | after (MiB) | growth (MiB) |"
+    );
     println!("|---|--:|--:|--:|--:|--:|--:|--:|");
     for r in &results {
         let mib = |k: &str| r[k].as_f64().unwrap_or(0.0) / 1024.0;
@@ -184,7 +187,7 @@ async fn raw(db: &mongodb::Database) -> Result<(), BoxError> {
         let now = DateTime::now();
         futures::stream::iter(batch.iter().map(|post| {
             let update = doc! { "$set": { "slug": slug(&post.title), "updated_at": now } };
-            posts.update_one(doc! { "_id": post.id }, update)
+            posts.update_one(doc! { "_id": post.id }, update).into_future()
         }))
         .buffer_unordered(IN_FLIGHT)
         .try_collect::<Vec<_>>()

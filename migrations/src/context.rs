@@ -193,9 +193,7 @@ where
             rewritten += updates.len() as u64;
             let repo = &repo;
             futures::stream::iter(updates)
-                .map(|(key, update)| async move {
-                    repo.update_many(Query::raw(key), update).await
-                })
+                .map(|(key, update)| async move { repo.update_many(Query::raw(key), update).await })
                 .buffer_unordered(IN_FLIGHT)
                 .try_collect::<Vec<u64>>()
                 .await?;

@@ -149,6 +149,18 @@ pub enum Resolution {
     Retry,
 }
 
+/// What [`Migrations::resolve`] and [`Migrations::rebaseline`] do to a
+/// step's record.
+#[derive(Debug, Clone, Copy)]
+enum Amend {
+    /// A crashed step recorded applied.
+    Applied,
+    /// A crashed step marked to run again.
+    Retry,
+    /// An applied step's checksum replaced by the current one.
+    Rebaseline,
+}
+
 impl Migrations {
     /// Migrations on `conn`, with a lock of its own ([`Locks::new`]).
     pub fn new(conn: &Connection) -> Self {
@@ -347,37 +359,11 @@ impl Migrations {
     /// [`MigrationError::UnknownStep`] or
     /// [`NotCrashed`](MigrationError::NotCrashed), with nothing written.
     pub async fn resolve(&self, step: &str, how: Resolution) -> Result<()> {
-        self.validate()?;
-        let (_, found) = self.find(step)?;
-        let checksum = found.checksum();
-        self.held(|signal| async move {
-            let changelog = self.changelog_of().await?;
-            let records = changelog.read().await?;
-            match records.get(step) {
-                Some(r) if matches!(r.state, StepState::Applying | StepState::Failed) => {}
-                _ => return Err(MigrationError::NotCrashed { step: step.to_string() }),
-            }
-            let event = match how {
-                Resolution::Applied => "resolved-applied",
-                Resolution::Retry => "resolved-retry",
-            };
-            let runner = (signal.owner().to_string(), signal.token());
-            let owned = step.to_string();
-            self.fenced(&signal, step, &changelog, move |s, log| {
-                let (runner, checksum, step) = (runner.clone(), checksum.clone(), owned.clone());
-                Box::pin(async move {
-                    match how {
-                        Resolution::Applied => {
-                            log.amend(s, &step, &checksum, (&runner.0, runner.1), true).await?;
-                        }
-                        Resolution::Retry => log.retry(s, &step, (&runner.0, runner.1)).await?,
-                    }
-                    log.log(Some(s), &step, event, &checksum, (&runner.0, runner.1), None).await
-                })
-            })
-            .await
-        })
-        .await
+        let amend = match how {
+            Resolution::Applied => Amend::Applied,
+            Resolution::Retry => Amend::Retry,
+        };
+        self.amend(step, amend).await
     }
 
     /// Accepts the current definition of an applied step that was edited:
@@ -388,24 +374,51 @@ impl Migrations {
     /// [`MigrationError::UnknownStep`] or
     /// [`NotApplied`](MigrationError::NotApplied), with nothing written.
     pub async fn rebaseline(&self, step: &str) -> Result<()> {
+        self.amend(step, Amend::Rebaseline).await
+    }
+
+    /// Changes `step`'s record as `amend` says, under the run's lease, and
+    /// appends the change to the history.
+    async fn amend(&self, step: &str, amend: Amend) -> Result<()> {
         self.validate()?;
-        let (_, found) = self.find(step)?;
-        let checksum = found.checksum();
+        let checksum = self.find(step)?.1.checksum();
         self.held(|signal| async move {
             let changelog = self.changelog_of().await?;
-            let records = changelog.read().await?;
-            match records.get(step) {
-                Some(r) if r.state == StepState::Applied => {}
-                _ => return Err(MigrationError::NotApplied { step: step.to_string() }),
+            let state = changelog.read().await?.get(step).map(|r| r.state);
+            let (allowed, refused): (bool, fn(String) -> MigrationError) = match amend {
+                Amend::Rebaseline => {
+                    (state == Some(StepState::Applied), |step| MigrationError::NotApplied { step })
+                }
+                Amend::Applied | Amend::Retry => {
+                    (matches!(state, Some(StepState::Applying | StepState::Failed)), |step| {
+                        MigrationError::NotCrashed { step }
+                    })
+                }
+            };
+            if !allowed {
+                return Err(refused(step.to_string()));
             }
             let runner = (signal.owner().to_string(), signal.token());
             let owned = step.to_string();
             self.fenced(&signal, step, &changelog, move |s, log| {
                 let (runner, checksum, step) = (runner.clone(), checksum.clone(), owned.clone());
                 Box::pin(async move {
-                    log.amend(s, &step, &checksum, (&runner.0, runner.1), false).await?;
-                    log.log(Some(s), &step, "rebaselined", &checksum, (&runner.0, runner.1), None)
-                        .await
+                    let run = (runner.0.as_str(), runner.1);
+                    let event = match amend {
+                        Amend::Applied => {
+                            log.amend(s, &step, &checksum, run, true).await?;
+                            "resolved-applied"
+                        }
+                        Amend::Retry => {
+                            log.retry(s, &step, run).await?;
+                            "resolved-retry"
+                        }
+                        Amend::Rebaseline => {
+                            log.amend(s, &step, &checksum, run, false).await?;
+                            "rebaselined"
+                        }
+                    };
+                    log.log(Some(s), &step, event, &checksum, run, None).await
                 })
             })
             .await
@@ -546,7 +559,8 @@ impl Migrations {
             };
             db.run_command(bson::doc! { "collMod": name, "validationLevel": "off" }).await?;
             tracing::info!(collection = name, "validator off while the steps run");
-            relaxed.push((name.to_string(), bson::doc! { "collMod": name, "validationLevel": level }));
+            relaxed
+                .push((name.to_string(), bson::doc! { "collMod": name, "validationLevel": level }));
         }
         Ok(relaxed)
     }

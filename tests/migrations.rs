@@ -185,7 +185,9 @@ async fn a_failed_step_blocks_until_resolved_and_its_backfill_resumes_where_it_s
     );
     let record = &changelog(&conn).await[0];
     assert_eq!(record.get_str("state").unwrap(), "failed");
-    assert_eq!(record.get_i64("done").unwrap(), 10, "progress after the first batch");
+    let progress = record.get_document("progress").unwrap().get_document("0").unwrap();
+    assert_eq!(progress.get_i64("done").unwrap(), 10, "progress after the first batch");
+    assert_eq!(progress.get_i64("after").unwrap(), 10, "the last key done");
 
     // Blocked until resolved.
     fail.store(false, Ordering::SeqCst);
@@ -276,4 +278,150 @@ async fn the_plan_counts_a_backfill_and_the_schema_changes_and_writes_nothing() 
         (StepStatus::Applied, None)
     );
     assert!(after.schema[0].is_unchanged(), "{:?}", after.schema);
+}
+
+/// The changelog write that records a step applied is fenced by the run's
+/// lease: a step during which the lease moved to another owner is not
+/// recorded (it stays `applying`), and the run reports the loss.
+#[tokio::test]
+async fn a_step_whose_lease_moved_on_is_not_recorded_applied() {
+    let conn = common::connection().await;
+    let steal = step!("001-lease-stolen", |cx: StepContext| async move {
+        let db = cx.connection().database().await?;
+        let locks = db.collection::<Document>("locks");
+        locks
+            .update_one(doc! { "_id": cx.signal().key() }, doc! { "$set": { "owner": "thief" } })
+            .await?;
+        Ok(())
+    });
+    let lost = Migrations::new(&conn).step(steal).ttl(Duration::from_secs(30)).run().await;
+    assert!(
+        matches!(&lost, Err(MigrationError::LeaseLost { step }) if step == "001-lease-stolen"),
+        "{lost:?}"
+    );
+    let record = &changelog(&conn).await[0];
+    assert_eq!(record.get_str("state").unwrap(), "applying", "not recorded applied");
+    assert_eq!(history(&conn, "001-lease-stolen").await, ["started"]);
+}
+
+#[derive(Debug, Clone, PartialEq, Model, Serialize, Deserialize)]
+#[model(collection = "notes", key = id)]
+struct NoteV1 {
+    #[serde(rename = "_id")]
+    id: i64,
+    body: String,
+    created_at: DateTime,
+    updated_at: Option<DateTime>,
+}
+
+#[derive(Debug, Clone, PartialEq, Model, Serialize, Deserialize)]
+#[model(collection = "notes", key = id)]
+struct NoteV2 {
+    #[serde(rename = "_id")]
+    id: i64,
+    text: String,
+    created_at: DateTime,
+    updated_at: Option<DateTime>,
+}
+
+async fn validation_level(conn: &Connection, name: &str) -> String {
+    use futures::TryStreamExt;
+    let db = conn.database().await.unwrap();
+    let specs: Vec<_> = db
+        .list_collections()
+        .filter(doc! { "name": name })
+        .await
+        .unwrap()
+        .try_collect()
+        .await
+        .unwrap();
+    let level = specs[0].options.validation_level.clone();
+    format!("{level:?}")
+}
+
+/// A step that renames a field runs with the old validator off; the new
+/// one is synced after it. When a step fails, the validator is on again.
+#[tokio::test]
+async fn the_old_validator_is_off_while_steps_run_and_on_again_after_a_failure() {
+    let conn = common::connection().await;
+    conn.migrate::<NoteV1>().await.unwrap();
+    let notes = conn.repo::<NoteV1>();
+    notes.insert_one(NoteV1Insert { id: 1, body: "hello".into() }).await.unwrap();
+    let rename = || {
+        step!("001-rename-body", |cx: StepContext| async move {
+            let db = cx.connection().database().await?;
+            let notes = db.collection::<Document>("notes");
+            notes.update_many(doc! {}, doc! { "$rename": { "body": "text" } }).await?;
+            Ok(())
+        })
+    };
+    let failing = step!("002-fails", |_cx: StepContext| async move { Err("boom".into()) });
+    let failed = Migrations::new(&conn).step(rename()).step(failing).sync::<NoteV2>().run().await;
+    assert!(matches!(failed, Err(MigrationError::StepFailed { .. })), "{failed:?}");
+    assert_eq!(validation_level(&conn, "notes").await, "Some(Strict)", "on again");
+
+    // Without the failing step, on a database of its own: the rename runs
+    // (under the old validator, which requires `body`, it would fail), then
+    // the new validator is set.
+    let conn = common::connection().await;
+    conn.migrate::<NoteV1>().await.unwrap();
+    conn.repo::<NoteV1>().insert_one(NoteV1Insert { id: 1, body: "hello".into() }).await.unwrap();
+    let report = Migrations::new(&conn).step(rename()).sync::<NoteV2>().run().await.unwrap();
+    assert_eq!(report.applied, ["001-rename-body"]);
+    assert!(!report.schema[0].is_unchanged(), "{:?}", report.schema);
+    assert_eq!(validation_level(&conn, "notes").await, "Some(Strict)");
+    assert_eq!(conn.repo::<NoteV2>().find(&1).await.unwrap().text, "hello");
+    let old_shape =
+        conn.repo::<NoteV1>().insert_one(NoteV1Insert { id: 2, body: "x".into() }).await;
+    assert!(matches!(old_shape, Err(model::Error::Validation { .. })), "{old_shape:?}");
+}
+
+/// Two backfills in one step keep their progress apart: a rerun skips the
+/// one that finished and resumes the other where it stopped; `Restart`
+/// runs both from the start.
+#[tokio::test]
+async fn each_backfill_of_a_step_resumes_on_its_own_and_restart_starts_over() {
+    let conn = common::connection().await;
+    articles(&conn, 25).await;
+    let fail = Arc::new(AtomicBool::new(true));
+    let seen = [Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0))];
+    let migrations = || {
+        let (fail, seen) = (fail.clone(), seen.clone());
+        Migrations::new(&conn).step(step!("001-two-backfills", move |cx: StepContext| {
+            let (fail, seen) = (fail.clone(), seen.clone());
+            async move {
+                cx.rewrite(Query::<Article>::all())
+                    .batch(10)
+                    .run(|a: &Article| {
+                        seen[0].fetch_add(1, Ordering::SeqCst);
+                        Some(Article::SLUG.set(Some(format!("s{}", a.id))))
+                    })
+                    .await?;
+                cx.rewrite(Query::<Article>::all())
+                    .batch(10)
+                    .run(|a: &Article| {
+                        seen[1].fetch_add(1, Ordering::SeqCst);
+                        if fail.load(Ordering::SeqCst) && a.id == 15 {
+                            return Some(Update::raw(doc! { "$bogus": { "title": 1 } }));
+                        }
+                        Some(Article::TITLE.set(a.title.to_uppercase()))
+                    })
+                    .await?;
+                Ok(())
+            }
+        }))
+    };
+    let counts = || (seen[0].load(Ordering::SeqCst), seen[1].load(Ordering::SeqCst));
+    assert!(matches!(migrations().run().await, Err(MigrationError::StepFailed { .. })));
+    assert_eq!(counts(), (25, 20));
+    migrations().resolve("001-two-backfills", Resolution::Retry).await.unwrap();
+    assert!(matches!(migrations().run().await, Err(MigrationError::StepFailed { .. })));
+    assert_eq!(counts(), (25, 30), "the first skipped, the second resumed at article 11");
+    migrations().resolve("001-two-backfills", Resolution::Restart).await.unwrap();
+    fail.store(false, Ordering::SeqCst);
+    let report = migrations().run().await.unwrap();
+    assert_eq!(report.applied, ["001-two-backfills"]);
+    assert_eq!(counts(), (50, 55), "both from the start");
+    let repo = conn.repo::<Article>();
+    assert_eq!(repo.count(Article::TITLE.eq("TITLE 25".to_string())).await.unwrap(), 1);
 }

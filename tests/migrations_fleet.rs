@@ -15,9 +15,13 @@ use tokio::process::{Child, ChildStdin, Command};
 const CHILD_DB: &str = "MIGRATIONS_FLEET_CHILD_DB";
 const CHILD_ROLE: &str = "MIGRATIONS_FLEET_CHILD_ROLE";
 
-/// The lease of a run: short enough that a stopped or killed runner's
-/// lease ends within the test, long past the test server's stalls.
-const TTL: Duration = Duration::from_secs(2);
+/// The lease of a runner the test kills or stops: short, so that its
+/// lease ends within the test.
+const SHORT: Duration = Duration::from_secs(2);
+
+/// The lease of every other runner: far past the test server's stalls
+/// (its journaled writes stall for over a second on a loaded machine).
+const TTL: Duration = Duration::from_secs(30);
 
 async fn effects(conn: &Connection) -> mongodb::Collection<Document> {
     conn.database().await.unwrap().collection("effects")
@@ -44,7 +48,7 @@ fn fleet(conn: &Connection) -> Migrations {
 
 /// A step that says it started, then waits for a line on stdin (in a
 /// child; at once in the test process) before its side effect.
-fn paused(conn: &Connection, rerunnable: bool) -> Migrations {
+fn paused(conn: &Connection, rerunnable: bool, ttl: Duration) -> Migrations {
     let step = step!("001-paused", |cx: StepContext| async move {
         if std::env::var(CHILD_ROLE).is_ok() {
             println!("IN STEP");
@@ -67,7 +71,7 @@ fn paused(conn: &Connection, rerunnable: bool) -> Migrations {
         Ok(())
     });
     let step = if rerunnable { step.rerunnable() } else { step };
-    Migrations::new(conn).ttl(TTL).wait(Duration::from_secs(60)).step(step)
+    Migrations::new(conn).ttl(ttl).wait(Duration::from_secs(60)).step(step)
 }
 
 /// What a child runs, by role; it prints its outcome.
@@ -75,8 +79,8 @@ async fn child(role: &str, uri: &str, db: &str) {
     let conn = Connection::new(uri, db);
     let migrations = match role {
         "fleet" => fleet(&conn),
-        "crash" => paused(&conn, false),
-        "stop" => paused(&conn, true),
+        "crash" => paused(&conn, false, SHORT),
+        "stop" => paused(&conn, true, SHORT),
         other => panic!("unknown role {other}"),
     };
     match migrations.run().await {
@@ -197,7 +201,7 @@ async fn a_runner_killed_mid_step_leaves_a_crash_state_until_it_is_resolved() {
     assert!(!runner.child.wait().await.unwrap().success());
 
     // The next run waits out the dead runner's lease, then refuses.
-    let refused = paused(&conn, false).run().await.unwrap_err();
+    let refused = paused(&conn, false, TTL).run().await.unwrap_err();
     match &refused {
         MigrationError::Crashed { step, state, .. } => {
             assert_eq!((step.as_str(), state.as_str()), ("001-paused", "applying"));
@@ -206,7 +210,7 @@ async fn a_runner_killed_mid_step_leaves_a_crash_state_until_it_is_resolved() {
     }
     assert_eq!(count(&conn, doc! {}).await, 0, "nothing ran");
     // A re-runnable step runs again.
-    let rerun = paused(&conn, true).run().await.unwrap();
+    let rerun = paused(&conn, true, TTL).run().await.unwrap();
     assert_eq!(rerun.applied, ["001-paused"]);
     assert_eq!(count(&conn, doc! { "by": "parent" }).await, 1);
 
@@ -217,9 +221,9 @@ async fn a_runner_killed_mid_step_leaves_a_crash_state_until_it_is_resolved() {
     assert_eq!(runner.report().await, "IN STEP");
     runner.signal(libc::SIGKILL).await;
     runner.child.wait().await.unwrap();
-    assert!(matches!(paused(&conn2, false).run().await, Err(MigrationError::Crashed { .. })));
-    paused(&conn2, false).resolve("001-paused", Resolution::Retry).await.unwrap();
-    let report = paused(&conn2, false).run().await.unwrap();
+    assert!(matches!(paused(&conn2, false, TTL).run().await, Err(MigrationError::Crashed { .. })));
+    paused(&conn2, false, TTL).resolve("001-paused", Resolution::Retry).await.unwrap();
+    let report = paused(&conn2, false, TTL).run().await.unwrap();
     assert_eq!(report.applied, ["001-paused"]);
     assert_eq!(count(&conn2, doc! { "by": "parent" }).await, 1);
 }
@@ -235,10 +239,10 @@ async fn a_runner_stopped_past_its_lease_cannot_record_its_step() {
     let mut stopped = Runner::spawn(TEST, "stop", &db);
     assert_eq!(stopped.report().await, "IN STEP");
     stopped.signal(libc::SIGSTOP).await;
-    tokio::time::sleep(TTL * 3).await;
+    tokio::time::sleep(SHORT * 3).await;
 
     // Another runner takes over and applies the (re-runnable) step.
-    let report = paused(&conn, true).run().await.unwrap();
+    let report = paused(&conn, true, TTL).run().await.unwrap();
     assert_eq!(report.applied, ["001-paused"]);
 
     // The stopped runner resumes: its signal fired, and it cannot record.

@@ -187,8 +187,9 @@ async fn raw(db: &mongodb::Database) -> Result<(), BoxError> {
         let now = DateTime::now();
         futures::stream::iter(batch.iter().map(|post| {
             let update = doc! { "$set": { "slug": slug(&post.title), "updated_at": now } };
-            posts.update_one(doc! { "_id": post.id }, update).into_future()
+            posts.update_one(doc! { "_id": post.id }, update)
         }))
+        .map(|update| update.into_future())
         .buffer_unordered(IN_FLIGHT)
         .try_collect::<Vec<_>>()
         .await?;

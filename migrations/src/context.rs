@@ -1,15 +1,18 @@
 //! What a step's body works with: the connection, the lease's signal,
 //! and typed backfills that report progress and resume after a crash.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use futures::{StreamExt, TryStreamExt};
 use std::time::{Duration, Instant};
 
+use bson::{Bson, doc};
 use lock::Signal;
-use model_core::{Connection, Model, Ordered, PageCursor, Query, Repo, Update};
+use model_core::{Connection, Key as _, Model, Query, Repo, Sort, Update};
 
-use crate::record::Changelog;
+use crate::record::{BackfillProgress, Changelog};
 
 /// A step's view of its run: what [`step!`](crate::step)'s body gets.
 #[derive(Clone)]
@@ -18,10 +21,11 @@ pub struct StepContext {
     pub(crate) signal: Signal,
     pub(crate) step: Arc<str>,
     pub(crate) changelog: Changelog,
-    /// Where an earlier, interrupted run of this step's backfill stopped.
-    pub(crate) resume_at: Option<String>,
-    /// How many documents it had gone through.
-    pub(crate) done: i64,
+    /// How far an earlier, interrupted run of this step's backfills went.
+    pub(crate) progress: Arc<BTreeMap<String, BackfillProgress>>,
+    /// How many backfills this run of the step has started: the index of
+    /// the next, which names its progress.
+    pub(crate) rewrites: Arc<AtomicUsize>,
 }
 
 impl std::fmt::Debug for StepContext {
@@ -93,10 +97,7 @@ impl StepContext {
 
     /// A read-modify-write over every document of `M` matching `query`,
     /// in key order and in batches: see [`Rewrite`].
-    pub fn rewrite<M: Model>(&self, query: Query<M>) -> Rewrite<'_, M>
-    where
-        M::Key: Ordered,
-    {
+    pub fn rewrite<M: Model>(&self, query: Query<M>) -> Rewrite<'_, M> {
         Rewrite { cx: self, query, batch: DEFAULT_BATCH, rate: None, on_progress: None }
     }
 }
@@ -113,9 +114,12 @@ type OnProgress = Box<dyn FnMut(Progress) + Send>;
 /// [`batch`](Self::batch) documents at a time (memory stays bounded by a
 /// batch), hands each to a function that returns the update to apply to
 /// it (or `None`), and applies it by key. After each batch it records
-/// where it is in the changelog, so a run that crashed or lost its lease
-/// resumes there (documents are never skipped; the last batch before a
-/// crash may be read again, so the function should be idempotent); it
+/// where it is in the step's changelog record (each backfill of a step on
+/// its own, by the order the body calls them), so a rerun of the step
+/// resumes there and skips a backfill that finished (documents are never
+/// skipped; the last batch before a crash may be applied again, so the
+/// function should be idempotent). No update is sent once the lease's
+/// signal has fired, though updates already sent may land. It
 /// logs a `tracing` event with the counts and the rate, calls
 /// [`on_progress`](Self::on_progress), sleeps to keep to
 /// [`rate`](Self::rate), and stops with [`LeaseLost`] when the lease's
@@ -129,11 +133,9 @@ pub struct Rewrite<'a, M: Model> {
     on_progress: Option<OnProgress>,
 }
 
-impl<M: Model> Rewrite<'_, M>
-where
-    M::Key: Ordered,
-{
-    /// Documents per batch (1 to 1000; default [`DEFAULT_BATCH`]).
+impl<M: Model> Rewrite<'_, M> {
+    /// Documents per batch (1 to [`MAX_PAGE_LIMIT`](model_core::MAX_PAGE_LIMIT);
+    /// default [`DEFAULT_BATCH`]).
     pub fn batch(mut self, batch: u64) -> Self {
         self.batch = batch;
         self
@@ -163,13 +165,17 @@ where
     ) -> Result<Progress, Box<dyn std::error::Error + Send + Sync>> {
         let cx = self.cx;
         let repo = cx.conn.repo::<M>();
-        let mut at: Option<PageCursor> = match &cx.resume_at {
-            Some(text) => Some(text.parse()?),
-            None => None,
-        };
+        // This backfill's place among the step's, and how far an earlier
+        // run of the step took it.
+        let index = cx.rewrites.fetch_add(1, Ordering::SeqCst);
+        let earlier = cx.progress.get(&index.to_string()).cloned().unwrap_or_default();
+        let before = u64::try_from(earlier.done).unwrap_or(0);
+        if earlier.finished {
+            return Ok(Progress { done: before, rewritten: 0, per_second: 0.0 });
+        }
+        let mut after: Option<Bson> = earlier.after;
         let started = Instant::now();
         let (mut read, mut rewritten) = (0_u64, 0_u64);
-        let before = u64::try_from(cx.done).unwrap_or(0);
         let progress = |read: u64, rewritten: u64| Progress {
             done: before + read,
             rewritten,
@@ -179,32 +185,51 @@ where
             if cx.signal.is_cancelled() {
                 return Err(Box::new(LeaseLost));
             }
-            let page = repo.scroll(self.query.clone()).size(self.batch).at(at.clone()).await?;
+            // The next batch in key order: a keyset on `_id` alone, which
+            // the `_id` index serves.
+            let mut query = self.query.clone();
+            if let Some(after) = &after {
+                query = query.and(Query::raw(doc! { "_id": { "$gt": after.clone() } }));
+            }
+            let batch: Vec<M> =
+                repo.find_many(query).sort(Sort::key_order()).limit(self.batch).await?;
+            let finished = (batch.len() as u64) < self.batch;
+            if let Some(last) = batch.last() {
+                after = Some(last.key().to_bson()?);
+            }
             // The batch's updates, computed in order, then sent
             // `IN_FLIGHT` at a time: each a plain `update` by key (the
             // document is not read back), with the repository's
-            // timestamps and version.
+            // timestamps and version. None is sent once the lease is lost.
             let mut updates = Vec::new();
-            for document in &page.items {
+            for document in &batch {
                 if let Some(update) = rewrite(document) {
                     updates.push((M::key_filter(document.key())?, update));
                 }
             }
-            rewritten += updates.len() as u64;
-            let repo = &repo;
-            futures::stream::iter(updates)
-                .map(|(key, update)| async move { repo.update_many(Query::raw(key), update).await })
+            let (repo, signal) = (&repo, &cx.signal);
+            let sent: Vec<u64> = futures::stream::iter(updates)
+                .map(|(key, update)| async move {
+                    if signal.is_cancelled() {
+                        return Err(Box::new(LeaseLost) as Box<dyn std::error::Error + Send + Sync>);
+                    }
+                    Ok(repo.update_many(Query::raw(key), update).await?)
+                })
                 .buffer_unordered(IN_FLIGHT)
-                .try_collect::<Vec<u64>>()
+                .try_collect()
                 .await?;
-            read += page.items.len() as u64;
+            rewritten += sent.len() as u64;
+            read += batch.len() as u64;
             let now = progress(read, rewritten);
-            if let Some(next) = &page.next {
-                let done = i64::try_from(now.done).unwrap_or(i64::MAX);
-                cx.changelog.progress(&cx.step, cx.signal.owner(), next.as_str(), done).await?;
-            }
+            let kept = BackfillProgress {
+                after: after.clone(),
+                done: i64::try_from(now.done).unwrap_or(i64::MAX),
+                finished,
+            };
+            cx.changelog.progress(&cx.step, cx.signal.owner(), index, &kept).await?;
             tracing::info!(
                 step = %cx.step,
+                backfill = index,
                 done = now.done,
                 rewritten = now.rewritten,
                 per_second = now.per_second as u64,
@@ -213,9 +238,8 @@ where
             if let Some(on_progress) = &mut self.on_progress {
                 on_progress(now);
             }
-            match page.next {
-                Some(next) => at = Some(next),
-                None => return Ok(now),
+            if finished {
+                return Ok(now);
             }
             if let Some(rate) = self.rate.filter(|r| *r > 0) {
                 let due = Duration::from_secs_f64(read as f64 / f64::from(rate));

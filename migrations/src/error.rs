@@ -93,10 +93,11 @@ pub enum MigrationError {
         step: String,
     },
     /// The lease could not be acquired (another runner held it past the
-    /// wait) or a lease command failed.
+    /// wait), or a command of the lease (not a changelog write) failed.
     #[error("the migration lease was not acquired")]
     Lease(#[source] lock::LockingError),
-    /// A changelog read or write, or a schema sync, failed.
+    /// A changelog read or write (fenced ones included), or a schema sync,
+    /// failed.
     #[error("a changelog or schema operation failed")]
     Model(#[source] model_core::Error),
 }

@@ -43,7 +43,7 @@ mod step;
 
 pub use context::{DEFAULT_BATCH, LeaseLost, Progress, Rewrite, StepContext};
 pub use error::{MigrationError, Result, StepResult};
-pub use record::{CHANGELOG, StepRecord, StepState};
+pub use record::{BackfillProgress, CHANGELOG, StepRecord, StepState};
 pub use runner::{
     DEFAULT_TTL, DEFAULT_WAIT, Migrations, Plan, PlannedStep, Resolution, RunReport, StepStatus,
 };

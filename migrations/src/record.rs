@@ -60,15 +60,28 @@ pub struct StepRecord {
     /// When it was applied or failed, by the server's clock.
     #[serde(default)]
     pub ended_at: Option<DateTime>,
-    /// Where a backfill stopped: a page cursor of the model's key order.
+    /// How far each backfill of the step (`StepContext::rewrite`, by the
+    /// order the body calls them: `"0"`, `"1"`, ...) has gone.
     #[serde(default)]
-    pub resume_at: Option<String>,
-    /// How many documents a backfill has gone through so far.
-    #[serde(default)]
-    pub done: i64,
+    pub progress: std::collections::BTreeMap<String, BackfillProgress>,
     /// The error of a failed step, as its `Display` printed it.
     #[serde(default)]
     pub error: Option<String>,
+}
+
+/// How far one backfill of a step has gone, kept in its record.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct BackfillProgress {
+    /// Where to continue: the key of the last document done, as stored.
+    #[serde(default)]
+    pub after: Option<bson::Bson>,
+    /// Documents read so far.
+    #[serde(default)]
+    pub done: i64,
+    /// Whether it read every document: a rerun skips it.
+    #[serde(default)]
+    pub finished: bool,
 }
 
 /// The changelog's collections.
@@ -187,17 +200,31 @@ impl Changelog {
         self.records.update_one(doc! { "_id": step }, vec![set]).session(session).await.map(|_| ())
     }
 
-    /// A backfill's progress: where to resume and how many it went through.
-    /// Only while the record is still `runner`'s.
+    /// The progress of backfill `index` of `step`. Only while the record
+    /// is still `runner`'s.
     pub(crate) async fn progress(
         &self,
         step: &str,
         runner: &str,
-        resume_at: &str,
-        done: i64,
+        index: usize,
+        progress: &BackfillProgress,
     ) -> mongodb::error::Result<()> {
-        let update = doc! { "$set": { "resume_at": resume_at, "done": done } };
+        let progress = bson::to_bson(progress).map_err(mongodb::error::Error::custom)?;
+        let update = doc! { "$set": { format!("progress.{index}"): progress } };
         self.records.update_one(doc! { "_id": step, "runner": runner }, update).await.map(|_| ())
+    }
+
+    /// Clears `step`'s backfill progress (a step resolved to restart).
+    pub(crate) async fn restart(
+        &self,
+        session: &mut ClientSession,
+        step: &str,
+    ) -> mongodb::error::Result<()> {
+        self.records
+            .update_one(doc! { "_id": step }, doc! { "$unset": { "progress": "" } })
+            .session(session)
+            .await
+            .map(|_| ())
     }
 
     /// Appends an event to the history (never updated, never removed).

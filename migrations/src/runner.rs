@@ -8,6 +8,7 @@ use std::time::Duration;
 use futures::future::BoxFuture;
 use lock::{LockingError, Locks, Reason, Signal};
 use model_core::{Connection, Migration, MigrationReport, Model};
+use mongodb::options::ValidationLevel;
 
 use crate::context::{LeaseLost, StepContext};
 use crate::error::{MigrationError, Result};
@@ -145,8 +146,11 @@ impl Plan {
 pub enum Resolution {
     /// Its effect is complete (checked by hand): record it applied.
     Applied,
-    /// Run it again on the next run (its backfill resumes where it stopped).
+    /// Run it again on the next run; its backfills resume where they
+    /// stopped.
     Retry,
+    /// Run it again on the next run, its backfills from the start.
+    Restart,
 }
 
 /// What [`Migrations::resolve`] and [`Migrations::rebaseline`] do to a
@@ -157,6 +161,8 @@ enum Amend {
     Applied,
     /// A crashed step marked to run again.
     Retry,
+    /// A crashed step marked to run again, its progress cleared.
+    Restart,
     /// An applied step's checksum replaced by the current one.
     Rebaseline,
 }
@@ -343,17 +349,20 @@ impl Migrations {
     ///
     /// # Cancel safety
     /// Dropped mid-step, the step stays `applying` (a crash state) and the
-    /// lease is released; the next run refuses until it is resolved.
+    /// lease is released; the next run refuses until it is resolved. The
+    /// synced collections' validators stay off until a later run syncs or
+    /// restores them.
     pub async fn run(&self) -> Result<RunReport> {
         self.validate()?;
         self.held(|signal| self.run_held(signal)).await
     }
 
     /// Resolves a step left `applying` or `failed`: records it
-    /// [`Applied`](Resolution::Applied) (with the current checksum) or
-    /// forgets it so the next run runs it again
-    /// ([`Retry`](Resolution::Retry)), under the run's lease. Appended to
-    /// the history.
+    /// [`Applied`](Resolution::Applied) (with the current checksum), or
+    /// marks it to run again on the next run, its backfills resuming where
+    /// they stopped ([`Retry`](Resolution::Retry)) or from the start
+    /// ([`Restart`](Resolution::Restart)); under the run's lease. Appended
+    /// to the history.
     ///
     /// # Errors
     /// [`MigrationError::UnknownStep`] or
@@ -362,6 +371,7 @@ impl Migrations {
         let amend = match how {
             Resolution::Applied => Amend::Applied,
             Resolution::Retry => Amend::Retry,
+            Resolution::Restart => Amend::Restart,
         };
         self.amend(step, amend).await
     }
@@ -389,7 +399,7 @@ impl Migrations {
                 Amend::Rebaseline => {
                     (state == Some(StepState::Applied), |step| MigrationError::NotApplied { step })
                 }
-                Amend::Applied | Amend::Retry => {
+                Amend::Applied | Amend::Retry | Amend::Restart => {
                     (matches!(state, Some(StepState::Applying | StepState::Failed)), |step| {
                         MigrationError::NotCrashed { step }
                     })
@@ -412,6 +422,11 @@ impl Migrations {
                         Amend::Retry => {
                             log.retry(s, &step, run).await?;
                             "resolved-retry"
+                        }
+                        Amend::Restart => {
+                            log.retry(s, &step, run).await?;
+                            log.restart(s, &step).await?;
+                            "resolved-restart"
                         }
                         Amend::Rebaseline => {
                             log.amend(s, &step, &checksum, run, false).await?;
@@ -474,6 +489,10 @@ impl Migrations {
             Err(LockingError::Fenced { reason: Reason::Lost, .. }) => {
                 Err(MigrationError::LeaseLost { step: step.to_string() })
             }
+            // The changelog write or its transaction failed.
+            Err(LockingError::Fenced { source: Some(source), .. }) => {
+                Err(MigrationError::Model(*source))
+            }
             Err(error) => Err(MigrationError::Lease(error)),
         }
     }
@@ -484,10 +503,10 @@ impl Migrations {
         self.check_order(&records)?;
         // Refuse before running anything.
         let mut todo = Vec::new();
-        for (seq, step) in self.steps.iter().enumerate() {
+        for step in &self.steps {
             match Self::status(step, records.get(&step.name)) {
                 StepStatus::Applied => {}
-                StepStatus::Pending => todo.push((seq, step)),
+                StepStatus::Pending => todo.push(step),
                 StepStatus::Edited { recorded } => {
                     return Err(MigrationError::Edited {
                         step: step.name.clone(),
@@ -503,74 +522,115 @@ impl Migrations {
                             runner,
                         });
                     }
-                    todo.push((seq, step));
+                    todo.push(step);
                 }
             }
         }
         let already_applied = self.steps.len() - todo.len();
+        // A step's `seq` is its place in the order of application.
+        let mut next_seq = records.values().map(|r| r.seq + 1).max().unwrap_or(0);
         let mut applied = Vec::new();
         // The synced collections' validators are off while the steps run
         // (documents pass the old validator no more once a step renames a
         // field, and the new one not yet); the sync below sets the new one.
-        let relaxed = if todo.is_empty() { Vec::new() } else { self.relax().await? };
-        for (seq, step) in todo {
+        if !todo.is_empty() {
+            self.relax(&signal).await?;
+        }
+        for step in todo {
             let record = records.get(&step.name);
+            // A step run again keeps its place.
+            let seq = match record {
+                Some(record) => record.seq,
+                None => {
+                    next_seq += 1;
+                    next_seq - 1
+                }
+            };
             if let Err(error) = self.apply(&signal, &changelog, seq, step, record).await {
-                self.restore(relaxed).await;
+                self.restore(&signal).await;
                 return Err(error);
             }
             applied.push(step.name.clone());
         }
         if signal.is_cancelled() {
-            self.restore(relaxed).await;
+            self.restore(&signal).await;
             let step = applied.last().cloned().unwrap_or_default();
             return Err(MigrationError::LeaseLost { step });
         }
         let schema = match self.conn.migrate_all(&self.schema).await {
             Ok(schema) => schema,
             Err(error) => {
-                self.restore(relaxed).await;
+                self.restore(&signal).await;
                 return Err(error.into());
             }
         };
         Ok(RunReport { applied, already_applied, schema })
     }
 
-    /// Turns off the validator of every synced collection that has one
-    /// (`validationLevel: "off"`); what each was, to restore.
-    async fn relax(&self) -> Result<Vec<(String, bson::Document)>> {
-        let db = self.conn.database().await?;
-        let mut relaxed = Vec::new();
-        for migration in &self.schema {
-            let name = migration.collection();
-            let listed = db.list_collections().filter(bson::doc! { "name": name }).await?;
-            use futures::TryStreamExt;
-            let specs: Vec<_> = listed.try_collect().await?;
-            let Some(spec) = specs.into_iter().next() else { continue };
-            let level = spec.options.validation_level.clone();
-            if spec.options.validator.is_none()
-                || matches!(level, Some(mongodb::options::ValidationLevel::Off))
-            {
-                continue;
-            }
-            let level = match level {
-                Some(mongodb::options::ValidationLevel::Moderate) => "moderate",
-                _ => "strict",
-            };
-            db.run_command(bson::doc! { "collMod": name, "validationLevel": "off" }).await?;
-            tracing::info!(collection = name, "validator off while the steps run");
-            relaxed
-                .push((name.to_string(), bson::doc! { "collMod": name, "validationLevel": level }));
-        }
-        Ok(relaxed)
+    /// The `validationLevel` of collection `name`, if it exists.
+    async fn level_of(
+        db: &mongodb::Database,
+        name: &str,
+    ) -> Result<Option<(bool, Option<ValidationLevel>)>> {
+        use futures::TryStreamExt;
+        let listed = db.list_collections().filter(bson::doc! { "name": name }).await?;
+        let specs: Vec<_> = listed.try_collect().await?;
+        Ok(specs
+            .into_iter()
+            .next()
+            .map(|spec| (spec.options.validator.is_some(), spec.options.validation_level)))
     }
 
-    /// Restores the validators [`relax`](Self::relax) turned off, after a
-    /// step failed (best effort: the next run's sync sets them anyway).
-    async fn restore(&self, relaxed: Vec<(String, bson::Document)>) {
+    /// Turns off the validator of every synced collection that has one
+    /// (`validationLevel: "off"`) while the steps run. On a failure, what
+    /// it turned off is turned on again.
+    async fn relax(&self, signal: &Signal) -> Result<()> {
+        let db = self.conn.database().await?;
+        for migration in &self.schema {
+            let name = migration.collection();
+            let relaxed = async {
+                match Self::level_of(&db, name).await? {
+                    Some((true, level)) if level != Some(ValidationLevel::Off) => {
+                        let off = bson::doc! { "collMod": name, "validationLevel": "off" };
+                        db.run_command(off).await?;
+                        tracing::info!(collection = name, "validator off while the steps run");
+                        Ok(())
+                    }
+                    _ => Ok::<_, MigrationError>(()),
+                }
+            };
+            if let Err(error) = relaxed.await {
+                self.restore(signal).await;
+                return Err(error);
+            }
+        }
+        Ok(())
+    }
+
+    /// After a failed run: sets every synced collection whose validator is
+    /// off back to its model's declared level (also what a crashed run
+    /// left off). Not once the lease is lost: the run that holds it now
+    /// has them off on purpose. Best effort: the next run's sync sets them.
+    async fn restore(&self, signal: &Signal) {
+        if signal.is_cancelled() {
+            return;
+        }
         let Ok(db) = self.conn.database().await else { return };
-        for (name, command) in relaxed {
-            if let Err(error) = db.run_command(command).await {
+        for migration in &self.schema {
+            let name = migration.collection();
+            let level = match migration.level() {
+                ValidationLevel::Moderate => "moderate",
+                ValidationLevel::Off => continue,
+                _ => "strict",
+            };
+            let restored = async {
+                if let Some((true, Some(ValidationLevel::Off))) = Self::level_of(&db, name).await? {
+                    let on = bson::doc! { "collMod": name, "validationLevel": level };
+                    db.run_command(on).await?;
+                }
+                Ok::<_, MigrationError>(())
+            };
+            if let Err(error) = restored.await {
                 tracing::warn!(collection = %name, error = %error, "validator not restored");
             }
         }
@@ -582,14 +642,13 @@ impl Migrations {
         &self,
         signal: &Signal,
         changelog: &Changelog,
-        seq: usize,
+        seq: i64,
         step: &Step,
         record: Option<&StepRecord>,
     ) -> Result<()> {
         let name = step.name.as_str();
         let checksum = step.checksum();
         let runner = (signal.owner().to_string(), signal.token());
-        let seq = i64::try_from(seq).unwrap_or(i64::MAX);
         let (run, cs, owned) = (runner.clone(), checksum.clone(), name.to_string());
         self.fenced(signal, name, changelog, move |s, log| {
             let (run, cs, name) = (run.clone(), cs.clone(), owned.clone());
@@ -606,8 +665,8 @@ impl Migrations {
             signal: signal.clone(),
             step: Arc::from(name),
             changelog: changelog.clone(),
-            resume_at: record.and_then(|r| r.resume_at.clone()),
-            done: record.map_or(0, |r| r.done),
+            progress: Arc::new(record.map(|r| r.progress.clone()).unwrap_or_default()),
+            rewrites: Arc::new(std::sync::atomic::AtomicUsize::new(0)),
         };
         let outcome = (step.run)(cx).await;
         if signal.is_cancelled() || matches!(&outcome, Err(e) if e.is::<LeaseLost>()) {
@@ -616,7 +675,7 @@ impl Migrations {
         }
         let (state, error) = match &outcome {
             Ok(()) => (StepState::Applied, None),
-            Err(error) => (StepState::Failed, Some(error.to_string())),
+            Err(error) => (StepState::Failed, Some(bounded(&error.to_string()))),
         };
         let event = if error.is_some() { "failed" } else { "applied" };
         let (run, cs, err) = (runner.clone(), checksum.clone(), error.clone());
@@ -648,4 +707,17 @@ impl Migrations {
             Err(source) => Err(MigrationError::StepFailed { step: name.to_string(), source }),
         }
     }
+}
+
+/// How much of a step's error the changelog keeps.
+const ERROR_CHARS: usize = 1000;
+
+/// `text`, cut to [`ERROR_CHARS`] characters (with `…` when cut).
+fn bounded(text: &str) -> String {
+    let mut chars = text.chars();
+    let mut kept: String = chars.by_ref().take(ERROR_CHARS).collect();
+    if chars.next().is_some() {
+        kept.push('…');
+    }
+    kept
 }

@@ -845,11 +845,8 @@ impl<'a, M: Model> UpdateOne<'a, M> {
                 Err(crate::version::missed(self.repo, self.key, expected, self.session).await)
             }
             (None, None) if M::VERSION.is_some() => {
-                // Not matched: gone, or at the version's maximum.
-                match crate::version::missed(self.repo, self.key, 0, self.session).await {
-                    Error::VersionConflict { .. } => Err(crate::version::at_maximum::<M>()),
-                    other => Err(other),
-                }
+                // Not matched: at the version's maximum, or gone.
+                Err(crate::version::at_maximum_or_missing(self.repo, self.key, self.session).await)
             }
             (None, None) => Err(Repo::<M>::not_found()),
         }

@@ -39,6 +39,12 @@ impl<M> Sort<M> {
         self.inline[..self.len].iter().chain(&self.more).copied()
     }
 
+    /// The key order, ascending (`{ _id: 1 }`): the order keyset walks
+    /// over every document use.
+    pub fn key_order() -> Self {
+        Sort::by("_id", 1)
+    }
+
     /// Sort by `self`, then break ties with `next`.
     pub fn then(mut self, next: Sort<M>) -> Self {
         for (field, direction) in next.keys() {

@@ -13,7 +13,10 @@
 //! document at its type's maximum ([`Version::MAX`]) takes no further
 //! counted write. `replace`, `update_one` and `if_version` answer
 //! [`Error::VersionAtMaximum`] with nothing written; writes selected by a
-//! query (`find_one_and_update`, `update_many`) do not match it.
+//! query (`find_one_and_update`, `update_many`) do not match it. `upsert`
+//! is the exception: it is not guarded (a guard in its filter would make
+//! it insert a second document), so at the maximum its `$inc` overflows
+//! as the server does it.
 
 use bson::{Bson, DateTime, Document, doc};
 use mongodb::ClientSession;
@@ -94,6 +97,34 @@ pub(crate) fn next<M: Model>(expected: i64) -> Result<i64> {
         return Err(at_maximum::<M>());
     }
     Ok(expected + 1)
+}
+
+/// Why a write by `key` that required the version below its maximum
+/// matched nothing: [`Error::VersionAtMaximum`] when the document is there
+/// at the maximum, [`Error::NotFound`] otherwise.
+pub(crate) async fn at_maximum_or_missing<M: Model>(
+    repo: &Repo<M>,
+    key: &M::Key,
+    session: Option<&mut ClientSession>,
+) -> Error {
+    let (Some(path), Ok(mut filter)) = (M::VERSION, key_filter::<M>(key)) else {
+        return Repo::<M>::not_found();
+    };
+    filter.insert(path, doc! { "$gte": M::version_max() });
+    let coll = match repo.collection().await {
+        Ok(coll) => coll,
+        Err(error) => return error,
+    };
+    let primary = mongodb::options::SelectionCriteria::ReadPreference(
+        mongodb::options::ReadPreference::Primary,
+    );
+    let counted =
+        in_session!(repo, coll, session, coll.count_documents(filter).selection_criteria(primary));
+    match counted {
+        Ok(0) => Repo::<M>::not_found(),
+        Ok(_) => at_maximum::<M>(),
+        Err(error) => Repo::<M>::error(error),
+    }
 }
 
 pub(crate) fn at_maximum<M: Model>() -> Error {

@@ -107,24 +107,34 @@ pub(crate) async fn at_maximum_or_missing<M: Model>(
     key: &M::Key,
     session: Option<&mut ClientSession>,
 ) -> Error {
-    let (Some(path), Ok(mut filter)) = (M::VERSION, key_filter::<M>(key)) else {
-        return Repo::<M>::not_found();
+    let at_maximum = |filter: &mut Document| {
+        if let Some(path) = M::VERSION {
+            filter.insert(path, doc! { "$gte": M::version_max() });
+        }
     };
-    filter.insert(path, doc! { "$gte": M::version_max() });
-    let coll = match repo.collection().await {
-        Ok(coll) => coll,
-        Err(error) => return error,
-    };
+    match count_by_key(repo, key, at_maximum, session).await {
+        Ok(0) => Repo::<M>::not_found(),
+        Ok(_) => self::at_maximum::<M>(),
+        Err(error) => error,
+    }
+}
+
+/// How many documents have `key` (and match what `narrow` adds to the
+/// key's filter), read from the primary.
+async fn count_by_key<M: Model>(
+    repo: &Repo<M>,
+    key: &M::Key,
+    narrow: impl FnOnce(&mut Document),
+    session: Option<&mut ClientSession>,
+) -> Result<u64> {
+    let mut filter = key_filter::<M>(key)?;
+    narrow(&mut filter);
+    let coll = repo.collection().await?;
     let primary = mongodb::options::SelectionCriteria::ReadPreference(
         mongodb::options::ReadPreference::Primary,
     );
-    let counted =
-        in_session!(repo, coll, session, coll.count_documents(filter).selection_criteria(primary));
-    match counted {
-        Ok(0) => Repo::<M>::not_found(),
-        Ok(_) => at_maximum::<M>(),
-        Err(error) => Repo::<M>::error(error),
-    }
+    in_session!(repo, coll, session, coll.count_documents(filter).selection_criteria(primary))
+        .map_err(Repo::<M>::error)
 }
 
 pub(crate) fn at_maximum<M: Model>() -> Error {
@@ -186,23 +196,10 @@ pub(crate) async fn missed<M: Model>(
     expected: i64,
     session: Option<&mut ClientSession>,
 ) -> Error {
-    let filter = match key_filter::<M>(key) {
-        Ok(filter) => filter,
-        Err(error) => return error,
-    };
-    let coll = match repo.collection().await {
-        Ok(coll) => coll,
-        Err(error) => return error,
-    };
-    let primary = mongodb::options::SelectionCriteria::ReadPreference(
-        mongodb::options::ReadPreference::Primary,
-    );
-    let counted =
-        in_session!(repo, coll, session, coll.count_documents(filter).selection_criteria(primary));
-    match counted {
+    match count_by_key(repo, key, |_| {}, session).await {
         Ok(0) => Repo::<M>::not_found(),
         Ok(_) => Error::VersionConflict { collection: M::COLLECTION.to_string(), expected },
-        Err(error) => Repo::<M>::error(error),
+        Err(error) => error,
     }
 }
 

@@ -144,8 +144,23 @@ macro_rules! step {
 /// matching a typed query, with the checksum of its tokens taken at
 /// compile time; the plan counts the documents it would touch:
 ///
-/// ```ignore
-/// update_all!("2026-12-default-tier", Customer, Customer::TIER.absent(), Customer::TIER.set(Tier::Free))
+/// ```
+/// # #[derive(Debug, model_derive::Model, serde::Serialize, serde::Deserialize)]
+/// # #[model(crate = ::model_core, key = id)]
+/// # struct Customer {
+/// #     #[serde(rename = "_id")] id: i64,
+/// #     tier: Option<String>,
+/// #     created_at: model_core::DateTime,
+/// #     updated_at: Option<model_core::DateTime>,
+/// # }
+/// use migrations::update_all;
+/// let step = update_all!(
+///     "2026-12-default-tier",
+///     Customer,
+///     Customer::TIER.absent(),
+///     Customer::TIER.set(Some("free".to_string()))
+/// );
+/// assert_eq!(step.name(), "2026-12-default-tier");
 /// ```
 #[macro_export]
 macro_rules! update_all {

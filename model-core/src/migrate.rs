@@ -352,7 +352,10 @@ impl<'a> IntoFuture for Migrate<'a> {
     fn into_future(self) -> Self::IntoFuture {
         Box::pin(async move {
             let reports = self.conn.migrate_all(std::slice::from_ref(&self.migration)).await?;
-            Ok(reports.into_iter().next().expect("one report per migration"))
+            // `migrate_all` returns one report per migration given.
+            reports.into_iter().next().ok_or_else(|| {
+                Error::invalid(format!("no report for `{}`", self.migration.collection()))
+            })
         })
     }
 }

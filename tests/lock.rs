@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use bson::doc;
 use lock::{LockingError, Locks, MAX_RETRIES, Reason};
-use lock_util::{Env, HOLD, RateClock};
+use lock_util::{Env, HOLD, RateClock, clock_floor};
 
 #[tokio::test]
 async fn a_held_lock_fails_at_once_with_lock_error() {
@@ -71,7 +71,8 @@ async fn the_heartbeat_keeps_the_lease_past_several_ttls() {
         .unwrap();
     assert!(started.elapsed() >= TTL * 3);
     assert!(!cancelled, "the signal fired while the heartbeat was extending");
-    assert_eq!(token, 1, "the first acquisition of a key has token 1");
+    let stored = env.lease_doc("job").await.unwrap();
+    assert_eq!(token, clock_floor(&stored), "a key's first token is the clock's floor");
 }
 
 #[tokio::test]
@@ -99,10 +100,10 @@ async fn the_acquisition_itself_stores_the_token_and_the_heartbeat_keeps_it() {
         .ttl(TTL)
         .await
         .unwrap();
-    assert_eq!(token, 1);
-    assert_eq!(at_acquisition.get_i64("token").unwrap(), 1, "{at_acquisition}");
+    assert_eq!(token, clock_floor(&at_acquisition));
+    assert_eq!(at_acquisition.get_i64("token").unwrap(), token, "{at_acquisition}");
     assert!(at_acquisition.get_datetime("updated_at").is_err(), "{at_acquisition}");
-    assert_eq!(after_extension.get_i64("token").unwrap(), 1, "{after_extension}");
+    assert_eq!(after_extension.get_i64("token").unwrap(), token, "{after_extension}");
     assert!(after_extension.get_datetime("updated_at").is_ok(), "no extension: {after_extension}");
     assert_eq!(after_extension.get_str("owner"), at_acquisition.get_str("owner"));
 }
@@ -111,14 +112,13 @@ async fn the_acquisition_itself_stores_the_token_and_the_heartbeat_keeps_it() {
 async fn the_lock_is_free_again_after_the_holder_finishes() {
     let env = Env::new().await;
     let first = env.locks.lock("job", |s| async move { s.token() }).await.unwrap();
-    assert_eq!(first, 1);
     // Released: the owner is gone, the document and its token stay.
     let stored = env.lease_doc("job").await.expect("the lease document is kept");
     assert!(!stored.contains_key("owner"), "{stored}");
-    assert_eq!(stored.get_i64("token").unwrap(), 1);
+    assert_eq!(stored.get_i64("token").unwrap(), first);
     let contender = env.peer().await;
     let second = contender.locks.try_lock("job", HOLD).await.unwrap().expect("free");
-    assert_eq!(second.token(), 2);
+    assert_eq!(second.token(), first + 1);
 }
 
 #[tokio::test]
@@ -138,34 +138,39 @@ async fn tokens_count_every_acquisition_in_order_through_releases_and_expiries()
         tokens.push(taken.token());
         env.locks.release(&taken).await.unwrap();
     }
-    assert_eq!(tokens, (1..=9).collect::<Vec<i64>>());
+    let first = tokens[0];
+    assert_eq!(tokens, (first..first + 9).collect::<Vec<i64>>());
     // A refused acquisition takes no token.
     let held = env.locks.try_lock("job", HOLD).await.unwrap().unwrap();
     assert!(other.locks.try_lock("job", HOLD).await.unwrap().is_none());
     env.locks.release(&held).await.unwrap();
     let next = other.locks.try_lock("job", HOLD).await.unwrap().unwrap();
-    assert_eq!((held.token(), next.token()), (10, 11));
-    // Keys count apart.
-    assert_eq!(env.locks.try_lock("other", HOLD).await.unwrap().unwrap().token(), 1);
+    assert_eq!((held.token(), next.token()), (first + 9, first + 10));
+    // Keys count apart: another key's first token is the clock's floor.
+    let other_first = env.locks.try_lock("other", HOLD).await.unwrap().unwrap().token();
+    assert_eq!(other_first, clock_floor(&env.lease_doc("other").await.unwrap()));
 }
 
 #[tokio::test]
 async fn tokens_continue_above_the_counters_of_an_earlier_release() {
     let env = Env::new().await;
-    // What an earlier release left: a counter at 41 in `lock_fences`, and
-    // (from its TTL index) no lease document.
+    // What an earlier release left: a counter in `lock_fences`, and (from
+    // its TTL index) no lease document. The counter is above the clock's
+    // floor, so only the carry-over can give the tokens that follow.
+    const COUNTER: i64 = i64::MAX / 2;
     let now = model::DateTime::now();
     env.raw("lock_fences")
-        .insert_one(doc! { "_id": "job", "token": 41_i64, "created_at": now, "updated_at": now })
+        .insert_one(doc! { "_id": "job", "token": COUNTER, "created_at": now, "updated_at": now })
         .await
         .unwrap();
     let lease = env.locks.try_lock("job", HOLD).await.unwrap().unwrap();
-    assert_eq!(lease.token(), 42, "the first acquisition carries the counter over");
+    assert_eq!(lease.token(), COUNTER + 1, "the first acquisition carries the counter over");
     env.locks.release(&lease).await.unwrap();
     // Another process, set up: the counter is not carried over twice.
     let other = env.peer().await;
     other.locks.setup().await.unwrap();
-    assert_eq!(other.locks.try_lock("job", HOLD).await.unwrap().unwrap().token(), 43);
+    let next = other.locks.try_lock("job", HOLD).await.unwrap().unwrap();
+    assert_eq!(next.token(), COUNTER + 2);
 }
 
 #[derive(Debug, PartialEq)]
@@ -282,7 +287,7 @@ async fn a_stale_handle_can_neither_extend_nor_release() {
     contender.locks.release(&current).await.unwrap();
     let stored = env.lease_doc("job").await.unwrap();
     assert!(!stored.contains_key("owner"), "{stored}");
-    assert_eq!((stale.token(), current.token()), (1, 2));
+    assert_eq!(current.token(), stale.token() + 1);
 }
 
 #[tokio::test]
@@ -360,7 +365,7 @@ async fn a_client_clock_10_percent_fast_cannot_take_a_live_lease() {
     tokio::time::sleep_until((started + ttl + Duration::from_millis(100)).into()).await;
     assert!(fast.try_lock("job", HOLD).await.unwrap().is_none());
     holder.release(&lease).await.unwrap();
-    assert_eq!(fast.try_lock("job", HOLD).await.unwrap().unwrap().token(), 2);
+    assert_eq!(fast.try_lock("job", HOLD).await.unwrap().unwrap().token(), lease.token() + 1);
 }
 
 #[tokio::test]
@@ -371,7 +376,7 @@ async fn a_client_clock_10_percent_slow_cannot_keep_an_expired_lease() {
     let lease = slow.try_lock("job", Duration::from_millis(100)).await.unwrap().unwrap();
 
     let taken = other.acquire("job", Duration::from_secs(5), Duration::from_secs(2)).await.unwrap();
-    assert_eq!((lease.token(), taken.token()), (1, 2));
+    assert_eq!(taken.token(), lease.token() + 1);
     assert!(matches!(
         slow.extend(&lease, Duration::from_secs(5)).await,
         Err(LockingError::Relock { reason: Reason::Lost, .. })
@@ -435,8 +440,9 @@ async fn lock_events_report_wait_hold_extensions_and_losses() {
 
     let events: Vec<String> = recorder.events();
     let find = |needle: &str| events.iter().find(|e| e.contains(needle)).cloned();
+    let second = format!("token={}", held.token() + 1);
     let acquired =
-        find("token=2").unwrap_or_else(|| panic!("no acquisition of token 2: {events:?}"));
+        find(&second).unwrap_or_else(|| panic!("no acquisition of {second}: {events:?}"));
     assert!(acquired.contains("wait_ms=") && acquired.contains("attempts="), "{acquired}");
     let wait_ms: u64 = field(&acquired, "wait_ms");
     assert!(wait_ms >= 100, "the contender waited for the expiry: {acquired}");
@@ -530,7 +536,7 @@ async fn a_waiter_is_woken_by_the_release_and_sends_nothing_while_the_lock_is_he
     let released_at = Instant::now();
     env.locks.release(&held).await.unwrap();
     let (lease, acquired_at) = waiting.await.unwrap();
-    assert_eq!((held.token(), lease.token()), (1, 2));
+    assert_eq!(lease.token(), held.token() + 1);
     assert!(acquired_at >= released_at, "acquired before the release");
     assert!(acquired_at - started < Duration::from_secs(5), "woken by the expiry, not the release");
     waiter.locks.release(&lease).await.unwrap();
@@ -548,7 +554,7 @@ async fn an_expired_lease_is_taken_over_with_nobody_releasing_it() {
     let held = env.locks.try_lock("job", ttl).await.unwrap().unwrap();
     let lease = waiter.locks.acquire("job", HOLD, Duration::from_secs(20)).await.unwrap();
     let waited = started.elapsed();
-    assert_eq!((held.token(), lease.token()), (1, 2));
+    assert_eq!(lease.token(), held.token() + 1);
     assert!(waited >= ttl - Duration::from_millis(50), "taken after {waited:?}, before the expiry");
     // Woken by the expiry it computed, not by the change stream's 10 s wait.
     assert!(waited < Duration::from_secs(5), "taken only after {waited:?}");
@@ -578,5 +584,5 @@ async fn a_polling_waiter_attempts_while_the_lock_is_held_and_opens_no_stream() 
     let attempts = sent.iter().filter(|c| *c == "findAndModify").count();
     assert!(attempts >= 3, "backoff up to 100 ms: {attempts} attempts in 300 ms ({sent:?})");
     env.locks.release(&held).await.unwrap();
-    assert_eq!(waiting.await.unwrap().unwrap().token(), 2);
+    assert_eq!(waiting.await.unwrap().unwrap().token(), held.token() + 1);
 }

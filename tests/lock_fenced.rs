@@ -101,7 +101,8 @@ async fn pause_and_fence(b_writes: bool) {
             return line;
         }
     };
-    assert_eq!(next_line().await, "HELD 1");
+    let held = next_line().await;
+    let a_token: i64 = held.strip_prefix("HELD ").and_then(|t| t.parse().ok()).expect(&held);
 
     // A stops, past its ttl: its heartbeat cannot run.
     assert_eq!(unsafe { libc::kill(pid, libc::SIGSTOP) }, 0);
@@ -109,7 +110,7 @@ async fn pause_and_fence(b_writes: bool) {
     let b = env.peer().await;
     let lease = b.locks.acquire("job", Duration::from_secs(10), Duration::from_secs(5)).await;
     let lease = lease.unwrap();
-    assert_eq!(lease.token(), 2);
+    assert_eq!(lease.token(), a_token + 1);
     if b_writes {
         fenced_write(&b, &lease, "B").await.unwrap();
     }
@@ -171,4 +172,59 @@ async fn a_failing_fenced_write_keeps_nothing_and_reports_its_error() {
     let commands = env.take_commands();
     // (`commitTransaction` goes to `admin`, which the log leaves out.)
     assert_eq!(commands, ["update", "findAndModify"], "{commands:?}");
+}
+
+/// A key's tokens stay strictly increasing when its lease document is
+/// deleted by hand (an operator's cleanup): released and deleted, deleted
+/// while held, and expired. The holder whose document was deleted under it
+/// is refused both by the lease check and by a store that keeps the
+/// highest token it has seen.
+#[tokio::test]
+async fn tokens_keep_increasing_when_the_lease_document_is_deleted() {
+    let env = Env::new().await;
+    let other = env.peer().await;
+    let reports = env.conn.repo::<Report>();
+    reports.insert_one(ReportInsert { id: report(), value: "initial".into() }).await.unwrap();
+    let delete = async || {
+        let deleted = env.raw("locks").delete_one(bson::doc! { "_id": "job" }).await.unwrap();
+        assert_eq!(deleted.deleted_count, 1);
+    };
+    let mut tokens = Vec::new();
+
+    let first = env.locks.try_lock("job", Duration::from_secs(10)).await.unwrap().unwrap();
+    tokens.push(first.token());
+    env.locks.release(&first).await.unwrap();
+    delete().await;
+    // Re-created after a release and a deletion.
+    let stale = env.locks.try_lock("job", Duration::from_secs(10)).await.unwrap().unwrap();
+    tokens.push(stale.token());
+    // Deleted while held: the key looks free, and another takes it.
+    delete().await;
+    let current = other.locks.try_lock("job", Duration::from_secs(1)).await.unwrap().unwrap();
+    tokens.push(current.token());
+    // The store keeps the highest token it has seen (the README's pattern).
+    let store = env.raw("reports");
+    let write = async |token: i64, value: &str| {
+        let filter = bson::doc! { "_id": report(), "$or": [
+            { "fence": { "$exists": false } }, { "fence": { "$lte": token } },
+        ] };
+        let update = bson::doc! { "$set": { "fence": token, "value": value } };
+        store.update_one(filter, update).await.unwrap().modified_count
+    };
+    assert_eq!(write(current.token(), "current").await, 1);
+    assert_eq!(write(stale.token(), "stale").await, 0, "the older token is refused");
+    let refused = fenced_write(&env, &stale, "stale").await.unwrap_err();
+    assert!(matches!(refused, LockingError::Fenced { reason: Reason::Lost, .. }), "{refused:?}");
+    assert_eq!(reports.find(&report()).await.unwrap().value, "current");
+    // Expired by the server's clock, then taken again.
+    let started = std::time::Instant::now();
+    let expired = loop {
+        if let Some(lease) = env.locks.try_lock("job", Duration::from_secs(10)).await.unwrap() {
+            break lease;
+        }
+        assert!(started.elapsed() < Duration::from_secs(20), "the 1 s lease never expired");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    tokens.push(expired.token());
+    assert!(tokens.windows(2).all(|pair| pair[0] < pair[1]), "{tokens:?}");
 }

@@ -35,7 +35,8 @@ async fn three_permits_admit_three_holders_each_with_its_own_token() {
     for _ in 0..3 {
         leases.push(env.locks.try_lock_permits("pool", 3, HOLD).await.unwrap().expect("a permit"));
     }
-    assert_eq!(leases.iter().map(|l| l.token()).collect::<Vec<_>>(), [1, 2, 3]);
+    let first = leases[0].token();
+    assert_eq!(leases.iter().map(|l| l.token()).collect::<Vec<_>>(), [first, first + 1, first + 2]);
     assert!(other.locks.try_lock_permits("pool", 3, HOLD).await.unwrap().is_none(), "a fourth");
     assert_eq!(live_holders(&env, "pool").await, 3);
 
@@ -46,7 +47,7 @@ async fn three_permits_admit_three_holders_each_with_its_own_token() {
     let again = env.locks.release(&leases[0]).await;
     assert!(matches!(again, Err(LockingError::Unlock { reason: Reason::Lost, .. })), "{again:?}");
     let fourth = other.locks.try_lock_permits("pool", 3, HOLD).await.unwrap().expect("freed");
-    assert_eq!(fourth.token(), 4);
+    assert_eq!(fourth.token(), first + 3);
 
     // An expired holder is dropped by the next acquisition, and cannot extend.
     let short = env.locks.try_lock_permits("cache", 2, Duration::from_millis(50)).await;
@@ -54,7 +55,8 @@ async fn three_permits_admit_three_holders_each_with_its_own_token() {
     let kept = env.locks.try_lock_permits("cache", 2, HOLD).await.unwrap().unwrap();
     tokio::time::sleep(Duration::from_millis(100)).await;
     let taken = other.locks.try_lock_permits("cache", 2, HOLD).await.unwrap();
-    assert_eq!(taken.map(|l| l.token()), Some(3), "the expired permit was free again");
+    let expected = short.token() + 2;
+    assert_eq!(taken.map(|l| l.token()), Some(expected), "the expired permit was free again");
     let extended = env.locks.extend(&short, HOLD).await;
     assert!(matches!(extended, Err(LockingError::Relock { reason: Reason::Lost, .. })));
     assert!(env.locks.extend(&kept, HOLD).await.is_ok());
@@ -133,7 +135,12 @@ async fn n_plus_k_contenders_never_exceed_n_holders_through_crashes_and_expiries
     let mut tokens = tokens.lock().unwrap().clone();
     tokens.sort();
     let n = tokens.len() as i64;
-    assert_eq!(tokens, (2..=n + 1).collect::<Vec<_>>(), "one token per holder, none repeated");
+    let after = first.token() + 1;
+    assert_eq!(
+        tokens,
+        (after..after + n).collect::<Vec<_>>(),
+        "one token per holder, none repeated"
+    );
     assert_eq!(n, (CONTENDERS * 4) as i64);
 }
 
@@ -229,4 +236,26 @@ async fn an_owner_that_reads_like_a_field_path_opens_no_fence() {
     // The real holder's fence still opens.
     mark(&env, &held, "holder").await.unwrap();
     assert_eq!(env.raw("marks").count_documents(doc! {}).await.unwrap(), 1);
+}
+
+/// A semaphore's document deleted by hand (released, or while held) comes
+/// back with tokens above every earlier one.
+#[tokio::test]
+async fn semaphore_tokens_keep_increasing_when_the_document_is_deleted() {
+    let env = Env::new().await;
+    let delete = async || {
+        let filter = doc! { "_id": "pool" };
+        assert_eq!(env.raw("lock_semaphores").delete_one(filter).await.unwrap().deleted_count, 1);
+    };
+    let mut tokens = Vec::new();
+    let first = env.locks.try_lock_permits("pool", 2, HOLD).await.unwrap().unwrap();
+    tokens.push(first.token());
+    env.locks.release(&first).await.unwrap();
+    delete().await;
+    let held = env.locks.try_lock_permits("pool", 2, HOLD).await.unwrap().unwrap();
+    tokens.push(held.token());
+    delete().await;
+    let next = env.locks.try_lock_permits("pool", 2, HOLD).await.unwrap().unwrap();
+    tokens.push(next.token());
+    assert!(tokens.windows(2).all(|pair| pair[0] < pair[1]), "{tokens:?}");
 }

@@ -35,7 +35,8 @@
 //!    update pipeline first computes whether the lease is free (no owner,
 //!    or `expires_at <= $$NOW`), then, only if so, sets a fresh random
 //!    `owner`, `expires_at = $$NOW + ttl`, `created_at = $$NOW` and
-//!    `token = token + 1` (1 for a new key). The acquirer owns the lease
+//!    `token = token + 1` (for a new document: the server's clock in
+//!    milliseconds × 1000, see below). The acquirer owns the lease
 //!    iff the returned `owner` is its own; its fencing token is the
 //!    returned `token`. (MongoDB rejects `$expr` in an upsert filter, so
 //!    the condition is in the pipeline.)
@@ -65,9 +66,34 @@
 //! token the one before it wrote. No clock, timeout or reply time is
 //! involved: a holder paused past its ttl, a slow reply, or a server clock
 //! that jumps cannot make two holders share a token or order them wrongly.
-//! A release or an expiry changes the owner, never the token, and the
-//! document is never deleted (there is no TTL index), so a key's tokens
-//! keep growing for as long as the database keeps the collection.
+//! A release or an expiry changes the owner, never the token.
+//!
+//! The library never deletes a lease document (there is no TTL index), but
+//! an operator's cleanup may, and [`Locks::repo`] is public. So a key's
+//! first token does not start at 1: a document that has no token (new, or
+//! re-created after a deletion) starts from the server's clock,
+//! `$$NOW` in milliseconds × 1000, computed in the same acquire pipeline.
+//! That re-created document starts above every token the key had before,
+//! because:
+//!
+//! - A key's acquisitions are serialized writes to one document, each a
+//!   journaled round trip of its own; a document created at millisecond
+//!   `c` has handed out `c × 1000 + k` by its `k`-th acquisition, and
+//!   stays below the floor of every later millisecond as long as fewer
+//!   than 1,000 acquisitions per millisecond were made of the key since
+//!   its creation (about a million a second, sustained; a journaled write
+//!   takes far longer than a microsecond). The floor of a later document
+//!   is therefore above every token of the earlier one.
+//! - What this does rely on: the server's clock not stepping back between
+//!   the deletion and the re-creation by more than the time since the
+//!   deleted document's last acquisition (a failover to a node whose clock
+//!   is behind, or a manual clock change), and the deletion and the
+//!   re-creation not falling in the same millisecond as that last
+//!   acquisition (three serialized writes within one millisecond). A
+//!   document restored from an old backup keeps its old token: restore a
+//!   lock collection only with its tokens raised above the clock's floor.
+//!
+//! Tokens are `i64`; the floor reaches `i64::MAX` in about 290,000 years.
 //!
 //! # Waiting, semaphores
 //! A waiting acquisition opens a change stream on its key's releases (an

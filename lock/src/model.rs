@@ -10,8 +10,10 @@ use serde::{Deserialize, Serialize};
 /// clock), and the key's fencing token.
 ///
 /// Stored in the collection `locks`, one document per key ever locked,
-/// and never deleted: releasing a lease removes its `owner` and keeps the
-/// document, so the `token` it counts only grows.
+/// and never deleted by the library: releasing a lease removes its
+/// `owner` and keeps the document, so the `token` it counts only grows. A
+/// document deleted by hand is re-created with a token above its old one
+/// (see the crate docs).
 #[derive(Debug, Clone, PartialEq, Model, Serialize, Deserialize)]
 #[model(crate = ::model_core, collection = "locks", key = id)]
 #[model(index(keys(id, expires_at)))]
@@ -27,7 +29,8 @@ pub struct Lock {
     /// (`$$NOW` + ttl).
     pub expires_at: DateTime,
     /// The fencing token of the current (or last) holder: one more than
-    /// the one before, set by the acquisition itself. The first is 1.
+    /// the one before, set by the acquisition itself. The first is the
+    /// server's clock in milliseconds × 1000.
     #[serde(default)]
     pub token: i64,
     /// When the current (or last) holder acquired the lease (server clock).
@@ -46,7 +49,7 @@ pub struct Fence {
     /// The key the counter belongs to.
     #[serde(rename = "_id")]
     pub id: String,
-    /// The last token handed out for the key; the first is 1.
+    /// The last token handed out for the key.
     pub token: i64,
     /// When the key was first locked (server clock).
     pub created_at: DateTime,
@@ -66,7 +69,8 @@ pub struct Semaphore {
     /// The holders whose leases were live at the last acquisition, and
     /// those acquired since; expired ones are dropped by the next one.
     pub holders: Vec<Permit>,
-    /// The last fencing token handed out for the key; the first is 1.
+    /// The last fencing token handed out for the key; the first is the
+    /// server's clock in milliseconds × 1000.
     #[serde(default)]
     pub token: i64,
     /// When the key was first acquired (server clock).

@@ -9,6 +9,19 @@ use bson::{Bson, Document, doc};
 /// The temporary field the acquire pipeline computes and then removes.
 const FREE: &str = "__lock_free";
 
+/// The token a key's document starts from when it has none: the server's
+/// clock in milliseconds × 1000 (`$$NOW`), so a re-created document starts
+/// above every token its key had before (the argument is in the crate docs).
+fn floor() -> Document {
+    doc! { "$multiply": [{ "$toLong": "$$NOW" }, 1000_i64] }
+}
+
+/// The next token: the stored one plus 1, or the [`floor`] on a document
+/// that has none (new, or re-created after a deletion).
+fn next_token() -> Document {
+    doc! { "$ifNull": [{ "$add": ["$token", 1_i64] }, floor()] }
+}
+
 /// `true` when the stored lease has expired by the server's clock.
 fn expired() -> Document {
     doc! { "$lte": [{ "$toLong": "$expires_at" }, { "$toLong": "$$NOW" }] }
@@ -16,7 +29,8 @@ fn expired() -> Document {
 
 /// The acquire update: takes the lease for `owner` if the key is free (no
 /// owner, or its lease expired by `$$NOW`), adding 1 to its token in the
-/// same write; else leaves the document unchanged. Run as an upsert on
+/// same write (the clock's [`floor`] on a new document); else leaves the
+/// document unchanged. Run as an upsert on
 /// `{ _id: key }`; the caller owns the lease iff the returned `owner` is
 /// its own, and its fencing token is then the returned `token`.
 pub fn acquire(owner: &str, ttl_ms: i64) -> Vec<Document> {
@@ -29,10 +43,7 @@ pub fn acquire(owner: &str, ttl_ms: i64) -> Vec<Document> {
         doc! { "$set": {
             "owner": take(doc! { "$literal": owner }.into(), "$owner"),
             "expires_at": take(doc! { "$add": ["$$NOW", ttl_ms] }.into(), "$expires_at"),
-            "token": take(
-                doc! { "$add": [{ "$ifNull": ["$token", 0_i64] }, 1_i64] }.into(),
-                "$token",
-            ),
+            "token": take(next_token().into(), "$token"),
             "created_at": take("$$NOW".into(), "$created_at"),
             "updated_at": take(Bson::Null, "$updated_at"),
         } },
@@ -71,10 +82,10 @@ pub fn release() -> Vec<Document> {
 
 /// Carries a counter of `lock_fences` over: the key's token becomes at
 /// least `token`, on a document created free (no owner, already expired)
-/// when there is none.
+/// when there is none, whose token starts from the clock's [`floor`].
 pub fn carry_over(token: i64) -> Vec<Document> {
     vec![doc! { "$set": {
-        "token": { "$max": [{ "$ifNull": ["$token", 0_i64] }, token] },
+        "token": { "$max": [{ "$ifNull": ["$token", floor()] }, token] },
         "expires_at": { "$ifNull": ["$expires_at", "$$NOW"] },
         "created_at": { "$ifNull": ["$created_at", "$$NOW"] },
     } }]
@@ -107,8 +118,8 @@ pub fn acquire_permit(owner: &str, ttl_ms: i64, permits: u32) -> Vec<Document> {
         doc! { "$set": {
             "token": { "$cond": [
                 format!("${FREE}"),
-                { "$add": [{ "$ifNull": ["$token", 0_i64] }, 1_i64] },
-                { "$ifNull": ["$token", 0_i64] },
+                next_token(),
+                { "$ifNull": ["$token", floor()] },
             ] },
         } },
         doc! { "$set": {

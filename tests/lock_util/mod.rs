@@ -117,3 +117,10 @@ impl Clock for RateClock {
         self.origin + self.origin.elapsed().mul_f64(self.rate)
     }
 }
+
+/// The token a lease document's key started from, if `stored` was created
+/// by its first acquisition: the server's clock at that acquisition
+/// (`created_at`) in milliseconds × 1000.
+pub fn clock_floor(stored: &Document) -> i64 {
+    stored.get_datetime("created_at").unwrap().timestamp_millis() * 1000
+}

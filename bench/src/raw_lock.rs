@@ -55,7 +55,11 @@ impl RawLocks {
                 "owner": take(doc! { "$literal": &owner }.into(), "$owner"),
                 "expires_at": take(doc! { "$add": ["$$NOW", ttl_ms] }.into(), "$expires_at"),
                 "token": take(
-                    doc! { "$add": [{ "$ifNull": ["$token", 0_i64] }, 1_i64] }.into(),
+                    doc! { "$ifNull": [
+                        { "$add": ["$token", 1_i64] },
+                        { "$multiply": [{ "$toLong": "$$NOW" }, 1000_i64] },
+                    ] }
+                    .into(),
                     "$token",
                 ),
                 "created_at": take("$$NOW".into(), "$created_at"),

@@ -586,3 +586,52 @@ async fn a_polling_waiter_attempts_while_the_lock_is_held_and_opens_no_stream() 
     env.locks.release(&held).await.unwrap();
     assert_eq!(waiting.await.unwrap().unwrap().token(), held.token() + 1);
 }
+
+/// Every waiter of every key of a `Locks` shares one change stream: 100
+/// waiters on 10 keys in one process open one (seen by command
+/// monitoring), each is woken by its key's releases, and the stream is
+/// closed once nobody waits.
+#[tokio::test]
+async fn a_hundred_waiters_on_ten_keys_share_one_change_stream() {
+    const KEYS: usize = 10;
+    const WAITERS: usize = 100;
+    let env = Env::new().await;
+    let waiter = env.peer().await;
+    let key = |i: usize| format!("job-{}", i % KEYS);
+    let mut held = Vec::new();
+    for i in 0..KEYS {
+        held.push(env.locks.try_lock(&key(i), Duration::from_secs(60)).await.unwrap().unwrap());
+    }
+    let mut waiting = Vec::new();
+    for i in 0..WAITERS {
+        let (locks, key) = (waiter.locks.clone(), key(i));
+        waiting.push(tokio::spawn(async move {
+            let lease = locks.acquire(&key, HOLD, Duration::from_secs(120)).await.unwrap();
+            locks.release(&lease).await.unwrap();
+        }));
+    }
+    // Every waiter has made its first attempt and waits.
+    let mut sent = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while sent.iter().filter(|c| *c == "findAndModify").count() < WAITERS {
+        assert!(Instant::now() < deadline, "the waiters did not all try: {sent:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        sent.extend(waiter.take_commands());
+    }
+    for lease in &held {
+        env.locks.release(lease).await.unwrap();
+    }
+    for task in waiting {
+        task.await.unwrap();
+    }
+    sent.extend(waiter.take_commands());
+    let streams = sent.iter().filter(|c| *c == "aggregate").count();
+    assert_eq!(streams, 1, "one change stream for every waiter of every key");
+    // Unused, the stream is closed (the driver kills its cursor).
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !sent.iter().any(|c| c == "killCursors") {
+        assert!(Instant::now() < deadline, "the stream was never closed: {:?}", &sent[..10]);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        sent.extend(waiter.take_commands());
+    }
+}

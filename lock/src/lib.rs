@@ -96,12 +96,15 @@
 //! Tokens are `i64`; the floor reaches `i64::MAX` in about 290,000 years.
 //!
 //! # Waiting, semaphores
-//! A waiting acquisition opens a change stream on its key's releases (an
-//! update removing `owner`, a replace or a delete) before its next attempt,
-//! so no release between an attempt and the stream is missed, and sleeps
-//! until an event or the holder's expiry (its `expires_at` against the
-//! server's clock, whose offset from this client's wall clock is read once
-//! from `hello`). Without change streams it polls with backoff. A key with
+//! A waiting acquisition is woken by its key's releases (an update
+//! removing `owner`, a replace or a delete), seen by one change stream per
+//! [`Locks`] (and its clones), shared by every waiter of every key in the
+//! process: opened by the first wait before its next attempt, so no release
+//! between an attempt and the stream is missed; resumed from its last
+//! resume token after an error; closed when nobody waits. It also sleeps
+//! until the holder's expiry (its `expires_at` against the server's clock,
+//! whose offset from this client's wall clock is read once from `hello`).
+//! Without change streams it polls with backoff. A key with
 //! several permits ([`LockAction::permits`]) is a [`Semaphore`] document in
 //! `lock_semaphores`: one acquisition drops the expired holders and, if
 //! fewer than the permits remain, adds one with the next token, in one

@@ -52,8 +52,8 @@ pub(crate) struct Inner {
     pub(crate) write_concern: WriteConcern,
     /// Set once the counters of `lock_fences` were carried over.
     carried: tokio::sync::OnceCell<()>,
-    /// How waits wait, decided by the first one.
-    pub(crate) waiting: tokio::sync::OnceCell<crate::wait::Mode>,
+    /// How waits wait, and the change stream they share.
+    pub(crate) waiting: crate::wait::Waiting,
     /// Waits poll even where change streams exist.
     pub(crate) polling: bool,
 }
@@ -80,7 +80,7 @@ impl Locks {
                 clock: Arc::new(SystemClock),
                 write_concern: durable_majority(),
                 carried: tokio::sync::OnceCell::new(),
-                waiting: tokio::sync::OnceCell::new(),
+                waiting: Default::default(),
                 polling: false,
             }),
         }
@@ -98,9 +98,10 @@ impl Locks {
 
     /// The same locks, whose waits poll with jittered backoff (2 ms
     /// doubling to 100 ms, and at the holder's expiry) instead of watching
-    /// for releases with a change stream: for deployments where a change
-    /// stream per waiter costs too much. Each waiter then sends attempts
-    /// while the lock is held.
+    /// for releases with the change stream a `Locks` shares among its
+    /// waiters: for deployments without change streams, or where even one
+    /// per process costs too much. Each waiter then sends attempts while
+    /// the lock is held.
     pub fn polling(self) -> Self {
         self.rebuild(|inner| inner.polling = true)
     }
@@ -113,7 +114,7 @@ impl Locks {
             clock: self.inner.clock.clone(),
             write_concern: self.inner.write_concern.clone(),
             carried: tokio::sync::OnceCell::new(),
-            waiting: tokio::sync::OnceCell::new(),
+            waiting: Default::default(),
             polling: self.inner.polling,
         };
         change(&mut inner);
@@ -372,7 +373,7 @@ impl Locks {
         let deadline = started.checked_add(timeout);
         let mut backoff = Backoff::new();
         let mut releases: Option<crate::wait::Releases> = None;
-        let mut mode = None;
+        let mut offset_ms = None;
         let mut attempts = 0_u32;
         loop {
             attempts += 1;
@@ -399,21 +400,23 @@ impl Locks {
             }
             // The first refusal decides how to wait; a change stream is
             // opened before the next attempt, so no release is missed.
-            let waits = match mode {
-                Some(mode) => mode,
+            let offset_ms = match offset_ms {
+                Some(offset_ms) => offset_ms,
                 None => {
-                    let decided = self.wait_mode().await;
-                    mode = Some(decided);
+                    let read = self.offset_ms().await;
+                    offset_ms = Some(read);
                     // A semaphore's releases look like its acquisitions:
                     // semaphores poll (and wake at expiries).
-                    if crate::wait::notified(decided) && permits == 1 {
-                        releases = self.open_releases(key).await;
-                        continue;
+                    if permits == 1 {
+                        releases = self.releases(key).await;
+                        if releases.is_some() {
+                            continue;
+                        }
                     }
-                    decided
+                    read
                 }
             };
-            let expiry = holder.and_then(|h| self.until_expiry(&h, waits));
+            let expiry = holder.and_then(|h| self.until_expiry(&h, offset_ms));
             match releases.as_mut() {
                 Some(stream) => {
                     let until = expiry.unwrap_or(left).min(left);

@@ -1,86 +1,201 @@
-//! Waiting for a held lock: woken by its release through a change stream
-//! where the deployment has them, else by polling with backoff; and, in
-//! both, woken when the holder's lease expires by the server's clock.
+//! Waiting for a held lock: woken by its release through one change stream
+//! per [`Locks`] where the deployment has them, else by polling with
+//! backoff; and, in both, woken when the holder's lease expires by the
+//! server's clock.
+//!
+//! The change stream is shared by every waiter of every key of a `Locks`
+//! (and its clones): started by the first wait, its events handed to the
+//! waiters of their key in this process, resumed after an error from its
+//! last resume token, and closed when the last waiter is gone. A fleet of
+//! workers thus holds one stream per process, not one per waiting call.
 
+use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bson::{Document, doc};
 use futures::StreamExt;
 use futures::stream::BoxStream;
 use model_core::Model as _;
+use model_core::mongodb::change_stream::ChangeStream;
+use model_core::mongodb::change_stream::event::{ChangeStreamEvent, ResumeToken};
+use tokio::sync::broadcast;
 
 use crate::{Lock, Locks};
 
-/// How a `Locks` waits, decided by its first wait.
-#[derive(Debug, Clone, Copy)]
-pub(crate) enum Mode {
-    /// Woken by a change stream; `offset_ms` is the server's wall clock
-    /// minus this client's, measured once (`hello`'s `localTime`).
-    Notified { offset_ms: i64 },
-    /// The deployment has no change streams: polling with backoff.
-    Polling { offset_ms: i64 },
-}
-
-impl Mode {
-    fn offset_ms(self) -> i64 {
-        match self {
-            Mode::Notified { offset_ms } | Mode::Polling { offset_ms } => offset_ms,
-        }
-    }
-}
-
-/// The longest a waiter's change stream waits on the server for an event
-/// before it asks again (one `getMore` per this, while nothing happens).
+/// The longest the change stream waits on the server for an event before
+/// it asks again (one `getMore` per this, while nothing happens).
 const MAX_AWAIT: Duration = Duration::from_secs(10);
 
 /// Slack added to a computed expiry, for the clocks' disagreement.
 const EXPIRY_SLACK: Duration = Duration::from_millis(2);
 
+/// Releases kept for waiters that have not read them yet; a waiter that
+/// falls further behind is woken (it may have missed its key's).
+const BACKLOG: usize = 1024;
+
+/// How often the stream is reopened after an error before the waiters
+/// are told to poll.
+const REOPENS: u32 = 3;
+
 /// Releases of one key: the events that can free it.
 pub(crate) type Releases = BoxStream<'static, ()>;
+
+/// The keys released, as the shared change stream sees them.
+type Keys = broadcast::Receiver<Arc<str>>;
+
+/// The wait state of a `Locks`, shared by its clones.
+#[derive(Default)]
+pub(crate) struct Waiting {
+    /// The server's wall clock minus this client's, in ms, read once.
+    offset_ms: tokio::sync::OnceCell<i64>,
+    /// `false` once the deployment refused a change stream: waits poll.
+    streams: tokio::sync::OnceCell<bool>,
+    /// The shared change stream, while a waiter holds it.
+    hub: Mutex<Weak<Hub>>,
+    /// Held while a stream is being opened, so two first waiters open one.
+    opening: tokio::sync::Mutex<()>,
+}
+
+/// The shared change stream: its task, and a receiver to subscribe from.
+struct Hub {
+    keys: Mutex<Keys>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Hub {
+    fn drop(&mut self) {
+        // The last waiter is gone: the stream is dropped with its task.
+        self.task.abort();
+    }
+}
 
 fn wall_ms() -> i64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
 }
 
-/// The change-stream filter of `key`'s releases: the owner removed, the
-/// document replaced or deleted.
-fn releases_of(key: &str) -> Document {
-    doc! { "$match": {
-        "documentKey._id": key,
-        "$or": [
-            { "operationType": { "$in": ["delete", "replace"] } },
-            { "operationType": "update", "updateDescription.removedFields": "owner" },
-        ],
-    } }
+/// The change-stream filter of releases: the owner removed, the document
+/// replaced or deleted, on any key.
+fn releases() -> Document {
+    doc! { "$match": { "$or": [
+        { "operationType": { "$in": ["delete", "replace"] } },
+        { "operationType": "update", "updateDescription.removedFields": "owner" },
+    ] } }
 }
 
+type Events = ChangeStream<ChangeStreamEvent<Document>>;
+
 impl Locks {
-    /// How this `Locks` waits: probed once (a change stream opened and
-    /// dropped, and the server's clock read).
-    pub(crate) async fn wait_mode(&self) -> Mode {
-        *self
-            .inner
-            .waiting
-            .get_or_init(|| async {
-                let offset_ms = self.server_offset_ms().await.unwrap_or(0);
-                if self.inner.polling {
-                    return Mode::Polling { offset_ms };
+    /// A stream of `key`'s releases from the shared change stream, or
+    /// `None` when waits poll (asked for, or no change streams here). The
+    /// stream is open on the server before this returns, so a release
+    /// after it is seen.
+    pub(crate) async fn releases(&self, key: &str) -> Option<Releases> {
+        let waiting = &self.inner.waiting;
+        if self.inner.polling || waiting.streams.get() == Some(&false) {
+            return None;
+        }
+        let hub = self.hub().await;
+        let _ = waiting.streams.set(hub.is_some());
+        if hub.is_none() {
+            tracing::debug!("no change streams: waiting polls");
+        }
+        let hub = hub?;
+        let keys = hub.keys.lock().ok()?.resubscribe();
+        let key: Arc<str> = key.into();
+        let woken = futures::stream::unfold((keys, key, hub), |(mut keys, key, hub)| async move {
+            loop {
+                match keys.recv().await {
+                    // An empty key (no key is empty) wakes every waiter.
+                    Ok(released) if released == key || released.is_empty() => {
+                        return Some(((), (keys, key, hub)));
+                    }
+                    Ok(_) => {}
+                    // Fell behind: its key's release may be among those lost.
+                    Err(broadcast::error::RecvError::Lagged(_)) => {
+                        return Some(((), (keys, key, hub)));
+                    }
+                    Err(broadcast::error::RecvError::Closed) => return None,
                 }
-                match self.open_releases("").await {
-                    Some(_) => Mode::Notified { offset_ms },
-                    None => {
-                        tracing::debug!("no change streams: waiting polls");
-                        Mode::Polling { offset_ms }
+            }
+        });
+        Some(woken.boxed())
+    }
+
+    /// The shared change stream: the running one, or a new one.
+    async fn hub(&self) -> Option<Arc<Hub>> {
+        let waiting = &self.inner.waiting;
+        let running = || waiting.hub.lock().ok()?.upgrade().filter(|hub| !hub.task.is_finished());
+        if let Some(hub) = running() {
+            return Some(hub);
+        }
+        let _opening = waiting.opening.lock().await;
+        if let Some(hub) = running() {
+            return Some(hub);
+        }
+        let events = self.watch(None).await?;
+        let (sender, keys) = broadcast::channel(BACKLOG);
+        let task = tokio::spawn(self.clone().pump(events, sender));
+        let hub = Arc::new(Hub { keys: Mutex::new(keys), task });
+        *waiting.hub.lock().ok()? = Arc::downgrade(&hub);
+        Some(hub)
+    }
+
+    /// Opens the change stream of releases, after `token` when resuming.
+    async fn watch(&self, token: Option<ResumeToken>) -> Option<Events> {
+        let coll = self.repo().collection().await.ok()?.clone_with_type::<Document>();
+        let open = async move {
+            coll.watch().pipeline([releases()]).max_await_time(MAX_AWAIT).resume_after(token).await
+        };
+        self.repo().connection().bounded(Lock::COLLECTION, open).await.ok()
+    }
+
+    /// Hands each release to the waiters of its key, reopening the stream
+    /// after an error from the last resume token; on giving up (or an
+    /// invalidated stream) the channel closes and the waiters poll.
+    async fn pump(self, mut events: Events, sender: broadcast::Sender<Arc<str>>) {
+        let mut failures = 0;
+        loop {
+            match events.next().await {
+                Some(Ok(event)) => {
+                    failures = 0;
+                    let key = event.document_key.as_ref().and_then(|k| k.get_str("_id").ok());
+                    if let Some(key) = key {
+                        // No receiver is not an error: the hub holds one.
+                        let _ = sender.send(key.into());
                     }
                 }
-            })
-            .await
+                Some(Err(error)) if failures < REOPENS => {
+                    failures += 1;
+                    tracing::debug!(%error, failures, "the release stream failed: reopening");
+                    tokio::time::sleep(Duration::from_millis(50 << failures)).await;
+                    if let Some(reopened) = self.watch(events.resume_token()).await {
+                        events = reopened;
+                        // Without a token events may have been missed:
+                        // every waiter tries again.
+                        let _ = sender.send("".into());
+                    }
+                }
+                Some(Err(error)) => {
+                    tracing::debug!(%error, "the release stream failed: waits poll");
+                    return;
+                }
+                None => return,
+            }
+        }
     }
 
     /// The server's wall clock minus this client's, in ms (half the
-    /// round trip of `hello` taken as its one-way time).
-    async fn server_offset_ms(&self) -> Option<i64> {
+    /// round trip of `hello` taken as its one-way time), read once.
+    pub(crate) async fn offset_ms(&self) -> i64 {
+        *self
+            .inner
+            .waiting
+            .offset_ms
+            .get_or_init(|| async { self.read_offset_ms().await.unwrap_or(0) })
+            .await
+    }
+
+    async fn read_offset_ms(&self) -> Option<i64> {
         let db = self.repo().connection().database().await.ok()?;
         let sent = wall_ms();
         let hello = async move { db.run_command(doc! { "hello": 1 }).await };
@@ -90,27 +205,13 @@ impl Locks {
         Some(server - (sent + received) / 2)
     }
 
-    /// A change stream of `key`'s releases, or `None` when the deployment
-    /// cannot open one.
-    pub(crate) async fn open_releases(&self, key: &str) -> Option<Releases> {
-        let coll = self.repo().collection().await.ok()?.clone_with_type::<Document>();
-        let pipeline = [releases_of(key)];
-        let open = async move { coll.watch().pipeline(pipeline).max_await_time(MAX_AWAIT).await };
-        let stream = self.repo().connection().bounded(Lock::COLLECTION, open).await.ok()?;
-        Some(stream.map(|_| ()).boxed())
-    }
-
     /// How long until `lock`'s lease expires by the server's clock, as
-    /// this client reckons it (`None` when it is not held).
-    pub(crate) fn until_expiry(&self, lock: &Lock, mode: Mode) -> Option<Duration> {
+    /// this client reckons it with the server's `offset_ms` (`None` when
+    /// it is not held).
+    pub(crate) fn until_expiry(&self, lock: &Lock, offset_ms: i64) -> Option<Duration> {
         lock.owner.as_ref()?;
-        let server_now = wall_ms() + mode.offset_ms();
+        let server_now = wall_ms() + offset_ms;
         let left = lock.expires_at.timestamp_millis() - server_now;
         Some(Duration::from_millis(left.max(0) as u64) + EXPIRY_SLACK)
     }
-}
-
-/// Whether waits of `mode` are woken by a change stream.
-pub(crate) fn notified(mode: Mode) -> bool {
-    matches!(mode, Mode::Notified { .. })
 }

@@ -223,58 +223,49 @@ where
             Some(timeout) => locks.acquire_checked(&key, permits, ttl, ttl_ms, timeout).await?,
         };
 
-        let cancel = CancellationToken::new();
-        let stop = CancellationToken::new();
-        let mut held =
-            Held { locks: locks.clone(), lease: Some(lease.clone()), stop: stop.clone() };
-        let heartbeat = tokio::spawn(
-            Heartbeat {
-                locks: locks.clone(),
-                lease: lease.clone(),
-                retries,
-                signal: cancel.clone(),
-                stop: stop.clone(),
-                on_error: on_error.clone(),
-            }
-            .run()
-            .in_current_span(),
-        );
-        let signal = Signal {
-            key: Arc::from(key.as_str()),
-            owner: Arc::from(lease.owner.as_str()),
-            token: lease.token,
-            permits: lease.permits,
-            cancel,
-        };
-
+        let (signal, held) = hold(locks, lease, retries, on_error.clone());
         let value = f(signal).await;
-
-        stop.cancel();
-        let lost = match heartbeat.await {
-            Ok(lost) => lost,
-            Err(error) if error.is_panic() => std::panic::resume_unwind(error.into_panic()),
-            Err(_) => false,
-        };
-        // A release slower than the ttl is moot (the lease has ended), and
-        // must not keep the closure's value from its caller.
-        let released = tokio::time::timeout(ttl, locks.release(&lease))
-            .await
-            .unwrap_or_else(|_| Err(LockingError::unlock(&key, Reason::Failed, None)));
-        // Only now: dropped while releasing, the guard still releases.
-        held.lease = None;
-        match released {
-            Ok(()) => {}
-            // The loss was reported already.
-            Err(error) if lost && error.reason() == Some(Reason::Lost) => {}
-            Err(error) => {
-                tracing::warn!(error = %error, "release failed");
-                if let Some(on_error) = &on_error {
-                    on_error(error);
-                }
+        if let Err(error) = held.release().await {
+            tracing::warn!(error = %error, "release failed");
+            if let Some(on_error) = &on_error {
+                on_error(error);
             }
         }
         Ok(value)
     }
+}
+
+/// Starts the heartbeat of `lease`: the signal it fires when the lease is
+/// lost, and the guard that stops it and releases the lease.
+pub(crate) fn hold(
+    locks: &Locks,
+    lease: Lease,
+    retries: u32,
+    on_error: Option<OnError>,
+) -> (Signal, Held) {
+    let cancel = CancellationToken::new();
+    let stop = CancellationToken::new();
+    let heartbeat = tokio::spawn(
+        Heartbeat {
+            locks: locks.clone(),
+            lease: lease.clone(),
+            retries,
+            signal: cancel.clone(),
+            stop: stop.clone(),
+            on_error: on_error.clone(),
+        }
+        .run()
+        .in_current_span(),
+    );
+    let signal = Signal {
+        key: Arc::from(lease.key.as_str()),
+        owner: Arc::from(lease.owner.as_str()),
+        token: lease.token,
+        permits: lease.permits,
+        cancel,
+    };
+    let held = Held { locks: locks.clone(), lease: Some(lease), stop, heartbeat };
+    (signal, held)
 }
 
 impl<'a, F, Fut> IntoFuture for LockAction<'a, F>
@@ -292,12 +283,40 @@ where
     }
 }
 
-/// Stops the heartbeat when dropped, and releases the lease in the
-/// background if the holder was dropped before it could release it.
-struct Held {
+/// A lease held with its heartbeat. Stops the heartbeat when dropped, and
+/// releases the lease in the background if the holder was dropped before
+/// it could release it.
+pub(crate) struct Held {
     locks: Locks,
     lease: Option<Lease>,
     stop: CancellationToken,
+    heartbeat: tokio::task::JoinHandle<bool>,
+}
+
+impl Held {
+    /// Stops the heartbeat and releases the lease. A lease already lost
+    /// (the heartbeat reported it) is not an error.
+    pub(crate) async fn release(mut self) -> Result<()> {
+        self.stop.cancel();
+        let lost = match (&mut self.heartbeat).await {
+            Ok(lost) => lost,
+            Err(error) if error.is_panic() => std::panic::resume_unwind(error.into_panic()),
+            Err(_) => false,
+        };
+        let Some(lease) = self.lease.clone() else { return Ok(()) };
+        // A release slower than the ttl is moot (the lease has ended), and
+        // must not keep the holder's value from its caller.
+        let released = tokio::time::timeout(lease.ttl, self.locks.release(&lease))
+            .await
+            .unwrap_or_else(|_| Err(LockingError::unlock(&lease.key, Reason::Failed, None)));
+        // Only now: dropped while releasing, the guard still releases.
+        self.lease = None;
+        match released {
+            // The loss was reported already.
+            Err(error) if lost && error.reason() == Some(Reason::Lost) => Ok(()),
+            released => released,
+        }
+    }
 }
 
 impl Drop for Held {

@@ -69,6 +69,16 @@ pub enum LockingError {
         #[source]
         source: Option<Box<model_core::Error>>,
     },
+    /// The leader of a key ([`Locks::leader`](crate::Locks::leader),
+    /// [`Locks::observe`](crate::Locks::observe)) could not be read.
+    #[error("the leader of `{key}` could not be read")]
+    Observe {
+        /// The key.
+        key: String,
+        /// The server error.
+        #[source]
+        source: Option<Box<model_core::Error>>,
+    },
     /// An argument is out of range (an empty key, a zero ttl, absurd
     /// retries); nothing was sent.
     #[error("invalid lock argument: {message}")]
@@ -114,7 +124,8 @@ impl LockingError {
             LockingError::Lock { key, .. }
             | LockingError::Relock { key, .. }
             | LockingError::Unlock { key, .. }
-            | LockingError::Fenced { key, .. } => Some(key),
+            | LockingError::Fenced { key, .. }
+            | LockingError::Observe { key, .. } => Some(key),
             LockingError::InvalidArgument { .. } => None,
         }
     }
@@ -126,6 +137,7 @@ impl LockingError {
             | LockingError::Relock { reason, .. }
             | LockingError::Unlock { reason, .. }
             | LockingError::Fenced { reason, .. } => Some(*reason),
+            LockingError::Observe { .. } => Some(Reason::Failed),
             LockingError::InvalidArgument { .. } => None,
         }
     }
@@ -137,7 +149,8 @@ impl LockingError {
             LockingError::Lock { source, .. }
             | LockingError::Relock { source, .. }
             | LockingError::Unlock { source, .. }
-            | LockingError::Fenced { source, .. } => source.as_deref(),
+            | LockingError::Fenced { source, .. }
+            | LockingError::Observe { source, .. } => source.as_deref(),
             LockingError::InvalidArgument { .. } => None,
         }
     }
@@ -156,6 +169,10 @@ impl LockingError {
 
     pub(crate) fn fenced(key: &str, reason: Reason, source: Option<model_core::Error>) -> Self {
         LockingError::Fenced { key: key.to_string(), reason, source: source.map(Box::new) }
+    }
+
+    pub(crate) fn observe(key: &str, source: Option<model_core::Error>) -> Self {
+        LockingError::Observe { key: key.to_string(), source: source.map(Box::new) }
     }
 
     pub(crate) fn invalid(message: impl Into<String>) -> Self {

@@ -110,6 +110,20 @@
 //! fewer than the permits remain, adds one with the next token, in one
 //! write; each holder extends and releases its own entry.
 //!
+//! # Leader election
+//! [`Locks::campaign`] waits until this process holds a key's lease, then
+//! keeps it with the same heartbeat and [`Signal`] as the closure form: a
+//! [`Leadership`] whose term is the lease's fencing token, so its fenced
+//! writes ([`Locks::fenced`]) and the token a resource remembers both
+//! carry the term. [`Leadership::resign`] releases it; dropping it
+//! resigns in the background. [`Locks::leader`] reads the current
+//! [`Leader`] once (a live lease by the server's clock) and
+//! [`Locks::observe`] streams its changes in order: the current leader,
+//! then each new term, resignation or expiry. An observer has a change
+//! stream of its own on the key (every term is seen, however short);
+//! without change streams it reads every 250 ms and at the leader's
+//! expiry.
+//!
 //! An earlier release counted tokens in a separate `lock_fences`
 //! collection and deleted released leases: [`Locks::setup`] (or the first
 //! acquisition of a [`Locks`]) raises each key's token to at least its
@@ -146,6 +160,7 @@
 mod action;
 mod backoff;
 mod clock;
+mod election;
 mod error;
 mod fenced;
 mod heartbeat;
@@ -158,6 +173,7 @@ mod wait;
 
 pub use action::{DEFAULT_TTL, LockAction, Signal};
 pub use clock::{Clock, SystemClock};
+pub use election::{Campaign, Leader, Leadership};
 pub use error::{LockingError, Reason, Result};
 pub use fenced::Held;
 pub use lease::Lease;

@@ -25,7 +25,9 @@ async fn transfer(
 ) -> model::Result<()> {
     let accounts = conn.repo::<Account>();
     let (from, to) = (from.to_string(), to.to_string());
-    conn.transaction(async |s| {
+    // `async move`: the closure owns what it uses, so this future is `Send`
+    // and may run in a spawned task or a web handler (see examples/axum.rs).
+    conn.transaction(async move |s| {
         let payer = accounts.update_one(&from, Account::BALANCE.inc(-amount)).session(s).await?;
         if payer.balance < 0 {
             // Returning an error aborts: the debit above is rolled back.
@@ -49,7 +51,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         ])
         .await?;
 
-    transfer(&conn, "alice", "bob", 30).await?;
+    // On a task of its own, as a request handler would run it.
+    let task = tokio::spawn({
+        let conn = conn.clone();
+        async move { transfer(&conn, "alice", "bob", 30).await }
+    });
+    task.await??;
     println!("alice -> bob 30: committed");
 
     let refused = transfer(&conn, "bob", "alice", 500).await;

@@ -296,7 +296,9 @@
 //!
 //! [`Connection::transaction`] runs an async closure in a transaction,
 //! retries it on transient errors, and aborts it on any error, so nothing
-//! it wrote is kept.
+//! it wrote is kept. In a web handler or a spawned task, write
+//! `async move |s|` and let the closure own what it uses: its future is
+//! then `Send` (`examples/axum.rs`).
 //!
 //! ```
 //! # #[derive(Debug, model::Model, serde::Serialize, serde::Deserialize)]

@@ -366,16 +366,33 @@ impl Connection {
     /// so nothing `f` wrote is kept, and is returned (a duplicate key as
     /// [`Error::Conflict`]).
     ///
+    /// Write `async move |s|` and let the closure own what it uses (a
+    /// [`Repo`] or a `Connection` is cheap to clone): the transaction's
+    /// future is then `Send`, as an axum handler's or a spawned task's
+    /// must be. `examples/axum.rs` is a service that does so.
+    ///
     /// ```no_run
-    /// # async fn demo(conn: model_core::Connection) -> model_core::Result<()> {
-    /// let total = conn
-    ///     .transaction(async |session| {
-    ///         let db = session.client().database("app");
+    /// # async fn demo(conn: model_core::Connection) {
+    /// let audit = conn.database_name().to_string();
+    /// let task = tokio::spawn(async move {
+    ///     conn.transaction(async move |session| {
+    ///         let _db = session.client().database(&audit); // owned by the closure
     ///         Ok(1)
     ///     })
-    ///     .await?;
-    /// # Ok(()) }
+    ///     .await
+    /// });
+    /// # }
     /// ```
+    ///
+    /// A closure that borrows from its surroundings (`async |s|` using a
+    /// local repository, or `async move |s|` capturing a `&str`) runs the
+    /// same, but where `Send` is required the compiler cannot yet prove it
+    /// for a borrow of any lifetime: it reports "implementation of `Send`
+    /// is not general enough" for the borrowed type, at the place that
+    /// needs `Send` (in axum, the `.route(..)` line), not here. Moving
+    /// owned values into the closure is the fix;
+    /// [`transaction_with`](Self::transaction_with) is the form for code
+    /// generic over the closure.
     ///
     /// # Errors
     /// What `f` returns, or [`Error::Transaction`] when starting or committing fails.
@@ -436,9 +453,10 @@ impl Connection {
 
     /// [`transaction`](Self::transaction) for a closure that returns a
     /// boxed future and borrows what it needs from `context` (as the
-    /// driver's `and_run` does): its future is `Send`, so it can run where
-    /// one must be (a spawned task, the closure of a lock), which an async
-    /// closure's cannot yet.
+    /// driver's `and_run` does): its future is `Send` whatever the closure
+    /// borrows, which suits code generic over the closure (the fenced
+    /// writes of the lock crate). Where the closure can own its captures,
+    /// `transaction` with `async move |s|` is `Send` too, and simpler.
     ///
     /// ```no_run
     /// # async fn demo(conn: model_core::Connection, db_name: String) -> model_core::Result<()> {

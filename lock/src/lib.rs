@@ -168,6 +168,7 @@ mod lease;
 mod locks;
 mod model;
 mod pipeline;
+mod queue;
 mod semaphore;
 mod wait;
 
@@ -178,5 +179,5 @@ pub use error::{LockingError, Reason, Result};
 pub use fenced::Held;
 pub use lease::Lease;
 pub use locks::{Locks, MAX_PERMITS, MAX_RETRIES};
-pub use model::{Fence, FenceInsert, Lock, LockInsert, Permit, Semaphore, SemaphoreInsert};
+pub use model::{Fence, FenceInsert, Lock, LockInsert, Permit, Semaphore, SemaphoreInsert, Waiter};
 pub use tokio_util::sync::CancellationToken;

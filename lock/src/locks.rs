@@ -4,7 +4,6 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures::StreamExt;
 use model_core::mongodb::options::{ReturnDocument, WriteConcern};
 use model_core::{Connection, Model as _, Repo};
 use tracing::Instrument;
@@ -326,8 +325,9 @@ impl Locks {
         Ok(())
     }
 
-    /// Clears the owner of `key`'s lease if it is `owner` (for a
-    /// semaphore, removes `owner` from its holders).
+    /// Clears the owner of `key`'s lease if it is `owner`, handing the
+    /// lease to the first live waiter (for a semaphore, removes `owner`
+    /// from its holders).
     async fn release_owned(&self, key: &str, owner: &str, permits: u32) -> Result<()> {
         if permits > 1 {
             return self.release_permit(key, owner).instrument(span("release", key)).await;
@@ -340,10 +340,10 @@ impl Locks {
                 .await
                 .map_err(|e| LockingError::unlock(key, Reason::Failed, Some(e)))?;
             let (coll, filter) = (collection.clone(), pipeline::owned(key, owner));
-            let write_concern = self.inner.write_concern.clone();
-            let release = async move {
-                coll.update_one(filter, pipeline::release()).write_concern(write_concern).await
-            };
+            let (update, write_concern) =
+                (pipeline::release(owner), self.inner.write_concern.clone());
+            let release =
+                async move { coll.update_one(filter, update).write_concern(write_concern).await };
             let released = self
                 .conn()
                 .bounded(Lock::COLLECTION, release)
@@ -367,18 +367,23 @@ impl Locks {
         ttl_ms: i64,
         timeout: Duration,
     ) -> Result<Lease> {
+        if permits == 1 {
+            return self.acquire_queued(key, ttl, ttl_ms, timeout).await;
+        }
         let clock = &self.inner.clock;
         let started = clock.now();
         // `None`: a timeout too long to represent, so no deadline at all.
         let deadline = started.checked_add(timeout);
         let mut backoff = Backoff::new();
-        let mut releases: Option<crate::wait::Releases> = None;
         let mut offset_ms = None;
         let mut attempts = 0_u32;
+        // A semaphore's waiters poll (its releases look like its
+        // acquisitions to a change stream), and wake at expiries.
         loop {
             attempts += 1;
-            let holder = match self.attempt(key, permits, ttl, ttl_ms).await {
-                Ok(Attempt::Acquired(lease)) => {
+            let owner = uuid::Uuid::new_v4().simple().to_string();
+            let holder = match self.attempt(key, &owner, permits, ttl, ttl_ms, None).await? {
+                Attempt::Acquired(lease) => {
                     let waited = clock.now().saturating_duration_since(started);
                     tracing::debug!(
                         token = lease.token,
@@ -388,8 +393,7 @@ impl Locks {
                     );
                     return Ok(lease);
                 }
-                Ok(Attempt::Held(holder)) => holder,
-                Err(error) => return Err(error),
+                Attempt::Held(holder) => holder,
             };
             let left = match deadline {
                 Some(deadline) => deadline.saturating_duration_since(clock.now()),
@@ -398,41 +402,13 @@ impl Locks {
             if left.is_zero() {
                 return Err(LockingError::lock(key, Reason::TimedOut, None));
             }
-            // The first refusal decides how to wait; a change stream is
-            // opened before the next attempt, so no release is missed.
             let offset_ms = match offset_ms {
                 Some(offset_ms) => offset_ms,
-                None => {
-                    let read = self.offset_ms().await;
-                    offset_ms = Some(read);
-                    // A semaphore's releases look like its acquisitions:
-                    // semaphores poll (and wake at expiries).
-                    if permits == 1 {
-                        releases = self.releases(key).await;
-                        if releases.is_some() {
-                            continue;
-                        }
-                    }
-                    read
-                }
+                None => *offset_ms.insert(self.offset_ms().await),
             };
             let expiry = holder.and_then(|h| self.until_expiry(&h, offset_ms));
-            match releases.as_mut() {
-                Some(stream) => {
-                    let until = expiry.unwrap_or(left).min(left);
-                    tokio::select! {
-                        event = stream.next() => if event.is_none() {
-                            // The stream ended (invalidated): poll from now on.
-                            releases = None;
-                        },
-                        _ = tokio::time::sleep(until) => {}
-                    }
-                }
-                None => {
-                    let pause = backoff.next().min(left);
-                    tokio::time::sleep(expiry.map_or(pause, |e| e.min(pause))).await;
-                }
-            }
+            let pause = backoff.next().min(left);
+            tokio::time::sleep(expiry.map_or(pause, |e| e.min(pause))).await;
         }
     }
 
@@ -443,56 +419,59 @@ impl Locks {
         ttl: Duration,
         ttl_ms: i64,
     ) -> Result<Option<Lease>> {
-        match self.attempt(key, permits, ttl, ttl_ms).await? {
+        let owner = uuid::Uuid::new_v4().simple().to_string();
+        match self.attempt(key, &owner, permits, ttl, ttl_ms, None).await? {
             Attempt::Acquired(lease) => Ok(Some(lease)),
             Attempt::Held(_) => Ok(None),
         }
     }
 
-    /// One acquisition attempt: the lease, or the holder's lease document.
-    async fn attempt(
+    /// One acquisition attempt by `owner`: the lease, or the holder's
+    /// lease document. With `queue_ttl_ms`, a refused attempt queues
+    /// `owner` (or renews its place) for that long.
+    pub(crate) async fn attempt(
         &self,
         key: &str,
+        owner: &str,
         permits: u32,
         ttl: Duration,
         ttl_ms: i64,
+        queue_ttl_ms: Option<i64>,
     ) -> Result<Attempt> {
         if permits > 1 {
             return self.attempt_permit(key, permits, ttl, ttl_ms).await;
         }
         let failed = |e| LockingError::lock(key, Reason::Failed, Some(e));
         self.carry_over().await.map_err(failed)?;
-        let owner = uuid::Uuid::new_v4().simple().to_string();
         let collection = self.inner.locks.collection().await.map_err(failed)?;
 
-        // Take the lease if it is free by the server's clock; the same
-        // write counts the token.
+        // Take the lease if it is free by the server's clock and nobody
+        // waits ahead; the same write counts the token.
         let sent = self.inner.clock.now();
-        let lock = match self.acquire_command(key, &owner, ttl_ms, collection.clone()).await {
+        let command = self.acquire_command(key, owner, ttl_ms, queue_ttl_ms, collection.clone());
+        let lock = match command.await {
             Ok(lock) => lock,
             Err(error) => {
                 // The acquire may have been applied and only its reply
                 // lost (or not yet answered): let go of what it may have
-                // taken (best effort; if this fails too, the lease ends at
-                // its expiry).
-                let _ = self.release_owned(key, &owner, 1).await;
+                // taken or queued (best effort; if this fails too, the
+                // lease and the place end at their expiry).
+                let _ = self.leave(key, owner).await;
                 return Err(failed(error));
             }
         };
         match lock {
-            Some(lock) if lock.owner.as_deref() == Some(owner.as_str()) => {
-                Ok(Attempt::Acquired(Lease {
-                    key: key.to_string(),
-                    owner,
-                    token: lock.token,
-                    expires_at: lock.expires_at,
-                    renewed_at: sent,
-                    ttl,
-                    acquired_at: sent,
-                    extensions: 0,
-                    permits: 1,
-                }))
-            }
+            Some(lock) if lock.owner.as_deref() == Some(owner) => Ok(Attempt::Acquired(Lease {
+                key: key.to_string(),
+                owner: owner.to_string(),
+                token: lock.token,
+                expires_at: lock.expires_at,
+                renewed_at: sent,
+                ttl,
+                acquired_at: sent,
+                extensions: 0,
+                permits: 1,
+            })),
             Some(lock) => Ok(Attempt::Held(Some(lock))),
             None => {
                 // An upsert returning the document after the write always
@@ -500,7 +479,7 @@ impl Locks {
                 // racing two upserts that create the document) leaves
                 // unknown whether this acquire took the lease: let go of
                 // it, as for a lost reply.
-                let _ = self.release_owned(key, &owner, 1).await;
+                let _ = self.leave(key, owner).await;
                 Ok(Attempt::Held(None))
             }
         }
@@ -514,11 +493,14 @@ impl Locks {
         key: &str,
         owner: &str,
         ttl_ms: i64,
+        queue_ttl_ms: Option<i64>,
         coll: model_core::mongodb::Collection<Lock>,
     ) -> model_core::Result<Option<Lock>> {
-        let (filter, update) = (bson::doc! { "_id": key }, pipeline::acquire(owner, ttl_ms));
+        let filter = bson::doc! { "_id": key };
+        let update = pipeline::acquire(owner, ttl_ms, queue_ttl_ms);
         let write_concern = self.inner.write_concern.clone();
-        let (release, owner) = (pipeline::owned(key, owner), owner.to_string());
+        let (release, leave) = (bson::doc! { "_id": key }, pipeline::release(owner));
+        let owner = owner.to_string();
         let give_back_to = coll.clone();
         let acquire = async move {
             coll.find_one_and_update(filter, update)
@@ -529,13 +511,15 @@ impl Locks {
         };
         let write_concern = self.inner.write_concern.clone();
         answer_or_give_back(self.conn().timeout(), Lock::COLLECTION, acquire, move |acquired| {
-            // Unless the answer shows the lease as another owner's, this
-            // acquire may hold it (taken, or its reply lost or without the
-            // document).
-            let others = matches!(&acquired, Ok(Some(lock)) if lock.owner.as_deref() != Some(owner.as_str()));
+            // Unless the answer shows the lease as another owner's and
+            // this one not queued, this acquire may hold it (taken, or its
+            // reply lost or without the document) or wait for it.
+            let others = matches!(&acquired, Ok(Some(lock))
+                if lock.owner.as_deref() != Some(owner.as_str())
+                    && !lock.queue.iter().any(|w| w.owner == owner));
             async move {
                 if !others {
-                    let release = give_back_to.update_one(release, pipeline::release());
+                    let release = give_back_to.update_one(release, leave);
                     let _ = release.write_concern(write_concern).await;
                     tracing::debug!("released what an acquire answered after its timeout may hold");
                 }

@@ -33,10 +33,28 @@ pub struct Lock {
     /// server's clock in milliseconds × 1000.
     #[serde(default)]
     pub token: i64,
+    /// The waiters of the key, in arrival order: a release hands the lease
+    /// to the first live one, and an acquisition never jumps them.
+    #[serde(default)]
+    pub queue: Vec<Waiter>,
     /// When the current (or last) holder acquired the lease (server clock).
     pub created_at: DateTime,
     /// When the lease was last extended or released (server clock).
     pub updated_at: Option<DateTime>,
+}
+
+/// One waiter in a [`Lock`]'s queue: its owner id, the expiry of its
+/// place (renewed while it waits; an expired entry is skipped and
+/// dropped), and the ttl of the lease it asks for.
+#[derive(Debug, Clone, PartialEq, model_derive::Schema, Serialize, Deserialize)]
+#[model(crate = ::model_core)]
+pub struct Waiter {
+    /// The owner id the waiter will hold the lease under.
+    pub owner: String,
+    /// When this place in the queue ends unless renewed (server clock).
+    pub expires_at: DateTime,
+    /// The ttl of the lease a release hands to this waiter, in ms.
+    pub ttl_ms: i64,
 }
 
 /// The fencing counter of one key as earlier releases kept it, in the

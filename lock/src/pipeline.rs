@@ -27,27 +27,107 @@ fn expired() -> Document {
     doc! { "$lte": [{ "$toLong": "$expires_at" }, { "$toLong": "$$NOW" }] }
 }
 
+/// The live entries of the key's queue of waiters, in arrival order.
+fn live_queue() -> Document {
+    doc! { "$filter": { "input": { "$ifNull": ["$queue", []] }, "cond": this_live() } }
+}
+
 /// The acquire update: takes the lease for `owner` if the key is free (no
-/// owner, or its lease expired by `$$NOW`), adding 1 to its token in the
-/// same write (the clock's [`floor`] on a new document); else leaves the
-/// document unchanged. Run as an upsert on
-/// `{ _id: key }`; the caller owns the lease iff the returned `owner` is
-/// its own, and its fencing token is then the returned `token`.
-pub fn acquire(owner: &str, ttl_ms: i64) -> Vec<Document> {
+/// owner, or its lease expired by `$$NOW`) and no live waiter is queued
+/// ahead of `owner`, adding 1 to its token in the same write (the clock's
+/// [`floor`] on a new document), and takes `owner` out of the queue. A
+/// lease already handed to `owner` by a release ([`release`]) is claimed:
+/// its expiry moved to `$$NOW + ttl`. Otherwise, with `queue_ttl_ms`,
+/// `owner` joins the tail of the queue of waiters (or renews its entry
+/// there) for that long; without, the document keeps its lease. Expired
+/// entries of the queue are dropped. Run as an upsert on `{ _id: key }`;
+/// the caller owns the lease iff the returned `owner` is its own, and its
+/// fencing token is then the returned `token`.
+pub fn acquire(owner: &str, ttl_ms: i64, queue_ttl_ms: Option<i64>) -> Vec<Document> {
+    let me = doc! { "$literal": owner };
     let free = format!("${FREE}");
     let take = |taken: Bson, kept: &str| doc! { "$cond": [&free, taken, kept] };
+    let waiting: Bson = match queue_ttl_ms {
+        // Renewed in place, or added at the tail.
+        Some(queue_ttl_ms) => doc! { "$cond": [
+            { "$gte": ["$__pos", 0] },
+            { "$map": { "input": "$__live", "in": { "$cond": [
+                this_owner(owner),
+                { "$mergeObjects": ["$$this", { "expires_at": { "$add": ["$$NOW", queue_ttl_ms] } }] },
+                "$$this",
+            ] } } },
+            { "$concatArrays": ["$__live", [{
+                "owner": &me,
+                "expires_at": { "$add": ["$$NOW", queue_ttl_ms] },
+                "ttl_ms": ttl_ms,
+            }]] },
+        ] }
+        .into(),
+        None => "$__live".into(),
+    };
+    let without_me =
+        doc! { "$filter": { "input": "$__live", "cond": { "$not": [this_owner(owner)] } } };
     vec![
-        doc! { "$set": { FREE: {
-            "$or": [{ "$in": [{ "$type": "$owner" }, ["missing", "null"]] }, expired()]
-        } } },
         doc! { "$set": {
-            "owner": take(doc! { "$literal": owner }.into(), "$owner"),
-            "expires_at": take(doc! { "$add": ["$$NOW", ttl_ms] }.into(), "$expires_at"),
+            "__live": live_queue(),
+            "__open": { "$or": [{ "$in": [{ "$type": "$owner" }, ["missing", "null"]] }, expired()] },
+        } },
+        doc! { "$set": {
+            "__pos": { "$indexOfArray": [
+                { "$map": { "input": "$__live", "in": "$$this.owner" } }, &me,
+            ] },
+            "__claim": { "$and": [{ "$eq": ["$owner", &me] }, { "$not": ["$__open"] }] },
+        } },
+        doc! { "$set": { FREE: { "$and": [
+            "$__open",
+            { "$or": [{ "$eq": [{ "$size": "$__live" }, 0] }, { "$eq": ["$__pos", 0] }] },
+        ] } } },
+        doc! { "$set": {
+            "owner": take(me.clone().into(), "$owner"),
+            "expires_at": { "$cond": [
+                { "$or": [&free, "$__claim"] }, { "$add": ["$$NOW", ttl_ms] }, "$expires_at",
+            ] },
             "token": take(next_token().into(), "$token"),
             "created_at": take("$$NOW".into(), "$created_at"),
-            "updated_at": take(Bson::Null, "$updated_at"),
+            "updated_at": { "$cond": [
+                &free, Bson::Null, { "$cond": ["$__claim", "$$NOW", "$updated_at"] },
+            ] },
+            "queue": { "$cond": [{ "$or": [&free, "$__claim"] }, without_me, waiting] },
         } },
-        doc! { "$unset": FREE },
+        doc! { "$unset": ["__live", "__open", "__pos", "__claim", FREE] },
+    ]
+}
+
+/// The release (with `filter` [`owned`]) or the leaving (with `{ _id }`)
+/// of `owner`: out of the queue of waiters, and if it holds the lease,
+/// the lease handed to the first live waiter in the same write (a new
+/// owner, token + 1, expiry `$$NOW` + the waiter's ttl), or cleared (no
+/// owner; the document and its token kept) when nobody waits.
+pub fn release(owner: &str) -> Vec<Document> {
+    let me = doc! { "$literal": owner };
+    let next = "$__next";
+    let handed = doc! { "$ne": [{ "$type": next }, "missing"] };
+    let hand = |handed_over: Bson, kept: Bson| doc! { "$cond": [&handed, handed_over, kept] };
+    vec![
+        doc! { "$set": {
+            "__live": { "$filter": { "input": live_queue(), "cond": { "$not": [this_owner(owner)] } } },
+            "__mine": { "$eq": ["$owner", &me] },
+        } },
+        doc! { "$set": {
+            "__next": { "$cond": ["$__mine", { "$arrayElemAt": ["$__live", 0] }, "$$REMOVE"] },
+        } },
+        doc! { "$set": {
+            "owner": { "$cond": ["$__mine", hand("$__next.owner".into(), "$$REMOVE".into()), "$owner"] },
+            "expires_at": hand(doc! { "$add": ["$$NOW", "$__next.ttl_ms"] }.into(), "$expires_at".into()),
+            "token": hand(doc! { "$add": ["$token", 1_i64] }.into(), "$token".into()),
+            "created_at": hand("$$NOW".into(), "$created_at".into()),
+            "updated_at": { "$cond": ["$__mine", hand(Bson::Null, "$$NOW".into()), "$updated_at"] },
+            "queue": hand(
+                doc! { "$slice": ["$__live", 1, { "$max": [1, { "$size": "$__live" }] }] }.into(),
+                "$__live".into(),
+            ),
+        } },
+        doc! { "$unset": ["__live", "__mine", "__next"] },
     ]
 }
 
@@ -73,11 +153,6 @@ pub fn touch() -> Vec<Document> {
 /// The filter of a release: this owner's lease (compare-and-clear).
 pub fn owned(key: &str, owner: &str) -> Document {
     doc! { "_id": key, "owner": owner }
-}
-
-/// The release update: the owner removed, the document (and its token) kept.
-pub fn release() -> Vec<Document> {
-    vec![doc! { "$unset": "owner" }, doc! { "$set": { "updated_at": "$$NOW" } }]
 }
 
 /// Carries a counter of `lock_fences` over: the key's token becomes at

@@ -27,7 +27,7 @@ use crate::{Lock, Locks};
 const MAX_AWAIT: Duration = Duration::from_secs(10);
 
 /// Slack added to a computed expiry, for the clocks' disagreement.
-const EXPIRY_SLACK: Duration = Duration::from_millis(2);
+pub(crate) const EXPIRY_SLACK: Duration = Duration::from_millis(2);
 
 /// Releases kept for waiters that have not read them yet; a waiter that
 /// falls further behind is woken (it may have missed its key's).
@@ -37,11 +37,23 @@ const BACKLOG: usize = 1024;
 /// are told to poll.
 const REOPENS: u32 = 3;
 
-/// Releases of one key: the events that can free it.
-pub(crate) type Releases = BoxStream<'static, ()>;
+/// A change of a key's holder, as the shared change stream saw it.
+#[derive(Debug, Clone)]
+pub(crate) struct Change {
+    /// The new holder (`None`: released, or not known).
+    pub owner: Option<String>,
+    /// The new holder's expiry (server clock), when known.
+    pub expires_at: Option<model_core::DateTime>,
+    /// `false` when the event does not say who holds the key (a delete,
+    /// a replace, or events possibly missed): waiters must look.
+    pub known: bool,
+}
 
-/// The keys released, as the shared change stream sees them.
-type Keys = broadcast::Receiver<Arc<str>>;
+/// The changes of one key's holder.
+pub(crate) type Releases = BoxStream<'static, Change>;
+
+/// The changes of holders, with their keys (an empty key: every key).
+type Keys = broadcast::Receiver<Arc<(String, Change)>>;
 
 /// The wait state of a `Locks`, shared by its clones.
 #[derive(Default)]
@@ -69,26 +81,46 @@ impl Drop for Hub {
     }
 }
 
-fn wall_ms() -> i64 {
+pub(crate) fn wall_ms() -> i64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
 }
 
-/// The change-stream filter of releases: the owner removed, the document
-/// replaced or deleted, on any key.
+/// The change-stream filter of changes of holder: the owner set or
+/// removed, the document inserted, replaced or deleted, on any key.
 fn releases() -> Document {
     doc! { "$match": { "$or": [
-        { "operationType": { "$in": ["delete", "replace"] } },
+        { "operationType": { "$in": ["delete", "replace", "insert"] } },
         { "operationType": "update", "updateDescription.removedFields": "owner" },
+        { "operationType": "update", "updateDescription.updatedFields.owner": { "$exists": true } },
     ] } }
+}
+
+/// The change of holder an event shows.
+fn change_of(event: &ChangeStreamEvent<Document>) -> Change {
+    let unknown = Change { owner: None, expires_at: None, known: false };
+    let Some(update) = event.update_description.as_ref() else { return unknown };
+    if update.removed_fields.iter().any(|f| f == "owner") {
+        return Change { owner: None, expires_at: None, known: true };
+    }
+    let fields = &update.updated_fields;
+    match fields.get("owner") {
+        Some(bson::Bson::String(owner)) => Change {
+            owner: Some(owner.clone()),
+            expires_at: fields.get_datetime("expires_at").ok().copied(),
+            known: true,
+        },
+        Some(bson::Bson::Null) => Change { owner: None, expires_at: None, known: true },
+        _ => unknown,
+    }
 }
 
 type Events = ChangeStream<ChangeStreamEvent<Document>>;
 
 impl Locks {
-    /// A stream of `key`'s releases from the shared change stream, or
-    /// `None` when waits poll (asked for, or no change streams here). The
-    /// stream is open on the server before this returns, so a release
-    /// after it is seen.
+    /// A stream of the changes of `key`'s holder from the shared change
+    /// stream, or `None` when waits poll (asked for, or no change streams
+    /// here). The stream is open on the server before this returns, so a
+    /// change after it is seen.
     pub(crate) async fn releases(&self, key: &str) -> Option<Releases> {
         let waiting = &self.inner.waiting;
         if self.inner.polling || waiting.streams.get() == Some(&false) {
@@ -106,13 +138,14 @@ impl Locks {
             loop {
                 match keys.recv().await {
                     // An empty key (no key is empty) wakes every waiter.
-                    Ok(released) if released == key || released.is_empty() => {
-                        return Some(((), (keys, key, hub)));
+                    Ok(seen) if *seen.0 == *key || seen.0.is_empty() => {
+                        return Some((seen.1.clone(), (keys, key, hub)));
                     }
                     Ok(_) => {}
-                    // Fell behind: its key's release may be among those lost.
+                    // Fell behind: its key's change may be among those lost.
                     Err(broadcast::error::RecvError::Lagged(_)) => {
-                        return Some(((), (keys, key, hub)));
+                        let unknown = Change { owner: None, expires_at: None, known: false };
+                        return Some((unknown, (keys, key, hub)));
                     }
                     Err(broadcast::error::RecvError::Closed) => return None,
                 }
@@ -152,7 +185,7 @@ impl Locks {
     /// Hands each release to the waiters of its key, reopening the stream
     /// after an error from the last resume token; on giving up (or an
     /// invalidated stream) the channel closes and the waiters poll.
-    async fn pump(self, mut events: Events, sender: broadcast::Sender<Arc<str>>) {
+    async fn pump(self, mut events: Events, sender: broadcast::Sender<Arc<(String, Change)>>) {
         let mut failures = 0;
         loop {
             match events.next().await {
@@ -161,7 +194,7 @@ impl Locks {
                     let key = event.document_key.as_ref().and_then(|k| k.get_str("_id").ok());
                     if let Some(key) = key {
                         // No receiver is not an error: the hub holds one.
-                        let _ = sender.send(key.into());
+                        let _ = sender.send(Arc::new((key.to_string(), change_of(&event))));
                     }
                 }
                 Some(Err(error)) if failures < REOPENS => {
@@ -172,7 +205,8 @@ impl Locks {
                         events = reopened;
                         // Without a token events may have been missed:
                         // every waiter tries again.
-                        let _ = sender.send("".into());
+                        let unknown = Change { owner: None, expires_at: None, known: false };
+                        let _ = sender.send(Arc::new((String::new(), unknown)));
                     }
                 }
                 Some(Err(error)) => {

@@ -1,0 +1,208 @@
+//! Waiting in line for a lock: a waiter's place in the key's queue, kept
+//! while it waits, and the hand-off that makes it the holder.
+
+use std::time::Duration;
+
+use futures::StreamExt;
+use model_core::{DateTime, Model as _};
+
+use crate::backoff::Backoff;
+use crate::locks::Attempt;
+use crate::wait::Change;
+use crate::{Lease, Lock, LockingError, Locks, Reason, Result, pipeline};
+
+/// The shortest a waiter's place lasts unless renewed: a waiter renews it
+/// every half of this (or of the ttl it asks for, if longer), and a
+/// waiter that died is skipped once it has run out.
+pub(crate) const MIN_PLACE: Duration = Duration::from_secs(10);
+
+/// What a waiter knows of the key from the last reply and the releases
+/// since.
+#[derive(Debug, Default)]
+struct View {
+    /// When the holder's lease ends (server clock), if it is held.
+    holder_until: Option<DateTime>,
+    /// The live waiters queued ahead of this one, first first.
+    ahead: Vec<String>,
+}
+
+impl View {
+    fn of(lock: Option<&Lock>, owner: &str) -> View {
+        let Some(lock) = lock else { return View::default() };
+        let ahead = lock.queue.iter().take_while(|w| w.owner != owner);
+        View {
+            holder_until: lock.owner.as_ref().map(|_| lock.expires_at),
+            ahead: ahead.map(|w| w.owner.clone()).collect(),
+        }
+    }
+
+    /// The lease was handed to `owner` (until `until`): the waiters ahead
+    /// up to it are gone from the queue.
+    fn handed_to(&mut self, owner: &str, until: Option<DateTime>) {
+        if let Some(at) = self.ahead.iter().position(|w| w == owner) {
+            self.ahead.drain(..=at);
+        }
+        self.holder_until = until;
+    }
+}
+
+/// A waiter's place in the queue: left in the background if the waiting
+/// future is dropped while it is queued.
+struct Place {
+    locks: Locks,
+    key: String,
+    owner: String,
+    queued: bool,
+}
+
+impl Drop for Place {
+    fn drop(&mut self) {
+        if self.queued
+            && let Ok(runtime) = tokio::runtime::Handle::try_current()
+        {
+            let (locks, key, owner) = (self.locks.clone(), self.key.clone(), self.owner.clone());
+            runtime.spawn(async move {
+                let _ = locks.leave(&key, &owner).await;
+            });
+        }
+    }
+}
+
+impl Locks {
+    /// Waits in `key`'s queue until the lease is this waiter's: taken when
+    /// it is free and nobody waits ahead, or handed over by a release. The
+    /// place is renewed every half of its ttl; woken by the key's changes
+    /// (one change stream per `Locks`), by the holder's expiry when first
+    /// in line, or, without change streams, by polling with backoff.
+    pub(crate) async fn acquire_queued(
+        &self,
+        key: &str,
+        ttl: Duration,
+        ttl_ms: i64,
+        timeout: Duration,
+    ) -> Result<Lease> {
+        let clock = self.inner.clock.clone();
+        let started = clock.now();
+        // `None`: a timeout too long to represent, so no deadline at all.
+        let deadline = started.checked_add(timeout);
+        let owner = uuid::Uuid::new_v4().simple().to_string();
+        let place_ttl = ttl.max(MIN_PLACE);
+        let place_ms = Some(place_ttl.as_millis() as i64);
+        let mut place = Place {
+            locks: self.clone(),
+            key: key.to_string(),
+            owner: owner.clone(),
+            queued: false,
+        };
+        let mut backoff = Backoff::new();
+        let mut releases = None;
+        let mut offset_ms = None;
+        let mut attempts = 0_u32;
+        loop {
+            attempts += 1;
+            let sent = clock.now();
+            // The place counts as queued while the attempt is in flight:
+            // dropped then, the waiter leaves.
+            place.queued = true;
+            let lock = match self.attempt(key, &owner, 1, ttl, ttl_ms, place_ms).await {
+                Ok(Attempt::Acquired(lease)) => {
+                    place.queued = false;
+                    let waited = clock.now().saturating_duration_since(started);
+                    tracing::debug!(
+                        token = lease.token,
+                        wait_ms = waited.as_millis() as u64,
+                        attempts,
+                        "acquired"
+                    );
+                    return Ok(lease);
+                }
+                Ok(Attempt::Held(lock)) => lock,
+                Err(error) => {
+                    // The attempt left the queue on its way out.
+                    place.queued = false;
+                    return Err(error);
+                }
+            };
+            let mut view = View::of(lock.as_ref(), &owner);
+            // The first refusal opens the change stream, then tries again
+            // at once, so no release between the two is missed.
+            let offset_ms = match offset_ms {
+                Some(offset_ms) => offset_ms,
+                None => {
+                    let read = *offset_ms.insert(self.offset_ms().await);
+                    releases = self.releases(key).await;
+                    if releases.is_some() {
+                        continue;
+                    }
+                    read
+                }
+            };
+            let renew_at = sent + place_ttl / 2;
+            // Sleeps until something may have changed for this waiter.
+            loop {
+                let now = clock.now();
+                let left = match deadline {
+                    Some(deadline) => deadline.saturating_duration_since(now),
+                    None => Duration::MAX,
+                };
+                if left.is_zero() {
+                    place.queued = false;
+                    let _ = self.leave(key, &owner).await;
+                    return Err(LockingError::lock(key, Reason::TimedOut, None));
+                }
+                // Only the first in line acts on the holder's expiry.
+                let expiry = match view.ahead.is_empty() {
+                    true => view.holder_until.map(|until| self.until(until, offset_ms)),
+                    false => None,
+                };
+                let mut until = renew_at.saturating_duration_since(now).min(left);
+                if let Some(expiry) = expiry {
+                    until = until.min(expiry);
+                }
+                let Some(stream) = releases.as_mut() else {
+                    tokio::time::sleep(until.min(backoff.next())).await;
+                    break;
+                };
+                let change: Option<Change> = tokio::select! {
+                    change = stream.next() => match change {
+                        Some(change) => Some(change),
+                        None => {
+                            // The stream ended: poll from now on.
+                            releases = None;
+                            break;
+                        }
+                    },
+                    _ = tokio::time::sleep(until) => None,
+                };
+                match change {
+                    // Handed to another waiter (or taken): still waiting.
+                    Some(Change { owner: Some(holder), expires_at, known: true })
+                        if holder != owner =>
+                    {
+                        view.handed_to(&holder, expires_at);
+                    }
+                    // Handed to this waiter, freed, or unknown: attempt.
+                    _ => break,
+                }
+            }
+        }
+    }
+
+    /// Takes `owner` out of `key`'s queue; if a release handed it the
+    /// lease meanwhile, hands the lease on (or clears it). One command.
+    pub(crate) async fn leave(&self, key: &str, owner: &str) -> model_core::Result<()> {
+        let coll = self.repo().collection().await?.clone();
+        let (filter, update) = (bson::doc! { "_id": key }, pipeline::release(owner));
+        let write_concern = self.inner.write_concern.clone();
+        let leave =
+            async move { coll.update_one(filter, update).write_concern(write_concern).await };
+        self.conn().bounded(Lock::COLLECTION, leave).await.map(|_| ())
+    }
+
+    /// How long until `until` (server clock), as this client reckons it.
+    fn until(&self, until: DateTime, offset_ms: i64) -> Duration {
+        let server_now = crate::wait::wall_ms() + offset_ms;
+        let left = until.timestamp_millis() - server_now;
+        Duration::from_millis(left.max(0) as u64) + crate::wait::EXPIRY_SLACK
+    }
+}

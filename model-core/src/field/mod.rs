@@ -5,18 +5,16 @@
 //! is defined here once, and only where the value's type and the path's
 //! access allow it. Array operations are in [`array`](crate::array).
 
-use std::cell::RefCell;
+mod intern;
+mod query;
+mod update;
+
 use std::collections::HashMap;
 use std::marker::PhantomData;
-use std::ops::{Bound, RangeBounds};
-use std::sync::{Mutex, OnceLock, PoisonError};
 
-use bson::{Bson, Document, doc};
+use bson::{Bson, Document};
 
-use crate::query::Query;
-use crate::schema::{FieldType, Numeric, Ordered};
-use crate::sort::Sort;
-use crate::update::{Op, Update};
+pub(crate) use query::{comparable, list, literal};
 
 /// Marks a path an update may change and a query may read.
 #[derive(Debug)]
@@ -211,77 +209,9 @@ impl<M, T, A> Field<M, T, A> {
     }
 
     fn step<U, B>(self, inner: &'static str) -> Field<M, U, B> {
-        Field::new(join(self.name, inner))
+        Field::new(intern::join(self.name, inner))
     }
 }
-
-/// `outer.inner`, as a string that lives as long as the program.
-///
-/// Paths are made from the derives' constants, so there are as many
-/// distinct ones as the program names: each is joined once and kept, and
-/// a path is as cheap to copy and compare as a field name. Each thread
-/// remembers the paths it has seen (no lock on the way), the process the
-/// joined strings (one copy each, whichever thread made it first).
-fn join(outer: &'static str, inner: &'static str) -> &'static str {
-    thread_local! {
-        static SEEN: RefCell<HashMap<Parts, &'static str, BuildPartsHasher>> =
-            RefCell::new(HashMap::default());
-    }
-    static JOINED: OnceLock<Mutex<HashMap<Parts, &'static str, BuildPartsHasher>>> =
-        OnceLock::new();
-    let parts = Parts::of(outer, inner);
-    if let Some(path) = SEEN.with(|seen| seen.borrow().get(&parts).copied()) {
-        return path;
-    }
-    let path = *JOINED
-        .get_or_init(Default::default)
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner)
-        .entry(parts)
-        .or_insert_with(|| Box::leak(format!("{outer}.{inner}").into_boxed_str()));
-    SEEN.with(|seen| seen.borrow_mut().insert(parts, path));
-    path
-}
-
-/// Two `'static` strings by address and length: equal parts, equal path.
-#[derive(Clone, Copy, PartialEq, Eq)]
-struct Parts([usize; 4]);
-
-impl std::hash::Hash for Parts {
-    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
-        // One word: the addresses differ, the lengths only refine.
-        let [a, b, c, d] = self.0.map(|w| w as u64);
-        state.write_u64(a ^ b.rotate_left(48) ^ c.rotate_left(16) ^ d.rotate_left(56));
-    }
-}
-
-impl Parts {
-    fn of(outer: &'static str, inner: &'static str) -> Self {
-        Parts([outer.as_ptr() as usize, outer.len(), inner.as_ptr() as usize, inner.len()])
-    }
-}
-
-/// A multiply-rotate hasher for [`Parts`] (addresses need no DoS-resistant hash).
-#[derive(Default)]
-struct PartsHasher(u64);
-
-impl std::hash::Hasher for PartsHasher {
-    fn write(&mut self, bytes: &[u8]) {
-        for &byte in bytes {
-            self.write_u64(u64::from(byte));
-        }
-    }
-
-    fn write_u64(&mut self, word: u64) {
-        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
-    }
-
-    fn finish(&self) -> u64 {
-        self.0
-    }
-}
-
-type BuildPartsHasher = std::hash::BuildHasherDefault<PartsHasher>;
 
 impl<M, T: Nested, A: Access> Field<M, T, A> {
     /// The path to `inner`, a field of the struct this path reaches:
@@ -289,6 +219,20 @@ impl<M, T: Nested, A: Access> Field<M, T, A> {
     /// Through an `Option` the value becomes optional.
     ///
     /// The compiler checks that `inner` belongs to this path's struct.
+    ///
+    /// ```
+    /// # use bson::{DateTime, doc}; use model_core::{Error, Query, Update};
+    /// # #[derive(model_derive::Schema, serde::Serialize, serde::Deserialize)] #[model(crate = model_core)]
+    /// # struct Line { sku: String, quantity: i32 }
+    /// # #[derive(model_derive::Model, serde::Serialize, serde::Deserialize)]
+    /// # #[model(crate = model_core, key = id, timestamps = false)]
+    /// # struct Order { #[serde(rename = "_id")] id: i64, status: String, total: i64, note: Option<String>,
+    /// #     extra: Option<bson::Document>, lines: Vec<Line>, tags: Vec<String> }
+    /// # let now = DateTime::now();
+    /// let sku = Order::LINES.matched().then(Line::SKU);
+    /// assert_eq!(sku.name(), "lines.$.sku");
+    /// # Ok::<(), Error>(())
+    /// ```
     pub fn then<U: Nullable, B: Access>(
         self,
         inner: Field<T::Struct, U, B>,
@@ -307,6 +251,20 @@ impl<M, E, A: ReadAccess> Field<M, Vec<E>, A> {
     /// hold when *no* element matches (`ne`, `none_of`; `absent` when no
     /// element has the field). Read-only: to update elements use
     /// [`matched`](Field::matched) or [`every`](Field::every).
+    ///
+    /// ```
+    /// # use bson::{DateTime, doc}; use model_core::{Error, Query, Update};
+    /// # #[derive(model_derive::Schema, serde::Serialize, serde::Deserialize)] #[model(crate = model_core)]
+    /// # struct Line { sku: String, quantity: i32 }
+    /// # #[derive(model_derive::Model, serde::Serialize, serde::Deserialize)]
+    /// # #[model(crate = model_core, key = id, timestamps = false)]
+    /// # struct Order { #[serde(rename = "_id")] id: i64, status: String, total: i64, note: Option<String>,
+    /// #     extra: Option<bson::Document>, lines: Vec<Line>, tags: Vec<String> }
+    /// # let now = DateTime::now();
+    /// let q: Query<Order> = Order::LINES.each(Line::SKU).eq("pear");
+    /// assert_eq!(q.into_document()?, doc! { "lines.sku": "pear" });
+    /// # Ok::<(), Error>(())
+    /// ```
     pub fn each<U, B: ReadAccess>(self, inner: Field<E, U, B>) -> Field<M, U, ReadOnly> {
         self.step(inner.name)
     }
@@ -318,6 +276,20 @@ impl<M, E, A: ReadAccess> Field<M, Vec<E>, A> {
     /// (`Customer::TAGS.elements().eq("vip")`), and
     /// [`distinct`](crate::Repo::distinct) and
     /// [`count_by`](crate::Repo::count_by) read elements through it.
+    ///
+    /// ```
+    /// # use bson::{DateTime, doc}; use model_core::{Error, Query, Update};
+    /// # #[derive(model_derive::Schema, serde::Serialize, serde::Deserialize)] #[model(crate = model_core)]
+    /// # struct Line { sku: String, quantity: i32 }
+    /// # #[derive(model_derive::Model, serde::Serialize, serde::Deserialize)]
+    /// # #[model(crate = model_core, key = id, timestamps = false)]
+    /// # struct Order { #[serde(rename = "_id")] id: i64, status: String, total: i64, note: Option<String>,
+    /// #     extra: Option<bson::Document>, lines: Vec<Line>, tags: Vec<String> }
+    /// # let now = DateTime::now();
+    /// let q: Query<Order> = Order::TAGS.elements().one_of(["gift", "vip"]);
+    /// assert_eq!(q.into_document()?, doc! { "tags": { "$in": ["gift", "vip"] } });
+    /// # Ok::<(), Error>(())
+    /// ```
     pub fn elements(self) -> Field<M, E, ReadOnly> {
         Field::new(self.name)
     }
@@ -330,6 +302,20 @@ impl<M, E> Field<M, Vec<E>, Writable> {
     /// `find_one_and_update`, `upsert`. With `update_one(&key, ..)` the
     /// query is the key alone, which matches no element, and the server
     /// refuses the update.
+    ///
+    /// ```
+    /// # use bson::{DateTime, doc}; use model_core::{Error, Query, Update};
+    /// # #[derive(model_derive::Schema, serde::Serialize, serde::Deserialize)] #[model(crate = model_core)]
+    /// # struct Line { sku: String, quantity: i32 }
+    /// # #[derive(model_derive::Model, serde::Serialize, serde::Deserialize)]
+    /// # #[model(crate = model_core, key = id, timestamps = false)]
+    /// # struct Order { #[serde(rename = "_id")] id: i64, status: String, total: i64, note: Option<String>,
+    /// #     extra: Option<bson::Document>, lines: Vec<Line>, tags: Vec<String> }
+    /// # let now = DateTime::now();
+    /// let u: Update<Order> = Order::LINES.matched().then(Line::QUANTITY).inc(1);
+    /// assert_eq!(u.into_document(now)?, doc! { "$inc": { "lines.$.quantity": 1 } });
+    /// # Ok::<(), Error>(())
+    /// ```
     pub fn matched(self) -> Field<M, E, Positional> {
         self.step("$")
     }
@@ -337,261 +323,21 @@ impl<M, E> Field<M, Vec<E>, Writable> {
 
 impl<M, E, A: WriteAccess> Field<M, Vec<E>, A> {
     /// Every element of the array (`items.$[]`), in an update.
-    pub fn every(self) -> Field<M, E, Positional> {
-        self.step("$[]")
-    }
-}
-
-impl<M, T, A: ReadAccess> Field<M, T, A> {
-    /// Sort ascending on this path.
-    pub fn asc(self) -> Sort<M> {
-        Sort::by(self.name, 1)
-    }
-
-    /// Sort descending on this path.
-    pub fn desc(self) -> Sort<M> {
-        Sort::by(self.name, -1)
-    }
-
-    /// Documents where the value is stored (even as `null`).
-    pub fn present(self) -> Query<M> {
-        Query::condition(self.name, Ok(doc! { "$exists": true }.into()))
-    }
-
-    /// Documents where the value is not stored at all (an `Option` field
-    /// that is `None`: `None` is left out of stored documents).
-    pub fn absent(self) -> Query<M> {
-        Query::condition(self.name, Ok(doc! { "$exists": false }.into()))
-    }
-}
-
-/// `value` as a query compares it: documents (and regular expressions)
-/// wrapped in `$eq`, so no value, whatever its content, acts as an
-/// operator or a pattern; scalars as they are (`{field: value}` means the
-/// same and is what a hand-written filter says).
-pub(crate) fn literal(value: Bson) -> Bson {
-    if is_compound(&value) { Bson::Document(doc! { "$eq": value }) } else { value }
-}
-
-/// Whether a filter would read `value` as more than a value: a document
-/// (operators) or a regular expression (a pattern).
-fn is_compound(value: &Bson) -> bool {
-    matches!(value, Bson::Document(_) | Bson::RegularExpression(_))
-}
-
-impl<M, T: FieldType, A: ReadAccess> Field<M, T, A> {
-    /// Documents whose value equals `value`. A document value is compared
-    /// as a whole (`$eq`), never read as operators; an array value must
-    /// equal the stored array, in order (for one element use `contains`).
-    pub fn eq(self, value: impl Into<T>) -> Query<M> {
-        const { comparable::<T>() };
-        Query::condition(self.name, value.into().into_bson().map(literal))
-    }
-
-    /// Documents whose value differs from `value` (or is missing).
-    pub fn ne(self, value: impl Into<T>) -> Query<M> {
-        const { comparable::<T>() };
-        self.operator("$ne", value.into().into_bson())
-    }
-
-    /// Documents whose value equals one of `values` (`$in`).
-    pub fn one_of<V: Into<T>>(self, values: impl IntoIterator<Item = V>) -> Query<M> {
-        const { comparable::<T>() };
-        self.membership("$in", "$or", list(values))
-    }
-
-    /// Documents whose value equals none of `values` (`$nin`).
-    pub fn none_of<V: Into<T>>(self, values: impl IntoIterator<Item = V>) -> Query<M> {
-        const { comparable::<T>() };
-        self.membership("$nin", "$nor", list(values))
-    }
-
-    /// `{name: {op: values}}`, or, when a value is a document or a regular
-    /// expression (which `$in` refuses with `$` keys, or runs as a
-    /// pattern), one `$eq` per value joined with `either`.
-    pub(crate) fn membership(
-        self,
-        op: &str,
-        either: &str,
-        values: Result<Bson, bson::ser::Error>,
-    ) -> Query<M> {
-        match values {
-            Ok(Bson::Array(values)) if values.iter().any(is_compound) => {
-                let name = self.name;
-                let each: Vec<Bson> = values
-                    .into_iter()
-                    .map(|v| Bson::Document(doc! { name: { "$eq": v } }))
-                    .collect();
-                Query::raw(doc! { either: each })
-            }
-            values => self.operator(op, values),
-        }
-    }
-
-    pub(crate) fn operator(self, op: &str, value: Result<Bson, bson::ser::Error>) -> Query<M> {
-        Query::condition(self.name, value.map(|v| Bson::Document(doc! { op: v })))
-    }
-}
-
-/// Refuses, at compile time, equality on a type whose equal values may
-/// encode differently (a `HashMap`): the server would never match it.
-pub(crate) const fn comparable<T: FieldType>() {
-    assert!(
-        T::COMPARABLE,
-        "equality on a value holding a HashMap never matches reliably (its keys are stored in a random order): use a BTreeMap"
-    );
-}
-
-/// `values` as one BSON array, or the first value's encoding error.
-pub(crate) fn list<T: FieldType, V: Into<T>>(
-    values: impl IntoIterator<Item = V>,
-) -> Result<Bson, bson::ser::Error> {
-    values.into_iter().map(|v| v.into().into_bson()).collect::<Result<Vec<_>, _>>().map(Bson::Array)
-}
-
-impl<M, T: Ordered, A: ReadAccess> Field<M, T, A> {
-    /// Documents whose value is greater than `value`.
-    pub fn gt(self, value: impl Into<T::Bound>) -> Query<M> {
-        self.operator("$gt", value.into().into_bson())
-    }
-
-    /// Documents whose value is greater than or equal to `value`.
-    pub fn gte(self, value: impl Into<T::Bound>) -> Query<M> {
-        self.operator("$gte", value.into().into_bson())
-    }
-
-    /// Documents whose value is less than `value`.
-    pub fn lt(self, value: impl Into<T::Bound>) -> Query<M> {
-        self.operator("$lt", value.into().into_bson())
-    }
-
-    /// Documents whose value is less than or equal to `value`.
-    pub fn lte(self, value: impl Into<T::Bound>) -> Query<M> {
-        self.operator("$lte", value.into().into_bson())
-    }
-
-    /// Documents whose value lies in `range`: `begin..end` excludes the end,
-    /// `begin..=end` includes it, and either side may be open.
     ///
     /// ```
-    /// # use model_core::{Field, Query};
-    /// # struct Foo;
-    /// let created_at: Field<Foo, bson::DateTime> = Field::new("created_at");
-    /// let (begin, end) = (bson::DateTime::from_millis(0), bson::DateTime::from_millis(10));
-    /// let q: Query<Foo> = created_at.range(begin..end);
-    /// assert_eq!(
-    ///     q.to_document().unwrap(),
-    ///     bson::doc! { "created_at": { "$gte": begin, "$lt": end } },
-    /// );
+    /// # use bson::{DateTime, doc}; use model_core::{Error, Query, Update};
+    /// # #[derive(model_derive::Schema, serde::Serialize, serde::Deserialize)] #[model(crate = model_core)]
+    /// # struct Line { sku: String, quantity: i32 }
+    /// # #[derive(model_derive::Model, serde::Serialize, serde::Deserialize)]
+    /// # #[model(crate = model_core, key = id, timestamps = false)]
+    /// # struct Order { #[serde(rename = "_id")] id: i64, status: String, total: i64, note: Option<String>,
+    /// #     extra: Option<bson::Document>, lines: Vec<Line>, tags: Vec<String> }
+    /// # let now = DateTime::now();
+    /// let u: Update<Order> = Order::LINES.every().then(Line::QUANTITY).set(0);
+    /// assert_eq!(u.into_document(now)?, doc! { "$set": { "lines.$[].quantity": 0 } });
+    /// # Ok::<(), Error>(())
     /// ```
-    pub fn range(self, range: impl RangeBounds<T::Bound>) -> Query<M>
-    where
-        T::Bound: Clone,
-    {
-        let mut condition = Document::new();
-        let mut push = |op: &str, value: &T::Bound| -> Result<(), bson::ser::Error> {
-            condition.insert(op, value.clone().into_bson()?);
-            Ok(())
-        };
-        let result = (|| {
-            match range.start_bound() {
-                Bound::Included(v) => push("$gte", v)?,
-                Bound::Excluded(v) => push("$gt", v)?,
-                Bound::Unbounded => {}
-            }
-            match range.end_bound() {
-                Bound::Included(v) => push("$lte", v)?,
-                Bound::Excluded(v) => push("$lt", v)?,
-                Bound::Unbounded => {}
-            }
-            Ok(())
-        })();
-        // An unencodable bound must not vanish: that would widen the filter.
-        if let Err(error) = result {
-            return Query::condition(self.name, Err(error));
-        }
-        if condition.is_empty() {
-            return Query::all();
-        }
-        Query::condition(self.name, Ok(Bson::Document(condition)))
-    }
-}
-
-impl<M, T: FieldType, A: WriteAccess> Field<M, T, A> {
-    /// Set the value. Setting an `Option` field to `None` removes it
-    /// (`$unset`), since `None` is not stored.
-    pub fn set(self, value: impl Into<T>) -> Update<M> {
-        let value = value.into();
-        if value.is_none() {
-            return Update::op(Op::Unset, self.name, Ok(Bson::String(String::new())));
-        }
-        Update::op(Op::Set, self.name, value.into_bson())
-    }
-
-    /// Set the value only when the update inserts the document (an upsert
-    /// that matched nothing): `$setOnInsert`. `None` sets nothing, so the
-    /// inserted document goes without the field.
-    pub fn set_on_insert(self, value: impl Into<T>) -> Update<M> {
-        let value = value.into();
-        if value.is_none() {
-            return Update::none();
-        }
-        Update::op(Op::SetOnInsert, self.name, value.into_bson())
-    }
-}
-
-impl<M, T: FieldType, A: WriteAccess> Field<M, Option<T>, A> {
-    /// Remove the value from the document (`$unset`).
-    pub fn unset(self) -> Update<M> {
-        Update::op(Op::Unset, self.name, Ok(Bson::String(String::new())))
-    }
-}
-
-impl<M, T: Numeric, A: WriteAccess> Field<M, T, A> {
-    /// Add `delta` to the value (`$inc`). A value not stored (an `Option`
-    /// field that is `None`) counts as zero.
-    pub fn inc(self, delta: impl Into<T::Delta>) -> Update<M> {
-        Update::op(Op::Inc, self.name, delta.into().into_bson())
-    }
-
-    /// Multiply the value by `factor` (`$mul`); a value not stored becomes 0.
-    #[allow(clippy::should_implement_trait, reason = "named after MongoDB's `$mul`")]
-    pub fn mul(self, factor: impl Into<T::Delta>) -> Update<M> {
-        Update::op(Op::Mul, self.name, factor.into().into_bson())
-    }
-}
-
-impl<M, T: Ordered, A: WriteAccess> Field<M, T, A> {
-    /// Lower the value to `value` if it is greater, or set it if not
-    /// stored (`$min`).
-    pub fn min(self, value: impl Into<T::Bound>) -> Update<M> {
-        Update::op(Op::Min, self.name, value.into().into_bson())
-    }
-
-    /// Raise the value to `value` if it is less, or set it if not stored
-    /// (`$max`).
-    pub fn max(self, value: impl Into<T::Bound>) -> Update<M> {
-        Update::op(Op::Max, self.name, value.into().into_bson())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_path_is_joined_once_and_compares_by_content() {
-        let a: &'static str = join("address", "city");
-        let b: &'static str = join("address", "city");
-        assert_eq!(a, "address.city");
-        assert!(std::ptr::eq(a, b));
-        assert_eq!(join(a, "$"), "address.city.$");
-    }
-
-    #[test]
-    fn document_values_are_compared_never_run() {
-        assert_eq!(literal(Bson::Int32(1)), Bson::Int32(1));
-        let injected = Bson::Document(doc! { "$exists": true });
-        assert_eq!(literal(injected.clone()), Bson::Document(doc! { "$eq": injected }));
+    pub fn every(self) -> Field<M, E, Positional> {
+        self.step("$[]")
     }
 }

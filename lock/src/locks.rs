@@ -638,10 +638,6 @@ pub(crate) fn validate(key: &str, ttl: Duration) -> Result<i64> {
     Ok(ttl.as_millis() as i64)
 }
 
-/// Majority *and* journaled: a lease or fence write acknowledged before it
-/// reached the journal could be lost in a crash, and a lost fence bump would
-/// hand the next holder a token already given out. (mongod journals
-/// majority writes by default; other servers need `j: true` said.)
 /// The most permits a semaphore takes.
 pub const MAX_PERMITS: u32 = 10_000;
 
@@ -654,6 +650,10 @@ pub(crate) fn validate_permits(permits: u32) -> Result<()> {
     Ok(())
 }
 
+/// Majority *and* journaled: a lease or fence write acknowledged before it
+/// reached the journal could be lost in a crash, and a lost fence bump would
+/// hand the next holder a token already given out. (mongod journals
+/// majority writes by default; other servers need `j: true` said.)
 fn durable_majority() -> WriteConcern {
     let mut concern = WriteConcern::majority();
     concern.journal = Some(true);

@@ -15,6 +15,20 @@ use crate::update::{Op, Update};
 
 impl<M, E: FieldType, A: ReadAccess> Field<M, Vec<E>, A> {
     /// Documents whose array has an element equal to `element`.
+    ///
+    /// ```
+    /// # use bson::{DateTime, doc}; use model_core::{Error, Query, Update};
+    /// # #[derive(model_derive::Schema, serde::Serialize, serde::Deserialize)] #[model(crate = model_core)]
+    /// # struct Line { sku: String, quantity: i32 }
+    /// # #[derive(model_derive::Model, serde::Serialize, serde::Deserialize)]
+    /// # #[model(crate = model_core, key = id, timestamps = false)]
+    /// # struct Order { #[serde(rename = "_id")] id: i64, status: String, total: i64, note: Option<String>,
+    /// #     extra: Option<bson::Document>, lines: Vec<Line>, tags: Vec<String> }
+    /// # let now = DateTime::now();
+    /// let q: Query<Order> = Order::TAGS.contains("gift");
+    /// assert_eq!(q.into_document()?, doc! { "tags": "gift" });
+    /// # Ok::<(), Error>(())
+    /// ```
     pub fn contains(self, element: impl Into<E>) -> Query<M> {
         const { comparable::<E>() };
         Query::condition(self.name(), element.into().into_bson().map(literal))
@@ -23,12 +37,40 @@ impl<M, E: FieldType, A: ReadAccess> Field<M, Vec<E>, A> {
     /// Documents whose array has every one of `elements` (in any order,
     /// among others): `$all`, or one `$eq` per element for document
     /// elements (which `$all` would read as `$elemMatch` operators).
+    ///
+    /// ```
+    /// # use bson::{DateTime, doc}; use model_core::{Error, Query, Update};
+    /// # #[derive(model_derive::Schema, serde::Serialize, serde::Deserialize)] #[model(crate = model_core)]
+    /// # struct Line { sku: String, quantity: i32 }
+    /// # #[derive(model_derive::Model, serde::Serialize, serde::Deserialize)]
+    /// # #[model(crate = model_core, key = id, timestamps = false)]
+    /// # struct Order { #[serde(rename = "_id")] id: i64, status: String, total: i64, note: Option<String>,
+    /// #     extra: Option<bson::Document>, lines: Vec<Line>, tags: Vec<String> }
+    /// # let now = DateTime::now();
+    /// let q: Query<Order> = Order::TAGS.contains_all(["gift", "vip"]);
+    /// assert_eq!(q.into_document()?, doc! { "tags": { "$all": ["gift", "vip"] } });
+    /// # Ok::<(), Error>(())
+    /// ```
     pub fn contains_all<V: Into<E>>(self, elements: impl IntoIterator<Item = V>) -> Query<M> {
         const { comparable::<E>() };
         self.membership("$all", "$and", list::<E, V>(elements))
     }
 
     /// Documents whose array has exactly `len` elements (`$size`).
+    ///
+    /// ```
+    /// # use bson::{DateTime, doc}; use model_core::{Error, Query, Update};
+    /// # #[derive(model_derive::Schema, serde::Serialize, serde::Deserialize)] #[model(crate = model_core)]
+    /// # struct Line { sku: String, quantity: i32 }
+    /// # #[derive(model_derive::Model, serde::Serialize, serde::Deserialize)]
+    /// # #[model(crate = model_core, key = id, timestamps = false)]
+    /// # struct Order { #[serde(rename = "_id")] id: i64, status: String, total: i64, note: Option<String>,
+    /// #     extra: Option<bson::Document>, lines: Vec<Line>, tags: Vec<String> }
+    /// # let now = DateTime::now();
+    /// let q: Query<Order> = Order::TAGS.len_is(2);
+    /// assert_eq!(q.into_document()?, doc! { "tags": { "$size": 2_i64 } });
+    /// # Ok::<(), Error>(())
+    /// ```
     pub fn len_is(self, len: usize) -> Query<M> {
         let len = i64::try_from(len)
             .map_err(|_| bson::ser::Error::UnsignedIntegerExceededRange(len as u64));
@@ -37,6 +79,24 @@ impl<M, E: FieldType, A: ReadAccess> Field<M, Vec<E>, A> {
 
     /// Documents with an element that matches `query` as a whole, all its
     /// conditions on the same element (`$elemMatch`).
+    ///
+    /// ```
+    /// # use bson::{DateTime, doc}; use model_core::{Error, Query, Update};
+    /// # #[derive(model_derive::Schema, serde::Serialize, serde::Deserialize)] #[model(crate = model_core)]
+    /// # struct Line { sku: String, quantity: i32 }
+    /// # #[derive(model_derive::Model, serde::Serialize, serde::Deserialize)]
+    /// # #[model(crate = model_core, key = id, timestamps = false)]
+    /// # struct Order { #[serde(rename = "_id")] id: i64, status: String, total: i64, note: Option<String>,
+    /// #     extra: Option<bson::Document>, lines: Vec<Line>, tags: Vec<String> }
+    /// # let now = DateTime::now();
+    /// let line = Line::SKU.eq("pear").and(Line::QUANTITY.gte(2));
+    /// let q: Query<Order> = Order::LINES.elem_match(line);
+    /// assert_eq!(
+    ///     q.into_document()?,
+    ///     doc! { "lines": { "$elemMatch": { "sku": "pear", "quantity": { "$gte": 2 } } } },
+    /// );
+    /// # Ok::<(), Error>(())
+    /// ```
     pub fn elem_match(self, query: Query<E>) -> Query<M> {
         let name = self.name();
         match query.into_filter() {
@@ -59,6 +119,27 @@ fn element(value: Bson) -> Bson {
 
 impl<M, E: FieldType, A: WriteAccess> Field<M, Vec<E>, A> {
     /// Append `element` (`$push`).
+    ///
+    /// ```
+    /// # use bson::{DateTime, doc}; use model_core::{Error, Query, Update};
+    /// # #[derive(model_derive::Schema, serde::Serialize, serde::Deserialize)] #[model(crate = model_core)]
+    /// # struct Line { sku: String, quantity: i32 }
+    /// # #[derive(model_derive::Model, serde::Serialize, serde::Deserialize)]
+    /// # #[model(crate = model_core, key = id, timestamps = false)]
+    /// # struct Order { #[serde(rename = "_id")] id: i64, status: String, total: i64, note: Option<String>,
+    /// #     extra: Option<bson::Document>, lines: Vec<Line>, tags: Vec<String> }
+    /// # let now = DateTime::now();
+    /// let u: Update<Order> = Order::TAGS.push("gift");
+    /// assert_eq!(u.into_document(now)?, doc! { "$push": { "tags": "gift" } });
+    ///
+    /// // A document element goes inside `$each`, where its keys stay data.
+    /// let u: Update<Order> = Order::LINES.push(Line { sku: "pear".into(), quantity: 2 });
+    /// assert_eq!(
+    ///     u.into_document(now)?,
+    ///     doc! { "$push": { "lines": { "$each": [{ "sku": "pear", "quantity": 2 }] } } },
+    /// );
+    /// # Ok::<(), Error>(())
+    /// ```
     pub fn push(self, element: impl Into<E>) -> Update<M> {
         Update::op(Op::Push, self.name(), element.into().into_bson().map(self::element))
     }
@@ -66,6 +147,20 @@ impl<M, E: FieldType, A: WriteAccess> Field<M, Vec<E>, A> {
     /// Append `elements` (`$push` with `$each`); the returned [`Push`]
     /// can also insert them at a position, sort the array and cap its
     /// length.
+    ///
+    /// ```
+    /// # use bson::{DateTime, doc}; use model_core::{Error, Query, Update};
+    /// # #[derive(model_derive::Schema, serde::Serialize, serde::Deserialize)] #[model(crate = model_core)]
+    /// # struct Line { sku: String, quantity: i32 }
+    /// # #[derive(model_derive::Model, serde::Serialize, serde::Deserialize)]
+    /// # #[model(crate = model_core, key = id, timestamps = false)]
+    /// # struct Order { #[serde(rename = "_id")] id: i64, status: String, total: i64, note: Option<String>,
+    /// #     extra: Option<bson::Document>, lines: Vec<Line>, tags: Vec<String> }
+    /// # let now = DateTime::now();
+    /// let u: Update<Order> = Order::TAGS.push_all(["a", "b"]).into();
+    /// assert_eq!(u.into_document(now)?, doc! { "$push": { "tags": { "$each": ["a", "b"] } } });
+    /// # Ok::<(), Error>(())
+    /// ```
     pub fn push_all<V: Into<E>>(self, elements: impl IntoIterator<Item = V>) -> Push<M, E> {
         Push {
             name: self.name(),
@@ -77,6 +172,20 @@ impl<M, E: FieldType, A: WriteAccess> Field<M, Vec<E>, A> {
 
     /// Append `element` unless the array already has an equal one
     /// (`$addToSet`).
+    ///
+    /// ```
+    /// # use bson::{DateTime, doc}; use model_core::{Error, Query, Update};
+    /// # #[derive(model_derive::Schema, serde::Serialize, serde::Deserialize)] #[model(crate = model_core)]
+    /// # struct Line { sku: String, quantity: i32 }
+    /// # #[derive(model_derive::Model, serde::Serialize, serde::Deserialize)]
+    /// # #[model(crate = model_core, key = id, timestamps = false)]
+    /// # struct Order { #[serde(rename = "_id")] id: i64, status: String, total: i64, note: Option<String>,
+    /// #     extra: Option<bson::Document>, lines: Vec<Line>, tags: Vec<String> }
+    /// # let now = DateTime::now();
+    /// let u: Update<Order> = Order::TAGS.add_to_set("gift");
+    /// assert_eq!(u.into_document(now)?, doc! { "$addToSet": { "tags": "gift" } });
+    /// # Ok::<(), Error>(())
+    /// ```
     pub fn add_to_set(self, element: impl Into<E>) -> Update<M> {
         const { comparable::<E>() };
         Update::op(Op::AddToSet, self.name(), element.into().into_bson().map(self::element))
@@ -84,6 +193,23 @@ impl<M, E: FieldType, A: WriteAccess> Field<M, Vec<E>, A> {
 
     /// Append each of `elements` the array does not have yet (`$addToSet`
     /// with `$each`).
+    ///
+    /// ```
+    /// # use bson::{DateTime, doc}; use model_core::{Error, Query, Update};
+    /// # #[derive(model_derive::Schema, serde::Serialize, serde::Deserialize)] #[model(crate = model_core)]
+    /// # struct Line { sku: String, quantity: i32 }
+    /// # #[derive(model_derive::Model, serde::Serialize, serde::Deserialize)]
+    /// # #[model(crate = model_core, key = id, timestamps = false)]
+    /// # struct Order { #[serde(rename = "_id")] id: i64, status: String, total: i64, note: Option<String>,
+    /// #     extra: Option<bson::Document>, lines: Vec<Line>, tags: Vec<String> }
+    /// # let now = DateTime::now();
+    /// let u: Update<Order> = Order::TAGS.add_all_to_set(["gift", "vip"]);
+    /// assert_eq!(
+    ///     u.into_document(now)?,
+    ///     doc! { "$addToSet": { "tags": { "$each": ["gift", "vip"] } } },
+    /// );
+    /// # Ok::<(), Error>(())
+    /// ```
     pub fn add_all_to_set<V: Into<E>>(self, elements: impl IntoIterator<Item = V>) -> Update<M> {
         const { comparable::<E>() };
         let each = list::<E, V>(elements).map(|values| Bson::Document(doc! { "$each": values }));
@@ -92,6 +218,20 @@ impl<M, E: FieldType, A: WriteAccess> Field<M, Vec<E>, A> {
 
     /// Remove every element equal to `element` (`$pullAll`: compared as a
     /// value, never read as a condition).
+    ///
+    /// ```
+    /// # use bson::{DateTime, doc}; use model_core::{Error, Query, Update};
+    /// # #[derive(model_derive::Schema, serde::Serialize, serde::Deserialize)] #[model(crate = model_core)]
+    /// # struct Line { sku: String, quantity: i32 }
+    /// # #[derive(model_derive::Model, serde::Serialize, serde::Deserialize)]
+    /// # #[model(crate = model_core, key = id, timestamps = false)]
+    /// # struct Order { #[serde(rename = "_id")] id: i64, status: String, total: i64, note: Option<String>,
+    /// #     extra: Option<bson::Document>, lines: Vec<Line>, tags: Vec<String> }
+    /// # let now = DateTime::now();
+    /// let u: Update<Order> = Order::TAGS.pull("gift");
+    /// assert_eq!(u.into_document(now)?, doc! { "$pullAll": { "tags": ["gift"] } });
+    /// # Ok::<(), Error>(())
+    /// ```
     pub fn pull(self, element: impl Into<E>) -> Update<M> {
         const { comparable::<E>() };
         let value = element.into().into_bson().map(|v| Bson::Array(vec![v]));
@@ -99,6 +239,20 @@ impl<M, E: FieldType, A: WriteAccess> Field<M, Vec<E>, A> {
     }
 
     /// Remove every element equal to one of `elements` (`$pullAll`).
+    ///
+    /// ```
+    /// # use bson::{DateTime, doc}; use model_core::{Error, Query, Update};
+    /// # #[derive(model_derive::Schema, serde::Serialize, serde::Deserialize)] #[model(crate = model_core)]
+    /// # struct Line { sku: String, quantity: i32 }
+    /// # #[derive(model_derive::Model, serde::Serialize, serde::Deserialize)]
+    /// # #[model(crate = model_core, key = id, timestamps = false)]
+    /// # struct Order { #[serde(rename = "_id")] id: i64, status: String, total: i64, note: Option<String>,
+    /// #     extra: Option<bson::Document>, lines: Vec<Line>, tags: Vec<String> }
+    /// # let now = DateTime::now();
+    /// let u: Update<Order> = Order::TAGS.pull_all(["gift", "vip"]);
+    /// assert_eq!(u.into_document(now)?, doc! { "$pullAll": { "tags": ["gift", "vip"] } });
+    /// # Ok::<(), Error>(())
+    /// ```
     pub fn pull_all<V: Into<E>>(self, elements: impl IntoIterator<Item = V>) -> Update<M> {
         const { comparable::<E>() };
         Update::op(Op::PullAll, self.name(), list::<E, V>(elements))
@@ -106,6 +260,20 @@ impl<M, E: FieldType, A: WriteAccess> Field<M, Vec<E>, A> {
 
     /// Remove every element that matches `query` (`$pull` with a
     /// condition on the element's fields).
+    ///
+    /// ```
+    /// # use bson::{DateTime, doc}; use model_core::{Error, Query, Update};
+    /// # #[derive(model_derive::Schema, serde::Serialize, serde::Deserialize)] #[model(crate = model_core)]
+    /// # struct Line { sku: String, quantity: i32 }
+    /// # #[derive(model_derive::Model, serde::Serialize, serde::Deserialize)]
+    /// # #[model(crate = model_core, key = id, timestamps = false)]
+    /// # struct Order { #[serde(rename = "_id")] id: i64, status: String, total: i64, note: Option<String>,
+    /// #     extra: Option<bson::Document>, lines: Vec<Line>, tags: Vec<String> }
+    /// # let now = DateTime::now();
+    /// let u: Update<Order> = Order::LINES.pull_where(Line::QUANTITY.lt(1));
+    /// assert_eq!(u.into_document(now)?, doc! { "$pull": { "lines": { "quantity": { "$lt": 1 } } } });
+    /// # Ok::<(), Error>(())
+    /// ```
     pub fn pull_where(self, query: Query<E>) -> Update<M> {
         match query.into_filter() {
             Ok(condition) => Update::op(Op::Pull, self.name(), Ok(Bson::Document(condition))),
@@ -114,11 +282,39 @@ impl<M, E: FieldType, A: WriteAccess> Field<M, Vec<E>, A> {
     }
 
     /// Remove the first element (`$pop: -1`).
+    ///
+    /// ```
+    /// # use bson::{DateTime, doc}; use model_core::{Error, Query, Update};
+    /// # #[derive(model_derive::Schema, serde::Serialize, serde::Deserialize)] #[model(crate = model_core)]
+    /// # struct Line { sku: String, quantity: i32 }
+    /// # #[derive(model_derive::Model, serde::Serialize, serde::Deserialize)]
+    /// # #[model(crate = model_core, key = id, timestamps = false)]
+    /// # struct Order { #[serde(rename = "_id")] id: i64, status: String, total: i64, note: Option<String>,
+    /// #     extra: Option<bson::Document>, lines: Vec<Line>, tags: Vec<String> }
+    /// # let now = DateTime::now();
+    /// let u: Update<Order> = Order::TAGS.pop_first();
+    /// assert_eq!(u.into_document(now)?, doc! { "$pop": { "tags": -1 } });
+    /// # Ok::<(), Error>(())
+    /// ```
     pub fn pop_first(self) -> Update<M> {
         Update::op(Op::Pop, self.name(), Ok(Bson::Int32(-1)))
     }
 
     /// Remove the last element (`$pop: 1`).
+    ///
+    /// ```
+    /// # use bson::{DateTime, doc}; use model_core::{Error, Query, Update};
+    /// # #[derive(model_derive::Schema, serde::Serialize, serde::Deserialize)] #[model(crate = model_core)]
+    /// # struct Line { sku: String, quantity: i32 }
+    /// # #[derive(model_derive::Model, serde::Serialize, serde::Deserialize)]
+    /// # #[model(crate = model_core, key = id, timestamps = false)]
+    /// # struct Order { #[serde(rename = "_id")] id: i64, status: String, total: i64, note: Option<String>,
+    /// #     extra: Option<bson::Document>, lines: Vec<Line>, tags: Vec<String> }
+    /// # let now = DateTime::now();
+    /// let u: Update<Order> = Order::TAGS.pop_last();
+    /// assert_eq!(u.into_document(now)?, doc! { "$pop": { "tags": 1 } });
+    /// # Ok::<(), Error>(())
+    /// ```
     pub fn pop_last(self) -> Update<M> {
         Update::op(Op::Pop, self.name(), Ok(Bson::Int32(1)))
     }
@@ -138,6 +334,23 @@ pub struct Push<M, E> {
 impl<M, E> Push<M, E> {
     /// Insert the elements before index `index` (`$position`; negative
     /// counts from the end) instead of appending.
+    ///
+    /// ```
+    /// # use bson::{DateTime, doc}; use model_core::{Error, Query, Update};
+    /// # #[derive(model_derive::Schema, serde::Serialize, serde::Deserialize)] #[model(crate = model_core)]
+    /// # struct Line { sku: String, quantity: i32 }
+    /// # #[derive(model_derive::Model, serde::Serialize, serde::Deserialize)]
+    /// # #[model(crate = model_core, key = id, timestamps = false)]
+    /// # struct Order { #[serde(rename = "_id")] id: i64, status: String, total: i64, note: Option<String>,
+    /// #     extra: Option<bson::Document>, lines: Vec<Line>, tags: Vec<String> }
+    /// # let now = DateTime::now();
+    /// let u: Update<Order> = Order::TAGS.push_all(["a"]).position(0).into();
+    /// assert_eq!(
+    ///     u.into_document(now)?,
+    ///     doc! { "$push": { "tags": { "$each": ["a"], "$position": 0 } } },
+    /// );
+    /// # Ok::<(), Error>(())
+    /// ```
     pub fn position(mut self, index: i32) -> Self {
         self.modifiers.insert("$position", index);
         self
@@ -145,18 +358,73 @@ impl<M, E> Push<M, E> {
 
     /// Then keep the first `len` elements, or the last `-len` when
     /// negative (`$slice`).
+    ///
+    /// ```
+    /// # use bson::{DateTime, doc}; use model_core::{Error, Query, Update};
+    /// # #[derive(model_derive::Schema, serde::Serialize, serde::Deserialize)] #[model(crate = model_core)]
+    /// # struct Line { sku: String, quantity: i32 }
+    /// # #[derive(model_derive::Model, serde::Serialize, serde::Deserialize)]
+    /// # #[model(crate = model_core, key = id, timestamps = false)]
+    /// # struct Order { #[serde(rename = "_id")] id: i64, status: String, total: i64, note: Option<String>,
+    /// #     extra: Option<bson::Document>, lines: Vec<Line>, tags: Vec<String> }
+    /// # let now = DateTime::now();
+    /// let u: Update<Order> = Order::TAGS.push_all(["a"]).slice(-10).into();
+    /// assert_eq!(
+    ///     u.into_document(now)?,
+    ///     doc! { "$push": { "tags": { "$each": ["a"], "$slice": -10 } } },
+    /// );
+    /// # Ok::<(), Error>(())
+    /// ```
     pub fn slice(mut self, len: i32) -> Self {
         self.modifiers.insert("$slice", len);
         self
     }
 
     /// Then sort the array's elements by their fields (`$sort`).
+    ///
+    /// ```
+    /// # use bson::{DateTime, doc}; use model_core::{Error, Query, Update};
+    /// # #[derive(model_derive::Schema, serde::Serialize, serde::Deserialize)] #[model(crate = model_core)]
+    /// # struct Line { sku: String, quantity: i32 }
+    /// # #[derive(model_derive::Model, serde::Serialize, serde::Deserialize)]
+    /// # #[model(crate = model_core, key = id, timestamps = false)]
+    /// # struct Order { #[serde(rename = "_id")] id: i64, status: String, total: i64, note: Option<String>,
+    /// #     extra: Option<bson::Document>, lines: Vec<Line>, tags: Vec<String> }
+    /// # let now = DateTime::now();
+    /// let line = Line { sku: "pear".into(), quantity: 2 };
+    /// let u: Update<Order> = Order::LINES.push_all([line]).sort_by(Line::QUANTITY.desc()).into();
+    /// assert_eq!(
+    ///     u.into_document(now)?,
+    ///     doc! { "$push": { "lines": {
+    ///         "$each": [{ "sku": "pear", "quantity": 2 }],
+    ///         "$sort": { "quantity": -1 },
+    ///     } } },
+    /// );
+    /// # Ok::<(), Error>(())
+    /// ```
     pub fn sort_by(mut self, sort: Sort<E>) -> Self {
         self.modifiers.insert("$sort", sort.into_document());
         self
     }
 
     /// Then sort the array's elements by value, ascending or not (`$sort: 1 | -1`).
+    ///
+    /// ```
+    /// # use bson::{DateTime, doc}; use model_core::{Error, Query, Update};
+    /// # #[derive(model_derive::Schema, serde::Serialize, serde::Deserialize)] #[model(crate = model_core)]
+    /// # struct Line { sku: String, quantity: i32 }
+    /// # #[derive(model_derive::Model, serde::Serialize, serde::Deserialize)]
+    /// # #[model(crate = model_core, key = id, timestamps = false)]
+    /// # struct Order { #[serde(rename = "_id")] id: i64, status: String, total: i64, note: Option<String>,
+    /// #     extra: Option<bson::Document>, lines: Vec<Line>, tags: Vec<String> }
+    /// # let now = DateTime::now();
+    /// let u: Update<Order> = Order::TAGS.push_all(["b"]).sort_values(true).into();
+    /// assert_eq!(
+    ///     u.into_document(now)?,
+    ///     doc! { "$push": { "tags": { "$each": ["b"], "$sort": 1 } } },
+    /// );
+    /// # Ok::<(), Error>(())
+    /// ```
     pub fn sort_values(mut self, ascending: bool) -> Self {
         self.modifiers.insert("$sort", if ascending { 1 } else { -1 });
         self

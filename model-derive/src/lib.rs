@@ -22,7 +22,7 @@ use syn::{DeriveInput, parse_macro_input};
 ///
 /// Not compiled as a doctest (a proc-macro crate's doctests cannot depend
 /// on the runtime crate); the same model compiles in `tests/ui/pass` and
-/// runs in the `model` crate's doctests.
+/// compiles in the `model` crate's doctests (the README's first example).
 ///
 /// ```ignore
 /// #[derive(Model, Serialize, Deserialize)]

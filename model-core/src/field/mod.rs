@@ -1,0 +1,343 @@
+//! Typed paths to a model's values, from which queries, updates and sorts
+//! are built. `#[derive(Model)]` and `#[derive(Schema)]` emit one constant
+//! per field (`Foo::BAR: Field<Foo, Option<i64>>`); paths compose
+//! (`Customer::ADDRESS.then(Address::CITY)`), and every operation on them
+//! is defined here once, and only where the value's type and the path's
+//! access allow it. Array operations are in [`array`](crate::array).
+
+mod intern;
+mod query;
+mod update;
+
+use std::collections::HashMap;
+use std::marker::PhantomData;
+
+use bson::{Bson, Document};
+
+pub(crate) use query::{comparable, list, literal};
+
+/// Marks a path an update may change and a query may read.
+#[derive(Debug)]
+pub enum Writable {}
+
+/// Marks a path that can be queried and sorted on, not set: the fields
+/// the runtime owns (`_id`, `created_at`, `updated_at`) and paths through
+/// every element of an array ([`Field::each`]).
+#[derive(Debug)]
+pub enum ReadOnly {}
+
+/// Marks a path into the array element an update's query matched (`$`) or
+/// into every element (`$[]`): it can be set, not queried.
+#[derive(Debug)]
+pub enum Positional {}
+
+mod sealed {
+    pub trait Sealed {}
+    impl Sealed for super::Writable {}
+    impl Sealed for super::ReadOnly {}
+    impl Sealed for super::Positional {}
+}
+
+/// What a path allows: [`Writable`], [`ReadOnly`] or [`Positional`].
+pub trait Access: sealed::Sealed {}
+impl Access for Writable {}
+impl Access for ReadOnly {}
+impl Access for Positional {}
+
+/// Paths a query or a sort can name: [`Writable`] and [`ReadOnly`].
+#[diagnostic::on_unimplemented(
+    message = "a positional path (`$` or `$[]`) cannot be queried or sorted on",
+    note = "query the array with `elem_match` or `each`, and use `matched()` / `every()` only in updates"
+)]
+pub trait ReadAccess: Access {}
+impl ReadAccess for Writable {}
+impl ReadAccess for ReadOnly {}
+
+/// Paths an update can change: [`Writable`] and [`Positional`].
+#[diagnostic::on_unimplemented(
+    message = "this field is read-only: the key, the timestamps and paths through `each` cannot be updated",
+    note = "the runtime sets `_id`, `created_at` and `updated_at`; update an array's elements with `matched()` or `every()`"
+)]
+pub trait WriteAccess: Access {}
+impl WriteAccess for Writable {}
+impl WriteAccess for Positional {}
+
+/// The access of a path `outer.inner`: the narrower of the two.
+pub trait JoinAccess<B: Access>: Access {
+    /// The access of the joined path.
+    type Joined: Access;
+}
+
+macro_rules! join_access {
+    ($($a:ident + $b:ident => $out:ident;)*) => {$(
+        impl JoinAccess<$b> for $a {
+            type Joined = $out;
+        }
+    )*};
+}
+
+// A read-only and a positional step together allow nothing (neither a
+// query nor an update can name such a path): no join, so no such path.
+join_access! {
+    Writable + Writable => Writable;
+    Writable + ReadOnly => ReadOnly;
+    Writable + Positional => Positional;
+    ReadOnly + Writable => ReadOnly;
+    ReadOnly + ReadOnly => ReadOnly;
+    Positional + Writable => Positional;
+    Positional + Positional => Positional;
+}
+
+/// A struct with field constants (`#[derive(Schema)]`), or an `Option` of
+/// one: what [`Field::then`] can step into.
+pub trait Nested {
+    /// The struct whose fields the next step names.
+    type Struct;
+    /// The type a path through this one reaches when the struct's field
+    /// has type `U`: `U` itself, or `Option<U>` through an `Option`.
+    type Value<U: Nullable>;
+}
+
+impl<S: Nested<Struct = S>> Nested for Option<S> {
+    type Struct = S;
+    type Value<U: Nullable> = U::Optional;
+}
+
+/// A value type with an optional form: `Option<T>` for `T`, and
+/// `Option<T>` itself for `Option<T>` (a path through an `Option` is
+/// optional once, however many `Option`s it passes).
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be reached through an `Option` yet",
+    note = "`#[derive(Schema)]` implements `model::Nullable`; for a hand-written `FieldType` add `impl Nullable for {Self} {{ type Optional = Option<{Self}>; }}`"
+)]
+pub trait Nullable {
+    /// `Option<Self>`, or `Self` when it is already an `Option`.
+    type Optional;
+}
+
+impl<T> Nullable for Option<T> {
+    type Optional = Option<T>;
+}
+
+macro_rules! nullable {
+    ($($ty:ty),* $(,)?) => {$(
+        impl Nullable for $ty {
+            type Optional = Option<$ty>;
+        }
+    )*};
+}
+
+nullable!(
+    String,
+    bool,
+    i8,
+    i16,
+    i32,
+    i64,
+    u8,
+    u16,
+    u32,
+    u64,
+    f32,
+    f64,
+    char,
+    bson::DateTime,
+    bson::oid::ObjectId,
+    bson::Decimal128,
+    bson::Uuid,
+    bson::Binary,
+    Document,
+    Bson,
+);
+
+impl<T> Nullable for Vec<T> {
+    type Optional = Option<Vec<T>>;
+}
+
+impl<T> Nullable for Box<T> {
+    type Optional = Option<Box<T>>;
+}
+
+impl<K, V, S> Nullable for HashMap<K, V, S> {
+    type Optional = Option<HashMap<K, V, S>>;
+}
+
+impl<K, V> Nullable for std::collections::BTreeMap<K, V> {
+    type Optional = Option<std::collections::BTreeMap<K, V>>;
+}
+
+/// Ties a [`Field`] to its model, value type and access without owning any.
+type Marker<M, T, A> = PhantomData<fn() -> (M, T, A)>;
+
+/// A path in documents of model `M` to values of type `T`, stored under
+/// [`name`](Field::name) (dotted for nested paths: `address.city`).
+///
+/// `A` says what the path allows: [`Writable`] (query, sort and update),
+/// [`ReadOnly`] (query and sort) or [`Positional`] (update only).
+pub struct Field<M, T, A = Writable> {
+    name: &'static str,
+    _marker: Marker<M, T, A>,
+}
+
+impl<M, T, A> Clone for Field<M, T, A> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<M, T, A> Copy for Field<M, T, A> {}
+
+impl<M, T, A> std::fmt::Debug for Field<M, T, A> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("Field").field(&self.name).finish()
+    }
+}
+
+impl<M, T, A> Field<M, T, A> {
+    /// A handle to the field stored as `name` (what the derives emit).
+    ///
+    /// Nothing checks `name`: prefer the generated constants, and
+    /// [`then`](Field::then) / [`each`](Field::each) for nested paths.
+    pub const fn new(name: &'static str) -> Self {
+        Field { name, _marker: PhantomData }
+    }
+
+    /// The path the value is stored under (after serde renames, dotted
+    /// for nested paths).
+    pub const fn name(&self) -> &'static str {
+        self.name
+    }
+
+    fn step<U, B>(self, inner: &'static str) -> Field<M, U, B> {
+        Field::new(intern::join(self.name, inner))
+    }
+}
+
+impl<M, T: Nested, A: Access> Field<M, T, A> {
+    /// The path to `inner`, a field of the struct this path reaches:
+    /// `Customer::ADDRESS.then(Address::CITY)` is stored as `address.city`.
+    /// Through an `Option` the value becomes optional.
+    ///
+    /// The compiler checks that `inner` belongs to this path's struct.
+    ///
+    /// ```
+    /// # use bson::{DateTime, doc}; use model_core::{Error, Query, Update};
+    /// # #[derive(model_derive::Schema, serde::Serialize, serde::Deserialize)] #[model(crate = model_core)]
+    /// # struct Line { sku: String, quantity: i32 }
+    /// # #[derive(model_derive::Model, serde::Serialize, serde::Deserialize)]
+    /// # #[model(crate = model_core, key = id, timestamps = false)]
+    /// # struct Order { #[serde(rename = "_id")] id: i64, status: String, total: i64, note: Option<String>,
+    /// #     extra: Option<bson::Document>, lines: Vec<Line>, tags: Vec<String> }
+    /// # let now = DateTime::now();
+    /// let sku = Order::LINES.matched().then(Line::SKU);
+    /// assert_eq!(sku.name(), "lines.$.sku");
+    /// # Ok::<(), Error>(())
+    /// ```
+    pub fn then<U: Nullable, B: Access>(
+        self,
+        inner: Field<T::Struct, U, B>,
+    ) -> Field<M, T::Value<U>, A::Joined>
+    where
+        A: JoinAccess<B>,
+    {
+        self.step(inner.name)
+    }
+}
+
+impl<M, E, A: ReadAccess> Field<M, Vec<E>, A> {
+    /// The path to `inner` in the array's elements (`items.sku`), for
+    /// queries and sorts. A condition holds when it holds for *some*
+    /// element (`eq`, `gt`, `one_of`, ...), except the negations, which
+    /// hold when *no* element matches (`ne`, `none_of`; `absent` when no
+    /// element has the field). Read-only: to update elements use
+    /// [`matched`](Field::matched) or [`every`](Field::every).
+    ///
+    /// ```
+    /// # use bson::{DateTime, doc}; use model_core::{Error, Query, Update};
+    /// # #[derive(model_derive::Schema, serde::Serialize, serde::Deserialize)] #[model(crate = model_core)]
+    /// # struct Line { sku: String, quantity: i32 }
+    /// # #[derive(model_derive::Model, serde::Serialize, serde::Deserialize)]
+    /// # #[model(crate = model_core, key = id, timestamps = false)]
+    /// # struct Order { #[serde(rename = "_id")] id: i64, status: String, total: i64, note: Option<String>,
+    /// #     extra: Option<bson::Document>, lines: Vec<Line>, tags: Vec<String> }
+    /// # let now = DateTime::now();
+    /// let q: Query<Order> = Order::LINES.each(Line::SKU).eq("pear");
+    /// assert_eq!(q.into_document()?, doc! { "lines.sku": "pear" });
+    /// # Ok::<(), Error>(())
+    /// ```
+    pub fn each<U, B: ReadAccess>(self, inner: Field<E, U, B>) -> Field<M, U, ReadOnly> {
+        self.step(inner.name)
+    }
+}
+
+impl<M, E, A: ReadAccess> Field<M, Vec<E>, A> {
+    /// Any element of the array, as a value (the array's own path): a
+    /// condition on it holds when it holds for some element
+    /// (`Customer::TAGS.elements().eq("vip")`), and
+    /// [`distinct`](crate::Repo::distinct) and
+    /// [`count_by`](crate::Repo::count_by) read elements through it.
+    ///
+    /// ```
+    /// # use bson::{DateTime, doc}; use model_core::{Error, Query, Update};
+    /// # #[derive(model_derive::Schema, serde::Serialize, serde::Deserialize)] #[model(crate = model_core)]
+    /// # struct Line { sku: String, quantity: i32 }
+    /// # #[derive(model_derive::Model, serde::Serialize, serde::Deserialize)]
+    /// # #[model(crate = model_core, key = id, timestamps = false)]
+    /// # struct Order { #[serde(rename = "_id")] id: i64, status: String, total: i64, note: Option<String>,
+    /// #     extra: Option<bson::Document>, lines: Vec<Line>, tags: Vec<String> }
+    /// # let now = DateTime::now();
+    /// let q: Query<Order> = Order::TAGS.elements().one_of(["gift", "vip"]);
+    /// assert_eq!(q.into_document()?, doc! { "tags": { "$in": ["gift", "vip"] } });
+    /// # Ok::<(), Error>(())
+    /// ```
+    pub fn elements(self) -> Field<M, E, ReadOnly> {
+        Field::new(self.name)
+    }
+}
+
+impl<M, E> Field<M, Vec<E>, Writable> {
+    /// The element the update's query matched (`items.$`), in an update
+    /// whose query matches an element of this array (with `contains`,
+    /// `elem_match` or a path through `each`): `update_many`,
+    /// `find_one_and_update`, `upsert`. With `update_one(&key, ..)` the
+    /// query is the key alone, which matches no element, and the server
+    /// refuses the update.
+    ///
+    /// ```
+    /// # use bson::{DateTime, doc}; use model_core::{Error, Query, Update};
+    /// # #[derive(model_derive::Schema, serde::Serialize, serde::Deserialize)] #[model(crate = model_core)]
+    /// # struct Line { sku: String, quantity: i32 }
+    /// # #[derive(model_derive::Model, serde::Serialize, serde::Deserialize)]
+    /// # #[model(crate = model_core, key = id, timestamps = false)]
+    /// # struct Order { #[serde(rename = "_id")] id: i64, status: String, total: i64, note: Option<String>,
+    /// #     extra: Option<bson::Document>, lines: Vec<Line>, tags: Vec<String> }
+    /// # let now = DateTime::now();
+    /// let u: Update<Order> = Order::LINES.matched().then(Line::QUANTITY).inc(1);
+    /// assert_eq!(u.into_document(now)?, doc! { "$inc": { "lines.$.quantity": 1 } });
+    /// # Ok::<(), Error>(())
+    /// ```
+    pub fn matched(self) -> Field<M, E, Positional> {
+        self.step("$")
+    }
+}
+
+impl<M, E, A: WriteAccess> Field<M, Vec<E>, A> {
+    /// Every element of the array (`items.$[]`), in an update.
+    ///
+    /// ```
+    /// # use bson::{DateTime, doc}; use model_core::{Error, Query, Update};
+    /// # #[derive(model_derive::Schema, serde::Serialize, serde::Deserialize)] #[model(crate = model_core)]
+    /// # struct Line { sku: String, quantity: i32 }
+    /// # #[derive(model_derive::Model, serde::Serialize, serde::Deserialize)]
+    /// # #[model(crate = model_core, key = id, timestamps = false)]
+    /// # struct Order { #[serde(rename = "_id")] id: i64, status: String, total: i64, note: Option<String>,
+    /// #     extra: Option<bson::Document>, lines: Vec<Line>, tags: Vec<String> }
+    /// # let now = DateTime::now();
+    /// let u: Update<Order> = Order::LINES.every().then(Line::QUANTITY).set(0);
+    /// assert_eq!(u.into_document(now)?, doc! { "$set": { "lines.$[].quantity": 0 } });
+    /// # Ok::<(), Error>(())
+    /// ```
+    pub fn every(self) -> Field<M, E, Positional> {
+        self.step("$[]")
+    }
+}

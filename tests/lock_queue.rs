@@ -1,0 +1,214 @@
+//! The queue of a lock's waiters: acquisitions in arrival order, a
+//! release handing the lease to the first live waiter, `try_lock` never
+//! jumping the queue, waiters that give up, are dropped or die leaving it.
+
+mod lock_util;
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use bson::{Document, doc};
+use lock::{LockingError, Reason};
+use lock_util::{Env, HOLD};
+
+const CHILD_DB: &str = "LOCK_QUEUE_CHILD_DB";
+
+/// The owners queued for `key`, first first.
+async fn queued(env: &Env, key: &str) -> Vec<String> {
+    let stored = env.lease_doc(key).await.unwrap_or_default();
+    let queue = stored.get_array("queue").cloned().unwrap_or_default();
+    queue.iter().filter_map(|w| w.as_document()?.get_str("owner").ok().map(String::from)).collect()
+}
+
+/// Waits (up to 20 s) until `key`'s queue has `len` entries.
+async fn until_queued(env: &Env, key: &str, len: usize) -> Vec<String> {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let queue = queued(env, key).await;
+        if queue.len() == len {
+            return queue;
+        }
+        assert!(Instant::now() < deadline, "the queue never had {len} entries: {queue:?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test]
+async fn eight_waiters_acquire_in_the_order_they_arrived() {
+    const WAITERS: usize = 8;
+    let env = Env::new().await;
+    let held = env.locks.try_lock("job", HOLD).await.unwrap().unwrap();
+    let order = Arc::new(Mutex::new(Vec::new()));
+    let mut tasks = Vec::new();
+    for waiter in 0..WAITERS {
+        // Each its own client, arriving once the one before is queued.
+        let peer = env.peer().await;
+        let order = order.clone();
+        tasks.push(tokio::spawn(async move {
+            let lease = peer.locks.acquire("job", HOLD, Duration::from_secs(60)).await.unwrap();
+            order.lock().unwrap().push((waiter, lease.token()));
+            peer.locks.release(&lease).await.unwrap();
+        }));
+        until_queued(&env, "job", waiter + 1).await;
+    }
+    env.locks.release(&held).await.unwrap();
+    for task in tasks {
+        task.await.unwrap();
+    }
+    let order = order.lock().unwrap().clone();
+    let waiters: Vec<usize> = order.iter().map(|(waiter, _)| *waiter).collect();
+    assert_eq!(waiters, (0..WAITERS).collect::<Vec<_>>(), "acquired in arrival order");
+    let tokens: Vec<i64> = order.iter().map(|(_, token)| *token).collect();
+    let expected: Vec<i64> = (1..=WAITERS as i64).map(|i| held.token() + i).collect();
+    assert_eq!(tokens, expected, "one token per hand-off, in order");
+}
+
+/// A waiter entry written by hand: an owner nobody runs, live for a minute.
+async fn forge_waiter(env: &Env, key: &str, owner: &str) {
+    let entry = doc! {
+        "owner": owner,
+        "expires_at": bson::DateTime::from_millis(bson::DateTime::now().timestamp_millis() + 60_000),
+        "ttl_ms": 60_000_i64,
+    };
+    let locks = env.raw("locks");
+    let pushed = locks.update_one(doc! { "_id": key }, doc! { "$push": { "queue": entry } });
+    assert_eq!(pushed.await.unwrap().modified_count, 1);
+}
+
+#[tokio::test]
+async fn try_lock_never_jumps_the_queue_and_a_release_hands_over_in_one_write() {
+    let env = Env::new().await;
+    let other = env.peer().await;
+    let held = env.locks.try_lock("job", HOLD).await.unwrap().unwrap();
+    forge_waiter(&env, "job", "queued-first").await;
+    // Held, with a waiter: refused, and not queued.
+    assert!(other.locks.try_lock("job", HOLD).await.unwrap().is_none());
+    assert_eq!(queued(&env, "job").await, ["queued-first"]);
+
+    // The release hands the lease to the waiter in the same write.
+    env.take_commands();
+    env.locks.release(&held).await.unwrap();
+    assert_eq!(env.take_commands(), ["update"]);
+    let stored: Document = env.lease_doc("job").await.unwrap();
+    assert_eq!(stored.get_str("owner").unwrap(), "queued-first", "{stored}");
+    assert_eq!(stored.get_i64("token").unwrap(), held.token() + 1, "{stored}");
+    assert!(queued(&env, "job").await.is_empty());
+
+    // Free by its expiry, but a live waiter is queued: still refused.
+    let expired = doc! { "$set": { "expires_at": bson::DateTime::from_millis(0) } };
+    env.raw("locks").update_one(doc! { "_id": "job" }, expired).await.unwrap();
+    forge_waiter(&env, "job", "queued-second").await;
+    assert!(other.locks.try_lock("job", HOLD).await.unwrap().is_none());
+    // Once that waiter's place has expired, the key is free again.
+    let stale = doc! { "$set": { "queue.0.expires_at": bson::DateTime::from_millis(0) } };
+    env.raw("locks").update_one(doc! { "_id": "job" }, stale).await.unwrap();
+    let lease = other.locks.try_lock("job", HOLD).await.unwrap().expect("free: no live waiter");
+    assert_eq!(lease.token(), held.token() + 2);
+    assert!(queued(&env, "job").await.is_empty(), "the expired place was dropped");
+}
+
+#[tokio::test]
+async fn a_waiter_that_times_out_or_is_dropped_leaves_the_queue() {
+    let env = Env::new().await;
+    let waiter = env.peer().await;
+    let held = env.locks.try_lock("job", HOLD).await.unwrap().unwrap();
+    let timed_out = waiter.locks.acquire("job", HOLD, Duration::from_millis(300)).await;
+    assert!(matches!(timed_out, Err(LockingError::Lock { reason: Reason::TimedOut, .. })));
+    assert!(queued(&env, "job").await.is_empty(), "a waiter that timed out left");
+
+    let locks = waiter.locks.clone();
+    let task =
+        tokio::spawn(async move { locks.acquire("job", HOLD, Duration::from_secs(60)).await });
+    until_queued(&env, "job", 1).await;
+    task.abort();
+    assert!(task.await.unwrap_err().is_cancelled());
+    until_queued(&env, "job", 0).await;
+    // Nobody is handed the lease at its release: it is free.
+    env.locks.release(&held).await.unwrap();
+    let stored = env.lease_doc("job").await.unwrap();
+    assert!(!stored.contains_key("owner"), "{stored}");
+}
+
+#[tokio::test]
+async fn the_head_of_the_queue_takes_an_expired_lease_before_those_behind() {
+    let env = Env::new().await;
+    // Never released: only its expiry frees the key.
+    let held = env.locks.try_lock("job", Duration::from_secs(2)).await.unwrap().unwrap();
+    let (first, second) = (env.peer().await, env.peer().await);
+    let order = Arc::new(Mutex::new(Vec::new()));
+    let mut tasks = Vec::new();
+    for (queued_before, (name, peer)) in
+        [("first", first), ("second", second)].into_iter().enumerate()
+    {
+        let order = order.clone();
+        tasks.push(tokio::spawn(async move {
+            let lease = peer.locks.acquire("job", HOLD, Duration::from_secs(30)).await.unwrap();
+            order.lock().unwrap().push((name, lease.token()));
+            peer.locks.release(&lease).await.unwrap();
+        }));
+        until_queued(&env, "job", queued_before + 1).await;
+    }
+    for task in tasks {
+        task.await.unwrap();
+    }
+    let order = order.lock().unwrap().clone();
+    assert_eq!(order, [("first", held.token() + 1), ("second", held.token() + 2)]);
+}
+
+/// The child: waits for the lock, and is killed while it waits.
+async fn doomed_waiter(uri: &str, db: &str) {
+    let env = Env::on(uri, db).await;
+    let waited = env.locks.acquire("job", Duration::from_secs(2), Duration::from_secs(60)).await;
+    println!("UNEXPECTED {waited:?}");
+}
+
+#[tokio::test]
+async fn a_waiter_killed_in_the_queue_is_skipped_once_its_place_expires() {
+    if let Ok(db) = std::env::var(CHILD_DB) {
+        doomed_waiter(&std::env::var("MONGODB_URI").unwrap(), &db).await;
+        return;
+    }
+    let env = Env::new().await;
+    let held = env.locks.try_lock("job", Duration::from_secs(60)).await.unwrap().unwrap();
+    let mut child = tokio::process::Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "a_waiter_killed_in_the_queue_is_skipped_once_its_place_expires"])
+        .env(CHILD_DB, &env.db)
+        .env("MONGODB_URI", &env.uri)
+        .stdout(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let dead = until_queued(&env, "job", 1).await.remove(0);
+    let waiter = env.peer().await;
+    let waiting = {
+        let locks = waiter.locks.clone();
+        tokio::spawn(async move { locks.acquire("job", HOLD, Duration::from_secs(60)).await })
+    };
+    until_queued(&env, "job", 2).await;
+    child.start_kill().unwrap();
+    child.wait().await.unwrap();
+
+    // The killed waiter's place runs out (10 s at least, unless renewed);
+    // the live waiter behind it renews its own.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let stored = env.lease_doc("job").await.unwrap();
+        let queue = stored.get_array("queue").unwrap();
+        let dead_until = queue
+            .iter()
+            .filter_map(|w| w.as_document())
+            .find(|w| w.get_str("owner") == Ok(dead.as_str()))
+            .map(|w| w.get_datetime("expires_at").unwrap().timestamp_millis());
+        match dead_until {
+            Some(until) if until > bson::DateTime::now().timestamp_millis() => {}
+            _ => break,
+        }
+        assert!(Instant::now() < deadline, "the killed waiter's place never expired");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    // The release skips it: the live waiter gets the lease, the next token.
+    env.locks.release(&held).await.unwrap();
+    let lease = waiting.await.unwrap().unwrap();
+    assert_eq!(lease.token(), held.token() + 1, "no token went to the dead waiter");
+    assert!(!queued(&env, "job").await.contains(&dead));
+}

@@ -33,7 +33,8 @@
 //!
 //! 1. **Acquire**: one `findOneAndUpdate` upsert on `{_id: key}` whose
 //!    update pipeline first computes whether the lease is free (no owner,
-//!    or `expires_at <= $$NOW`), then, only if so, sets a fresh random
+//!    or `expires_at <= $$NOW`) and no live waiter is queued ahead of the
+//!    caller (see the queue below), then, only if so, sets a fresh random
 //!    `owner`, `expires_at = $$NOW + ttl`, `created_at = $$NOW` and
 //!    `token = token + 1` (for a new document: the server's clock in
 //!    milliseconds × 1000, see below). The acquirer owns the lease
@@ -43,8 +44,55 @@
 //! 2. **Extend**: `findOneAndUpdate` on `{_id, owner, expires_at > $$NOW}`
 //!    setting `expires_at = $$NOW + ttl`. An expired lease is not revived,
 //!    even if nobody took it since.
-//! 3. **Release**: `updateOne {_id, owner}` removing `owner`:
-//!    compare-and-clear. The document, and its token, stay.
+//! 3. **Release**: `updateOne {_id, owner}` whose pipeline hands the
+//!    lease to the first live waiter of the queue (its owner id, `token +
+//!    1`, `expires_at = $$NOW` + the ttl it asked for), or, with nobody
+//!    waiting, removes `owner`: compare-and-clear. The document, and its
+//!    token, stay.
+//!
+//! # The queue: waiting in arrival order
+//! A waiting acquisition ([`Locks::acquire`], `.wait(..)`, a campaign)
+//! keeps one owner id for its whole wait. Its first refused attempt adds it
+//! to the tail of the key's `queue` (in the lease document, written by the
+//! same pipeline that refused it): `{owner, expires_at, ttl_ms}`, its
+//! place lasting the larger of its ttl and 10 s by the server's clock.
+//! Each later attempt renews the place (every half of its ttl, or when it
+//! is woken). Then:
+//!
+//! - **Hand-off**: a release gives the lease to the first waiter whose
+//!   place is live, in the release's own write. That waiter sees the
+//!   change of holder on its change stream and claims the lease with its
+//!   next attempt (which moves the expiry to `$$NOW + ttl`, so its client
+//!   reckons the lease from a command it sent); a hand-off costs the
+//!   release and the claim, two commands, and wakes no other waiter into
+//!   a command.
+//! - **Expiry**: when a holder's lease expires unreleased, the first
+//!   waiter in line (and only it) wakes at that expiry and takes the lease
+//!   by the acquire pipeline, which lets only the first live waiter in.
+//! - **Never jumped**: [`Locks::try_lock`] and every attempt take a free
+//!   lease only when no live waiter is queued ahead, so a newcomer never
+//!   overtakes the queue; `try_lock` stays one command.
+//! - **Leaving**: a waiter that times out leaves the queue (one command;
+//!   a lease handed to it meanwhile is handed on); one dropped while
+//!   waiting leaves in the background; one that dies is skipped once its
+//!   place expires, and dropped from the queue by the next write. A lease
+//!   handed to a waiter that died meanwhile ends at its ttl and goes to
+//!   the next in line.
+//!
+//! **Why no waiter starves**: places are served in the order they were
+//! added, each added by a single-document write, so the server orders
+//! them; a live place is only ever removed by its own acquisition or its
+//! waiter leaving, and nothing is added ahead of it. Every lease ends (by
+//! release or expiry), and then the first live place gets it; so a waiter
+//! that keeps its place is served after at most the waiters ahead of it
+//! when it arrived, each holding for as long as its own work takes.
+//!
+//! The token argument below is unchanged: a hand-off is an acquisition
+//! made by the release's write, and adds 1 to the token in that same
+//! single-document write.
+//!
+//! Semaphores ([`LockAction::permits`]) have no queue yet: their waiters
+//! poll with backoff, in no order.
 //!
 //! Expiry is judged only by the server's clock (`$$NOW`), so a client with
 //! a skewed clock can neither take a live lease nor keep a dead one. The
@@ -96,8 +144,9 @@
 //! Tokens are `i64`; the floor reaches `i64::MAX` in about 290,000 years.
 //!
 //! # Waiting, semaphores
-//! A waiting acquisition is woken by its key's releases (an update
-//! removing `owner`, a replace or a delete), seen by one change stream per
+//! A waiting acquisition is woken by the changes of its key's holder (an
+//! update setting or removing `owner`, an insert, a replace or a delete),
+//! seen by one change stream per
 //! [`Locks`] (and its clones), shared by every waiter of every key in the
 //! process: opened by the first wait before its next attempt, so no release
 //! between an attempt and the stream is missed; resumed from its last

@@ -1,7 +1,9 @@
 //! Lock figures: the commands an uncontended acquire+release sends
-//! (counted by the driver's command monitoring), and eight waiters on one
-//! key with `.wait`, woken by change streams and polling: critical
-//! sections per second, hand-off latency (drawn as an SVG), and the
+//! (counted by the driver's command monitoring), and 8 then 64 waiters on
+//! one key with `.wait`, split over two clients (each with its own `Locks`
+//! and change stream), woken by change streams and polling: critical
+//! sections per second, hand-off latency (drawn as an SVG), commands per
+//! hand-off, fairness (acquisitions per waiter, longest wait), and the
 //! commands each waiter sends while the lock is held.
 
 use std::sync::{Arc, Mutex};
@@ -20,8 +22,11 @@ use crate::measure::Spread;
 use crate::progress;
 use crate::raw_lock::{LOCK_TTL, RawLocks};
 
-/// How many tasks wait on the contended key.
-const WAITERS: usize = 8;
+/// How many tasks wait on the contended key, in each run.
+const WAITERS: [usize; 2] = [8, 64];
+
+/// The clients the waiters are split over.
+const CLIENTS: usize = 2;
 
 /// What the lock section measured.
 #[derive(Debug)]
@@ -36,11 +41,20 @@ pub struct LockResults {
     pub contention: Vec<Contention>,
 }
 
-/// Eight waiters on one key, waiting one way.
+/// Waiters on one key, waiting one way.
 #[derive(Debug)]
 pub struct Contention {
     /// `notified` (change streams) or `polling`.
     pub mode: &'static str,
+    /// How many tasks waited.
+    pub waiters: usize,
+    /// Commands sent by the waiters' clients while contending, per
+    /// critical section (all / without `getMore`).
+    pub commands_per_handoff: (f64, f64),
+    /// Sections each waiter ran: the fewest and the most.
+    pub sections_per_waiter: (u64, u64),
+    /// The longest a waiter waited for one section, ms.
+    pub longest_wait_ms: f64,
     /// Critical sections completed under contention.
     pub sections: u64,
     /// Wall time they took.
@@ -66,8 +80,8 @@ async fn counting_client(
             sink.lock().expect("not poisoned").push(started.command_name);
         }
     }));
-    // Every waiter of the change-stream mode keeps a getMore waiting.
-    options.max_pool_size = Some(2 * WAITERS as u32 + 4);
+    // Every waiter may have a command in flight.
+    options.max_pool_size = Some(2 * WAITERS[1] as u32 + 4);
     Ok((mongodb::Client::with_options(options)?, seen))
 }
 
@@ -113,65 +127,86 @@ async fn measure(plan: &Plan, uri: &str) -> Result<LockResults, BoxError> {
     .await?;
 
     let mut contention = Vec::new();
-    for mode in ["notified", "polling"] {
-        progress!(
-            "lock: {WAITERS} waiters on one key ({mode}), {} critical sections",
-            plan.contended_sections
-        );
-        contention.push(contend(plan, uri, &db, mode).await?);
+    for waiters in WAITERS {
+        for mode in ["notified", "polling"] {
+            progress!(
+                "lock: {waiters} waiters on one key over {CLIENTS} clients ({mode}), {} critical sections",
+                plan.contended_sections
+            );
+            contention.push(contend(plan, uri, &db, mode, waiters).await?);
+        }
     }
     client.database(&db).drop().await?;
     client.shutdown().await;
     Ok(LockResults { cycle_commands, closure_commands, raw_commands, contention })
 }
 
-/// Eight waiters on one key, waiting `mode`'s way, through a client of
-/// their own; then the commands they send while another client holds it.
+/// `waiters` tasks on one key, waiting `mode`'s way, split over
+/// [`CLIENTS`] clients of their own; then the commands they send while
+/// another client holds it.
 async fn contend(
     plan: &Plan,
     uri: &str,
     db: &str,
     mode: &'static str,
+    waiters: usize,
 ) -> Result<Contention, BoxError> {
-    let (client, seen) = counting_client(uri).await?;
-    let conn = Connection::from_client(client.clone(), db);
-    let locks = if mode == "polling" { Locks::new(&conn).polling() } else { Locks::new(&conn) };
-    let key = format!("contended-{mode}");
+    let mut clients = Vec::new();
+    for _ in 0..CLIENTS {
+        let (client, seen) = counting_client(uri).await?;
+        let conn = Connection::from_client(client.clone(), db);
+        let locks = if mode == "polling" { Locks::new(&conn).polling() } else { Locks::new(&conn) };
+        clients.push((client, seen, locks));
+    }
+    let key = format!("contended-{mode}-{waiters}");
     let sections: Arc<Mutex<Vec<(Instant, Instant)>>> = Arc::default();
     let target = plan.contended_sections;
+    for (_, seen, _) in &clients {
+        seen.lock().expect("not poisoned").clear();
+    }
     let started = Instant::now();
-    let tasks: Vec<_> = (0..WAITERS)
-        .map(|_| {
-            let (locks, sections, key) = (locks.clone(), sections.clone(), key.clone());
+    let tasks: Vec<_> = (0..waiters)
+        .map(|waiter| {
+            let locks = clients[waiter % CLIENTS].2.clone();
+            let (sections, key) = (sections.clone(), key.clone());
             tokio::spawn(async move {
+                let (mut ran, mut longest) = (0_u64, Duration::ZERO);
                 loop {
                     let done = sections.clone();
+                    let asked = Instant::now();
                     let more = locks
                         .lock(&key, |_signal| async move {
                             let start = Instant::now();
                             let mut done = done.lock().expect("not poisoned");
                             if done.len() as u64 >= target {
-                                return false;
+                                return None;
                             }
                             // The critical section itself is empty: the
                             // figure is the lock's own throughput.
                             done.push((start, Instant::now()));
-                            true
+                            Some(start)
                         })
                         .ttl(LOCK_TTL)
-                        .wait(Duration::from_secs(60))
+                        .wait(Duration::from_secs(120))
                         .await?;
-                    if !more {
-                        return Ok::<_, model::lock::LockingError>(());
-                    }
+                    let Some(start) = more else {
+                        return Ok::<_, model::lock::LockingError>((ran, longest));
+                    };
+                    ran += 1;
+                    longest = longest.max(start - asked);
                 }
             })
         })
         .collect();
+    let mut per_waiter = Vec::new();
     for task in tasks {
-        task.await??;
+        per_waiter.push(task.await??);
     }
     let wall = started.elapsed();
+    let sent: Vec<String> = clients
+        .iter()
+        .flat_map(|(_, seen, _)| std::mem::take(&mut *seen.lock().expect("not poisoned")))
+        .collect();
     let mut sections = std::mem::take(&mut *sections.lock().expect("not poisoned"));
     sections.sort_by_key(|(start, _)| *start);
     let mut handoffs_ms = Vec::new();
@@ -183,39 +218,59 @@ async fn contend(
             None => overlaps += 1,
         }
     }
+    let n = sections.len().max(1) as f64;
+    let without_get_more = sent.iter().filter(|c| *c != "getMore").count();
+    let commands_per_handoff = (sent.len() as f64 / n, without_get_more as f64 / n);
+    let fewest = per_waiter.iter().map(|(ran, _)| *ran).min().unwrap_or(0);
+    let most = per_waiter.iter().map(|(ran, _)| *ran).max().unwrap_or(0);
+    let longest = per_waiter.iter().map(|(_, wait)| *wait).max().unwrap_or_default();
 
     // Held by another client for a while: what do the waiters send?
     let holder_client = mongodb::Client::with_uri_str(uri).await?;
     let holder = Locks::new(&Connection::from_client(holder_client.clone(), db));
-    let idle_key = format!("held-{mode}");
+    let idle_key = format!("held-{mode}-{waiters}");
     let held = holder.try_lock(&idle_key, LOCK_TTL).await?.ok_or("held")?;
-    let waiters: Vec<_> = (0..WAITERS)
-        .map(|_| {
-            let (locks, key) = (locks.clone(), idle_key.clone());
+    let idle_waiters: Vec<_> = (0..waiters)
+        .map(|waiter| {
+            let (locks, key) = (clients[waiter % CLIENTS].2.clone(), idle_key.clone());
             tokio::spawn(async move {
-                let lease = locks.acquire(&key, LOCK_TTL, Duration::from_secs(30)).await?;
+                let lease = locks.acquire(&key, LOCK_TTL, Duration::from_secs(60)).await?;
                 locks.release(&lease).await
             })
         })
         .collect();
-    tokio::time::sleep(Duration::from_millis(500)).await; // settled: all waiting
-    seen.lock().expect("not poisoned").clear();
+    tokio::time::sleep(Duration::from_millis(1500)).await; // settled: all waiting
+    for (_, seen, _) in &clients {
+        seen.lock().expect("not poisoned").clear();
+    }
     let window = Duration::from_secs(2);
     tokio::time::sleep(window).await;
-    let idle = seen.lock().expect("not poisoned").len();
+    let idle: usize = clients
+        .iter()
+        .map(|(_, seen, _)| {
+            let seen = seen.lock().expect("not poisoned");
+            seen.iter().filter(|c| *c != "getMore").count()
+        })
+        .sum();
     holder.release(&held).await?;
-    for waiter in waiters {
+    for waiter in idle_waiters {
         waiter.await??;
     }
     holder_client.shutdown().await;
-    client.shutdown().await;
+    for (client, _, _) in clients {
+        client.shutdown().await;
+    }
     Ok(Contention {
         mode,
+        waiters,
+        commands_per_handoff,
+        sections_per_waiter: (fewest, most),
+        longest_wait_ms: longest.as_secs_f64() * 1e3,
         sections: sections.len() as u64,
         wall,
         handoffs_ms,
         overlaps,
-        idle_commands_per_waiter_sec: idle as f64 / WAITERS as f64 / window.as_secs_f64(),
+        idle_commands_per_waiter_sec: idle as f64 / waiters as f64 / window.as_secs_f64(),
     })
 }
 
@@ -254,18 +309,22 @@ impl LockResults {
             self.raw_commands.len(),
             self.raw_commands.join(", ")
         );
-        s += "\n| {WAITERS} waiters, `.wait` | sections/s | hand-off p50 ms | p99 ms | overlaps | commands per idle waiter per s |\n|---|--:|--:|--:|--:|--:|\n"
-            .replace("{WAITERS}", &WAITERS.to_string())
-            .as_str();
+        s += "\n| waiters over 2 clients, `.wait` | sections/s | hand-off p50 ms | p99 ms | commands per hand-off (without getMore) | sections per waiter (min–max) | longest wait ms | overlaps | commands per idle waiter per s (without getMore) |\n|---|--:|--:|--:|--:|--:|--:|--:|--:|\n";
         for c in &self.contention {
             s += &format!(
-                "| {} | {:.1} ({} in {:.2} s) | {:.2} | {:.2} | {} | {:.2} |\n",
+                "| {} {} | {:.1} ({} in {:.2} s) | {:.2} | {:.2} | {:.2} ({:.2}) | {}–{} | {:.0} | {} | {:.2} |\n",
+                c.waiters,
                 c.mode,
                 c.per_second(),
                 c.sections,
                 c.wall.as_secs_f64(),
                 Spread::quantile(&c.handoffs_ms, 0.5),
                 Spread::quantile(&c.handoffs_ms, 0.99),
+                c.commands_per_handoff.0,
+                c.commands_per_handoff.1,
+                c.sections_per_waiter.0,
+                c.sections_per_waiter.1,
+                c.longest_wait_ms,
                 c.overlaps,
                 c.idle_commands_per_waiter_sec,
             );
@@ -279,9 +338,15 @@ impl LockResults {
             "cycle_commands": self.cycle_commands,
             "closure_commands": self.closure_commands,
             "raw_commands": self.raw_commands,
-            "waiters": WAITERS,
+            "clients": CLIENTS,
             "contention": self.contention.iter().map(|c| json!({
                 "mode": c.mode,
+                "waiters": c.waiters,
+                "commands_per_handoff": crate::report::round3(c.commands_per_handoff.0),
+                "commands_per_handoff_without_getmore": crate::report::round3(c.commands_per_handoff.1),
+                "sections_per_waiter_min": c.sections_per_waiter.0,
+                "sections_per_waiter_max": c.sections_per_waiter.1,
+                "longest_wait_ms": crate::report::round3(c.longest_wait_ms),
                 "sections": c.sections,
                 "seconds": c.wall.as_secs_f64(),
                 "sections_per_sec": crate::report::round3(c.per_second()),
@@ -306,7 +371,7 @@ impl LockResults {
             .fold(1.0_f64, f64::max);
         let mut chart = ChartBuilder::on(&root)
             .caption(
-                format!("Lock hand-off latency, {WAITERS} waiters (cumulative share)"),
+                "Lock hand-off latency, waiters over 2 clients (cumulative share)",
                 ("sans-serif", 18),
             )
             .margin(12)
@@ -318,7 +383,7 @@ impl LockResults {
             .x_desc("release → next holder (ms, log scale)")
             .y_desc("share of hand-offs")
             .draw()?;
-        for (c, color) in self.contention.iter().zip([BLUE, RED]) {
+        for (c, color) in self.contention.iter().zip([BLUE, RED, GREEN, MAGENTA]) {
             let mut sorted = c.handoffs_ms.clone();
             sorted.sort_by(f64::total_cmp);
             let n = sorted.len().max(1) as f64;
@@ -330,7 +395,8 @@ impl LockResults {
             chart
                 .draw_series(LineSeries::new(points, color.stroke_width(2)))?
                 .label(format!(
-                    "{} (p50 {:.2} ms, p99 {:.2} ms)",
+                    "{} {} (p50 {:.2} ms, p99 {:.2} ms)",
+                    c.waiters,
                     c.mode,
                     Spread::quantile(&c.handoffs_ms, 0.5),
                     Spread::quantile(&c.handoffs_ms, 0.99)

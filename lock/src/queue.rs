@@ -160,7 +160,11 @@ impl Locks {
                     until = until.min(expiry);
                 }
                 let Some(stream) = releases.as_mut() else {
-                    tokio::time::sleep(until.min(backoff.next())).await;
+                    // Polling: only the first in line can take the lease,
+                    // so those behind it poll more slowly, by their place.
+                    let behind = u32::try_from(view.ahead.len()).unwrap_or(u32::MAX);
+                    let pause = backoff.next().saturating_mul(behind.saturating_add(1));
+                    tokio::time::sleep(until.min(pause)).await;
                     break;
                 };
                 let change: Option<Change> = tokio::select! {

@@ -6,14 +6,13 @@ mod model;
 
 use std::fmt::Display;
 
+use darling::FromField;
 use proc_macro2::Span;
+use syn::DeriveInput;
 use syn::ext::IdentExt;
 use syn::spanned::Spanned;
 
-use darling::FromField;
-use syn::DeriveInput;
-
-use crate::ast::{Container, ContainerAttrs, Data, Derive, Field};
+use crate::ast::{Container, ContainerAttrs, Data, Derive, Field, Variant};
 use crate::attr::{ProjectionAttrs, SchemaAttrs};
 use crate::serde_attr::{Name, SerdeAttrs};
 
@@ -91,12 +90,7 @@ pub fn schema<F>(cx: &mut Ctxt, input: &Container<SchemaAttrs, F>) {
         }
         Data::Enum(variants) => {
             for variant in variants {
-                if !variant.unit {
-                    cx.error(
-                        variant.ident.span(),
-                        "`#[derive(Schema)]` supports enums of unit variants (stored as strings); implement `FieldType` by hand for this one",
-                    );
-                } else if variant.serde_ok {
+                if unit_variant(cx, variant) && variant.serde_ok {
                     reads_back(cx, &variant.ident, &variant.name, &variant.serde);
                 }
             }
@@ -122,6 +116,17 @@ pub fn projection<F>(cx: &mut Ctxt, input: &Container<ProjectionAttrs, F>) {
 /// The rules of `#[derive(Ordered)]`.
 pub fn ordered<F>(cx: &mut Ctxt, input: &Container<SchemaAttrs, F>) {
     not_generic(cx, input);
+}
+
+/// An enum is stored as the names of its variants: they hold no data.
+fn unit_variant(cx: &mut Ctxt, variant: &Variant) -> bool {
+    if !variant.unit {
+        cx.error(
+            variant.ident.span(),
+            "`#[derive(Schema)]` supports enums of unit variants (stored as strings); implement `FieldType` by hand for this one",
+        );
+    }
+    variant.unit
 }
 
 /// The derives write impls for one type: no type parameters.

@@ -108,4 +108,6 @@ fn derive_model_inner(input: &DeriveInput) -> proc_macro2::TokenStream {
 }
 
 #[cfg(test)]
+mod check_test;
+#[cfg(test)]
 mod snapshots_test;

@@ -69,7 +69,9 @@ pub trait ContainerAttrs: FromDeriveInput + Default {
 
 /// A struct or enum, as a derive sees it.
 pub struct Container<A, F> {
+    /// The derive reading it.
     pub derive: Derive,
+    /// The type's name, visibility and generics, as written.
     pub ident: Ident,
     pub vis: Visibility,
     pub generics: Generics,
@@ -77,6 +79,7 @@ pub struct Container<A, F> {
     pub krate: TokenStream,
     /// The container's `#[model(...)]` (defaults where they did not parse).
     pub attrs: A,
+    /// The container's serde attributes (defaults where they did not parse).
     pub serde: SerdeAttrs,
     /// Every `#[model(...)]` attribute, on the container and on each field
     /// or variant, parsed: the cross-item rules can be checked.
@@ -84,6 +87,7 @@ pub struct Container<A, F> {
     pub data: Data<F>,
 }
 
+/// A struct's named fields, or an enum's variants.
 pub enum Data<F> {
     Struct(Vec<Field<F>>),
     Enum(Vec<Variant>),
@@ -185,6 +189,13 @@ impl<A: ContainerAttrs, F: FromField + Default> Container<A, F> {
 }
 
 impl<A, F> Container<A, F> {
+    /// The runtime's hidden module, `<krate>::__private`, that generated
+    /// code names runtime items through.
+    pub fn private(&self) -> TokenStream {
+        let krate = &self.krate;
+        quote!(#krate::__private)
+    }
+
     /// The fields of a struct (none for an enum).
     pub fn fields(&self) -> &[Field<F>] {
         match &self.data {

@@ -25,6 +25,7 @@ pub struct Ctxt {
 }
 
 impl Ctxt {
+    /// No error yet.
     pub fn new() -> Self {
         Ctxt::default()
     }

@@ -79,12 +79,18 @@ pub fn constant(
     stored: &str,
     access: TokenStream,
 ) -> TokenStream {
-    let name = format_ident!("{}", field.unraw().to_string().to_uppercase(), span = field.span());
+    let name = constant_name(field);
     let doc = format!("The field `{}`, stored as `{stored}`.", field.unraw());
     quote! {
         #[doc = #doc]
         #vis const #name: #rt::Field<#owner, #ty, #access> = #rt::Field::new(#stored);
     }
+}
+
+/// The name of the constant for `field`: `FIELD` for `field` (and for
+/// `r#field`), spanned at the field.
+pub fn constant_name(field: &syn::Ident) -> syn::Ident {
+    format_ident!("{}", field.unraw().to_string().to_uppercase(), span = field.span())
 }
 
 pub fn model(model: &Model) -> TokenStream {

@@ -24,6 +24,7 @@ pub enum Role {
     Data,
 }
 
+/// A field of the model, with its role.
 pub struct Field<'a> {
     pub ident: &'a Ident,
     pub ty: &'a Type,
@@ -35,7 +36,10 @@ pub struct Field<'a> {
     pub default: bool,
 }
 
+/// An index to declare: from a field's `#[model(index)]` or `unique`, or
+/// from the struct's `index(...)`.
 pub struct Index {
+    /// Stored names with directions (`1`, `-1`), in order.
     pub keys: Vec<(String, i32)>,
     pub name: Option<String>,
     pub unique: bool,
@@ -44,6 +48,7 @@ pub struct Index {
     pub partial: Option<Expr>,
 }
 
+/// The model the generated code describes.
 pub struct Model<'a> {
     pub ident: &'a Ident,
     pub vis: &'a Visibility,
@@ -119,6 +124,7 @@ impl<'a> Model<'a> {
         }
     }
 
+    /// The key field (there is one once the checks pass).
     pub fn key(&self) -> &Field<'a> {
         self.fields.iter().find(|f| f.role == Role::Key).expect("checked: a model has a key")
     }

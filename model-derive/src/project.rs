@@ -2,9 +2,8 @@
 //! `#[derive(Ordered)]` (a struct whose values have an order).
 
 use proc_macro2::TokenStream;
-use quote::{format_ident, quote, quote_spanned};
+use quote::{quote, quote_spanned};
 use syn::DeriveInput;
-use syn::ext::IdentExt;
 use syn::spanned::Spanned;
 
 use crate::ast::{Container, Derive};
@@ -15,14 +14,12 @@ pub fn projection(input: &DeriveInput) -> syn::Result<TokenStream> {
     let ast: Container<ProjectionAttrs, SchemaFieldAttrs> =
         check::checked(input, Derive::Projection, check::projection)?;
     let model = ast.attrs.model.as_ref().expect("checked: names the model");
-    let krate = &ast.krate;
-    let rt = quote!(#krate::__private);
+    let rt = ast.private();
     let stored_names = ast.fields().iter().map(|field| field.stored());
     let checks = ast.fields().iter().map(|field| {
         let ident = &field.ident;
         let stored = field.stored();
-        let constant =
-            format_ident!("{}", ident.unraw().to_string().to_uppercase(), span = ident.span());
+        let constant = crate::expand::constant_name(ident);
         let ty = &field.ty;
         quote_spanned! {ident.span()=>
             const _: () = <#model>::#constant.__projected_as::<#ty>(#stored);
@@ -46,8 +43,7 @@ pub fn projection(input: &DeriveInput) -> syn::Result<TokenStream> {
 pub fn ordered(input: &DeriveInput) -> syn::Result<TokenStream> {
     let ast: Container<SchemaAttrs, SchemaFieldAttrs> =
         check::checked(input, Derive::Ordered, check::ordered)?;
-    let krate = &ast.krate;
-    let rt = quote!(#krate::__private);
+    let rt = ast.private();
     let ident = &ast.ident;
     let checks = ast.fields().iter().map(|field| {
         let ty = &field.ty;

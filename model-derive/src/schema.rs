@@ -24,8 +24,7 @@ pub fn schema(input: &DeriveInput) -> syn::Result<TokenStream> {
 pub fn composite_key(input: &DeriveInput) -> syn::Result<TokenStream> {
     let ast = check::checked(input, Derive::CompositeKey, check::schema)?;
     let field_type = struct_field_type(&ast);
-    let krate = &ast.krate;
-    let rt = quote!(#krate::__private);
+    let rt = ast.private();
     let ident = &ast.ident;
     // Field by field, in declaration order (the order MongoDB compares),
     // without a serde round trip; serde's own output where it is customised.
@@ -76,8 +75,7 @@ fn stored_fields(ast: &Input) -> Option<Vec<(&syn::Ident, &str)>> {
 }
 
 fn struct_field_type(ast: &Input) -> TokenStream {
-    let krate = &ast.krate;
-    let rt = quote!(#krate::__private);
+    let rt = ast.private();
     let mut properties = Vec::new();
     let mut constants = Vec::new();
     let mut comparable = Vec::new();
@@ -149,8 +147,7 @@ fn struct_field_type(ast: &Input) -> TokenStream {
 }
 
 fn unit_enum(ast: &Input) -> TokenStream {
-    let krate = &ast.krate;
-    let rt = quote!(#krate::__private);
+    let rt = ast.private();
     let Data::Enum(variants) = &ast.data else { unreachable!("an enum") };
     let names = variants.iter().map(|variant| &variant.name.serialize);
     let ident = &ast.ident;

@@ -27,7 +27,7 @@ pub fn model(cx: &mut Ctxt, input: &Input, model: &Model<'_>) {
             // A field whose serde attributes did not parse has had its error.
             let before = cx.len();
             if field.serde_ok {
-                field_rules(cx, input, field, view.role, stamps);
+                field_rules(cx, input, field, view, stamps);
             }
             let sound = field.serde_ok && cx.len() == before;
             if sound {
@@ -75,18 +75,24 @@ fn one_version(cx: &mut Ctxt, input: &Input) {
 }
 
 /// The rules of one field, on its own.
-fn field_rules(cx: &mut Ctxt, input: &Input, field: &Field, role: Role, stamps: Stamps) {
+fn field_rules(
+    cx: &mut Ctxt,
+    input: &Input,
+    field: &Field,
+    view: &model::Field<'_>,
+    stamps: Stamps,
+) {
     field_serde_supported(cx, input.derive, &field.serde);
     stored_name(cx, field);
     reads_back(cx, &field.ident, &field.name, &field.serde);
     timestamp_marks(cx, field, stamps);
     let attrs = &field.attrs;
-    match role {
+    match view.role {
         Role::Key if attrs.created_at.is_present() || attrs.updated_at.is_present() => {
             cx.error(field.ident.span(), "the key cannot be a timestamp");
         }
         Role::Version => {
-            if !field.serde.default && !input.serde.default {
+            if !view.default {
                 cx.error(
                     attrs.version.span(),
                     "a version field needs `#[serde(default)]`, so that documents stored before it existed read as version 0",
@@ -98,7 +104,7 @@ fn field_rules(cx: &mut Ctxt, input: &Input, field: &Field, role: Role, stamps: 
         }
         _ => {}
     }
-    if role == Role::Key && field.stored() != "_id" {
+    if view.role == Role::Key && field.stored() != "_id" {
         cx.error(
             field.ident.span(),
             format!(

@@ -3,17 +3,14 @@
 
 use darling::util::{Flag, SpannedValue};
 use darling::{FromDeriveInput, FromField, FromMeta, FromVariant};
-use syn::{Attribute, Expr, Generics, Ident, Type, Visibility};
+use syn::{Expr, Ident};
+
+use crate::ast::ContainerAttrs;
 
 /// `#[model(...)]` on a struct deriving `Model`.
-#[derive(FromDeriveInput)]
-#[darling(attributes(model), forward_attrs(serde))]
+#[derive(FromDeriveInput, Default)]
+#[darling(attributes(model))]
 pub struct ModelAttrs {
-    pub ident: Ident,
-    pub vis: Visibility,
-    pub generics: Generics,
-    pub data: darling::ast::Data<darling::util::Ignored, FieldAttrs>,
-    pub attrs: Vec<Attribute>,
     /// `collection = "name"`; by default the plural snake_case type name.
     pub collection: Option<SpannedValue<String>>,
     /// `key = field`: the field stored as `_id`.
@@ -84,13 +81,10 @@ impl FromMeta for ValidationAction {
     }
 }
 
-/// `#[model(...)]` on a field.
-#[derive(FromField)]
-#[darling(attributes(model), forward_attrs(serde))]
+/// `#[model(...)]` on a field of a model.
+#[derive(FromField, Default)]
+#[darling(attributes(model))]
 pub struct FieldAttrs {
-    pub ident: Option<Ident>,
-    pub ty: Type,
-    pub attrs: Vec<Attribute>,
     /// This field is the key (alternative to `key = field` on the struct).
     pub key: Flag,
     /// An ascending single-field index.
@@ -178,49 +172,54 @@ fn direction(expr: &Expr) -> Option<i32> {
     }
 }
 
-/// `#[model(...)]` on a type deriving `Schema` or `CompositeKey`.
-#[derive(FromDeriveInput)]
-#[darling(attributes(model), forward_attrs(serde))]
+/// `#[model(...)]` on a type deriving `Schema`, `CompositeKey` or `Ordered`.
+#[derive(FromDeriveInput, Default)]
+#[darling(attributes(model))]
 pub struct SchemaAttrs {
-    pub ident: Ident,
-    pub vis: syn::Visibility,
-    pub generics: Generics,
-    pub data: darling::ast::Data<VariantAttrs, SchemaFieldAttrs>,
-    pub attrs: Vec<Attribute>,
+    /// `additional_properties = true` lets the validator accept unknown fields.
     #[darling(default)]
     pub additional_properties: bool,
+    /// `crate = path`: where the runtime is (default `::model`).
     #[darling(rename = "crate")]
     pub krate: Option<syn::Path>,
 }
 
-/// A field of a nested struct or composite key (no field options yet).
-#[derive(FromField)]
-#[darling(attributes(model), forward_attrs(serde))]
-pub struct SchemaFieldAttrs {
-    pub ident: Option<Ident>,
-    pub ty: Type,
-    pub attrs: Vec<Attribute>,
-}
+/// `#[model(...)]` on a field of a nested struct or composite key (no
+/// field options yet: any is an error).
+#[derive(FromField, Default)]
+#[darling(attributes(model))]
+pub struct SchemaFieldAttrs {}
 
-/// A variant of an enum deriving `Schema`.
-#[derive(FromVariant)]
-#[darling(attributes(model), forward_attrs(serde))]
-pub struct VariantAttrs {
-    pub ident: Ident,
-    pub fields: darling::ast::Fields<darling::util::Ignored>,
-    pub attrs: Vec<Attribute>,
-}
+/// `#[model(...)]` on a variant of an enum deriving `Schema` (no options).
+#[derive(FromVariant, Default)]
+#[darling(attributes(model))]
+pub struct VariantAttrs {}
 
 /// `#[projection(...)]` on a struct deriving `Projection`.
-#[derive(FromDeriveInput)]
-#[darling(attributes(projection), forward_attrs(serde))]
+#[derive(FromDeriveInput, Default)]
+#[darling(attributes(projection))]
 pub struct ProjectionAttrs {
-    pub ident: Ident,
-    pub generics: Generics,
-    pub data: darling::ast::Data<darling::util::Ignored, SchemaFieldAttrs>,
-    pub attrs: Vec<Attribute>,
     /// `model = Path`: the model this reads from.
     pub model: Option<syn::Path>,
+    /// `crate = path`: where the runtime is (default `::model`).
     #[darling(rename = "crate")]
     pub krate: Option<syn::Path>,
+}
+
+impl ContainerAttrs for ModelAttrs {
+    fn krate(&self) -> Option<&syn::Path> {
+        self.krate.as_ref()
+    }
+}
+
+impl ContainerAttrs for SchemaAttrs {
+    fn krate(&self) -> Option<&syn::Path> {
+        self.krate.as_ref()
+    }
+}
+
+impl ContainerAttrs for ProjectionAttrs {
+    fn krate(&self) -> Option<&syn::Path> {
+        self.krate.as_ref()
+    }
 }

@@ -1,4 +1,4 @@
-//! Generates the code for `#[derive(Model)]` from the checked internal model.
+//! Generates the code for `#[derive(Model)]` from the checked model.
 //! Only data is generated; behaviour is in the runtime.
 //!
 //! What a model repeats is kept out of the expansion: the schema and the
@@ -13,8 +13,8 @@ use quote::{format_ident, quote, quote_spanned};
 use syn::ext::IdentExt;
 use syn::spanned::Spanned;
 
-use crate::ast::{Index, Model, Role};
 use crate::attr::{ValidationAction, ValidationLevel};
+use crate::model::{Field, Index, Model, Role};
 
 /// The alias of the runtime's private module inside a generated block. An
 /// `Ident`, not a `TokenStream`: quote copies an ident in as one token,
@@ -41,7 +41,7 @@ pub fn constants_only(model: &Model) -> TokenStream {
     let ident = &model.ident;
     let constants = constants(model);
     block(
-        &model.krate,
+        model.krate,
         quote! {
             #[automatically_derived]
             impl #ident {
@@ -57,11 +57,13 @@ fn constants(model: &Model) -> Vec<TokenStream> {
     fields
         .iter()
         .map(|f| {
+            // `_id` is read-only even where the key is not declared (the
+            // constants emitted beside errors).
             let access = match f.role {
-                Role::Data => quote!(#rt::Writable),
+                Role::Data if f.stored != "_id" => quote!(#rt::Writable),
                 _ => quote!(#rt::ReadOnly),
             };
-            constant(&rt, ident, vis, &f.ident, &f.ty, &f.stored, access)
+            constant(&rt, ident, vis, f.ident, f.ty, f.stored, access)
         })
         .collect()
 }
@@ -77,12 +79,18 @@ pub fn constant(
     stored: &str,
     access: TokenStream,
 ) -> TokenStream {
-    let name = format_ident!("{}", field.unraw().to_string().to_uppercase(), span = field.span());
+    let name = constant_name(field);
     let doc = format!("The field `{}`, stored as `{stored}`.", field.unraw());
     quote! {
         #[doc = #doc]
         #vis const #name: #rt::Field<#owner, #ty, #access> = #rt::Field::new(#stored);
     }
+}
+
+/// The name of the constant for `field`: `FIELD` for `field` (and for
+/// `r#field`), spanned at the field.
+pub fn constant_name(field: &syn::Ident) -> syn::Ident {
+    format_ident!("{}", field.unraw().to_string().to_uppercase(), span = field.span())
 }
 
 pub fn model(model: &Model) -> TokenStream {
@@ -121,7 +129,7 @@ pub fn model(model: &Model) -> TokenStream {
     let created_at_name = stamp_name(Role::CreatedAt, "CREATED_AT", "created_at");
     let updated_at_name = stamp_name(Role::UpdatedAt, "UPDATED_AT", "updated_at");
 
-    let is_insert_field = |f: &&crate::ast::Field| matches!(f.role, Role::Key | Role::Data);
+    let is_insert_field = |f: &&Field<'_>| matches!(f.role, Role::Key | Role::Data);
     let insert_fields = fields.iter().filter(is_insert_field).map(|f| {
         let field = &f.ident;
         let ty = &f.ty;
@@ -224,7 +232,7 @@ pub fn model(model: &Model) -> TokenStream {
     let ref_tuple = tuple_of(&ref_types);
     let owned_tuple = tuple_of(&insert_types);
     let insert_idents: Vec<&syn::Ident> =
-        fields.iter().filter(is_insert_field).map(|f| &f.ident).collect();
+        fields.iter().filter(is_insert_field).map(|f| f.ident).collect();
     let insert_names: Vec<String> = insert_idents.iter().map(|i| i.unraw().to_string()).collect();
     let self_refs: Vec<TokenStream> = insert_idents.iter().map(|i| quote!(&self.#i)).collect();
     let self_refs = tuple_of(&self_refs);

@@ -1,16 +1,21 @@
 //! `#[derive(Model)]`, `#[derive(Schema)]`, `#[derive(CompositeKey)]`,
 //! `#[derive(Projection)]` and `#[derive(Ordered)]`.
 //!
-//! Parsing (`attr.rs`, `serde_attr.rs`) and checking (`ast.rs`) build a small
-//! internal model and report every mistake at once with its span;
-//! `expand.rs` and `schema.rs` only generate. Each entry point is a shim
-//! over a function on `proc_macro2` tokens, so the logic is testable.
+//! As serde_derive: `ast.rs` parses the input once into one internal model
+//! every derive reads (the serde attributes by `serde_attr.rs`, the
+//! `#[model(...)]` ones by darling in `attr.rs`); `check.rs` holds the
+//! rules, one named function each, and reports every mistake at once with
+//! its span; `expand.rs` (with `model.rs`), `schema.rs` and `project.rs`
+//! only generate. Each entry point is a shim over a function on
+//! `proc_macro2` tokens, so the logic is testable.
 #![deny(missing_docs)]
 
 mod ast;
 mod attr;
 mod case;
+mod check;
 mod expand;
+mod model;
 mod project;
 mod schema;
 mod serde_attr;
@@ -48,7 +53,7 @@ pub fn derive_model(input: TokenStream) -> TokenStream {
 #[proc_macro_derive(Schema, attributes(model))]
 pub fn derive_schema(input: TokenStream) -> TokenStream {
     let input = parse_macro_input!(input as DeriveInput);
-    schema::schema(&input).unwrap_or_else(|e| e.write_errors()).into()
+    schema::schema(&input).unwrap_or_else(|e| e.to_compile_error()).into()
 }
 
 /// Makes a struct a composite key: its fields, in declaration order, form
@@ -56,7 +61,7 @@ pub fn derive_schema(input: TokenStream) -> TokenStream {
 #[proc_macro_derive(CompositeKey, attributes(model))]
 pub fn derive_composite_key(input: TokenStream) -> TokenStream {
     let input = parse_macro_input!(input as DeriveInput);
-    schema::composite_key(&input).unwrap_or_else(|e| e.write_errors()).into()
+    schema::composite_key(&input).unwrap_or_else(|e| e.to_compile_error()).into()
 }
 
 /// Makes a struct a projection of a model: reads can decode into it
@@ -67,7 +72,7 @@ pub fn derive_composite_key(input: TokenStream) -> TokenStream {
 #[proc_macro_derive(Projection, attributes(projection))]
 pub fn derive_projection(input: TokenStream) -> TokenStream {
     let input = parse_macro_input!(input as DeriveInput);
-    project::projection(&input).unwrap_or_else(|e| e.write_errors()).into()
+    project::projection(&input).unwrap_or_else(|e| e.to_compile_error()).into()
 }
 
 /// Gives a struct (a `#[derive(Schema)]` one or a composite key) the order
@@ -77,24 +82,32 @@ pub fn derive_projection(input: TokenStream) -> TokenStream {
 #[proc_macro_derive(Ordered, attributes(model))]
 pub fn derive_ordered(input: TokenStream) -> TokenStream {
     let input = parse_macro_input!(input as DeriveInput);
-    project::ordered(&input).unwrap_or_else(|e| e.write_errors()).into()
+    project::ordered(&input).unwrap_or_else(|e| e.to_compile_error()).into()
 }
 
 /// The derive on `proc_macro2` tokens. On error: every error, plus the field
 /// constants where the fields themselves are readable, so one mistake does
 /// not cascade into errors at every use of `Foo::FIELD`.
 fn derive_model_inner(input: &DeriveInput) -> proc_macro2::TokenStream {
-    match ast::parse(input) {
-        Ok(model) => expand::model(&model),
+    let mut cx = check::Ctxt::new();
+    let Some(ast) = ast::Container::from_ast(input, ast::Derive::Model, &mut cx) else {
+        return cx.check().err().map(|e| e.to_compile_error()).unwrap_or_default();
+    };
+    let model = model::Model::from_ast(&ast);
+    if ast.attrs_ok {
+        check::model(&mut cx, &ast, &model);
+    }
+    match cx.check() {
+        Ok(()) => expand::model(&model),
         Err(errors) => {
-            let mut out = errors.write_errors();
-            if let Some(fallback) = ast::fallback(input) {
-                out.extend(expand::constants_only(&fallback));
-            }
+            let mut out = errors.to_compile_error();
+            out.extend(expand::constants_only(&model));
             out
         }
     }
 }
 
+#[cfg(test)]
+mod check_test;
 #[cfg(test)]
 mod snapshots_test;

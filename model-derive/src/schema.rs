@@ -1,34 +1,34 @@
 //! `#[derive(Schema)]` (nested structs, enums of unit variants) and
 //! `#[derive(CompositeKey)]` (a struct used as a model's key).
 
-use darling::FromDeriveInput;
 use proc_macro2::TokenStream;
 use quote::{quote, quote_spanned};
 use syn::DeriveInput;
 use syn::spanned::Spanned;
 
-use crate::ast::{check_shape, runtime_path};
-use crate::attr::SchemaAttrs;
-use crate::serde_attr;
+use crate::ast::{Container, Data, Derive};
+use crate::attr::{SchemaAttrs, SchemaFieldAttrs};
+use crate::check;
 
-pub fn schema(input: &DeriveInput) -> darling::Result<TokenStream> {
-    if let syn::Data::Enum(_) = &input.data {
-        return unit_enum(input);
-    }
-    check_shape(input, "Schema", "or an enum of unit variants")?;
-    struct_field_type(input)
+/// The AST of a `#[derive(Schema)]` or `#[derive(CompositeKey)]` input.
+type Input = Container<SchemaAttrs, SchemaFieldAttrs>;
+
+pub fn schema(input: &DeriveInput) -> syn::Result<TokenStream> {
+    let ast = check::checked(input, Derive::Schema, check::schema)?;
+    Ok(match &ast.data {
+        Data::Struct(_) => struct_field_type(&ast),
+        Data::Enum(_) => unit_enum(&ast),
+    })
 }
 
-pub fn composite_key(input: &DeriveInput) -> darling::Result<TokenStream> {
-    check_shape(input, "CompositeKey", "its fields make up `_id`")?;
-    let field_type = struct_field_type(input)?;
-    let attrs = SchemaAttrs::from_derive_input(input)?;
-    let krate = runtime_path(attrs.krate.as_ref());
-    let rt = quote!(#krate::__private);
-    let ident = &attrs.ident;
+pub fn composite_key(input: &DeriveInput) -> syn::Result<TokenStream> {
+    let ast = check::checked(input, Derive::CompositeKey, check::schema)?;
+    let field_type = struct_field_type(&ast);
+    let rt = ast.private();
+    let ident = &ast.ident;
     // Field by field, in declaration order (the order MongoDB compares),
     // without a serde round trip; serde's own output where it is customised.
-    let to_bson = stored_fields(input).map(|fields| {
+    let to_bson = stored_fields(&ast).map(|fields| {
         let inserts = fields.iter().map(|(field, stored)| {
             quote! {
                 #rt::put(&mut doc, #stored, ::core::clone::Clone::clone(&self.#field))?;
@@ -61,65 +61,28 @@ pub fn composite_key(input: &DeriveInput) -> darling::Result<TokenStream> {
 /// Each field's ident and stored name, or `None` when any serde attribute
 /// may change how a field or the struct is serialized: generated BSON
 /// conversion must then defer to serde to stay byte-identical.
-fn stored_fields(input: &DeriveInput) -> Option<Vec<(syn::Ident, String)>> {
-    let container = serde_attr::parse(&input.attrs).ok()?;
-    if container.custom_serialization || !container.unsupported.is_empty() {
+fn stored_fields(ast: &Input) -> Option<Vec<(&syn::Ident, &str)>> {
+    let custom = |serde: &crate::serde_attr::SerdeAttrs| {
+        serde.custom_serialization || !serde.unsupported.is_empty()
+    };
+    if custom(&ast.serde) {
         return None;
     }
-    let syn::Data::Struct(data) = &input.data else { return None };
-    data.fields
+    ast.fields()
         .iter()
-        .map(|field| {
-            let ident = field.ident.clone()?;
-            let serde = serde_attr::parse(&field.attrs).ok()?;
-            if serde.custom_serialization || !serde.unsupported.is_empty() {
-                return None;
-            }
-            let stored = serde.stored_name(&ident, &container);
-            Some((ident, stored))
-        })
+        .map(|field| (!custom(&field.serde)).then(|| (&field.ident, field.stored())))
         .collect()
 }
 
-fn struct_field_type(input: &DeriveInput) -> darling::Result<TokenStream> {
-    let attrs = SchemaAttrs::from_derive_input(input)?;
-    let krate = runtime_path(attrs.krate.as_ref());
-    let rt = quote!(#krate::__private);
-    let mut errors = darling::Error::accumulator();
-    if !attrs.generics.params.is_empty() {
-        errors.push(
-            darling::Error::custom(
-                "a generic type's schema is not supported; implement `FieldType` by hand",
-            )
-            .with_span(&attrs.generics),
-        );
-    }
-    let container = serde_attr::parse_checked(&attrs.attrs, &mut errors, |name| {
-        format!(
-            "`#[serde({name})]` is not supported here: it changes the stored shape, so the field paths and the schema would not match it"
-        )
-    })
-    .unwrap_or_default();
-    let fields = attrs.data.take_struct().expect("checked: named struct").fields;
+fn struct_field_type(ast: &Input) -> TokenStream {
+    let rt = ast.private();
     let mut properties = Vec::new();
     let mut constants = Vec::new();
     let mut comparable = Vec::new();
-    for field in &fields {
-        let ident = field.ident.as_ref().expect("named");
-        let Some(serde) = serde_attr::parse_checked(&field.attrs, &mut errors, |name| {
-            format!("`#[serde({name})]` is not supported here: every field is stored as itself")
-        }) else {
-            continue;
-        };
-        let stored = serde.stored_name(ident, &container);
-        if let Some(error) = crate::ast::check_stored_name(&stored, ident) {
-            errors.push(error);
-        }
-        if let Some(error) = serde.unreadable(ident, &container) {
-            errors.push(error);
-        }
+    for field in ast.fields() {
         let ty = &field.ty;
-        if serde.default || container.default {
+        let stored = field.stored();
+        if field.serde.default || ast.serde.default {
             // serde fills it when missing: the validator does not require it.
             properties.push(quote_spanned!(ty.span()=> .optional_property::<#ty>(#stored)));
         } else {
@@ -129,17 +92,17 @@ fn struct_field_type(input: &DeriveInput) -> darling::Result<TokenStream> {
         let access = quote!(#rt::Writable);
         constants.push(crate::expand::constant(
             &rt,
-            &attrs.ident,
-            &attrs.vis,
-            ident,
+            &ast.ident,
+            &ast.vis,
+            &field.ident,
             ty,
-            &stored,
+            stored,
             access,
         ));
     }
-    let ident = &attrs.ident;
-    let additional = attrs.additional_properties;
-    let into_bson = stored_fields(input).map(|fields| {
+    let ident = &ast.ident;
+    let additional = ast.attrs.additional_properties;
+    let into_bson = stored_fields(ast).map(|fields| {
         let inserts =
             fields.iter().map(|(field, stored)| quote!(#rt::put(&mut doc, #stored, self.#field)?;));
         quote! {
@@ -150,7 +113,7 @@ fn struct_field_type(input: &DeriveInput) -> darling::Result<TokenStream> {
             }
         }
     });
-    errors.finish_with(quote! {
+    quote! {
         #[automatically_derived]
         impl #ident {
             #(#constants)*
@@ -180,49 +143,15 @@ fn struct_field_type(input: &DeriveInput) -> darling::Result<TokenStream> {
                 #into_bson
             }
         };
-    })
+    }
 }
 
-fn unit_enum(input: &DeriveInput) -> darling::Result<TokenStream> {
-    let attrs = SchemaAttrs::from_derive_input(input)?;
-    let krate = runtime_path(attrs.krate.as_ref());
-    let rt = quote!(#krate::__private);
-    let mut errors = darling::Error::accumulator();
-    let container = errors
-        .handle(serde_attr::parse(&attrs.attrs).map_err(darling::Error::from))
-        .unwrap_or_default();
-    for (name, span) in &container.unsupported {
-        errors.push(
-            darling::Error::custom(format!(
-                "`#[serde({name})]` is not supported here: the variants are stored as plain strings"
-            ))
-            .with_span(span),
-        );
-    }
-    let variants = attrs.data.take_enum().expect("checked: enum");
-    let mut names = Vec::new();
-    for variant in &variants {
-        if !variant.fields.is_unit() {
-            errors.push(
-                darling::Error::custom(
-                    "`#[derive(Schema)]` supports enums of unit variants (stored as strings); implement `FieldType` by hand for this one",
-                )
-                .with_span(&variant.ident),
-            );
-            continue;
-        }
-        let Some(serde) =
-            errors.handle(serde_attr::parse(&variant.attrs).map_err(darling::Error::from))
-        else {
-            continue;
-        };
-        if let Some(error) = serde.unreadable_variant(&variant.ident, &container) {
-            errors.push(error);
-        }
-        names.push(serde.stored_variant_name(&variant.ident, &container));
-    }
-    let ident = &attrs.ident;
-    errors.finish_with(quote! {
+fn unit_enum(ast: &Input) -> TokenStream {
+    let rt = ast.private();
+    let Data::Enum(variants) = &ast.data else { unreachable!("an enum") };
+    let names = variants.iter().map(|variant| &variant.name.serialize);
+    let ident = &ast.ident;
+    quote! {
         #[doc(hidden)]
         const _: () = {
             #[automatically_derived]
@@ -237,5 +166,5 @@ fn unit_enum(input: &DeriveInput) -> darling::Result<TokenStream> {
                 type Optional = #rt::std::option::Option<#ident>;
             }
         };
-    })
+    }
 }

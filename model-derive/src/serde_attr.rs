@@ -1,24 +1,51 @@
 //! The serde attributes that decide stored names: `rename`, `rename_all`,
-//! and the ones a model cannot support (`flatten`, `skip`, ...).
+//! `alias`, `default`, and the ones a model cannot follow (`flatten`,
+//! `skip`, ...). Parsed once per item; the names they give are a [`Name`].
 
 use syn::Attribute;
+use syn::ext::IdentExt;
 use syn::spanned::Spanned;
 
 use crate::case::RenameRule;
 
-/// What the serde attributes of one item say about storage.
+/// The name serde writes an item under and the name it reads it under.
+/// They differ only with `rename(serialize = .., deserialize = ..)` or a
+/// `rename_all` that differs each way.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Name {
+    /// The name written: the one stored in the document.
+    pub serialize: String,
+    /// The name read back.
+    pub deserialize: String,
+}
+
+/// One value per direction, as serde's `rename(serialize = "..",
+/// deserialize = "..")`; `rename = ".."` sets both.
+#[derive(Clone, Copy)]
+struct Both<T> {
+    serialize: Option<T>,
+    deserialize: Option<T>,
+}
+
+impl<T> Default for Both<T> {
+    fn default() -> Self {
+        Both { serialize: None, deserialize: None }
+    }
+}
+
+impl<T: Clone> Both<T> {
+    fn set(&mut self, value: T) {
+        self.serialize = Some(value.clone());
+        self.deserialize = Some(value);
+    }
+}
+
+/// What the serde attributes of one item (a container, field or variant)
+/// say about storage.
 #[derive(Default)]
 pub struct SerdeAttrs {
-    /// `#[serde(rename = "...")]`.
-    pub rename: Option<String>,
-    /// `#[serde(rename_all = "...")]`.
-    pub rename_all: Option<RenameRule>,
-    /// The name deserialization reads (`rename(deserialize = "...")`, or
-    /// `rename = "..."`).
-    read_as: Option<String>,
-    /// The rule deserialization reads names by (`rename_all(deserialize =
-    /// "...")`, or `rename_all = "..."`).
-    read_all: Option<RenameRule>,
+    rename: Both<String>,
+    rename_all: Both<RenameRule>,
     /// `#[serde(alias = "...")]`: more names deserialization accepts.
     aliases: Vec<String>,
     /// Attributes that change the stored shape in ways a model cannot
@@ -34,88 +61,47 @@ pub struct SerdeAttrs {
 }
 
 impl SerdeAttrs {
-    /// The name serde stores the field `ident` under, given the
-    /// container's attributes: `rename`, else `rename_all`, else the name
-    /// itself (without `r#`). The one place stored names are decided.
-    pub fn stored_name(&self, ident: &syn::Ident, container: &SerdeAttrs) -> String {
+    /// The names serde gives the field `ident`, given the container's
+    /// attributes: `rename`, else `rename_all`, else the name itself
+    /// (without `r#`), each way. The one place field names are decided.
+    pub fn field_name(&self, ident: &syn::Ident, container: &SerdeAttrs) -> Name {
         self.name_by(ident, container, RenameRule::apply_to_field)
     }
 
-    /// An error when the field `ident` is written under a name it does not
-    /// read (`rename(serialize = "a")` alone, or `rename_all` rules that
-    /// differ each way and give this field two names, and no `alias` for
-    /// the written one): a stored document would not read back, and an
-    /// `Option` field would silently read as `None`.
-    pub fn unreadable(&self, ident: &syn::Ident, container: &SerdeAttrs) -> Option<darling::Error> {
-        self.unreadable_by(ident, container, RenameRule::apply_to_field)
-    }
-
-    /// [`unreadable`](Self::unreadable) for the unit variant `ident`.
-    pub fn unreadable_variant(
-        &self,
-        ident: &syn::Ident,
-        container: &SerdeAttrs,
-    ) -> Option<darling::Error> {
-        self.unreadable_by(ident, container, RenameRule::apply_to_variant)
-    }
-
-    fn unreadable_by(
-        &self,
-        ident: &syn::Ident,
-        container: &SerdeAttrs,
-        rule: fn(RenameRule, &str) -> String,
-    ) -> Option<darling::Error> {
-        use syn::ext::IdentExt;
-        let written = self.name_by(ident, container, rule);
-        let read = pick(&self.read_as, container.read_all, ident, rule);
-        let plain = ident.unraw();
-        if written == read || self.aliases.contains(&written) {
-            return None;
-        }
-        let same = if self.rename.is_none() && self.read_as.is_none() {
-            "give `rename_all` the same rule both ways"
-        } else {
-            "give `serialize` and `deserialize` the same name"
-        };
-        let message = format!(
-            "`{plain}` is written as `{written}` but read as `{read}`: a stored document would \
-             not read back; {same}, or add `#[serde(alias = \"{written}\")]`"
-        );
-        Some(darling::Error::custom(message).with_span(ident))
-    }
-
-    /// The name serde writes the unit variant `ident` as, given the enum's
-    /// attributes: `rename`, else `rename_all` (variant rules), else the
-    /// variant's name.
-    pub fn stored_variant_name(&self, ident: &syn::Ident, container: &SerdeAttrs) -> String {
+    /// The names serde gives the unit variant `ident`, given the enum's
+    /// attributes (variant rules for `rename_all`).
+    pub fn variant_name(&self, ident: &syn::Ident, container: &SerdeAttrs) -> Name {
         self.name_by(ident, container, RenameRule::apply_to_variant)
     }
 
-    /// `rename`, else the container's `rename_all` applied by `rule`,
-    /// else the name itself (without `r#`).
+    /// Whether a document written under `name` reads back: the names
+    /// agree, or an `alias` accepts the written one.
+    pub fn reads_back(&self, name: &Name) -> bool {
+        name.serialize == name.deserialize || self.aliases.contains(&name.serialize)
+    }
+
+    /// Whether the item has a `rename` of its own (either way), rather
+    /// than a name from the container's `rename_all`.
+    pub fn renamed(&self) -> bool {
+        self.rename.serialize.is_some() || self.rename.deserialize.is_some()
+    }
+
     fn name_by(
         &self,
         ident: &syn::Ident,
         container: &SerdeAttrs,
         rule: fn(RenameRule, &str) -> String,
-    ) -> String {
-        pick(&self.rename, container.rename_all, ident, rule)
-    }
-}
-
-/// `name`, else `all` applied to `ident` by `rule`, else `ident` itself
-/// (without `r#`): one direction's name, written or read.
-fn pick(
-    name: &Option<String>,
-    all: Option<RenameRule>,
-    ident: &syn::Ident,
-    rule: fn(RenameRule, &str) -> String,
-) -> String {
-    use syn::ext::IdentExt;
-    match (name, all) {
-        (Some(name), _) => name.clone(),
-        (None, Some(all)) => rule(all, &ident.unraw().to_string()),
-        (None, None) => ident.unraw().to_string(),
+    ) -> Name {
+        let plain = ident.unraw().to_string();
+        let pick = |name: &Option<String>, all: Option<RenameRule>| match (name, all) {
+            (Some(name), _) => name.clone(),
+            (None, Some(all)) => rule(all, &plain),
+            (None, None) => plain.clone(),
+        };
+        Name {
+            serialize: pick(&self.rename.serialize, container.rename_all.serialize),
+            deserialize: pick(&self.rename.deserialize, container.rename_all.deserialize),
+        }
     }
 }
 
@@ -144,31 +130,27 @@ pub fn parse(attrs: &[Attribute]) -> syn::Result<SerdeAttrs> {
             let name = meta.path.get_ident().map(ToString::to_string).unwrap_or_default();
             if name == "rename" && meta.input.peek(syn::Token![=]) {
                 let lit: syn::LitStr = meta.value()?.parse()?;
-                out.rename = Some(lit.value());
-                out.read_as = Some(lit.value());
+                out.rename.set(lit.value());
             } else if name == "rename" {
-                // rename(serialize = "..", deserialize = ".."): the stored name is the serialize one.
                 meta.parse_nested_meta(|inner| {
                     let lit: syn::LitStr = inner.value()?.parse()?;
                     if inner.path.is_ident("serialize") {
-                        out.rename = Some(lit.value());
+                        out.rename.serialize = Some(lit.value());
                     } else if inner.path.is_ident("deserialize") {
-                        out.read_as = Some(lit.value());
+                        out.rename.deserialize = Some(lit.value());
                     }
                     Ok(())
                 })?;
             } else if name == "rename_all" && meta.input.peek(syn::Token![=]) {
                 let lit: syn::LitStr = meta.value()?.parse()?;
-                out.rename_all = Some(rename_rule(&lit)?);
-                out.read_all = out.rename_all;
+                out.rename_all.set(rename_rule(&lit)?);
             } else if name == "rename_all" {
-                // rename_all(serialize = "..", deserialize = ".."): stored names use the serialize one.
                 meta.parse_nested_meta(|inner| {
                     let lit: syn::LitStr = inner.value()?.parse()?;
                     if inner.path.is_ident("serialize") {
-                        out.rename_all = Some(rename_rule(&lit)?);
+                        out.rename_all.serialize = Some(rename_rule(&lit)?);
                     } else if inner.path.is_ident("deserialize") {
-                        out.read_all = Some(rename_rule(&lit)?);
+                        out.rename_all.deserialize = Some(rename_rule(&lit)?);
                     }
                     Ok(())
                 })?;
@@ -217,20 +199,4 @@ fn skip_value(meta: &syn::meta::ParseNestedMeta<'_>) -> syn::Result<()> {
         let _: proc_macro2::TokenStream = content.parse()?;
     }
     Ok(())
-}
-
-/// Parses the serde attributes of one item, pushing a spanned error to
-/// `errors` for each attribute that changes the stored shape (`refuse`
-/// words the message from the attribute's name); `None` when they do not
-/// parse (the error is pushed too).
-pub fn parse_checked(
-    attrs: &[Attribute],
-    errors: &mut darling::error::Accumulator,
-    refuse: impl Fn(&str) -> String,
-) -> Option<SerdeAttrs> {
-    let parsed = errors.handle(parse(attrs).map_err(darling::Error::from))?;
-    for (name, span) in &parsed.unsupported {
-        errors.push(darling::Error::custom(refuse(name)).with_span(span));
-    }
-    Some(parsed)
 }

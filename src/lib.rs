@@ -7,6 +7,7 @@
 //! application needs this one dependency plus `serde`. The README above is
 //! its tutorial, and its examples are compiled with the crate's doctests.
 #![deny(missing_docs)]
+#![forbid(unsafe_code)]
 
 // Connection, repository, errors.
 pub use model_core::{Connection, Error, Options, Repo, Result};

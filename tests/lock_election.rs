@@ -2,6 +2,7 @@
 //! candidate processes campaign for one key; the leader is stopped
 //! (SIGSTOP) past its ttl, the other takes over with a higher term, and an
 //! observer sees every change of leader in order.
+#![allow(unsafe_code)] // SIGSTOP, SIGCONT and SIGKILL of child processes (libc::kill)
 
 mod lock_util;
 

@@ -4,6 +4,7 @@
 //! refused in both variants, and B's data left intact. A token a resource
 //! remembers would have let A write in the first variant, since B had not
 //! written yet.
+#![allow(unsafe_code)] // SIGSTOP, SIGCONT and SIGKILL of child processes (libc::kill)
 
 mod lock_util;
 

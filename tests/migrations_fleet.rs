@@ -2,6 +2,7 @@
 //! once apply each step exactly once; a runner killed mid-step leaves a
 //! crash state the next run refuses until resolved; a runner stopped past
 //! its lease cannot record its step once another runner has taken over.
+#![allow(unsafe_code)] // SIGSTOP, SIGCONT and SIGKILL of child processes (libc::kill)
 
 use std::process::Stdio;
 use std::time::Duration;

@@ -2,6 +2,7 @@
 //! timeout: every call during the pause times out, and once the server
 //! resumes the calls succeed again at once — the connection does not stay
 //! unusable while abandoned requests drain.
+#![allow(unsafe_code)] // SIGSTOP, SIGCONT and SIGKILL of child processes (libc::kill)
 
 mod reliability;
 

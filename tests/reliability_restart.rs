@@ -5,6 +5,7 @@
 //! lease before anyone else can take it.
 //!
 //! Each test runs its own server; with `MONGODB_URI` set they are skipped.
+#![allow(unsafe_code)] // SIGSTOP, SIGCONT and SIGKILL of child processes (libc::kill)
 
 mod reliability;
 

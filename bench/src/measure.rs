@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 /// which counts every thread: ours, tokio's workers and the driver's tasks.
 pub fn cpu_time() -> Duration {
     // SAFETY: `getrusage` only writes into the struct we pass.
+    #[allow(unsafe_code)]
     let usage = unsafe {
         let mut usage: libc::rusage = std::mem::zeroed();
         libc::getrusage(libc::RUSAGE_SELF, &mut usage);

@@ -205,6 +205,7 @@
 //! In MongoDB, make the token part of the write's filter:
 //! `update_one({_id, fence: {$lte: token}}, {$set: {fence: token, ...}})`.
 #![deny(missing_docs)]
+#![forbid(unsafe_code)]
 
 mod action;
 mod backoff;

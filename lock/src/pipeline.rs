@@ -265,7 +265,9 @@ mod tests {
             };
             assert!(check(&live_permit("k", owner)), "{owner}");
             assert!(check(&extend_permit(owner, 1)[0]), "{owner}");
-            assert!(acquire(owner, 1).iter().any(check), "{owner}");
+            assert!(acquire(owner, 1, None).iter().any(check), "{owner}");
+            assert!(acquire(owner, 1, Some(1)).iter().any(check), "{owner}");
+            assert!(release(owner).iter().any(check), "{owner}");
             assert!(acquire_permit(owner, 1, 2).iter().any(check), "{owner}");
         }
     }

@@ -9,6 +9,7 @@
 //! only generate. Each entry point is a shim over a function on
 //! `proc_macro2` tokens, so the logic is testable.
 #![deny(missing_docs)]
+#![forbid(unsafe_code)]
 
 mod ast;
 mod attr;

@@ -264,6 +264,7 @@ fn spawn_on_keeper_thread(command: Command) -> Result<Child, Error> {
 /// Spawns `command` so that it dies with this process: on Linux by
 /// `PR_SET_PDEATHSIG`, which holds even when this process is killed.
 #[cfg(target_os = "linux")]
+#[allow(unsafe_code)] // `pre_exec` with libc calls; see the SAFETY note.
 fn spawn_with_death_signal(command: &mut Command) -> std::io::Result<Child> {
     use std::os::unix::process::CommandExt;
     let parent = std::process::id();
@@ -353,6 +354,7 @@ fn sweep_stale_dirs() {
             continue;
         };
         // SAFETY: kill with signal 0 only checks that the process exists.
+        #[allow(unsafe_code)]
         let alive = unsafe { libc::kill(pid, 0) } == 0
             || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM);
         if !alive {

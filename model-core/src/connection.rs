@@ -12,7 +12,8 @@ use mongodb::options::TransactionOptions;
 use mongodb::{Client, ClientSession, Database};
 use tokio::sync::OnceCell;
 
-use crate::{CursorKey, Error, Model, Repo, Result};
+use crate::cursor::CursorKey;
+use crate::error::{Error, Result};
 
 /// How long [`Connection::transaction`] keeps retrying transient failures,
 /// as the driver's own `with_transaction` does.
@@ -161,7 +162,7 @@ impl Connection {
     /// forever for a server that hangs. The timeout covers the whole
     /// operation, server selection and a retry included. It does not cover
     /// [`transaction`](Self::transaction) or reading a stream returned by
-    /// [`Repo::iterate`] (opening it is covered).
+    /// [`Repo::iterate`](crate::Repo::iterate) (opening it is covered).
     ///
     /// A timed-out *write* may still be applied by the server: its outcome
     /// is unknown, as after a network error.
@@ -284,11 +285,11 @@ impl Connection {
         call: impl Future<Output = mongodb::error::Result<T>> + Send + 'static,
     ) -> Result<T> {
         let run = async {
-            crate::actions::detached(self, call)
+            crate::run::detached(self.timeout, call)
                 .await
                 .map_err(|error| Error::from_driver(collection, error))
         };
-        crate::actions::bounded(self.timeout, collection, run).await
+        crate::run::bounded(self.timeout, collection, run).await
     }
 
     /// The operation timeout set with [`with_timeout`](Self::with_timeout), if any.
@@ -350,11 +351,6 @@ impl Connection {
     /// As [`connect`](Self::connect).
     pub async fn database(&self) -> Result<Database> {
         Ok(self.connect().await?.database(&self.inner.database))
-    }
-
-    /// The repository of model `M`.
-    pub fn repo<M: Model>(&self) -> Repo<M> {
-        Repo::new(self.clone())
     }
 
     /// Runs `f` in a transaction and commits it.

@@ -498,7 +498,7 @@ impl Connection {
         let mut reports = Vec::with_capacity(migrations.len());
         for migration in migrations {
             // Each migration is bounded by the connection's timeout as a whole.
-            let report = crate::actions::bounded(
+            let report = crate::run::bounded(
                 self.timeout(),
                 migration.collection(),
                 apply(&db, migration, mode),

@@ -3,16 +3,23 @@
 
 use std::future::IntoFuture;
 
-use bson::{Bson, DateTime, Document};
+use bson::{Bson, DateTime, Document, doc};
 use futures::future::BoxFuture;
 use mongodb::options::ReturnDocument;
 use mongodb::{ClientSession, Collection};
-use tracing::Instrument;
 
-use crate::actions::bounded;
+use crate::error::{Error, Result};
+use crate::model::{Key, Model};
+use crate::options::Options;
+use crate::query::Query;
+use crate::repo::{Repo, key_filter};
 use crate::returned::Returned;
-use crate::version::update_document;
-use crate::{Error, Key, Model, Options, Query, Repo, Result, Sort, Stored, Update};
+use crate::sort::Sort;
+use crate::stored::Stored;
+use crate::update::{Update, update_document};
+use crate::version::{below_maximum, replacement};
+
+use super::versioned::missed;
 
 macro_rules! sort_setter {
     () => {
@@ -70,7 +77,7 @@ impl<'a, M: Model> FindOneAndUpdate<'a, M> {
     return_before_setter!();
 
     async fn run(self) -> Result<Option<M>> {
-        let filter = crate::version::below_maximum::<M>(self.query.into_document()?);
+        let filter = below_maximum::<M>(self.query.into_document()?);
         let update = update_document(self.update, self.now.unwrap_or_else(DateTime::now))?;
         let coll = self.repo.returning_collection().await?;
         let mut options = self
@@ -213,6 +220,13 @@ fn key_in(filter: &Document) -> KeyIn {
 /// [`return_before`](Self::return_before)); `None` when nothing matched.
 /// The replacement's key must be the matched document's.
 ///
+/// For a versioned model, as [`replace`](crate::Repo::replace): the
+/// write applies only while the matched document is at the replacement's
+/// version, and stores the next one. When the query matches the
+/// replacement's document (same key) at another version, the answer is
+/// [`Error::VersionConflict`] with nothing written, not `None`; `None`
+/// means no document with the replacement's key matches the query.
+///
 /// # Cancel safety
 ///
 /// A write: dropped once the command may have been sent, it may or may not
@@ -239,12 +253,10 @@ impl<'a, M: Model> FindOneAndReplace<'a, M> {
 
     async fn run(mut self) -> Result<Option<M>> {
         let mut filter = self.query.into_document()?;
-        if M::VERSION.is_some() {
-            let expected = self.replacement.version();
-            crate::version::require::<M>(&mut filter, expected)?;
-            self.replacement.set_version(crate::version::next::<M>(expected)?);
-        }
-        self.replacement.touch(self.now.unwrap_or_else(DateTime::now));
+        // For a versioned model, what tells a stale version from no match.
+        let unversioned = M::VERSION.map(|_| (filter.clone(), self.replacement.key().clone()));
+        let now = self.now.unwrap_or_else(DateTime::now);
+        let expected = replacement::<M>(&mut filter, &mut self.replacement, now)?;
         let coll = self.repo.returning_collection().await?;
         let mut options = self
             .repo
@@ -253,15 +265,27 @@ impl<'a, M: Model> FindOneAndReplace<'a, M> {
         options.return_document = Some(returned(self.before));
         options.sort = self.sort.map(Sort::into_document);
         let replacement = Returned::Out(Stored(self.replacement));
-        in_session!(
+        let replaced = in_session!(
             self.repo,
             coll,
-            self.session,
+            self.session.as_deref_mut(),
             coll.find_one_and_replace(filter, replacement).with_options(options)
         )
-        .map_err(Repo::<M>::error)?
-        .map(Returned::decode)
-        .transpose()
+        .map_err(Repo::<M>::error)?;
+        match (replaced, expected, unversioned) {
+            (Some(returned), _, _) => returned.decode().map(Some),
+            // Versioned: the query matches the replacement's document at
+            // another version (stale, as `replace` answers it), or
+            // matches nothing.
+            (None, Some(expected), Some((query, key))) => {
+                let filter = doc! { "$and": [query, key_filter::<M>(&key)?] };
+                match missed(self.repo, filter, expected, self.session).await {
+                    Error::NotFound { .. } => Ok(None),
+                    error => Err(error),
+                }
+            }
+            (None, _, _) => Ok(None),
+        }
     }
 }
 
@@ -338,18 +362,12 @@ impl<'a, M: Model, T: Send + 'a> IntoFuture for WithCollection<'a, M, T> {
     type IntoFuture = BoxFuture<'a, Result<T>>;
 
     fn into_future(self) -> Self::IntoFuture {
-        let span = tracing::debug_span!(
-            "model",
-            db.system.name = "mongodb",
-            db.collection.name = M::COLLECTION,
-            db.operation.name = self.op
-        );
-        let timeout = self.repo.connection().timeout();
+        let (repo, op) = (self.repo, self.op);
         let run = async move {
-            let coll = self.repo.collection().await?.clone();
+            let coll = repo.collection().await?.clone();
             (self.call)(coll).await.map_err(Repo::<M>::error)
         };
-        Box::pin(bounded(timeout, M::COLLECTION, run).instrument(span))
+        repo.spanned(op, run)
     }
 }
 

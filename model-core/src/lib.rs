@@ -11,21 +11,25 @@
 //!
 //! Modules depend one way, each only on those in the layers below it:
 //!
-//! 1. `error`; bson helpers: `stored` (how a document is written),
-//!    `returned`, `cursor` (page cursor text), `fields`; `options`.
+//! 1. `error`, `options`; bson helpers: `stored` (how a document is
+//!    written), `cursor` (page cursor text), `fields`.
 //! 2. The model and its typed parts: `schema`, `model`, `version`,
-//!    `query`, `sort`, `update`, `field`, `array`, `project`.
+//!    `query`, `sort`, `update`, `field`, `array`, `project`, `returned`.
 //! 3. `run`: how an operation runs (span, timeout, detachment, cursor
 //!    reads, the setters actions share), knowing no repository.
 //! 4. `connection` (client, transactions), then `migrate` (indexes,
 //!    validators).
 //! 5. `repo`: `Repo<M>` and what its operations share.
 //! 6. `action`: the operations, one family per file, each beside the
-//!    `Repo` method that builds it.
+//!    `Repo` method that builds it (`stream` reads through `find`,
+//!    `keyset` through `stream`; `write` and `filtered` tell a stale
+//!    version through `versioned`).
 //!
-//! `repo.update_one(&key, update).await` walks up: `action::write` builds
-//! the filter and update (`version`, `update`), takes the collection and
-//! options from `repo`, and runs the driver call through `run`.
+//! `repo.update_one(&key, update).await` walks down the layers, never
+//! back: `Repo::update_one` and `UpdateOne` (`action::write`) build the
+//! filter (`repo::key_filter`, `version`) and the update document
+//! (`update`), take the collection and options from `repo` (which takes
+//! the client from `connection`), and run the driver call through `run`.
 #![deny(missing_docs)]
 
 #[macro_use]

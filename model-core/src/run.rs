@@ -185,6 +185,9 @@ impl<T: DeserializeOwned + Send + Sync + Unpin + 'static> Row for T {}
 
 /// A cursor opened in the caller's session, or what was made of one
 /// opened on the driver's own task.
+// Made once per read and matched at once: boxing the cursor would only
+// add an allocation to every read in a session.
+#[allow(clippy::large_enum_variant)]
 enum Opened<'a, T, D> {
     /// The cursor, and the session it reads in.
     InSession(SessionCursor<T>, &'a mut ClientSession),

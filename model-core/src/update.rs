@@ -410,8 +410,6 @@ pub(crate) fn encodable(update: Document) -> Result<Document> {
     Ok(update)
 }
 
-/// Reads documents into a `Vec` of `P` (the model or a projection of it),
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -20,7 +20,7 @@ use crate::run::{CursorRead, Window, collect};
 use crate::sort::Sort;
 
 impl<M: Model> Repo<M> {
-    /// The document with `key`, or [`Error::NotFound`].
+    /// The document with `key`, or [`Error::NotFound`](crate::Error::NotFound).
     pub fn find<'a>(&'a self, key: &'a M::Key) -> Find<'a, M> {
         Find { repo: self, key, options: Options::default(), session: None }
     }
@@ -68,7 +68,7 @@ impl<M: Model> Repo<M> {
     }
 }
 
-/// `repo.find(&key)`: the document with the key, or [`Error::NotFound`].
+/// `repo.find(&key)`: the document with the key, or [`Error::NotFound`](crate::Error::NotFound).
 ///
 /// # Cancel safety
 ///

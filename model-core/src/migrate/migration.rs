@@ -36,7 +36,7 @@ pub(super) const KNOWN_INDEX_FIELDS: &[&str] = &[
     "2dsphereIndexVersion",
 ];
 
-/// What [`Connection::migrate_all`] applies to one collection: a
+/// What [`Connection::migrate_all`](crate::Connection::migrate_all) applies to one collection: a
 /// `$jsonSchema` validator with its level and action, and the indexes.
 ///
 /// ```
@@ -111,7 +111,7 @@ impl Migration {
     }
 
     /// Sets the validator even when documents already stored fail it
-    /// (which migrate otherwise refuses with [`Error::InvalidDocuments`]):
+    /// (which migrate otherwise refuses with [`Error::InvalidDocuments`](crate::Error::InvalidDocuments)):
     /// with level `strict` and action `error`, an update of such a document
     /// then fails unless it makes the document valid.
     pub fn allow_invalid_documents(mut self) -> Self {

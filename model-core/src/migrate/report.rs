@@ -5,8 +5,8 @@ use std::fmt;
 
 use bson::Bson;
 
-/// What [`Connection::migrate`] changed in one collection (or, from
-/// [`Connection::migration_plan`], would change), and what the documents
+/// What [`Connection::migrate`](crate::Connection::migrate) changed in one collection (or, from
+/// [`Connection::migration_plan`](crate::Connection::migration_plan), would change), and what the documents
 /// already stored say about it. Its `Display` is a one-line summary for a
 /// start-up log.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -32,8 +32,8 @@ pub struct MigrationReport {
     pub rejected_documents: Option<RejectedDocuments>,
     /// The unique indexes to build whose keys stored documents duplicate:
     /// the server would fail to build them. Only a plan lists them
-    /// ([`migrate`](Connection::migrate) refuses with
-    /// [`Error::DuplicateKeys`] instead).
+    /// ([`migrate`](crate::Connection::migrate) refuses with
+    /// [`Error::DuplicateKeys`](crate::Error::DuplicateKeys) instead).
     pub duplicate_keys: Vec<DuplicateKeys>,
 }
 
@@ -103,7 +103,7 @@ pub enum ValidatorChange {
 pub struct RejectedDocuments {
     /// How many.
     pub count: u64,
-    /// The `_id`s of the first few (at most [`REJECTED_IDS`], in `_id`
+    /// The `_id`s of the first few (at most [`REJECTED_IDS`](crate::REJECTED_IDS), in `_id`
     /// order), to look at.
     pub ids: Vec<Bson>,
 }

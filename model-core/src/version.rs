@@ -2,6 +2,7 @@
 //!
 //! Every write through the repository adds 1 to the version. A write that
 //! requires the version it read ([`Repo::replace`](crate::Repo::replace),
+//! [`Repo::find_one_and_replace`](crate::Repo::find_one_and_replace),
 //! [`UpdateOne::if_version`](crate::UpdateOne::if_version)) applies only
 //! while the document is still at that version, and is otherwise
 //! [`Error::VersionConflict`] with nothing written: of several editors of
@@ -11,12 +12,12 @@
 //!
 //! A version never wraps, saturates or changes its stored type: a
 //! document at its type's maximum ([`Version::MAX`]) takes no further
-//! counted write. `replace`, `update_one` and `if_version` answer
-//! [`Error::VersionAtMaximum`] with nothing written; writes selected by a
-//! query (`find_one_and_update`, `update_many`) do not match it. `upsert`
-//! is the exception: it is not guarded (a guard in its filter would make
-//! it insert a second document), so at the maximum its `$inc` overflows
-//! as the server does it.
+//! counted write. `replace`, `find_one_and_replace`, `update_one` and
+//! `if_version` answer [`Error::VersionAtMaximum`] with nothing written;
+//! writes selected by a query (`find_one_and_update`, `update_many`) do
+//! not match it. `upsert` is the exception: it is not guarded (a guard in
+//! its filter would make it insert a second document), so at the maximum
+//! its `$inc` overflows as the server does it.
 
 use bson::{Bson, Document, doc};
 

@@ -3,7 +3,7 @@
 
 use std::future::IntoFuture;
 
-use bson::{Bson, DateTime, Document, doc};
+use bson::{Bson, DateTime, Document};
 use futures::future::BoxFuture;
 use mongodb::options::ReturnDocument;
 use mongodb::{ClientSession, Collection};
@@ -12,14 +12,13 @@ use crate::error::{Error, Result};
 use crate::model::{Key, Model};
 use crate::options::Options;
 use crate::query::Query;
-use crate::repo::{Repo, key_filter};
+use crate::repo::Repo;
 use crate::returned::Returned;
 use crate::sort::Sort;
-use crate::stored::Stored;
 use crate::update::{Update, update_document};
-use crate::version::{below_maximum, replacement};
+use crate::version::below_maximum;
 
-use super::versioned::missed;
+use super::versioned::replace;
 
 macro_rules! sort_setter {
     () => {
@@ -251,40 +250,19 @@ impl<'a, M: Model> FindOneAndReplace<'a, M> {
     sort_setter!();
     return_before_setter!();
 
-    async fn run(mut self) -> Result<Option<M>> {
-        let mut filter = self.query.into_document()?;
-        // For a versioned model, what tells a stale version from no match.
-        let unversioned = M::VERSION.map(|_| (filter.clone(), self.replacement.key().clone()));
+    async fn run(self) -> Result<Option<M>> {
+        let filter = self.query.into_document()?;
         let now = self.now.unwrap_or_else(DateTime::now);
-        let expected = replacement::<M>(&mut filter, &mut self.replacement, now)?;
-        let coll = self.repo.returning_collection().await?;
         let mut options = self
             .repo
             .options_with(self.options, self.session.is_some())
             .find_one_and_replace(Default::default());
         options.return_document = Some(returned(self.before));
         options.sort = self.sort.map(Sort::into_document);
-        let replacement = Returned::Out(Stored(self.replacement));
-        let replaced = in_session!(
-            self.repo,
-            coll,
-            self.session.as_deref_mut(),
-            coll.find_one_and_replace(filter, replacement).with_options(options)
-        )
-        .map_err(Repo::<M>::error)?;
-        match (replaced, expected, unversioned) {
-            (Some(returned), _, _) => returned.decode().map(Some),
-            // Versioned: the query matches the replacement's document at
-            // another version (stale, as `replace` answers it), or
-            // matches nothing.
-            (None, Some(expected), Some((query, key))) => {
-                let filter = doc! { "$and": [query, key_filter::<M>(&key)?] };
-                match missed(self.repo, filter, expected, self.session).await {
-                    Error::NotFound { .. } => Ok(None),
-                    error => Err(error),
-                }
-            }
-            (None, _, _) => Ok(None),
+        match replace(self.repo, filter, self.replacement, now, options, self.session).await {
+            Ok(returned) => Ok(Some(returned)),
+            Err(Error::NotFound { .. }) => Ok(None),
+            Err(error) => Err(error),
         }
     }
 }

@@ -9,13 +9,12 @@ use crate::model::Model;
 use crate::options::Options;
 use crate::query::Query;
 use crate::repo::{Repo, key_filter};
-use crate::returned::Returned;
 use crate::run::detached;
 use crate::stored::Stored;
 use crate::update::{Update, update_document};
-use crate::version::{below_maximum, next, replacement, require};
+use crate::version::{below_maximum, next, require};
 
-use super::versioned::{at_maximum_or_missing, missed};
+use super::versioned::{at_maximum_or_missing, missed, replace};
 
 impl<M: Model> Repo<M> {
     /// Inserts one document; a duplicate key is [`Error::Conflict`].
@@ -426,32 +425,15 @@ impl<'a, M: Model> Replace<'a, M> {
     modify_command_setters!(options);
     now_setter!();
 
-    async fn run(mut self) -> Result<M> {
-        let mut filter = key_filter::<M>(self.document.key())?;
+    async fn run(self) -> Result<M> {
+        let filter = key_filter::<M>(self.document.key())?;
         let now = self.now.unwrap_or_else(DateTime::now);
-        let expected = replacement::<M>(&mut filter, &mut self.document, now)?;
-        let key = self.document.key().clone();
-        let coll = self.repo.returning_collection().await?;
         let mut options = self
             .repo
             .options_with(self.options, self.session.is_some())
             .find_one_and_replace(Default::default());
         options.return_document = Some(ReturnDocument::After);
-        let replacement = Returned::Out(Stored(self.document));
-        let replaced = in_session!(
-            self.repo,
-            coll,
-            self.session.as_deref_mut(),
-            coll.find_one_and_replace(filter, replacement).with_options(options)
-        )
-        .map_err(Repo::<M>::error)?;
-        match (replaced, expected) {
-            (Some(returned), _) => returned.decode(),
-            (None, Some(expected)) => {
-                Err(missed(self.repo, key_filter::<M>(&key)?, expected, self.session).await)
-            }
-            (None, None) => Err(Repo::<M>::not_found()),
-        }
+        replace(self.repo, filter, self.document, now, options, self.session).await
     }
 }
 

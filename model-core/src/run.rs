@@ -139,11 +139,14 @@ pub(crate) async fn detached<T: Send + 'static>(
 }
 
 /// A read the server answers with a cursor.
+// Made once per read and consumed at once: boxing the options would only
+// add an allocation to every read.
+#[allow(clippy::large_enum_variant)]
 pub(crate) enum CursorRead {
     /// `find` with a filter.
-    Find(bson::Document, Box<FindOptions>),
+    Find(bson::Document, FindOptions),
     /// `aggregate` with a pipeline.
-    Aggregate(Vec<bson::Document>, Box<AggregateOptions>),
+    Aggregate(Vec<bson::Document>, AggregateOptions),
 }
 
 impl CursorRead {
@@ -152,9 +155,9 @@ impl CursorRead {
         T: Send + Sync,
     {
         match self {
-            CursorRead::Find(filter, options) => coll.find(filter).with_options(*options).await,
+            CursorRead::Find(filter, options) => coll.find(filter).with_options(options).await,
             CursorRead::Aggregate(pipeline, options) => {
-                coll.aggregate(pipeline).with_options(*options).with_type::<T>().await
+                coll.aggregate(pipeline).with_options(options).with_type::<T>().await
             }
         }
     }
@@ -169,10 +172,10 @@ impl CursorRead {
     {
         match self {
             CursorRead::Find(filter, options) => {
-                coll.find(filter).with_options(*options).session(session).await
+                coll.find(filter).with_options(options).session(session).await
             }
             CursorRead::Aggregate(pipeline, options) => {
-                let aggregate = coll.aggregate(pipeline).with_options(*options);
+                let aggregate = coll.aggregate(pipeline).with_options(options);
                 aggregate.with_type::<T>().session(session).await
             }
         }
@@ -200,16 +203,20 @@ enum Opened<'a, T, D> {
 /// `timeout`), where `detached_then` consumes the cursor. Driver errors
 /// are mapped for `collection`. The one way a cursor read runs:
 /// [`collect`] and [`stream`] are its two uses.
-async fn open<'a, T: Row, D: Send + 'static>(
+async fn open<'a, T, D, F, Then>(
     collection: &str,
     timeout: Option<Duration>,
     coll: Collection<T>,
     read: CursorRead,
     session: Option<&'a mut ClientSession>,
-    detached_then: impl FnOnce(Cursor<T>) -> BoxFuture<'static, mongodb::error::Result<D>>
-    + Send
-    + 'static,
-) -> Result<Opened<'a, T, D>> {
+    detached_then: F,
+) -> Result<Opened<'a, T, D>>
+where
+    T: Row,
+    D: Send + 'static,
+    F: FnOnce(Cursor<T>) -> Then + Send + 'static,
+    Then: Future<Output = mongodb::error::Result<D>> + Send + 'static,
+{
     let error = |error| Error::from_driver(collection, error);
     match session {
         Some(session) => {
@@ -232,7 +239,7 @@ pub(crate) async fn collect<T: Row>(
     read: CursorRead,
     session: Option<&mut ClientSession>,
 ) -> Result<Vec<T>> {
-    let all = |cursor: Cursor<T>| -> BoxFuture<'static, _> { Box::pin(cursor.try_collect()) };
+    let all = |cursor: Cursor<T>| cursor.try_collect();
     match open(collection, timeout, coll, read, session, all).await? {
         Opened::InSession(mut cursor, session) => {
             let all = cursor.stream(session).try_collect().await;
@@ -253,7 +260,7 @@ pub(crate) async fn stream<'a, T: Row>(
     session: Option<&'a mut ClientSession>,
 ) -> Result<BoxStream<'a, Result<T>>> {
     let error = move |error| Error::from_driver(collection, error);
-    let keep = |cursor| -> BoxFuture<'static, _> { Box::pin(async move { Ok(cursor) }) };
+    let keep = |cursor| async move { Ok(cursor) };
     Ok(match open(collection, timeout, coll, read, session, keep).await? {
         Opened::InSession(cursor, session) => {
             futures::stream::unfold((cursor, session), move |(mut cursor, session)| async move {

@@ -314,7 +314,7 @@ impl<'a, M: Model, O: DeserializeOwned + Send + Sync + Unpin + 'static> Aggregat
         let pipeline = self.take_pipeline()?;
         let options = self.driver_options()?;
         let coll = self.repo.collection().await?.clone_with_type::<O>();
-        Ok((coll, CursorRead::Aggregate(pipeline, Box::new(options))))
+        Ok((coll, CursorRead::Aggregate(pipeline, options)))
     }
 
     async fn run(mut self) -> Result<Vec<O>> {

@@ -200,7 +200,7 @@ pub(crate) async fn find_all<M: Model, P: Projection<M>>(
 ) -> Result<Vec<P>> {
     options.projection = P::projection();
     let coll = repo.collection().await?.clone_with_type::<P>();
-    let read = CursorRead::Find(filter, Box::new(options));
+    let read = CursorRead::Find(filter, options);
     collect(M::COLLECTION, repo.connection().timeout(), coll, read, session).await
 }
 

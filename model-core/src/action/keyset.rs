@@ -153,7 +153,7 @@ impl<'a, M: Model, P: Projection<M>> Scroll<'a, M, P> {
         let options = options.find(find);
 
         let coll = self.repo.collection().await?.clone_with_type::<RawDocumentBuf>();
-        let read = CursorRead::Find(filter, Box::new(options));
+        let read = CursorRead::Find(filter, options);
         let timeout = conn.timeout();
         let mut raw = collect(M::COLLECTION, timeout, coll, read, self.session).await?;
         let more = raw.len() as u64 > self.size;

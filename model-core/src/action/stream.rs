@@ -114,7 +114,7 @@ impl<'a, M: Model, P: Projection<M>> Iterate<'a, M, P> {
         options.projection = P::projection();
         let filter = self.query.into_document()?;
         let coll = self.repo.collection().await?.clone_with_type::<P>();
-        let read = CursorRead::Find(filter, Box::new(options));
+        let read = CursorRead::Find(filter, options);
         stream(M::COLLECTION, self.repo.connection().timeout(), coll, read, self.session).await
     }
 }

@@ -360,7 +360,8 @@ impl Connection {
     /// transaction is retried; an unknown commit result retries the commit;
     /// both for up to 120 seconds. Any other error aborts the transaction,
     /// so nothing `f` wrote is kept, and is returned (a duplicate key as
-    /// [`Error::Conflict`]).
+    /// [`Error::Conflict`], also from a driver call of `f`'s own that `?`
+    /// converts into [`Error`]).
     ///
     /// ```no_run
     /// # async fn demo(conn: model_core::Connection) -> model_core::Result<()> {

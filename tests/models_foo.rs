@@ -348,6 +348,61 @@ async fn a_failed_transaction_writes_nothing() {
     assert_eq!(foos.find(&a.id).await.unwrap().bar, Some(1), "the update was rolled back");
 }
 
+#[tokio::test]
+async fn a_raw_duplicate_key_insert_in_a_transaction_is_a_conflict() {
+    let conn = connection_with_indexes().await;
+    let foos = conn.repo::<Foo>();
+    let a = foos.insert_one(foo("a", Some(1))).await.unwrap();
+    let raw = conn.database().await.unwrap().collection::<bson::Document>("foos");
+    let result: model::Result<()> = conn
+        .transaction(async |s| {
+            // `?` on the driver's own error, as the repository maps its own.
+            raw.insert_one(bson::doc! { "_id": a.id, "foo": "again" }).session(&mut *s).await?;
+            Ok(())
+        })
+        .await;
+    match result {
+        Err(Error::Conflict { collection, index, .. }) => {
+            assert_eq!((collection.as_str(), index.as_deref()), ("foos", Some("_id_")));
+        }
+        other => panic!("a duplicate key is a conflict: {other:?}"),
+    }
+    assert_eq!(foos.count(Query::all()).await.unwrap(), 1);
+}
+
+#[tokio::test]
+async fn a_raw_duplicate_key_insert_in_with_collection_is_a_conflict() {
+    let conn = connection_with_indexes().await;
+    let foos = conn.repo::<Foo>();
+    let a = foos.insert_one(foo("a", Some(1))).await.unwrap();
+    let result = foos
+        .with_collection("raw_insert", |coll| async move {
+            let raw = coll.clone_with_type::<bson::Document>();
+            raw.insert_one(bson::doc! { "_id": a.id, "foo": "again" }).await?;
+            Ok(())
+        })
+        .await;
+    assert!(matches!(result, Err(Error::Conflict { .. })), "{result:?}");
+}
+
+#[tokio::test]
+async fn a_driver_error_met_with_the_question_mark_keeps_its_meaning() {
+    let conn = connection_with_indexes().await;
+    let foos = conn.repo::<Foo>();
+    foos.insert_one(foo("a", None)).await.unwrap();
+    let raw = conn.database().await.unwrap().collection::<bson::Document>("foos");
+    let insert = async || -> model::Result<()> {
+        raw.insert_one(bson::doc! { "_id": Uuid::new(), "foo": "a" }).await?;
+        Ok(())
+    };
+    match insert().await {
+        Err(Error::Conflict { collection, index, .. }) => {
+            assert_eq!((collection.as_str(), index.as_deref()), ("foos", Some("foo_1")));
+        }
+        other => panic!("a duplicate on a unique index is a conflict: {other:?}"),
+    }
+}
+
 /// A domain error of the caller's, carrying the model's errors too.
 #[derive(Debug)]
 enum ShopError {

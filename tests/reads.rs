@@ -792,6 +792,28 @@ async fn documents_from_before_the_version_field_start_at_zero() {
 }
 
 #[tokio::test]
+async fn a_stale_find_one_and_replace_is_a_version_conflict_as_replace_is() {
+    let conn = service().await;
+    let customers = conn.repo::<Customer>();
+    let read = customers.insert_one(customer("ann@example.com", "Lyon", &[])).await.unwrap();
+    let mut first = read.clone();
+    first.points = 5;
+    let query = Customer::EMAIL.eq("ann@example.com");
+    let saved = customers.find_one_and_replace(query.clone(), first).await.unwrap();
+    assert_eq!(saved.map(|s| (s.version, s.points)), Some((1, 5)));
+    // A second edit of the same read: the query matches the document, at
+    // version 1 now, so the answer is a conflict and nothing is written.
+    let mut stale = read.clone();
+    stale.points = 99;
+    let refused = customers.find_one_and_replace(query, stale.clone()).await;
+    assert!(matches!(refused, Err(Error::VersionConflict { expected: 0, .. })), "{refused:?}");
+    assert_eq!(customers.find(&read.id).await.unwrap().points, 5);
+    // A query that matches no document is `None`, stale or not.
+    let nobody = Customer::EMAIL.eq("bob@example.com");
+    assert!(customers.find_one_and_replace(nobody, stale).await.unwrap().is_none());
+}
+
+#[tokio::test]
 async fn a_sort_on_a_unique_index_pages_without_the_key_as_tie_breaker() {
     let conn = service().await;
     let customers = conn.repo::<Customer>();

@@ -12,7 +12,8 @@ use mongodb::options::TransactionOptions;
 use mongodb::{Client, ClientSession, Database};
 use tokio::sync::OnceCell;
 
-use crate::{CursorKey, Error, Model, Repo, Result};
+use crate::cursor::CursorKey;
+use crate::error::{Error, Result};
 
 /// How long [`Connection::transaction`] keeps retrying transient failures,
 /// as the driver's own `with_transaction` does.
@@ -161,7 +162,7 @@ impl Connection {
     /// forever for a server that hangs. The timeout covers the whole
     /// operation, server selection and a retry included. It does not cover
     /// [`transaction`](Self::transaction) or reading a stream returned by
-    /// [`Repo::iterate`] (opening it is covered).
+    /// [`Repo::iterate`](crate::Repo::iterate) (opening it is covered).
     ///
     /// A timed-out *write* may still be applied by the server: its outcome
     /// is unknown, as after a network error.
@@ -284,11 +285,11 @@ impl Connection {
         call: impl Future<Output = mongodb::error::Result<T>> + Send + 'static,
     ) -> Result<T> {
         let run = async {
-            crate::actions::detached(self, call)
+            crate::run::detached(self.timeout, call)
                 .await
                 .map_err(|error| Error::from_driver(collection, error))
         };
-        crate::actions::bounded(self.timeout, collection, run).await
+        crate::run::bounded(self.timeout, collection, run).await
     }
 
     /// The operation timeout set with [`with_timeout`](Self::with_timeout), if any.
@@ -352,11 +353,6 @@ impl Connection {
         Ok(self.connect().await?.database(&self.inner.database))
     }
 
-    /// The repository of model `M`.
-    pub fn repo<M: Model>(&self) -> Repo<M> {
-        Repo::new(self.clone())
-    }
-
     /// Runs `f` in a transaction and commits it.
     ///
     /// Pass the session to every operation inside (`.session(s)`). When `f`
@@ -364,7 +360,8 @@ impl Connection {
     /// transaction is retried; an unknown commit result retries the commit;
     /// both for up to 120 seconds. Any other error aborts the transaction,
     /// so nothing `f` wrote is kept, and is returned (a duplicate key as
-    /// [`Error::Conflict`]).
+    /// [`Error::Conflict`], also from a driver call of `f`'s own that `?`
+    /// converts into [`Error`]).
     ///
     /// Write `async move |s|` and let the closure own what it uses (a
     /// [`Repo`] or a `Connection` is cheap to clone): the transaction's

@@ -24,7 +24,8 @@ pub enum Error {
     // messages end up in logs); it is in `key`.
     #[error("duplicate key in `{collection}`{}", index.as_ref().map(|i| format!(" (index `{i}`)")).unwrap_or_default())]
     Conflict {
-        /// The collection written to.
+        /// The collection written to (from the server's message for a
+        /// driver error converted with `?`).
         collection: String,
         /// The unique index that refused the write (`_id_` for the key,
         /// `email_1`, ...), as the server names it; `None` when its
@@ -60,7 +61,8 @@ pub enum Error {
     /// The collection's `$jsonSchema` validator rejected the document (server code 121).
     #[error("document failed validation in `{collection}`")]
     Validation {
-        /// The collection written to.
+        /// The collection written to (empty for a driver error converted
+        /// with `?`: the server's message does not name it).
         collection: String,
         /// The server's explanation (`errInfo`), where the server sent one.
         details: Option<Document>,
@@ -191,9 +193,42 @@ pub enum Error {
     },
 }
 
+/// A driver error met with `?` (inside [`Connection::transaction`],
+/// [`Repo::with_collection`], or anywhere else) is classified as the
+/// repository classifies its own: [`Error::from_driver`], a duplicate key
+/// as [`Error::Conflict`], a validation failure as [`Error::Validation`].
+/// The collection is the one the server's message names (a duplicate-key
+/// message does), and empty where it names none.
+///
+/// [`Connection::transaction`]: crate::Connection::transaction
+/// [`Repo::with_collection`]: crate::Repo::with_collection
 impl From<mongodb::error::Error> for Error {
     fn from(error: mongodb::error::Error) -> Self {
-        Error::Mongo(Box::new(error))
+        let collection = named_collection(&error).unwrap_or_default();
+        Error::from_driver(&collection, error)
+    }
+}
+
+/// The collection a server's error message names (`E11000 duplicate key
+/// error collection: db.c index: ...`), without its database.
+fn named_collection(error: &mongodb::error::Error) -> Option<String> {
+    let (_, rest) = server_message(error).split_once("collection: ")?;
+    let namespace = rest.split_whitespace().next()?;
+    let (_, collection) = namespace.split_once('.')?;
+    Some(collection.to_string()).filter(|c| !c.is_empty())
+}
+
+/// The server's message in a write or command error, `""` for others.
+fn server_message(error: &mongodb::error::Error) -> &str {
+    use mongodb::error::{ErrorKind, WriteFailure};
+    match error.kind.as_ref() {
+        ErrorKind::Write(WriteFailure::WriteError(e)) => e.message.as_str(),
+        ErrorKind::Command(e) => e.message.as_str(),
+        ErrorKind::InsertMany(e) => match e.write_errors.as_deref() {
+            Some([first, ..]) => first.message.as_str(),
+            _ => "",
+        },
+        _ => "",
     }
 }
 
@@ -205,16 +240,7 @@ const DUPLICATE_KEY: i32 = 11000;
 /// index: email_1 dup key: { email: "a@b" }`), which is where mongod says
 /// them for every write command.
 fn duplicate_of(error: &mongodb::error::Error) -> (Option<String>, Option<String>) {
-    use mongodb::error::{ErrorKind, WriteFailure};
-    let message = match error.kind.as_ref() {
-        ErrorKind::Write(WriteFailure::WriteError(e)) => e.message.as_str(),
-        ErrorKind::Command(e) => e.message.as_str(),
-        ErrorKind::InsertMany(e) => match e.write_errors.as_deref() {
-            Some([first, ..]) => first.message.as_str(),
-            _ => "",
-        },
-        _ => "",
-    };
+    let message = server_message(error);
     let index = message
         .split_once(" index: ")
         .and_then(|(_, rest)| rest.split_whitespace().next())

@@ -6,20 +6,43 @@
 //! written once for every model: [`Repo`] (CRUD, queries, pagination,
 //! streaming), [`Connection`] (client, transactions, migration) and
 //! [`Error`].
+//!
+//! # Layout
+//!
+//! Modules depend one way, each only on those in the layers below it:
+//!
+//! 1. `error`, `options`; bson helpers: `stored` (how a document is
+//!    written), `cursor` (page cursor text), `fields`.
+//! 2. The model and its typed parts: `schema`, `model`, `version`,
+//!    `query`, `sort`, `update`, `field`, `array`, `project`, `returned`.
+//! 3. `run`: how an operation runs (span, timeout, detachment, cursor
+//!    reads, the setters actions share), knowing no repository.
+//! 4. `connection` (client, transactions), then `migrate` (indexes,
+//!    validators).
+//! 5. `repo`: `Repo<M>` and what its operations share.
+//! 6. `action`: the operations, one family per file, each beside the
+//!    `Repo` method that builds it (`stream` reads through `find`,
+//!    `keyset` through `stream`; `write` and `filtered` tell a stale
+//!    version through `versioned`).
+//!
+//! `repo.update_one(&key, update).await` walks down the layers, never
+//! back: `Repo::update_one` and `UpdateOne` (`action::write`) build the
+//! filter (`repo::key_filter`, `version`) and the update document
+//! (`update`), take the collection and options from `repo` (which takes
+//! the client from `connection`), and run the driver call through `run`.
 #![deny(missing_docs)]
 
 #[macro_use]
 mod options;
 #[macro_use]
-mod actions;
-mod aggregate;
+mod run;
+mod action;
 mod array;
 mod connection;
+mod cursor;
 mod error;
 mod field;
 mod fields;
-mod filtered;
-mod keyset;
 mod migrate;
 mod model;
 mod project;
@@ -31,22 +54,22 @@ mod sort;
 mod stored;
 mod update;
 mod version;
-mod watch;
 
-pub use actions::{
-    Count, DeleteMany, DeleteOne, Find, FindMany, FindManyToMapBy, FindOne, ITERATE_BATCH_SIZE,
-    InsertMany, InsertOne, Iterate, MAX_PAGE_LIMIT, Page, Paginate, UpdateMany, UpdateOne,
+pub use action::{
+    Aggregate, AggregateStream, Change, ChangeEvent, Count, CountBy, DeleteMany, DeleteOne,
+    Distinct, Find, FindMany, FindManyToMapBy, FindOne, FindOneAndDelete, FindOneAndReplace,
+    FindOneAndUpdate, ITERATE_BATCH_SIZE, InsertMany, InsertOne, Iterate, KeysetPage,
+    MAX_PAGE_LIMIT, Page, Paginate, Replace, SCROLL_SIZE, Scroll, UpdateMany, UpdateOne,
+    UpdatedFields, Upsert, Watch, WithCollection,
 };
-pub use aggregate::{Aggregate, AggregateStream, CountBy, Distinct};
 pub use array::Push;
 pub use connection::Connection;
+pub use cursor::{CursorKey, MAX_CURSOR_LEN, PageCursor};
 pub use error::{Error, Result};
 pub use field::{
     Access, Field, JoinAccess, Nested, Nullable, Positional, ReadAccess, ReadOnly, Writable,
     WriteAccess,
 };
-pub use filtered::{FindOneAndDelete, FindOneAndReplace, FindOneAndUpdate, Upsert, WithCollection};
-pub use keyset::{CursorKey, KeysetPage, MAX_CURSOR_LEN, PageCursor, SCROLL_SIZE, Scroll};
 pub use migrate::{
     DuplicateKeys, Migrate, Migration, MigrationReport, REJECTED_IDS, RejectedDocuments,
     ValidatorChange,
@@ -62,8 +85,7 @@ pub use schema::{
 pub use sort::Sort;
 pub use stored::Stored;
 pub use update::Update;
-pub use version::{Replace, Version};
-pub use watch::{Change, ChangeEvent, UpdatedFields, Watch};
+pub use version::Version;
 
 pub use bson;
 pub use bson::{DateTime, Uuid, oid::ObjectId};

@@ -5,8 +5,8 @@ use bson::{Bson, DateTime, Document, oid::ObjectId};
 use mongodb::options::{ValidationAction, ValidationLevel};
 use serde::{Serialize, de::DeserializeOwned};
 
+use crate::error::{Error, Result};
 use crate::schema::{FieldDecl, IndexDecl, IndexSpec, ObjectSchema};
-use crate::{Error, Result};
 
 /// A document type stored in one collection, keyed by `_id`.
 ///

@@ -10,8 +10,8 @@ use bson::raw::{RawBsonRef, RawDocument, RawDocumentBuf};
 use bson::{Bson, Document};
 use serde::de::DeserializeOwned;
 
-use crate::Model;
 use crate::field::Field;
+use crate::model::Model;
 
 /// A type reads of model `M` decode into: `M` itself, or a projection of
 /// it (`#[derive(Projection)]`).

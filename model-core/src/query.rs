@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use bson::{Bson, Document};
 
-use crate::{Error, Result};
+use crate::error::{Error, Result};
 
 /// A value that could not be encoded, with the path it was meant for:
 /// kept by a query or an update and reported when the operation runs.

@@ -1,16 +1,33 @@
-//! `Repo<M>`: every operation on a model's collection, written once.
+//! `Repo<M>`: the typed repository of a model, and what every operation
+//! on its collection shares: the connection, the typed collection, the
+//! default options, the span and timeout of an operation, and the error
+//! mapping.
 //!
-//! Each method returns a `#[must_use]` action with builder setters
-//! (`.sort(..)`, `.offset(..)`, `.limit(..)`, `.session(..)`, `.now(..)`),
-//! run by `.await`, as in the `mongodb` driver.
+//! The operations themselves are actions, each in `crate::action` beside
+//! the `Repo` method that builds it: a `#[must_use]` value with builder
+//! setters (`.sort(..)`, `.offset(..)`, `.limit(..)`, `.session(..)`,
+//! `.now(..)`), run by `.await`, as in the `mongodb` driver.
 
 use std::marker::PhantomData;
 
 use bson::Document;
+use futures::future::BoxFuture;
 use mongodb::Collection;
 use tokio::sync::OnceCell;
 
-use crate::{Connection, Error, Model, Options, Result};
+use crate::connection::Connection;
+use crate::error::{Error, Result};
+use crate::model::Model;
+use crate::options::Options;
+use crate::returned::Returned;
+use crate::stored::Stored;
+
+impl Connection {
+    /// The repository of model `M`.
+    pub fn repo<M: Model>(&self) -> Repo<M> {
+        Repo::new(self.clone())
+    }
+}
 
 /// The typed repository of model `M`: CRUD, queries, pagination, streaming.
 ///
@@ -112,6 +129,16 @@ impl<M: Model> Repo<M> {
         &self.conn
     }
 
+    /// `run`, the body of an operation `op` on this repository's
+    /// collection, as the future `.await` runs (`run::spanned`).
+    pub(crate) fn spanned<'a, T: 'a>(
+        &self,
+        op: &'static str,
+        run: impl Future<Output = Result<T>> + Send + 'a,
+    ) -> BoxFuture<'a, Result<T>> {
+        crate::run::spanned(M::COLLECTION, op, None, self.conn.timeout(), run)
+    }
+
     /// The typed driver collection, for what the repository does not cover.
     ///
     /// # Errors
@@ -130,7 +157,7 @@ impl<M: Model> Repo<M> {
 
     /// The collection typed for writing documents as they are stored
     /// (`None` fields left out): a view of the same collection.
-    pub(crate) async fn stored_collection(&self) -> Result<Collection<crate::Stored<M>>> {
+    pub(crate) async fn stored_collection(&self) -> Result<Collection<Stored<M>>> {
         Ok(self.collection().await?.clone_with_type())
     }
 
@@ -139,9 +166,7 @@ impl<M: Model> Repo<M> {
     /// error when it does not fit the model.
     ///
     /// [`Returned::decode`]: crate::returned::Returned::decode
-    pub(crate) async fn returning_collection(
-        &self,
-    ) -> Result<Collection<crate::returned::Returned<M>>> {
+    pub(crate) async fn returning_collection(&self) -> Result<Collection<Returned<M>>> {
         Ok(self.collection().await?.clone_with_type())
     }
 
@@ -151,7 +176,7 @@ impl<M: Model> Repo<M> {
     pub(crate) async fn stored_as(&self, doc: &M) -> bool {
         let Ok(coll) = self.collection().await else { return false };
         let (Ok(filter), Ok(ours)) =
-            (M::key_filter(doc.key()), bson::to_raw_document_buf(&crate::Stored(doc)))
+            (M::key_filter(doc.key()), bson::to_raw_document_buf(&Stored(doc)))
         else {
             return false;
         };

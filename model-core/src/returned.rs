@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use crate::Stored;
+use crate::stored::Stored;
 
 /// What a returning write (`findAndModify`) hands the driver and gets back:
 /// the document to write going out (as [`Stored`] writes it), the raw

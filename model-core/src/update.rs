@@ -6,8 +6,9 @@ use std::sync::Arc;
 
 use bson::{Bson, DateTime, Document};
 
+use crate::error::{Error, Result};
+use crate::model::Model;
 use crate::query::Invalid;
-use crate::{Error, Model, Result};
 
 /// An update operator the typed paths produce.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -353,6 +354,60 @@ fn accumulate(op: &str, previous: Bson, next: Bson) -> Bson {
         },
         _ => next,
     }
+}
+
+/// Adds 1 to the version in `update`, for a versioned model.
+pub(crate) fn bump<M: Model>(update: &mut Document) {
+    let Some(path) = M::VERSION else { return };
+    match update.get_mut("$inc") {
+        Some(Bson::Document(inc)) => {
+            inc.insert(path, M::version_step());
+        }
+        _ => {
+            update.insert("$inc", bson::doc! { path: M::version_step() });
+        }
+    }
+}
+
+/// The update document of `update` for `M`: timestamps, the version
+/// bump, and encodable keys.
+pub(crate) fn update_document<M: Model>(update: Update<M>, now: DateTime) -> Result<Document> {
+    let mut update = update.into_document(now)?;
+    bump::<M>(&mut update);
+    if update.is_empty() {
+        // Only a model without an update timestamp or version gets here.
+        return Err(Error::invalid(format!(
+            "the update of `{}` changes nothing (the model has no `updated_at` to set)",
+            M::COLLECTION
+        )));
+    }
+    encodable(update)
+}
+
+/// `update`, or [`Error::InvalidValue`] when a value holds a field name
+/// BSON cannot encode (one with a NUL byte). The driver would refuse it
+/// too, but report it as an invalid server response.
+pub(crate) fn encodable(update: Document) -> Result<Document> {
+    fn bad_key(value: &Bson) -> Option<&str> {
+        match value {
+            Bson::Document(doc) => doc.iter().find_map(|(key, value)| {
+                if key.contains('\0') { Some(key.as_str()) } else { bad_key(value) }
+            }),
+            Bson::Array(values) => values.iter().find_map(bad_key),
+            _ => None,
+        }
+    }
+    for fields in update.values().filter_map(Bson::as_document) {
+        for (field, value) in fields {
+            if let Some(key) = bad_key(value) {
+                return Err(Error::InvalidValue {
+                    field: field.clone(),
+                    source: Arc::new(bson::ser::Error::InvalidCString(key.to_string())),
+                });
+            }
+        }
+    }
+    Ok(update)
 }
 
 #[cfg(test)]

@@ -5,7 +5,10 @@ use proptest::prelude::*;
 use proptest::test_runner::{Config, RngSeed, TestRunner};
 
 use super::*;
-use crate::keyset::{past, resume};
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+
+use crate::cursor::*;
 use crate::schema::FieldDecl;
 
 const KEYS: [(&str, i32); 2] = [("score", -1), ("_id", 1)];

@@ -13,9 +13,12 @@ use mongodb::change_stream::event::{ChangeStreamEvent, OperationType, ResumeToke
 use mongodb::options::{ChangeStreamOptions, FullDocumentType};
 use serde::de::DeserializeOwned;
 
-use crate::actions::{detached, spanned};
+use crate::error::{Error, Result};
 use crate::field::Field;
-use crate::{Error, Model, Query, Repo, Result};
+use crate::model::Model;
+use crate::query::Query;
+use crate::repo::Repo;
+use crate::run::detached;
 
 /// What happened to a document.
 #[derive(Debug, Clone)]
@@ -173,7 +176,8 @@ impl<'a, M: Model> Watch<'a, M> {
         // so an event whose document does not decode still has its token.
         let coll = self.repo.collection().await?.clone_with_type::<RawDocumentBuf>();
         let open = async move { coll.watch().pipeline(pipeline).with_options(options).await };
-        let stream = detached(self.repo.connection(), open).await.map_err(Repo::<M>::error)?;
+        let stream =
+            detached(self.repo.connection().timeout(), open).await.map_err(Repo::<M>::error)?;
         Ok(stream
             .map(|event| event.map_err(Repo::<M>::error).and_then(ChangeEvent::from_driver))
             .boxed())
@@ -185,7 +189,8 @@ impl<'a, M: Model> IntoFuture for Watch<'a, M> {
     type IntoFuture = BoxFuture<'a, Self::Output>;
 
     fn into_future(self) -> Self::IntoFuture {
-        spanned(self.repo, "watch", self.run())
+        let repo = self.repo;
+        repo.spanned("watch", self.run())
     }
 }
 

@@ -16,20 +16,28 @@ use std::future::IntoFuture;
 use std::marker::PhantomData;
 
 use bson::{Bson, Document, RawDocumentBuf, doc};
-use futures::TryStreamExt;
 use futures::future::BoxFuture;
 use mongodb::ClientSession;
 use mongodb::options::FindOptions;
 
-use crate::actions::{MAX_PAGE_LIMIT, detached, spanned};
+use crate::connection::Connection;
+use crate::cursor::{Binding, CursorKey, PageCursor};
+use crate::error::{Error, Result};
+use crate::model::Model;
+use crate::options::Options;
+use crate::project::Projection;
+use crate::query::Query;
+use crate::repo::Repo;
+use crate::run::{CursorRead, collect};
 use crate::schema::{FieldDecl, Ordered};
-use crate::{Error, Model, Options, Projection, Query, Repo, Result, Sort};
+use crate::sort::Sort;
 
-mod cursor;
+use super::stream::MAX_PAGE_LIMIT;
+
 mod past;
+#[cfg(test)]
+mod tests;
 
-use cursor::Binding;
-pub use cursor::{CursorKey, MAX_CURSOR_LEN, PageCursor};
 use past::{Class, past};
 
 /// One keyset page: the documents, and the cursors of the pages after and
@@ -145,19 +153,9 @@ impl<'a, M: Model, P: Projection<M>> Scroll<'a, M, P> {
         let options = options.find(find);
 
         let coll = self.repo.collection().await?.clone_with_type::<RawDocumentBuf>();
-        let mut raw: Vec<RawDocumentBuf> = match self.session {
-            Some(session) => {
-                let found = coll.find(filter).with_options(options);
-                let mut cursor = found.session(&mut *session).await.map_err(Repo::<M>::error)?;
-                cursor.stream(session).try_collect().await.map_err(Repo::<M>::error)?
-            }
-            None => {
-                let read = async move {
-                    coll.find(filter).with_options(options).await?.try_collect().await
-                };
-                detached(self.repo.connection(), read).await.map_err(Repo::<M>::error)?
-            }
-        };
+        let read = CursorRead::Find(filter, options);
+        let timeout = conn.timeout();
+        let mut raw = collect(M::COLLECTION, timeout, coll, read, self.session).await?;
         let more = raw.len() as u64 > self.size;
         raw.truncate(self.size as usize);
         if !forward {
@@ -198,7 +196,8 @@ impl<'a, M: Model, P: Projection<M>> IntoFuture for Scroll<'a, M, P> {
     type IntoFuture = BoxFuture<'a, Result<KeysetPage<P>>>;
 
     fn into_future(self) -> Self::IntoFuture {
-        spanned(self.repo, "scroll", self.run())
+        let repo = self.repo;
+        repo.spanned("scroll", self.run())
     }
 }
 
@@ -224,7 +223,7 @@ fn cursor_keys<M: Model>(sort: Option<&Sort<M>>) -> Vec<(&'static str, i32)> {
 /// read with a collation compares by it, which a unique index does not
 /// order: it keeps every key.
 async fn unique_prefix<M: Model>(
-    conn: &crate::Connection,
+    conn: &Connection,
     keys: &[(&str, i32)],
     collated: bool,
 ) -> Result<usize> {

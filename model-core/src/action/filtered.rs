@@ -7,12 +7,18 @@ use bson::{Bson, DateTime, Document};
 use futures::future::BoxFuture;
 use mongodb::options::ReturnDocument;
 use mongodb::{ClientSession, Collection};
-use tracing::Instrument;
 
-use crate::actions::bounded;
+use crate::error::{Error, Result};
+use crate::model::{Key, Model};
+use crate::options::Options;
+use crate::query::Query;
+use crate::repo::Repo;
 use crate::returned::Returned;
-use crate::version::update_document;
-use crate::{Error, Key, Model, Options, Query, Repo, Result, Sort, Stored, Update};
+use crate::sort::Sort;
+use crate::update::{Update, update_document};
+use crate::version::below_maximum;
+
+use super::versioned::replace;
 
 macro_rules! sort_setter {
     () => {
@@ -70,7 +76,7 @@ impl<'a, M: Model> FindOneAndUpdate<'a, M> {
     return_before_setter!();
 
     async fn run(self) -> Result<Option<M>> {
-        let filter = crate::version::below_maximum::<M>(self.query.into_document()?);
+        let filter = below_maximum::<M>(self.query.into_document()?);
         let update = update_document(self.update, self.now.unwrap_or_else(DateTime::now))?;
         let coll = self.repo.returning_collection().await?;
         let mut options = self
@@ -213,6 +219,13 @@ fn key_in(filter: &Document) -> KeyIn {
 /// [`return_before`](Self::return_before)); `None` when nothing matched.
 /// The replacement's key must be the matched document's.
 ///
+/// For a versioned model, as [`replace`](crate::Repo::replace): the
+/// write applies only while the matched document is at the replacement's
+/// version, and stores the next one. When the query matches the
+/// replacement's document (same key) at another version, the answer is
+/// [`Error::VersionConflict`] with nothing written, not `None`; `None`
+/// means no document with the replacement's key matches the query.
+///
 /// # Cancel safety
 ///
 /// A write: dropped once the command may have been sent, it may or may not
@@ -237,31 +250,20 @@ impl<'a, M: Model> FindOneAndReplace<'a, M> {
     sort_setter!();
     return_before_setter!();
 
-    async fn run(mut self) -> Result<Option<M>> {
-        let mut filter = self.query.into_document()?;
-        if M::VERSION.is_some() {
-            let expected = self.replacement.version();
-            crate::version::require::<M>(&mut filter, expected)?;
-            self.replacement.set_version(crate::version::next::<M>(expected)?);
-        }
-        self.replacement.touch(self.now.unwrap_or_else(DateTime::now));
-        let coll = self.repo.returning_collection().await?;
+    async fn run(self) -> Result<Option<M>> {
+        let filter = self.query.into_document()?;
+        let now = self.now.unwrap_or_else(DateTime::now);
         let mut options = self
             .repo
             .options_with(self.options, self.session.is_some())
             .find_one_and_replace(Default::default());
         options.return_document = Some(returned(self.before));
         options.sort = self.sort.map(Sort::into_document);
-        let replacement = Returned::Out(Stored(self.replacement));
-        in_session!(
-            self.repo,
-            coll,
-            self.session,
-            coll.find_one_and_replace(filter, replacement).with_options(options)
-        )
-        .map_err(Repo::<M>::error)?
-        .map(Returned::decode)
-        .transpose()
+        match replace(self.repo, filter, self.replacement, now, options, self.session).await {
+            Ok(returned) => Ok(Some(returned)),
+            Err(Error::NotFound { .. }) => Ok(None),
+            Err(error) => Err(error),
+        }
     }
 }
 
@@ -338,18 +340,12 @@ impl<'a, M: Model, T: Send + 'a> IntoFuture for WithCollection<'a, M, T> {
     type IntoFuture = BoxFuture<'a, Result<T>>;
 
     fn into_future(self) -> Self::IntoFuture {
-        let span = tracing::debug_span!(
-            "model",
-            db.system.name = "mongodb",
-            db.collection.name = M::COLLECTION,
-            db.operation.name = self.op
-        );
-        let timeout = self.repo.connection().timeout();
+        let (repo, op) = (self.repo, self.op);
         let run = async move {
-            let coll = self.repo.collection().await?.clone();
+            let coll = repo.collection().await?.clone();
             (self.call)(coll).await.map_err(Repo::<M>::error)
         };
-        Box::pin(bounded(timeout, M::COLLECTION, run).instrument(span))
+        repo.spanned(op, run)
     }
 }
 

@@ -6,15 +6,20 @@ use std::marker::PhantomData;
 
 use bson::{Bson, Document, doc};
 use futures::future::BoxFuture;
-use futures::stream::{BoxStream, StreamExt, TryStreamExt};
+use futures::stream::BoxStream;
 use mongodb::ClientSession;
 use mongodb::options::AggregateOptions;
 use serde::de::DeserializeOwned;
 
-use crate::actions::{detached, spanned};
+use crate::error::{Error, Result};
 use crate::field::{Field, ReadAccess};
+use crate::model::Model;
+use crate::options::Options;
+use crate::query::Query;
+use crate::repo::Repo;
+use crate::run::{CursorRead, collect, stream};
 use crate::schema::FieldType;
-use crate::{Error, Model, Options, Query, Repo, Result, Sort};
+use crate::sort::Sort;
 
 /// Refuses, at compile time, a per-value read on an array field: the
 /// server would answer with its elements, not arrays.
@@ -70,7 +75,8 @@ impl<'a, M: Model, T: DeserializeOwned + Send + 'static> IntoFuture for Distinct
     type IntoFuture = BoxFuture<'a, Result<Vec<T>>>;
 
     fn into_future(self) -> Self::IntoFuture {
-        spanned(self.repo, "distinct", self.run())
+        let repo = self.repo;
+        repo.spanned("distinct", self.run())
     }
 }
 
@@ -117,7 +123,7 @@ impl<'a, M: Model, T: FieldType + DeserializeOwned + Send + Sync + Unpin + 'stat
 
     fn into_future(self) -> Self::IntoFuture {
         let repo = self.aggregate.repo;
-        spanned(repo, "count_by", async move {
+        repo.spanned("count_by", async move {
             let groups = self.aggregate.run().await?;
             Ok(groups.into_iter().map(|g| (g.value, u64::try_from(g.n).unwrap_or(0))).collect())
         })
@@ -303,29 +309,18 @@ impl<'a, M: Model, O: DeserializeOwned + Send + Sync + Unpin + 'static> Aggregat
             .aggregate(options))
     }
 
-    async fn run(mut self) -> Result<Vec<O>> {
+    /// The pipeline as a cursor read, with the collection typed for `O`.
+    async fn cursor_read(&mut self) -> Result<(mongodb::Collection<O>, CursorRead)> {
         let pipeline = self.take_pipeline()?;
         let options = self.driver_options()?;
-        let coll = self.repo.collection().await?;
-        match self.session {
-            Some(session) => {
-                let run = coll.aggregate(pipeline).with_options(options).with_type::<O>();
-                let mut cursor = run.session(&mut *session).await.map_err(Repo::<M>::error)?;
-                cursor.stream(session).try_collect().await.map_err(Repo::<M>::error)
-            }
-            None => {
-                let coll = coll.clone();
-                let read = async move {
-                    coll.aggregate(pipeline)
-                        .with_options(options)
-                        .with_type::<O>()
-                        .await?
-                        .try_collect()
-                        .await
-                };
-                detached(self.repo.connection(), read).await.map_err(Repo::<M>::error)
-            }
-        }
+        let coll = self.repo.collection().await?.clone_with_type::<O>();
+        Ok((coll, CursorRead::Aggregate(pipeline, options)))
+    }
+
+    async fn run(mut self) -> Result<Vec<O>> {
+        let (coll, read) = self.cursor_read().await?;
+        let timeout = self.repo.connection().timeout();
+        collect(M::COLLECTION, timeout, coll, read, self.session).await
     }
 }
 
@@ -336,7 +331,8 @@ impl<'a, M: Model, O: DeserializeOwned + Send + Sync + Unpin + 'static> IntoFutu
     type IntoFuture = BoxFuture<'a, Result<Vec<O>>>;
 
     fn into_future(self) -> Self::IntoFuture {
-        spanned(self.repo, "aggregate", self.run())
+        let repo = self.repo;
+        repo.spanned("aggregate", self.run())
     }
 }
 
@@ -360,28 +356,13 @@ impl<'a, M: Model, O: DeserializeOwned + Send + Sync + Unpin + 'static> IntoFutu
 
     fn into_future(self) -> Self::IntoFuture {
         let mut aggregate = self.aggregate;
-        spanned(aggregate.repo, "aggregate", async move {
-            let pipeline = aggregate.take_pipeline()?;
-            let options = aggregate.driver_options()?;
-            let repo = aggregate.repo;
-            let coll = repo.collection().await?;
-            match aggregate.session {
-                Some(session) => {
-                    let run = coll.aggregate(pipeline).with_options(options).with_type::<O>();
-                    let cursor = run.session(&mut *session).await.map_err(Repo::<M>::error)?;
-                    Ok(crate::actions::session_stream::<M, O>(cursor, session))
-                }
-                None => {
-                    let coll = coll.clone();
-                    let open = async move {
-                        coll.aggregate(pipeline).with_options(options).with_type::<O>().await
-                    };
-                    let cursor =
-                        detached(repo.connection(), open).await.map_err(Repo::<M>::error)?;
-                    Ok(cursor.map_err(Repo::<M>::error).boxed())
-                }
-            }
-        })
+        let repo = aggregate.repo;
+        let timeout = repo.connection().timeout();
+        let run = async move {
+            let (coll, read) = aggregate.cursor_read().await?;
+            stream(M::COLLECTION, timeout, coll, read, aggregate.session).await
+        };
+        repo.spanned("aggregate", run)
     }
 }
 

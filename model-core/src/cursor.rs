@@ -27,7 +27,7 @@ use bson::{Bson, Document, doc};
 use chacha20poly1305::XChaCha20Poly1305;
 use chacha20poly1305::aead::{Aead, AeadCore, KeyInit, OsRng, Payload};
 
-use crate::{Error, Result};
+use crate::error::{Error, Result};
 
 /// The longest page cursor text read (and made): 4 KiB. A longer text is
 /// refused before it is decoded. A boundary document whose sort values
@@ -37,12 +37,12 @@ pub const MAX_CURSOR_LEN: usize = 4096;
 
 /// How deep documents may nest in a cursor's payload: the payload, its
 /// array of values, and a few levels inside a value (a composite key).
-const MAX_DEPTH: usize = 8;
+pub(crate) const MAX_DEPTH: usize = 8;
 
 /// The version byte of a plain cursor.
-const PLAIN: u8 = 1;
+pub(crate) const PLAIN: u8 = 1;
 /// The version byte of a sealed cursor.
-const SEALED: u8 = 2;
+pub(crate) const SEALED: u8 = 2;
 const NONCE_LEN: usize = 24;
 const TAG_LEN: usize = 16;
 
@@ -115,7 +115,7 @@ impl Binding<'_> {
         aad
     }
 
-    fn sort(&self) -> Document {
+    pub(crate) fn sort(&self) -> Document {
         let mut sort = Document::new();
         for (field, direction) in self.keys {
             sort.insert(*field, *direction);
@@ -358,6 +358,3 @@ fn direction_and_values(payload: &Document) -> Result<(bool, Vec<Bson>)> {
     let values = payload.get_array("v").map_err(|_| bad("no values"))?.clone();
     Ok((forward, values))
 }
-
-#[cfg(test)]
-mod tests;

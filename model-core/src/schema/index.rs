@@ -1,0 +1,199 @@
+//! The indexes a model declares: as `#[derive(Model)]` writes them at
+//! compile time ([`IndexDecl`]), and as they are created ([`IndexSpec`]).
+
+use std::time::Duration;
+
+use bson::{Bson, Document};
+use mongodb::options::Collation;
+
+/// One index as `#[derive(Model)]` declares it, built at compile time; a
+/// model's [`INDEX_DECLS`](crate::Model::INDEX_DECLS) become its
+/// [`IndexSpec`]s when asked for.
+#[derive(Debug, Clone, Copy)]
+pub struct IndexDecl {
+    keys: &'static [(&'static str, i32)],
+    name: Option<&'static str>,
+    unique: bool,
+    sparse: bool,
+    expire_after_secs: Option<u64>,
+    partial_filter: Option<fn() -> Document>,
+}
+
+impl IndexDecl {
+    /// An index on `keys` (stored name, `1` or `-1`), in order.
+    pub const fn on(keys: &'static [(&'static str, i32)]) -> Self {
+        IndexDecl {
+            keys,
+            name: None,
+            unique: false,
+            sparse: false,
+            expire_after_secs: None,
+            partial_filter: None,
+        }
+    }
+
+    /// Names the index.
+    pub const fn name(mut self, name: &'static str) -> Self {
+        self.name = Some(name);
+        self
+    }
+
+    /// Makes the index unique.
+    pub const fn unique(mut self) -> Self {
+        self.unique = true;
+        self
+    }
+
+    /// Makes the index sparse.
+    pub const fn sparse(mut self) -> Self {
+        self.sparse = true;
+        self
+    }
+
+    /// Makes it a TTL index.
+    pub const fn expire_after_secs(mut self, seconds: u64) -> Self {
+        self.expire_after_secs = Some(seconds);
+        self
+    }
+
+    /// Makes it a partial index; `filter` builds the filter document.
+    pub const fn partial_filter(mut self, filter: fn() -> Document) -> Self {
+        self.partial_filter = Some(filter);
+        self
+    }
+
+    /// The index to create.
+    pub fn spec(&self) -> IndexSpec {
+        let mut keys = Document::new();
+        for (field, direction) in self.keys {
+            keys.insert(*field, *direction);
+        }
+        let mut spec = IndexSpec::new(keys).unique(self.unique).sparse(self.sparse);
+        if let Some(name) = self.name {
+            spec = spec.name(name);
+        }
+        if let Some(seconds) = self.expire_after_secs {
+            spec = spec.expire_after(Duration::from_secs(seconds));
+        }
+        if let Some(filter) = self.partial_filter {
+            spec = spec.partial_filter(filter());
+        }
+        spec
+    }
+}
+
+/// An index a model declares.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct IndexSpec {
+    /// The index name; by default MongoDB's own (`field_1_other_-1`).
+    pub name: String,
+    /// The keys, in order, each `1` or `-1`.
+    pub keys: Document,
+    /// Reject duplicate values.
+    pub unique: bool,
+    /// Skip documents that lack the indexed fields.
+    pub sparse: bool,
+    /// TTL: delete a document this long after the date in its (single) key field.
+    pub expire_after: Option<Duration>,
+    /// Index only the documents matching this filter.
+    pub partial_filter: Option<Document>,
+    /// Compare strings by these language rules (for example case-insensitively).
+    pub collation: Option<Collation>,
+}
+
+impl PartialEq for IndexSpec {
+    fn eq(&self, other: &Self) -> bool {
+        // `Collation` has no `PartialEq`: compare what it serializes to.
+        let collation = |spec: &IndexSpec| {
+            let collation = spec.collation.as_ref()?;
+            bson::to_document(collation).ok()
+        };
+        self.name == other.name
+            && self.keys == other.keys
+            && self.unique == other.unique
+            && self.sparse == other.sparse
+            && self.expire_after == other.expire_after
+            && self.partial_filter == other.partial_filter
+            && collation(self) == collation(other)
+    }
+}
+
+impl IndexSpec {
+    /// An index on `keys` with MongoDB's default name.
+    pub fn new(keys: Document) -> Self {
+        IndexSpec {
+            name: Self::default_name(&keys),
+            keys,
+            unique: false,
+            sparse: false,
+            expire_after: None,
+            partial_filter: None,
+            collation: None,
+        }
+    }
+
+    /// MongoDB's default name for an index on `keys`: `a_1_b_-1`.
+    pub fn default_name(keys: &Document) -> String {
+        let parts: Vec<String> = keys
+            .iter()
+            .map(|(field, direction)| match direction {
+                Bson::Int32(d) => format!("{field}_{d}"),
+                Bson::Int64(d) => format!("{field}_{d}"),
+                Bson::String(s) => format!("{field}_{s}"),
+                other => format!("{field}_{other}"),
+            })
+            .collect();
+        parts.join("_")
+    }
+
+    /// Names the index.
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.name = name.into();
+        self
+    }
+
+    /// Makes the index unique.
+    pub fn unique(mut self, unique: bool) -> Self {
+        self.unique = unique;
+        self
+    }
+
+    /// Makes the index sparse.
+    pub fn sparse(mut self, sparse: bool) -> Self {
+        self.sparse = sparse;
+        self
+    }
+
+    /// Makes it a TTL index.
+    pub fn expire_after(mut self, after: Duration) -> Self {
+        self.expire_after = Some(after);
+        self
+    }
+
+    /// Makes it a partial index.
+    pub fn partial_filter(mut self, filter: Document) -> Self {
+        self.partial_filter = Some(filter);
+        self
+    }
+
+    /// Gives the index a collation. A collation can only be compared with
+    /// the server's by the fields it sets: declare every field you rely on.
+    pub fn collation(mut self, collation: Collation) -> Self {
+        self.collation = Some(collation);
+        self
+    }
+
+    /// The driver's index model.
+    pub fn to_index_model(&self) -> mongodb::IndexModel {
+        let options = mongodb::options::IndexOptions::builder()
+            .name(self.name.clone())
+            .unique(self.unique.then_some(true))
+            .sparse(self.sparse.then_some(true))
+            .expire_after(self.expire_after)
+            .partial_filter_expression(self.partial_filter.clone())
+            .collation(self.collation.clone())
+            .build();
+        mongodb::IndexModel::builder().keys(self.keys.clone()).options(options).build()
+    }
+}

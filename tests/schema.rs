@@ -347,13 +347,24 @@ fn lock_schema_snapshot() {
         Lock::json_schema(),
         doc! {
             "bsonType": "object",
-            // `token` is `#[serde(default)]`: a document without it reads as 0.
+            // `token` and `queue` are `#[serde(default)]`: a document
+            // without them reads as 0 and no waiters.
             "required": ["_id", "expires_at", "created_at"],
             "properties": {
                 "_id": { "bsonType": "string" },
                 "owner": { "bsonType": ["string", "null"] },
                 "expires_at": { "bsonType": "date" },
                 "token": { "bsonType": "long" },
+                "queue": { "bsonType": "array", "items": {
+                    "bsonType": "object",
+                    "required": ["owner", "expires_at", "ttl_ms"],
+                    "properties": {
+                        "owner": { "bsonType": "string" },
+                        "expires_at": { "bsonType": "date" },
+                        "ttl_ms": { "bsonType": "long" },
+                    },
+                    "additionalProperties": false,
+                } },
                 "created_at": { "bsonType": "date" },
                 "updated_at": { "bsonType": ["date", "null"] },
             },

@@ -27,6 +27,7 @@ mod query;
 mod repo;
 mod returned;
 mod schema;
+mod sets;
 mod sort;
 mod stored;
 mod update;
@@ -38,12 +39,12 @@ pub use actions::{
     InsertMany, InsertOne, Iterate, MAX_PAGE_LIMIT, Page, Paginate, UpdateMany, UpdateOne,
 };
 pub use aggregate::{Aggregate, AggregateStream, CountBy, Distinct};
-pub use array::Push;
+pub use array::{Array, Push, Sequence, Set};
 pub use connection::Connection;
 pub use error::{Error, Result};
 pub use field::{
-    Access, Field, JoinAccess, Nested, Nullable, Positional, ReadAccess, ReadOnly, Writable,
-    WriteAccess,
+    Access, Field, FieldValue, JoinAccess, Nested, Nullable, Positional, ReadAccess, ReadOnly,
+    Writable, WriteAccess,
 };
 pub use filtered::{FindOneAndDelete, FindOneAndReplace, FindOneAndUpdate, Upsert, WithCollection};
 pub use keyset::{CursorKey, KeysetPage, MAX_CURSOR_LEN, PageCursor, SCROLL_SIZE, Scroll};

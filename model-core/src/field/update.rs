@@ -3,7 +3,7 @@
 
 use bson::Bson;
 
-use super::{Field, WriteAccess};
+use super::{Field, FieldValue, WriteAccess};
 use crate::schema::{FieldType, Numeric, Ordered};
 use crate::update::{Op, Update};
 
@@ -27,8 +27,8 @@ impl<M, T: FieldType, A: WriteAccess> Field<M, T, A> {
     /// );
     /// # Ok::<(), Error>(())
     /// ```
-    pub fn set(self, value: impl Into<T>) -> Update<M> {
-        let value = value.into();
+    pub fn set<How>(self, value: impl FieldValue<T, How>) -> Update<M> {
+        let value = value.into_value();
         if value.is_none() {
             return Update::op(Op::Unset, self.name, Ok(Bson::String(String::new())));
         }
@@ -52,8 +52,8 @@ impl<M, T: FieldType, A: WriteAccess> Field<M, T, A> {
     /// assert_eq!(u.into_document(now)?, doc! { "$setOnInsert": { "status": "new" } });
     /// # Ok::<(), Error>(())
     /// ```
-    pub fn set_on_insert(self, value: impl Into<T>) -> Update<M> {
-        let value = value.into();
+    pub fn set_on_insert<How>(self, value: impl FieldValue<T, How>) -> Update<M> {
+        let value = value.into_value();
         if value.is_none() {
             return Update::none();
         }

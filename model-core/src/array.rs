@@ -10,7 +10,7 @@
 
 use bson::{Bson, Document, doc};
 
-use crate::field::{Field, ReadAccess, WriteAccess, comparable, list, literal};
+use crate::field::{Field, ReadAccess, WriteAccess, comparable, is_compound, list, literal};
 use crate::query::Query;
 use crate::schema::FieldType;
 use crate::sort::Sort;
@@ -161,12 +161,22 @@ impl<M, T, A: ReadAccess> Field<M, T, A> {
         T: Set + IntoIterator<Item = <T as Array>::Element>,
     {
         const { comparable::<T::Element>() };
-        let elements: Vec<T::Element> = set.into().into_iter().collect();
-        let len = elements.len();
-        if len == 0 {
-            return self.len_is(0);
+        let elements = list::<T::Element, T::Element>(set.into());
+        match elements {
+            Ok(Bson::Array(values)) if values.is_empty() => self.len_is(0),
+            // `$all` would read a document element as `$elemMatch`: one
+            // `$eq` per element instead (`contains_all`), beside `$size`.
+            Ok(Bson::Array(values)) if values.iter().any(is_compound) => {
+                let len = values.len();
+                self.membership("$all", "$and", Ok(Bson::Array(values))).and(self.len_is(len))
+            }
+            Ok(Bson::Array(values)) => {
+                let len = Bson::Int64(values.len() as i64);
+                let condition = doc! { "$all": values, "$size": len };
+                Query::condition(self.name(), Ok(Bson::Document(condition)))
+            }
+            other => self.operator("$all", other),
         }
-        self.contains_all(elements).and(self.len_is(len))
     }
 
     /// Documents with an element that matches `query` as a whole, all its

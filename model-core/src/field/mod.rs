@@ -17,7 +17,7 @@ use bson::{Bson, Document};
 
 use crate::array::Array;
 
-pub(crate) use query::{comparable, list, literal};
+pub(crate) use query::{comparable, is_compound, list, literal};
 pub use value::FieldValue;
 
 /// Marks a path an update may change and a query may read.

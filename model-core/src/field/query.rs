@@ -98,7 +98,7 @@ pub(crate) fn literal(value: Bson) -> Bson {
 
 /// Whether a filter would read `value` as more than a value: a document
 /// (operators) or a regular expression (a pattern).
-fn is_compound(value: &Bson) -> bool {
+pub(crate) fn is_compound(value: &Bson) -> bool {
     matches!(value, Bson::Document(_) | Bson::RegularExpression(_))
 }
 

@@ -17,8 +17,8 @@ pub use model_core::{Key, Model, ParseKey, UpdatedAt, Version};
 
 // Typed paths, queries, updates and sorts.
 pub use model_core::{
-    Access, Field, JoinAccess, Nested, Nullable, Positional, Push, Query, ReadAccess, ReadOnly,
-    Sort, Update, Writable, WriteAccess,
+    Access, Array, Field, FieldValue, JoinAccess, Nested, Nullable, Positional, Push, Query,
+    ReadAccess, ReadOnly, Sequence, Set, Sort, Update, Writable, WriteAccess,
 };
 
 // Actions: what an operation returns, run by `.await`.

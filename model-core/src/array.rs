@@ -1,5 +1,8 @@
-//! Queries and updates on array paths (`Field<M, Vec<E>>`): membership,
-//! size, `$elemMatch`, and `$push`, `$addToSet`, `$pull`, `$pop`.
+//! Queries and updates on array paths: membership, size, `$elemMatch`,
+//! `$addToSet` and `$pull` on every field stored as an array ([`Array`]:
+//! a `Vec`, a set, or an `Option` of one), and `$push` and `$pop` on the
+//! ones whose order is their own ([`Sequence`]: a `Vec`, or an `Option` of
+//! one), since a set pushed to could hold an element twice.
 //!
 //! Every value is sent so that it is compared, never run: a document
 //! element is matched with `$eq`, pushed inside `$each` and pulled with
@@ -7,13 +10,61 @@
 
 use bson::{Bson, Document, doc};
 
-use crate::field::{Field, ReadAccess, WriteAccess, comparable, list, literal};
+use crate::field::{Field, ReadAccess, WriteAccess, comparable, is_compound, list, literal};
 use crate::query::Query;
 use crate::schema::FieldType;
 use crate::sort::Sort;
 use crate::update::{Op, Update};
 
-impl<M, E: FieldType, A: ReadAccess> Field<M, Vec<E>, A> {
+/// A field type stored as an array: `Vec<E>`, `BTreeSet<E>`,
+/// `HashSet<E>`, and an `Option` of one. Its paths have the array
+/// queries (`contains`, `contains_all`, `len_is`, `elem_match`) and the
+/// set-keeping updates (`add_to_set`, `add_all_to_set`, `pull`,
+/// `pull_all`, `pull_where`).
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not stored as an array, so it has no array operations",
+    label = "not a `Vec`, a set, or an `Option` of one",
+    note = "array queries and updates (`contains`, `len_is`, `add_to_set`, `pull`, ...) apply to `Vec<T>`, `BTreeSet<T>`, `HashSet<T>` and an `Option` of one"
+)]
+pub trait Array: FieldType {
+    /// The type of one element.
+    type Element: FieldType;
+}
+
+/// An [`Array`] whose order is its own: `Vec<E>`, and an `Option` of one.
+/// Its paths also have `push`, `push_all` (with `$position`, `$slice` and
+/// `$sort`), `pop_first` and `pop_last`, which a set does not: a push
+/// could store an element twice, and a set keeps no order to pop from.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a `Vec`, so it cannot be pushed to or popped from",
+    label = "not a `Vec` or an `Option` of one",
+    note = "on a set (`BTreeSet`, `HashSet`) use `add_to_set` / `add_all_to_set` and `pull` / `pull_all`, which keep its elements distinct"
+)]
+pub trait Sequence: Array {}
+
+impl<E: FieldType> Array for Vec<E> {
+    type Element = E;
+}
+
+impl<E: FieldType> Sequence for Vec<E> {}
+
+impl<T: Array> Array for Option<T> {
+    type Element = T::Element;
+}
+
+impl<T: Sequence> Sequence for Option<T> {}
+
+/// A set stored as an array (`BTreeSet<E>`, `HashSet<E>`): its elements
+/// are distinct, so [`Field::same_elements`] can compare it whole in any
+/// stored order.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a set",
+    label = "not a `BTreeSet` or a `HashSet`",
+    note = "`same_elements` compares a `BTreeSet` or a `HashSet` field; compare a `Vec` in order with `eq`"
+)]
+pub trait Set: Array {}
+
+impl<M, T, A: ReadAccess> Field<M, T, A> {
     /// Documents whose array has an element equal to `element`.
     ///
     /// ```
@@ -29,8 +80,11 @@ impl<M, E: FieldType, A: ReadAccess> Field<M, Vec<E>, A> {
     /// assert_eq!(q.into_document()?, doc! { "tags": "gift" });
     /// # Ok::<(), Error>(())
     /// ```
-    pub fn contains(self, element: impl Into<E>) -> Query<M> {
-        const { comparable::<E>() };
+    pub fn contains(self, element: impl Into<T::Element>) -> Query<M>
+    where
+        T: Array,
+    {
+        const { comparable::<T::Element>() };
         Query::condition(self.name(), element.into().into_bson().map(literal))
     }
 
@@ -51,9 +105,15 @@ impl<M, E: FieldType, A: ReadAccess> Field<M, Vec<E>, A> {
     /// assert_eq!(q.into_document()?, doc! { "tags": { "$all": ["gift", "vip"] } });
     /// # Ok::<(), Error>(())
     /// ```
-    pub fn contains_all<V: Into<E>>(self, elements: impl IntoIterator<Item = V>) -> Query<M> {
-        const { comparable::<E>() };
-        self.membership("$all", "$and", list::<E, V>(elements))
+    pub fn contains_all<V: Into<T::Element>>(
+        self,
+        elements: impl IntoIterator<Item = V>,
+    ) -> Query<M>
+    where
+        T: Array,
+    {
+        const { comparable::<T::Element>() };
+        self.membership("$all", "$and", list::<T::Element, V>(elements))
     }
 
     /// Documents whose array has exactly `len` elements (`$size`).
@@ -71,10 +131,52 @@ impl<M, E: FieldType, A: ReadAccess> Field<M, Vec<E>, A> {
     /// assert_eq!(q.into_document()?, doc! { "tags": { "$size": 2_i64 } });
     /// # Ok::<(), Error>(())
     /// ```
-    pub fn len_is(self, len: usize) -> Query<M> {
+    pub fn len_is(self, len: usize) -> Query<M>
+    where
+        T: Array,
+    {
         let len = i64::try_from(len)
             .map_err(|_| bson::ser::Error::UnsignedIntegerExceededRange(len as u64));
         self.operator("$size", len.map(Bson::Int64))
+    }
+
+    /// Documents whose set has exactly the elements of `set`, in any
+    /// stored order: `$all` with `$size` (or `$size: 0` for an empty
+    /// set). The server compares a whole array in order, and a stored set
+    /// keeps none (a `HashSet` encodes in a random order; `add_to_set`
+    /// appends), so `eq` on a set does not compile; this is its equality.
+    ///
+    /// ```
+    /// # use std::collections::BTreeSet;
+    /// # use bson::doc; use model_core::{Error, Query};
+    /// # #[derive(model_derive::Model, serde::Serialize, serde::Deserialize)]
+    /// # #[model(crate = model_core, key = id, timestamps = false)]
+    /// # struct Post { #[serde(rename = "_id")] id: i64, tags: BTreeSet<String> }
+    /// let q: Query<Post> = Post::TAGS.same_elements(BTreeSet::from(["a".to_string(), "b".into()]));
+    /// assert_eq!(q.into_document()?, doc! { "tags": { "$all": ["a", "b"], "$size": 2_i64 } });
+    /// # Ok::<(), Error>(())
+    /// ```
+    pub fn same_elements(self, set: impl Into<T>) -> Query<M>
+    where
+        T: Set + IntoIterator<Item = <T as Array>::Element>,
+    {
+        const { comparable::<T::Element>() };
+        let elements = list::<T::Element, T::Element>(set.into());
+        match elements {
+            Ok(Bson::Array(values)) if values.is_empty() => self.len_is(0),
+            // `$all` would read a document element as `$elemMatch`: one
+            // `$eq` per element instead (`contains_all`), beside `$size`.
+            Ok(Bson::Array(values)) if values.iter().any(is_compound) => {
+                let len = values.len();
+                self.membership("$all", "$and", Ok(Bson::Array(values))).and(self.len_is(len))
+            }
+            Ok(Bson::Array(values)) => {
+                let len = Bson::Int64(values.len() as i64);
+                let condition = doc! { "$all": values, "$size": len };
+                Query::condition(self.name(), Ok(Bson::Document(condition)))
+            }
+            other => self.operator("$all", other),
+        }
     }
 
     /// Documents with an element that matches `query` as a whole, all its
@@ -97,7 +199,10 @@ impl<M, E: FieldType, A: ReadAccess> Field<M, Vec<E>, A> {
     /// );
     /// # Ok::<(), Error>(())
     /// ```
-    pub fn elem_match(self, query: Query<E>) -> Query<M> {
+    pub fn elem_match(self, query: Query<T::Element>) -> Query<M>
+    where
+        T: Array,
+    {
         let name = self.name();
         match query.into_filter() {
             Ok(condition) => {
@@ -117,7 +222,7 @@ fn element(value: Bson) -> Bson {
     }
 }
 
-impl<M, E: FieldType, A: WriteAccess> Field<M, Vec<E>, A> {
+impl<M, T, A: WriteAccess> Field<M, T, A> {
     /// Append `element` (`$push`).
     ///
     /// ```
@@ -140,7 +245,10 @@ impl<M, E: FieldType, A: WriteAccess> Field<M, Vec<E>, A> {
     /// );
     /// # Ok::<(), Error>(())
     /// ```
-    pub fn push(self, element: impl Into<E>) -> Update<M> {
+    pub fn push(self, element: impl Into<T::Element>) -> Update<M>
+    where
+        T: Sequence,
+    {
         Update::op(Op::Push, self.name(), element.into().into_bson().map(self::element))
     }
 
@@ -161,10 +269,16 @@ impl<M, E: FieldType, A: WriteAccess> Field<M, Vec<E>, A> {
     /// assert_eq!(u.into_document(now)?, doc! { "$push": { "tags": { "$each": ["a", "b"] } } });
     /// # Ok::<(), Error>(())
     /// ```
-    pub fn push_all<V: Into<E>>(self, elements: impl IntoIterator<Item = V>) -> Push<M, E> {
+    pub fn push_all<V: Into<T::Element>>(
+        self,
+        elements: impl IntoIterator<Item = V>,
+    ) -> Push<M, T::Element>
+    where
+        T: Sequence,
+    {
         Push {
             name: self.name(),
-            each: list::<E, V>(elements),
+            each: list::<T::Element, V>(elements),
             modifiers: Document::new(),
             _model: std::marker::PhantomData,
         }
@@ -186,8 +300,11 @@ impl<M, E: FieldType, A: WriteAccess> Field<M, Vec<E>, A> {
     /// assert_eq!(u.into_document(now)?, doc! { "$addToSet": { "tags": "gift" } });
     /// # Ok::<(), Error>(())
     /// ```
-    pub fn add_to_set(self, element: impl Into<E>) -> Update<M> {
-        const { comparable::<E>() };
+    pub fn add_to_set(self, element: impl Into<T::Element>) -> Update<M>
+    where
+        T: Array,
+    {
+        const { comparable::<T::Element>() };
         Update::op(Op::AddToSet, self.name(), element.into().into_bson().map(self::element))
     }
 
@@ -210,9 +327,16 @@ impl<M, E: FieldType, A: WriteAccess> Field<M, Vec<E>, A> {
     /// );
     /// # Ok::<(), Error>(())
     /// ```
-    pub fn add_all_to_set<V: Into<E>>(self, elements: impl IntoIterator<Item = V>) -> Update<M> {
-        const { comparable::<E>() };
-        let each = list::<E, V>(elements).map(|values| Bson::Document(doc! { "$each": values }));
+    pub fn add_all_to_set<V: Into<T::Element>>(
+        self,
+        elements: impl IntoIterator<Item = V>,
+    ) -> Update<M>
+    where
+        T: Array,
+    {
+        const { comparable::<T::Element>() };
+        let each =
+            list::<T::Element, V>(elements).map(|values| Bson::Document(doc! { "$each": values }));
         Update::op(Op::AddToSet, self.name(), each)
     }
 
@@ -232,8 +356,11 @@ impl<M, E: FieldType, A: WriteAccess> Field<M, Vec<E>, A> {
     /// assert_eq!(u.into_document(now)?, doc! { "$pullAll": { "tags": ["gift"] } });
     /// # Ok::<(), Error>(())
     /// ```
-    pub fn pull(self, element: impl Into<E>) -> Update<M> {
-        const { comparable::<E>() };
+    pub fn pull(self, element: impl Into<T::Element>) -> Update<M>
+    where
+        T: Array,
+    {
+        const { comparable::<T::Element>() };
         let value = element.into().into_bson().map(|v| Bson::Array(vec![v]));
         Update::op(Op::PullAll, self.name(), value)
     }
@@ -253,9 +380,12 @@ impl<M, E: FieldType, A: WriteAccess> Field<M, Vec<E>, A> {
     /// assert_eq!(u.into_document(now)?, doc! { "$pullAll": { "tags": ["gift", "vip"] } });
     /// # Ok::<(), Error>(())
     /// ```
-    pub fn pull_all<V: Into<E>>(self, elements: impl IntoIterator<Item = V>) -> Update<M> {
-        const { comparable::<E>() };
-        Update::op(Op::PullAll, self.name(), list::<E, V>(elements))
+    pub fn pull_all<V: Into<T::Element>>(self, elements: impl IntoIterator<Item = V>) -> Update<M>
+    where
+        T: Array,
+    {
+        const { comparable::<T::Element>() };
+        Update::op(Op::PullAll, self.name(), list::<T::Element, V>(elements))
     }
 
     /// Remove every element that matches `query` (`$pull` with a
@@ -274,7 +404,10 @@ impl<M, E: FieldType, A: WriteAccess> Field<M, Vec<E>, A> {
     /// assert_eq!(u.into_document(now)?, doc! { "$pull": { "lines": { "quantity": { "$lt": 1 } } } });
     /// # Ok::<(), Error>(())
     /// ```
-    pub fn pull_where(self, query: Query<E>) -> Update<M> {
+    pub fn pull_where(self, query: Query<T::Element>) -> Update<M>
+    where
+        T: Array,
+    {
         match query.into_filter() {
             Ok(condition) => Update::op(Op::Pull, self.name(), Ok(Bson::Document(condition))),
             Err(invalid) => Update::invalid(invalid),
@@ -296,7 +429,10 @@ impl<M, E: FieldType, A: WriteAccess> Field<M, Vec<E>, A> {
     /// assert_eq!(u.into_document(now)?, doc! { "$pop": { "tags": -1 } });
     /// # Ok::<(), Error>(())
     /// ```
-    pub fn pop_first(self) -> Update<M> {
+    pub fn pop_first(self) -> Update<M>
+    where
+        T: Sequence,
+    {
         Update::op(Op::Pop, self.name(), Ok(Bson::Int32(-1)))
     }
 
@@ -315,7 +451,10 @@ impl<M, E: FieldType, A: WriteAccess> Field<M, Vec<E>, A> {
     /// assert_eq!(u.into_document(now)?, doc! { "$pop": { "tags": 1 } });
     /// # Ok::<(), Error>(())
     /// ```
-    pub fn pop_last(self) -> Update<M> {
+    pub fn pop_last(self) -> Update<M>
+    where
+        T: Sequence,
+    {
         Update::op(Op::Pop, self.name(), Ok(Bson::Int32(1)))
     }
 }

@@ -50,6 +50,7 @@ mod query;
 mod repo;
 mod returned;
 mod schema;
+mod sets;
 mod sort;
 mod stored;
 mod update;
@@ -62,13 +63,13 @@ pub use action::{
     MAX_PAGE_LIMIT, Page, Paginate, Replace, SCROLL_SIZE, Scroll, UpdateMany, UpdateOne,
     UpdatedFields, Upsert, Watch, WithCollection,
 };
-pub use array::Push;
+pub use array::{Array, Push, Sequence, Set};
 pub use connection::Connection;
 pub use cursor::{CursorKey, MAX_CURSOR_LEN, PageCursor};
 pub use error::{Error, Result};
 pub use field::{
-    Access, Field, JoinAccess, Nested, Nullable, Positional, ReadAccess, ReadOnly, Writable,
-    WriteAccess,
+    Access, Field, FieldValue, JoinAccess, Nested, Nullable, Positional, ReadAccess, ReadOnly,
+    Writable, WriteAccess,
 };
 pub use migrate::{
     DuplicateKeys, Migrate, Migration, MigrationReport, REJECTED_IDS, RejectedDocuments,

@@ -8,13 +8,17 @@
 mod intern;
 mod query;
 mod update;
+mod value;
 
 use std::collections::HashMap;
 use std::marker::PhantomData;
 
 use bson::{Bson, Document};
 
-pub(crate) use query::{comparable, list, literal};
+use crate::array::Array;
+
+pub(crate) use query::{comparable, is_compound, list, literal};
+pub use value::FieldValue;
 
 /// Marks a path an update may change and a query may read.
 #[derive(Debug)]
@@ -244,7 +248,7 @@ impl<M, T: Nested, A: Access> Field<M, T, A> {
     }
 }
 
-impl<M, E, A: ReadAccess> Field<M, Vec<E>, A> {
+impl<M, T: Array, A: ReadAccess> Field<M, T, A> {
     /// The path to `inner` in the array's elements (`items.sku`), for
     /// queries and sorts. A condition holds when it holds for *some*
     /// element (`eq`, `gt`, `one_of`, ...), except the negations, which
@@ -265,12 +269,10 @@ impl<M, E, A: ReadAccess> Field<M, Vec<E>, A> {
     /// assert_eq!(q.into_document()?, doc! { "lines.sku": "pear" });
     /// # Ok::<(), Error>(())
     /// ```
-    pub fn each<U, B: ReadAccess>(self, inner: Field<E, U, B>) -> Field<M, U, ReadOnly> {
+    pub fn each<U, B: ReadAccess>(self, inner: Field<T::Element, U, B>) -> Field<M, U, ReadOnly> {
         self.step(inner.name)
     }
-}
 
-impl<M, E, A: ReadAccess> Field<M, Vec<E>, A> {
     /// Any element of the array, as a value (the array's own path): a
     /// condition on it holds when it holds for some element
     /// (`Customer::TAGS.elements().eq("vip")`), and
@@ -290,7 +292,7 @@ impl<M, E, A: ReadAccess> Field<M, Vec<E>, A> {
     /// assert_eq!(q.into_document()?, doc! { "tags": { "$in": ["gift", "vip"] } });
     /// # Ok::<(), Error>(())
     /// ```
-    pub fn elements(self) -> Field<M, E, ReadOnly> {
+    pub fn elements(self) -> Field<M, T::Element, ReadOnly> {
         Field::new(self.name)
     }
 }

@@ -5,7 +5,7 @@ use std::ops::{Bound, RangeBounds};
 
 use bson::{Bson, Document, doc};
 
-use super::{Field, ReadAccess};
+use super::{Field, FieldValue, ReadAccess};
 use crate::query::Query;
 use crate::schema::{FieldType, Ordered};
 use crate::sort::Sort;
@@ -98,7 +98,7 @@ pub(crate) fn literal(value: Bson) -> Bson {
 
 /// Whether a filter would read `value` as more than a value: a document
 /// (operators) or a regular expression (a pattern).
-fn is_compound(value: &Bson) -> bool {
+pub(crate) fn is_compound(value: &Bson) -> bool {
     matches!(value, Bson::Document(_) | Bson::RegularExpression(_))
 }
 
@@ -124,9 +124,9 @@ impl<M, T: FieldType, A: ReadAccess> Field<M, T, A> {
     /// assert_eq!(q.into_document()?, doc! { "extra": { "$eq": { "$exists": true } } });
     /// # Ok::<(), Error>(())
     /// ```
-    pub fn eq(self, value: impl Into<T>) -> Query<M> {
+    pub fn eq<How>(self, value: impl FieldValue<T, How>) -> Query<M> {
         const { comparable::<T>() };
-        Query::condition(self.name, value.into().into_bson().map(literal))
+        Query::condition(self.name, value.into_value().into_bson().map(literal))
     }
 
     /// Documents whose value differs from `value` (or is missing).
@@ -144,9 +144,9 @@ impl<M, T: FieldType, A: ReadAccess> Field<M, T, A> {
     /// assert_eq!(q.into_document()?, doc! { "status": { "$ne": "paid" } });
     /// # Ok::<(), Error>(())
     /// ```
-    pub fn ne(self, value: impl Into<T>) -> Query<M> {
+    pub fn ne<How>(self, value: impl FieldValue<T, How>) -> Query<M> {
         const { comparable::<T>() };
-        self.operator("$ne", value.into().into_bson())
+        self.operator("$ne", value.into_value().into_bson())
     }
 
     /// Documents whose value equals one of `values` (`$in`).
@@ -164,9 +164,12 @@ impl<M, T: FieldType, A: ReadAccess> Field<M, T, A> {
     /// assert_eq!(q.into_document()?, doc! { "status": { "$in": ["paid", "shipped"] } });
     /// # Ok::<(), Error>(())
     /// ```
-    pub fn one_of<V: Into<T>>(self, values: impl IntoIterator<Item = V>) -> Query<M> {
+    pub fn one_of<How, V: FieldValue<T, How>>(
+        self,
+        values: impl IntoIterator<Item = V>,
+    ) -> Query<M> {
         const { comparable::<T>() };
-        self.membership("$in", "$or", list(values))
+        self.membership("$in", "$or", values_list(values))
     }
 
     /// Documents whose value equals none of `values` (`$nin`).
@@ -184,9 +187,12 @@ impl<M, T: FieldType, A: ReadAccess> Field<M, T, A> {
     /// assert_eq!(q.into_document()?, doc! { "status": { "$nin": ["paid", "shipped"] } });
     /// # Ok::<(), Error>(())
     /// ```
-    pub fn none_of<V: Into<T>>(self, values: impl IntoIterator<Item = V>) -> Query<M> {
+    pub fn none_of<How, V: FieldValue<T, How>>(
+        self,
+        values: impl IntoIterator<Item = V>,
+    ) -> Query<M> {
         const { comparable::<T>() };
-        self.membership("$nin", "$nor", list(values))
+        self.membership("$nin", "$nor", values_list(values))
     }
 
     /// `{name: {op: values}}`, or, when a value is a document or a regular
@@ -217,11 +223,11 @@ impl<M, T: FieldType, A: ReadAccess> Field<M, T, A> {
 }
 
 /// Refuses, at compile time, equality on a type whose equal values may
-/// encode differently (a `HashMap`): the server would never match it.
+/// be stored differently (a `HashMap`, a set): the server would not match it.
 pub(crate) const fn comparable<T: FieldType>() {
     assert!(
         T::COMPARABLE,
-        "equality on a value holding a HashMap never matches reliably (its keys are stored in a random order): use a BTreeMap"
+        "equality on a value holding a HashMap or a set never matches reliably (the server compares in stored order, which they do not fix): use a BTreeMap for a map, and `same_elements` to compare a set"
     );
 }
 
@@ -230,6 +236,13 @@ pub(crate) fn list<T: FieldType, V: Into<T>>(
     values: impl IntoIterator<Item = V>,
 ) -> Result<Bson, bson::ser::Error> {
     values.into_iter().map(|v| v.into().into_bson()).collect::<Result<Vec<_>, _>>().map(Bson::Array)
+}
+
+/// `values` given for a field of type `T`, as one BSON array.
+fn values_list<T: FieldType, How, V: FieldValue<T, How>>(
+    values: impl IntoIterator<Item = V>,
+) -> Result<Bson, bson::ser::Error> {
+    list::<T, T>(values.into_iter().map(FieldValue::into_value))
 }
 
 impl<M, T: Ordered, A: ReadAccess> Field<M, T, A> {

@@ -3,13 +3,15 @@
 
 use bson::Bson;
 
-use super::{Field, WriteAccess};
+use super::{Field, FieldValue, WriteAccess};
 use crate::schema::{FieldType, Numeric, Ordered};
 use crate::update::{Op, Update};
 
 impl<M, T: FieldType, A: WriteAccess> Field<M, T, A> {
-    /// Set the value. Setting an `Option` field to `None` removes it
-    /// (`$unset`), since `None` is not stored.
+    /// Set the value. An `Option` field takes what a field of its inner
+    /// type takes (`"paid"` for an `Option<String>`) or an `Option`;
+    /// setting it to `None` removes it (`$unset`), since `None` is not
+    /// stored. See [`FieldValue`].
     ///
     /// ```
     /// # use bson::{DateTime, doc}; use model_core::{Error, Query, Update};
@@ -25,10 +27,12 @@ impl<M, T: FieldType, A: WriteAccess> Field<M, T, A> {
     ///     u.into_document(now)?,
     ///     doc! { "$set": { "status": "paid" }, "$unset": { "note": "" } },
     /// );
+    /// let u: Update<Order> = Order::NOTE.set("fragile");
+    /// assert_eq!(u.into_document(now)?, doc! { "$set": { "note": "fragile" } });
     /// # Ok::<(), Error>(())
     /// ```
-    pub fn set(self, value: impl Into<T>) -> Update<M> {
-        let value = value.into();
+    pub fn set<How>(self, value: impl FieldValue<T, How>) -> Update<M> {
+        let value = value.into_value();
         if value.is_none() {
             return Update::op(Op::Unset, self.name, Ok(Bson::String(String::new())));
         }
@@ -52,8 +56,8 @@ impl<M, T: FieldType, A: WriteAccess> Field<M, T, A> {
     /// assert_eq!(u.into_document(now)?, doc! { "$setOnInsert": { "status": "new" } });
     /// # Ok::<(), Error>(())
     /// ```
-    pub fn set_on_insert(self, value: impl Into<T>) -> Update<M> {
-        let value = value.into();
+    pub fn set_on_insert<How>(self, value: impl FieldValue<T, How>) -> Update<M> {
+        let value = value.into_value();
         if value.is_none() {
             return Update::none();
         }

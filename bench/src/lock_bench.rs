@@ -39,6 +39,8 @@ pub struct LockResults {
     pub raw_commands: Vec<String>,
     /// Contention, woken by change streams then by polling.
     pub contention: Vec<Contention>,
+    /// The contention runs that failed, with their errors.
+    pub failed: Vec<String>,
 }
 
 /// Waiters on one key, waiting one way.
@@ -127,18 +129,26 @@ async fn measure(plan: &Plan, uri: &str) -> Result<LockResults, BoxError> {
     .await?;
 
     let mut contention = Vec::new();
+    let mut failed = Vec::new();
     for waiters in WAITERS {
         for mode in ["notified", "polling"] {
             progress!(
                 "lock: {waiters} waiters on one key over {CLIENTS} clients ({mode}), {} critical sections",
                 plan.contended_sections
             );
-            contention.push(contend(plan, uri, &db, mode, waiters).await?);
+            match contend(plan, uri, &db, mode, waiters).await {
+                Ok(run) => contention.push(run),
+                // Reported, and the other runs go on.
+                Err(error) => {
+                    progress!("lock: {waiters} waiters ({mode}) failed: {error}");
+                    failed.push(format!("{waiters} {mode}: {error}"));
+                }
+            }
         }
     }
     client.database(&db).drop().await?;
     client.shutdown().await;
-    Ok(LockResults { cycle_commands, closure_commands, raw_commands, contention })
+    Ok(LockResults { cycle_commands, closure_commands, raw_commands, contention, failed })
 }
 
 /// `waiters` tasks on one key, waiting `mode`'s way, split over
@@ -329,6 +339,9 @@ impl LockResults {
                 c.idle_commands_per_waiter_sec,
             );
         }
+        for failed in &self.failed {
+            s += &format!("\nFailed: {failed}\n");
+        }
         s
     }
 
@@ -339,6 +352,7 @@ impl LockResults {
             "closure_commands": self.closure_commands,
             "raw_commands": self.raw_commands,
             "clients": CLIENTS,
+            "failed": self.failed,
             "contention": self.contention.iter().map(|c| json!({
                 "mode": c.mode,
                 "waiters": c.waiters,

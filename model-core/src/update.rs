@@ -60,12 +60,19 @@ pub struct Update<M> {
     ops: OpList,
     // Boxed: rare, and an update is moved at every `and`.
     error: Option<Box<Problem>>,
+    // `touch(false)`: the model's `updated_at` is left as it is.
+    untouched: bool,
     _model: PhantomData<fn() -> M>,
 }
 
 impl<M> Clone for Update<M> {
     fn clone(&self) -> Self {
-        Update { ops: self.ops.clone(), error: self.error.clone(), _model: PhantomData }
+        Update {
+            ops: self.ops.clone(),
+            error: self.error.clone(),
+            untouched: self.untouched,
+            _model: PhantomData,
+        }
     }
 }
 
@@ -88,7 +95,7 @@ impl<M> Default for Update<M> {
 impl<M> Update<M> {
     /// No change but `updated_at`.
     pub fn none() -> Self {
-        Update { ops: OpList::default(), error: None, _model: PhantomData }
+        Update { ops: OpList::default(), error: None, untouched: false, _model: PhantomData }
     }
 
     pub(crate) fn op(op: Op, field: &'static str, value: Result<Bson, bson::ser::Error>) -> Self {
@@ -150,6 +157,35 @@ impl<M> Update<M> {
             self.merge(op, fields);
         }
         self.error = self.error.or(other.error);
+        self.untouched |= other.untouched;
+        self
+    }
+
+    /// Whether the write sets the model's update timestamp (`updated_at`):
+    /// `true` by default; `touch(false)` leaves it as it is, for counters
+    /// and bookkeeping fields that are not an edit (a view count, a
+    /// favourite). Joined with [`and`](Update::and), one untouched part
+    /// leaves the whole update untouched. An update that changes nothing
+    /// else then changes nothing, which is refused as for a model without
+    /// `updated_at`.
+    ///
+    /// ```
+    /// # use model_core::{DateTime, Model};
+    /// # #[derive(Debug, model_derive::Model, serde::Serialize, serde::Deserialize)]
+    /// # #[model(crate = ::model_core, key = id)]
+    /// # struct Article { #[serde(rename = "_id")] id: String, favorites: i64,
+    /// #     created_at: DateTime, updated_at: Option<DateTime> }
+    /// let now = DateTime::from_millis(0);
+    /// let favorited = Article::FAVORITES.inc(1).touch(false);
+    /// assert_eq!(favorited.into_document(now).unwrap(), bson::doc! { "$inc": { "favorites": 1_i64 } });
+    /// let edited = Article::FAVORITES.inc(1);
+    /// assert_eq!(
+    ///     edited.into_document(now).unwrap(),
+    ///     bson::doc! { "$set": { "updated_at": now }, "$inc": { "favorites": 1_i64 } },
+    /// );
+    /// ```
+    pub fn touch(mut self, touch: bool) -> Self {
+        self.untouched = !touch;
         self
     }
 
@@ -232,13 +268,14 @@ impl<M> Update<M> {
 
 impl<M: Model> Update<M> {
     /// The update document, with the model's update timestamp
-    /// ([`Model::UPDATED_AT`]) set to `now`.
+    /// ([`Model::UPDATED_AT`]) set to `now` unless [`touch(false)`](Update::touch).
     ///
     /// # Errors
     /// [`Error::InvalidValue`] when a value could not be stored as BSON;
     /// [`Error::InvalidArgument`] for a malformed [`raw`](Update::raw) part.
     pub fn into_document(self, now: DateTime) -> Result<Document> {
-        self.document_stamped(M::UPDATED_AT.map(|field| (field, now)))
+        let stamp = if self.untouched { None } else { M::UPDATED_AT };
+        self.document_stamped(stamp.map(|field| (field, now)))
     }
 }
 
@@ -375,9 +412,10 @@ pub(crate) fn update_document<M: Model>(update: Update<M>, now: DateTime) -> Res
     let mut update = update.into_document(now)?;
     bump::<M>(&mut update);
     if update.is_empty() {
-        // Only a model without an update timestamp or version gets here.
+        // Only an update without an update timestamp (none on the model,
+        // or `touch(false)`) or a version gets here.
         return Err(Error::invalid(format!(
-            "the update of `{}` changes nothing (the model has no `updated_at` to set)",
+            "the update of `{}` changes nothing (no field, and no `updated_at` to set)",
             M::COLLECTION
         )));
     }

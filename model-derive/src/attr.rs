@@ -24,8 +24,9 @@ pub struct ModelAttrs {
     /// `crate = path`: where the runtime is (default `::model`).
     #[darling(rename = "crate")]
     pub krate: Option<syn::Path>,
-    /// `timestamps = false` leaves out `created_at` and `updated_at`.
-    pub timestamps: Option<SpannedValue<bool>>,
+    /// `timestamps = false` leaves out `created_at` and `updated_at`;
+    /// `timestamps = "created_at"` keeps `created_at` only.
+    pub timestamps: Option<SpannedValue<Timestamps>>,
     /// `validation_level = "strict"` (the default) or `"moderate"`.
     #[darling(default)]
     pub validation_level: ValidationLevel,
@@ -42,6 +43,35 @@ pub enum ValidationLevel {
     Strict,
     /// Inserts, and updates of documents that are valid already.
     Moderate,
+}
+
+/// Which timestamps the repository keeps: `timestamps = true` (the
+/// default), `false`, or `"created_at"`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Timestamps {
+    /// `created_at` and `updated_at`.
+    #[default]
+    Both,
+    /// `created_at` only: no write stamps an update time.
+    CreatedAt,
+    /// None.
+    Off,
+}
+
+impl FromMeta for Timestamps {
+    fn from_bool(value: bool) -> darling::Result<Self> {
+        Ok(if value { Timestamps::Both } else { Timestamps::Off })
+    }
+
+    fn from_string(value: &str) -> darling::Result<Self> {
+        match value {
+            "created_at" => Ok(Timestamps::CreatedAt),
+            _ => Err(darling::Error::custom(format!(
+                "unknown timestamps `{}`: `true` (the default: `created_at` and `updated_at`), `false` (none), or `\"created_at\"` (the creation time only)",
+                value.escape_default()
+            ))),
+        }
+    }
 }
 
 impl FromMeta for ValidationLevel {

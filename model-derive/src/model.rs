@@ -7,7 +7,7 @@ use syn::ext::IdentExt;
 use syn::{Expr, Ident, Type, Visibility};
 
 use crate::ast;
-use crate::attr::{FieldAttrs, ModelAttrs, ValidationAction, ValidationLevel};
+use crate::attr::{FieldAttrs, ModelAttrs, Timestamps, ValidationAction, ValidationLevel};
 use crate::case;
 
 /// The AST of a `#[derive(Model)]` input.
@@ -152,6 +152,8 @@ fn key_field(input: &Input) -> Option<&Ident> {
 pub struct Stamps {
     /// Not `#[model(timestamps = false)]`.
     pub enabled: bool,
+    /// Not `#[model(timestamps = false)]` nor `timestamps = "created_at"`.
+    pub updated: bool,
     /// A field is marked `#[model(created_at)]`: no other is by its name.
     pub created_marked: bool,
     /// A field is marked `#[model(updated_at)]`.
@@ -162,7 +164,8 @@ impl Stamps {
     pub fn of(input: &Input) -> Self {
         let fields = input.fields();
         Stamps {
-            enabled: input.attrs.timestamps.as_ref().is_none_or(|t| **t),
+            enabled: input.attrs.timestamps.as_ref().is_none_or(|t| **t != Timestamps::Off),
+            updated: input.attrs.timestamps.as_ref().is_none_or(|t| **t == Timestamps::Both),
             created_marked: fields.iter().any(|f| f.attrs.created_at.is_present()),
             updated_marked: fields.iter().any(|f| f.attrs.updated_at.is_present()),
         }
@@ -205,7 +208,10 @@ pub fn timestamp(field: &ast::Field<FieldAttrs>, stamps: Stamps) -> Option<Role>
         _ if !stamps.created_marked && (plain == "created_at" || stored == "created_at") => {
             Some(Role::CreatedAt)
         }
-        _ if !stamps.updated_marked && (plain == "updated_at" || stored == "updated_at") => {
+        _ if stamps.updated
+            && !stamps.updated_marked
+            && (plain == "updated_at" || stored == "updated_at") =>
+        {
             Some(Role::UpdatedAt)
         }
         _ => None,

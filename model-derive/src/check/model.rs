@@ -127,6 +127,11 @@ fn timestamp_marks(cx: &mut Ctxt, field: &Field, stamps: Stamps) {
         }
     } else if created.is_present() && updated.is_present() {
         cx.error(updated.span(), "a field is one timestamp, not both");
+    } else if !stamps.updated && updated.is_present() {
+        cx.error(
+            updated.span(),
+            "this model keeps `created_at` only (`timestamps = \"created_at\"`); remove the mark or that setting",
+        );
     }
 }
 
@@ -183,11 +188,12 @@ fn timestamps(
     ] {
         let found: Vec<_> = sound.iter().filter(|f| f.role == role).collect();
         let failed = failed.iter().any(|f| f.stored == name || f.ident.unraw() == name);
-        if stamps.enabled && has_key && found.is_empty() && !stamps.marked(role) && !failed {
+        let kept = stamps.enabled && (role == Role::CreatedAt || stamps.updated);
+        if kept && has_key && found.is_empty() && !stamps.marked(role) && !failed {
             cx.error(
                 input.ident.span(),
                 format!(
-                    "a model needs the timestamp field `{name}: {ty}`, which the repository sets: looked for a field named `{name}`, one stored as `{name}`, or one marked `#[model({name})]` (under any stored name); `#[model(timestamps = false)]` leaves the timestamps out"
+                    "a model needs the timestamp field `{name}: {ty}`, which the repository sets: looked for a field named `{name}`, one stored as `{name}`, or one marked `#[model({name})]` (under any stored name); `#[model(timestamps = false)]` leaves the timestamps out, `timestamps = \"created_at\"` keeps the creation time only"
                 ),
             );
         }

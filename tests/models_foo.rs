@@ -187,8 +187,11 @@ async fn paginate_reports_the_total_and_bounds_the_limit() {
     let (page, docs) = foos.paginate(Query::all()).await.unwrap();
     assert_eq!((page.limit, page.count, docs.len()), (1000, 7, 7), "limit defaults to 1000");
 
-    let (page, _) = foos.paginate(Query::all()).limit(5_000).await.unwrap();
-    assert_eq!(page.limit, 1000, "limit is capped at 1000");
+    // One rule at both ends: 1..=1000, refused outside, never changed.
+    let (page, _) = foos.paginate(Query::all()).limit(1_000).await.unwrap();
+    assert_eq!(page.limit, 1000);
+    let err = foos.paginate(Query::all()).limit(1_001).await.unwrap_err();
+    assert!(matches!(err, Error::InvalidArgument { .. }), "{err:?}");
 
     let (page, docs) = foos.paginate(Query::all()).offset(100).await.unwrap();
     assert_eq!((page.count, docs.len()), (7, 0), "past the end: an empty page");

@@ -30,8 +30,12 @@ impl<M: Model> Repo<M> {
         }
     }
 
-    /// One page of the documents matching `query` (limit 1000 by default
-    /// and at most), with the total count.
+    /// One page of the documents matching `query`, with the total count.
+    /// The limit is 1 to [`MAX_PAGE_LIMIT`] (1000, also the default), as
+    /// a [`scroll`](Repo::scroll)'s page size is: a limit outside that
+    /// range is [`Error::InvalidArgument`] before anything is sent, never
+    /// silently changed (clamp one from a query string yourself:
+    /// `.limit(n.clamp(1, MAX_PAGE_LIMIT))`).
     pub fn paginate(&self, query: Query<M>) -> Paginate<'_, M> {
         Paginate {
             repo: self,
@@ -56,7 +60,7 @@ pub struct Page {
     pub sort: Option<Document>,
     /// How many matching documents come before the page.
     pub offset: u64,
-    /// The page size asked for (at most [`MAX_PAGE_LIMIT`]).
+    /// The page size asked for (1 to [`MAX_PAGE_LIMIT`]).
     pub limit: u64,
     /// How many documents match the query in all.
     pub count: u64,
@@ -152,10 +156,11 @@ impl<'a, M: Model, P: Projection<M>> Paginate<'a, M, P> {
 
     async fn run(mut self) -> Result<(Page, Vec<P>)> {
         let limit = self.window.limit.unwrap_or(MAX_PAGE_LIMIT);
-        if limit == 0 {
-            return Err(Error::invalid(format!("page limit must be 1..={MAX_PAGE_LIMIT}, got 0")));
+        if !(1..=MAX_PAGE_LIMIT).contains(&limit) {
+            return Err(Error::invalid(format!(
+                "page limit must be 1..={MAX_PAGE_LIMIT}, got {limit}"
+            )));
         }
-        let limit = limit.min(MAX_PAGE_LIMIT);
         self.window.limit = Some(limit);
         let shared = self.repo.options_with(self.options, self.session.is_some());
         let options = shared.clone().find(self.window.options()?);

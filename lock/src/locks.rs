@@ -384,13 +384,7 @@ impl Locks {
             let owner = uuid::Uuid::new_v4().simple().to_string();
             let holder = match self.attempt(key, &owner, permits, ttl, ttl_ms, None).await? {
                 Attempt::Acquired(lease) => {
-                    let waited = clock.now().saturating_duration_since(started);
-                    tracing::debug!(
-                        token = lease.token,
-                        wait_ms = waited.as_millis() as u64,
-                        attempts,
-                        "acquired"
-                    );
+                    acquired(&lease, clock.now().saturating_duration_since(started), attempts);
                     return Ok(lease);
                 }
                 Attempt::Held(holder) => holder,
@@ -612,6 +606,11 @@ pub(crate) enum Attempt {
     Acquired(Lease),
     /// Held by another owner: its lease document.
     Held(Option<Lock>),
+}
+
+/// Logs an acquisition after `waited` and `attempts`.
+pub(crate) fn acquired(lease: &Lease, waited: Duration, attempts: u32) {
+    tracing::debug!(token = lease.token, wait_ms = waited.as_millis() as u64, attempts, "acquired");
 }
 
 /// The span of a lock operation: the collection, the operation and the key.

@@ -95,7 +95,9 @@ impl Locks {
             queued: false,
         };
         let mut backoff = Backoff::new();
-        let mut releases = None;
+        // Subscribed before the first attempt when the change stream runs
+        // already (another waiter of this `Locks`): no retry is needed.
+        let mut releases = self.running_releases(key);
         let mut offset_ms = None;
         let mut attempts = 0_u32;
         loop {
@@ -107,12 +109,10 @@ impl Locks {
             let lock = match self.attempt(key, &owner, 1, ttl, ttl_ms, place_ms).await {
                 Ok(Attempt::Acquired(lease)) => {
                     place.queued = false;
-                    let waited = clock.now().saturating_duration_since(started);
-                    tracing::debug!(
-                        token = lease.token,
-                        wait_ms = waited.as_millis() as u64,
+                    crate::locks::acquired(
+                        &lease,
+                        clock.now().saturating_duration_since(started),
                         attempts,
-                        "acquired"
                     );
                     return Ok(lease);
                 }
@@ -130,9 +130,11 @@ impl Locks {
                 Some(offset_ms) => offset_ms,
                 None => {
                     let read = *offset_ms.insert(self.offset_ms().await);
-                    releases = self.releases(key).await;
-                    if releases.is_some() {
-                        continue;
+                    if releases.is_none() {
+                        releases = self.releases(key).await;
+                        if releases.is_some() {
+                            continue;
+                        }
                     }
                     read
                 }

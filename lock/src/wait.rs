@@ -131,29 +131,48 @@ impl Locks {
         if hub.is_none() {
             tracing::debug!("no change streams: waiting polls");
         }
-        let hub = hub?;
-        let keys = hub.keys.lock().ok()?.resubscribe();
-        let key: Arc<str> = key.into();
-        let woken = futures::stream::unfold((keys, key, hub), |(mut keys, key, hub)| async move {
-            loop {
-                match keys.recv().await {
-                    // An empty key (no key is empty) wakes every waiter.
-                    Ok(seen) if *seen.0 == *key || seen.0.is_empty() => {
-                        return Some((seen.1.clone(), (keys, key, hub)));
-                    }
-                    Ok(_) => {}
-                    // Fell behind: its key's change may be among those lost.
-                    Err(broadcast::error::RecvError::Lagged(_)) => {
-                        let unknown = Change { owner: None, expires_at: None, known: false };
-                        return Some((unknown, (keys, key, hub)));
-                    }
-                    Err(broadcast::error::RecvError::Closed) => return None,
-                }
-            }
-        });
-        Some(woken.boxed())
+        subscribe(hub?, key)
     }
 
+    /// [`releases`](Self::releases) from the change stream if it is
+    /// running already; `None` (nothing sent) otherwise.
+    pub(crate) fn running_releases(&self, key: &str) -> Option<Releases> {
+        if self.inner.polling {
+            return None;
+        }
+        let hub = self.inner.waiting.hub.lock().ok()?.upgrade()?;
+        if hub.task.is_finished() {
+            return None;
+        }
+        subscribe(hub, key)
+    }
+}
+
+/// A stream of the changes of `key`'s holder from `hub`.
+fn subscribe(hub: Arc<Hub>, key: &str) -> Option<Releases> {
+    let keys = hub.keys.lock().ok()?.resubscribe();
+    let key: Arc<str> = key.into();
+    let woken = futures::stream::unfold((keys, key, hub), |(mut keys, key, hub)| async move {
+        loop {
+            match keys.recv().await {
+                // An empty key (no key is empty) wakes every waiter.
+                Ok(seen) if *seen.0 == *key || seen.0.is_empty() => {
+                    return Some((seen.1.clone(), (keys, key, hub)));
+                }
+                Ok(_) => {}
+                // Fell behind: its key's change may be among those lost.
+                Err(broadcast::error::RecvError::Lagged(_)) => {
+                    let unknown = Change { owner: None, expires_at: None, known: false };
+                    return Some((unknown, (keys, key, hub)));
+                }
+                Err(broadcast::error::RecvError::Closed) => return None,
+            }
+        }
+    });
+    Some(woken.boxed())
+}
+
+impl Locks {
     /// The shared change stream: the running one, or a new one.
     async fn hub(&self) -> Option<Arc<Hub>> {
         let waiting = &self.inner.waiting;

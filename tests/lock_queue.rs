@@ -15,16 +15,27 @@ const CHILD_DB: &str = "LOCK_QUEUE_CHILD_DB";
 
 /// The owners queued for `key`, first first.
 async fn queued(env: &Env, key: &str) -> Vec<String> {
-    let stored = env.lease_doc(key).await.unwrap_or_default();
+    queued_in(env, "locks", key).await
+}
+
+/// The owners queued for `key` in `collection`, first first.
+async fn queued_in(env: &Env, collection: &str, key: &str) -> Vec<String> {
+    let stored = env.raw(collection).find_one(doc! { "_id": key }).await.unwrap();
+    let stored = stored.unwrap_or_default();
     let queue = stored.get_array("queue").cloned().unwrap_or_default();
     queue.iter().filter_map(|w| w.as_document()?.get_str("owner").ok().map(String::from)).collect()
 }
 
 /// Waits (up to 20 s) until `key`'s queue has `len` entries.
 async fn until_queued(env: &Env, key: &str, len: usize) -> Vec<String> {
+    until_queued_in(env, "locks", key, len).await
+}
+
+/// Waits (up to 20 s) until `key`'s queue in `collection` has `len` entries.
+async fn until_queued_in(env: &Env, collection: &str, key: &str, len: usize) -> Vec<String> {
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
-        let queue = queued(env, key).await;
+        let queue = queued_in(env, collection, key).await;
         if queue.len() == len {
             return queue;
         }
@@ -211,4 +222,39 @@ async fn a_waiter_killed_in_the_queue_is_skipped_once_its_place_expires() {
     let lease = waiting.await.unwrap().unwrap();
     assert_eq!(lease.token(), held.token() + 1, "no token went to the dead waiter");
     assert!(!queued(&env, "job").await.contains(&dead));
+}
+
+#[tokio::test]
+async fn semaphore_waiters_get_their_permits_in_arrival_order() {
+    const WAITERS: usize = 4;
+    let env = Env::new().await;
+    let first = env.locks.try_lock_permits("pool", 2, HOLD).await.unwrap().unwrap();
+    let second = env.locks.try_lock_permits("pool", 2, HOLD).await.unwrap().unwrap();
+    let order = Arc::new(Mutex::new(Vec::new()));
+    let mut tasks = Vec::new();
+    for waiter in 0..WAITERS {
+        let peer = env.peer().await;
+        let order = order.clone();
+        tasks.push(tokio::spawn(async move {
+            let wait = Duration::from_secs(60);
+            let lease = peer.locks.acquire_permits("pool", 2, HOLD, wait).await.unwrap();
+            order.lock().unwrap().push((waiter, lease.token()));
+            peer.locks.release(&lease).await.unwrap();
+        }));
+        until_queued_in(&env, "lock_semaphores", "pool", waiter + 1).await;
+    }
+    // All permits held, waiters queued: a newcomer does not jump them.
+    assert!(env.peer().await.locks.try_lock_permits("pool", 2, HOLD).await.unwrap().is_none());
+    env.locks.release(&first).await.unwrap();
+    env.locks.release(&second).await.unwrap();
+    for task in tasks {
+        task.await.unwrap();
+    }
+    // Two permits are held at once, so two waiters may notice theirs in
+    // either order; the grant order is the tokens' (each grant adds 1).
+    let mut order = order.lock().unwrap().clone();
+    order.sort_by_key(|(_, token)| *token);
+    let waiters: Vec<usize> = order.iter().map(|(waiter, _)| *waiter).collect();
+    assert_eq!(waiters, (0..WAITERS).collect::<Vec<_>>(), "permits granted in arrival order");
+    assert!(order[0].1 > second.token());
 }

@@ -184,8 +184,8 @@ impl<F> LockAction<'_, F> {
     /// semaphore), each with its own lease, heartbeat, signal and fencing
     /// token. Default 1: a lock. Every holder of a key must give the same
     /// number (at most [`MAX_PERMITS`](crate::MAX_PERMITS)). A semaphore's
-    /// waiters poll with backoff (its releases are not told apart from
-    /// its acquisitions by a change stream).
+    /// waiters queue in arrival order, as a lock's do, and poll with
+    /// backoff instead of watching a change stream.
     pub fn permits(mut self, permits: u32) -> Self {
         self.permits = permits;
         self

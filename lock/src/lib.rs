@@ -91,8 +91,12 @@
 //! made by the release's write, and adds 1 to the token in that same
 //! single-document write.
 //!
-//! Semaphores ([`LockAction::permits`]) have no queue yet: their waiters
-//! poll with backoff, in no order.
+//! Semaphores ([`LockAction::permits`]) queue the same way in their
+//! [`Semaphore`] document: a waiter takes a permit only when the free
+//! permits outnumber the live waiters ahead of it, and a release hands its
+//! permit to the first live waiter in the same write. Their waiters poll
+//! (with backoff scaled by their place) instead of watching a change
+//! stream.
 //!
 //! Expiry is judged only by the server's clock (`$$NOW`), so a client with
 //! a skewed clock can neither take a live lease nor keep a dead one. The

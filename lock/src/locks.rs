@@ -8,7 +8,6 @@ use model_core::mongodb::options::{ReturnDocument, WriteConcern};
 use model_core::{Connection, Model as _, Repo};
 use tracing::Instrument;
 
-use crate::backoff::Backoff;
 use crate::{
     Clock, Fence, Lease, Lock, LockingError, Reason, Result, Semaphore, SystemClock, pipeline,
 };
@@ -330,7 +329,8 @@ impl Locks {
     /// from its holders).
     async fn release_owned(&self, key: &str, owner: &str, permits: u32) -> Result<()> {
         if permits > 1 {
-            return self.release_permit(key, owner).instrument(span("release", key)).await;
+            let release = self.release_permit(key, owner, permits);
+            return release.instrument(span("release", key)).await;
         }
         async {
             let collection = self
@@ -367,43 +367,7 @@ impl Locks {
         ttl_ms: i64,
         timeout: Duration,
     ) -> Result<Lease> {
-        if permits == 1 {
-            return self.acquire_queued(key, ttl, ttl_ms, timeout).await;
-        }
-        let clock = &self.inner.clock;
-        let started = clock.now();
-        // `None`: a timeout too long to represent, so no deadline at all.
-        let deadline = started.checked_add(timeout);
-        let mut backoff = Backoff::new();
-        let mut offset_ms = None;
-        let mut attempts = 0_u32;
-        // A semaphore's waiters poll (its releases look like its
-        // acquisitions to a change stream), and wake at expiries.
-        loop {
-            attempts += 1;
-            let owner = uuid::Uuid::new_v4().simple().to_string();
-            let holder = match self.attempt(key, &owner, permits, ttl, ttl_ms, None).await? {
-                Attempt::Acquired(lease) => {
-                    acquired(&lease, clock.now().saturating_duration_since(started), attempts);
-                    return Ok(lease);
-                }
-                Attempt::Held(holder) => holder,
-            };
-            let left = match deadline {
-                Some(deadline) => deadline.saturating_duration_since(clock.now()),
-                None => Duration::MAX,
-            };
-            if left.is_zero() {
-                return Err(LockingError::lock(key, Reason::TimedOut, None));
-            }
-            let offset_ms = match offset_ms {
-                Some(offset_ms) => offset_ms,
-                None => *offset_ms.insert(self.offset_ms().await),
-            };
-            let expiry = holder.and_then(|h| self.until_expiry(&h, offset_ms));
-            let pause = backoff.next().min(left);
-            tokio::time::sleep(expiry.map_or(pause, |e| e.min(pause))).await;
-        }
+        self.acquire_queued(key, permits, (ttl, ttl_ms), timeout).await
     }
 
     pub(crate) async fn try_lock_checked(
@@ -416,7 +380,7 @@ impl Locks {
         let owner = uuid::Uuid::new_v4().simple().to_string();
         match self.attempt(key, &owner, permits, ttl, ttl_ms, None).await? {
             Attempt::Acquired(lease) => Ok(Some(lease)),
-            Attempt::Held(_) => Ok(None),
+            Attempt::Held(_) | Attempt::Waiting(_) => Ok(None),
         }
     }
 
@@ -433,7 +397,7 @@ impl Locks {
         queue_ttl_ms: Option<i64>,
     ) -> Result<Attempt> {
         if permits > 1 {
-            return self.attempt_permit(key, permits, ttl, ttl_ms).await;
+            return self.attempt_permit(key, owner, permits, (ttl, ttl_ms), queue_ttl_ms).await;
         }
         let failed = |e| LockingError::lock(key, Reason::Failed, Some(e));
         self.carry_over().await.map_err(failed)?;
@@ -606,6 +570,8 @@ pub(crate) enum Attempt {
     Acquired(Lease),
     /// Held by another owner: its lease document.
     Held(Option<Lock>),
+    /// A semaphore's permits all held (or promised to waiters ahead).
+    Waiting(Semaphore),
 }
 
 /// Logs an acquisition after `waited` and `attempts`.

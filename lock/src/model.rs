@@ -91,6 +91,10 @@ pub struct Semaphore {
     /// server's clock in milliseconds × 1000.
     #[serde(default)]
     pub token: i64,
+    /// The waiters for a permit, in arrival order: a release hands its
+    /// permit to the first live one, and an acquisition never jumps them.
+    #[serde(default)]
+    pub queue: Vec<Waiter>,
     /// When the key was first acquired (server clock).
     pub created_at: DateTime,
     /// When a holder last acquired, extended or released (server clock).

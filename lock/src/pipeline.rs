@@ -180,37 +180,90 @@ fn this_owner(owner: &str) -> Document {
 }
 
 /// The acquire update of a semaphore with `permits` permits: drops the
-/// expired holders, and if fewer than `permits` remain adds `owner` with
-/// the next token, in one write. Run as an upsert on `{ _id: key }`; the
-/// caller holds a permit iff the returned holders include `owner`.
-pub fn acquire_permit(owner: &str, ttl_ms: i64, permits: u32) -> Vec<Document> {
+/// expired holders and waiters; if fewer than `permits` holders remain and
+/// the live waiters ahead of `owner` (all of them, if it is not queued)
+/// leave a permit free, adds `owner` with the next token and takes it out
+/// of the queue, in one write. A permit already handed to `owner` by a
+/// release is claimed (its expiry moved to `$$NOW + ttl`). Otherwise, with
+/// `queue_ttl_ms`, `owner` joins the queue (or renews its place). Run as an
+/// upsert on `{ _id: key }`; the caller holds a permit iff the returned
+/// holders include `owner`.
+pub fn acquire_permit(
+    owner: &str,
+    ttl_ms: i64,
+    permits: u32,
+    queue_ttl_ms: Option<i64>,
+) -> Vec<Document> {
     let permits = i64::from(permits);
+    let me = doc! { "$literal": owner };
+    let free = format!("${FREE}");
+    let waiting: Bson = match queue_ttl_ms {
+        Some(queue_ttl_ms) => doc! { "$cond": [
+            { "$gte": ["$__pos", 0] },
+            { "$map": { "input": "$__queue", "in": { "$cond": [
+                this_owner(owner),
+                { "$mergeObjects": ["$$this", { "expires_at": { "$add": ["$$NOW", queue_ttl_ms] } }] },
+                "$$this",
+            ] } } },
+            { "$concatArrays": ["$__queue", [{
+                "owner": &me,
+                "expires_at": { "$add": ["$$NOW", queue_ttl_ms] },
+                "ttl_ms": ttl_ms,
+            }]] },
+        ] }
+        .into(),
+        None => "$__queue".into(),
+    };
+    let without_me =
+        doc! { "$filter": { "input": "$__queue", "cond": { "$not": [this_owner(owner)] } } };
     vec![
-        doc! { "$set": { "__live": { "$filter": {
-            "input": { "$ifNull": ["$holders", []] }, "cond": this_live(),
-        } } } },
-        doc! { "$set": { FREE: { "$lt": [{ "$size": "$__live" }, permits] } } },
         doc! { "$set": {
-            "token": { "$cond": [
-                format!("${FREE}"),
-                next_token(),
-                { "$ifNull": ["$token", floor()] },
+            "__live": { "$filter": {
+                "input": { "$ifNull": ["$holders", []] }, "cond": this_live(),
+            } },
+            "__queue": live_queue(),
+        } },
+        doc! { "$set": {
+            "__pos": { "$indexOfArray": [
+                { "$map": { "input": "$__queue", "in": "$$this.owner" } }, &me,
             ] },
+            "__claim": { "$anyElementTrue": [{ "$map": {
+                "input": "$__live", "in": this_owner(owner),
+            } }] },
+        } },
+        doc! { "$set": { FREE: { "$and": [
+            { "$not": ["$__claim"] },
+            { "$gt": [
+                { "$subtract": [permits, { "$size": "$__live" }] },
+                { "$cond": [{ "$gte": ["$__pos", 0] }, "$__pos", { "$size": "$__queue" }] },
+            ] },
+        ] } } },
+        doc! { "$set": {
+            "token": { "$cond": [&free, next_token(), { "$ifNull": ["$token", floor()] }] },
         } },
         doc! { "$set": {
             "holders": { "$cond": [
-                format!("${FREE}"),
+                &free,
                 { "$concatArrays": ["$__live", [{
-                    "owner": { "$literal": owner },
+                    "owner": &me,
                     "expires_at": { "$add": ["$$NOW", ttl_ms] },
                     "token": "$token",
                 }]] },
-                { "$ifNull": ["$holders", []] },
+                { "$cond": [
+                    "$__claim",
+                    { "$map": { "input": "$__live", "in": { "$cond": [
+                        this_owner(owner),
+                        { "$mergeObjects": ["$$this", { "expires_at": { "$add": ["$$NOW", ttl_ms] } }] },
+                        "$$this",
+                    ] } } },
+                    "$__live",
+                ] },
             ] },
+            "queue": { "$cond": [{ "$or": [&free, "$__claim"] }, without_me, waiting] },
             "created_at": { "$ifNull": ["$created_at", "$$NOW"] },
-            "updated_at": { "$cond": [format!("${FREE}"), "$$NOW", "$updated_at"] },
+            "updated_at": { "$cond": [&free, "$$NOW", "$updated_at"] },
         } },
-        doc! { "$unset": ["__live", FREE] },
+        doc! { "$unset": ["__live", "__queue", "__pos", "__claim", FREE] },
     ]
 }
 
@@ -242,9 +295,52 @@ pub fn extend_permit(owner: &str, ttl_ms: i64) -> Vec<Document> {
     } }]
 }
 
-/// The release of `owner`'s permit.
-pub fn release_permit(owner: &str) -> Document {
-    doc! { "$pull": { "holders": { "owner": owner } }, "$currentDate": { "updated_at": true } }
+/// The release of `owner`'s permit (with `filter` [`held_permit`]), or
+/// its leaving the queue (with `{ _id }`): out of the holders and the
+/// queue, expired holders and waiters dropped, and if fewer than `permits`
+/// holders then remain, the freed permit handed to the first live waiter
+/// in the same write (token + 1, expiry `$$NOW` + the waiter's ttl).
+pub fn release_permit(owner: &str, permits: u32) -> Vec<Document> {
+    let permits = i64::from(permits);
+    let handed = doc! { "$ne": [{ "$type": "$__next" }, "missing"] };
+    let hand = |handed_over: Bson, kept: Bson| doc! { "$cond": [&handed, handed_over, kept] };
+    let others = |input: Document| {
+        doc! { "$filter": { "input": input, "cond": { "$not": [this_owner(owner)] } } }
+    };
+    vec![
+        doc! { "$set": {
+            "__live": others(doc! { "$filter": {
+                "input": { "$ifNull": ["$holders", []] }, "cond": this_live(),
+            } }),
+            "__queue": others(live_queue()),
+        } },
+        doc! { "$set": { "__next": { "$cond": [
+            { "$and": [
+                { "$lt": [{ "$size": "$__live" }, permits] },
+                { "$gt": [{ "$size": "$__queue" }, 0] },
+            ] },
+            { "$arrayElemAt": ["$__queue", 0] },
+            "$$REMOVE",
+        ] } } },
+        doc! { "$set": { "token": hand(doc! { "$add": ["$token", 1_i64] }.into(), "$token".into()) } },
+        doc! { "$set": {
+            "holders": hand(
+                doc! { "$concatArrays": ["$__live", [{
+                    "owner": "$__next.owner",
+                    "expires_at": { "$add": ["$$NOW", "$__next.ttl_ms"] },
+                    "token": "$token",
+                }]] }
+                .into(),
+                "$__live".into(),
+            ),
+            "queue": hand(
+                doc! { "$slice": ["$__queue", 1, { "$max": [1, { "$size": "$__queue" }] }] }.into(),
+                "$__queue".into(),
+            ),
+            "updated_at": "$$NOW",
+        } },
+        doc! { "$unset": ["__live", "__queue", "__next"] },
+    ]
 }
 
 #[cfg(test)]
@@ -268,7 +364,9 @@ mod tests {
             assert!(acquire(owner, 1, None).iter().any(check), "{owner}");
             assert!(acquire(owner, 1, Some(1)).iter().any(check), "{owner}");
             assert!(release(owner).iter().any(check), "{owner}");
-            assert!(acquire_permit(owner, 1, 2).iter().any(check), "{owner}");
+            assert!(acquire_permit(owner, 1, 2, None).iter().any(check), "{owner}");
+            assert!(acquire_permit(owner, 1, 2, Some(1)).iter().any(check), "{owner}");
+            assert!(release_permit(owner, 2).iter().any(check), "{owner}");
         }
     }
 }

@@ -9,7 +9,7 @@ use model_core::{DateTime, Model as _};
 use crate::backoff::Backoff;
 use crate::locks::Attempt;
 use crate::wait::Change;
-use crate::{Lease, Lock, LockingError, Locks, Reason, Result, pipeline};
+use crate::{Lease, Lock, LockingError, Locks, Reason, Result, Semaphore, pipeline};
 
 /// The shortest a waiter's place lasts unless renewed: a waiter renews it
 /// every half of this (or of the ttl it asks for, if longer), and a
@@ -36,6 +36,15 @@ impl View {
         }
     }
 
+    fn of_semaphore(semaphore: &Semaphore, owner: &str) -> View {
+        let ahead = semaphore.queue.iter().take_while(|w| w.owner != owner);
+        View {
+            // Any holder's expiry may free a permit.
+            holder_until: semaphore.holders.iter().map(|h| h.expires_at).min(),
+            ahead: ahead.map(|w| w.owner.clone()).collect(),
+        }
+    }
+
     /// The lease was handed to `owner` (until `until`): the waiters ahead
     /// up to it are gone from the queue.
     fn handed_to(&mut self, owner: &str, until: Option<DateTime>) {
@@ -52,6 +61,7 @@ struct Place {
     locks: Locks,
     key: String,
     owner: String,
+    permits: u32,
     queued: bool,
 }
 
@@ -61,8 +71,9 @@ impl Drop for Place {
             && let Ok(runtime) = tokio::runtime::Handle::try_current()
         {
             let (locks, key, owner) = (self.locks.clone(), self.key.clone(), self.owner.clone());
+            let permits = self.permits;
             runtime.spawn(async move {
-                let _ = locks.leave(&key, &owner).await;
+                let _ = locks.leave_any(&key, &owner, permits).await;
             });
         }
     }
@@ -77,8 +88,8 @@ impl Locks {
     pub(crate) async fn acquire_queued(
         &self,
         key: &str,
-        ttl: Duration,
-        ttl_ms: i64,
+        permits: u32,
+        (ttl, ttl_ms): (Duration, i64),
         timeout: Duration,
     ) -> Result<Lease> {
         let clock = self.inner.clock.clone();
@@ -92,12 +103,16 @@ impl Locks {
             locks: self.clone(),
             key: key.to_string(),
             owner: owner.clone(),
+            permits,
             queued: false,
         };
         let mut backoff = Backoff::new();
         // Subscribed before the first attempt when the change stream runs
         // already (another waiter of this `Locks`): no retry is needed.
-        let mut releases = self.running_releases(key);
+        // A semaphore's waiters poll: its changes of holders look like its
+        // acquisitions to a change stream.
+        let watched = permits == 1;
+        let mut releases = if watched { self.running_releases(key) } else { None };
         let mut offset_ms = None;
         let mut attempts = 0_u32;
         loop {
@@ -106,7 +121,7 @@ impl Locks {
             // The place counts as queued while the attempt is in flight:
             // dropped then, the waiter leaves.
             place.queued = true;
-            let lock = match self.attempt(key, &owner, 1, ttl, ttl_ms, place_ms).await {
+            let mut view = match self.attempt(key, &owner, permits, ttl, ttl_ms, place_ms).await {
                 Ok(Attempt::Acquired(lease)) => {
                     place.queued = false;
                     crate::locks::acquired(
@@ -116,21 +131,21 @@ impl Locks {
                     );
                     return Ok(lease);
                 }
-                Ok(Attempt::Held(lock)) => lock,
+                Ok(Attempt::Held(lock)) => View::of(lock.as_ref(), &owner),
+                Ok(Attempt::Waiting(semaphore)) => View::of_semaphore(&semaphore, &owner),
                 Err(error) => {
                     // The attempt left the queue on its way out.
                     place.queued = false;
                     return Err(error);
                 }
             };
-            let mut view = View::of(lock.as_ref(), &owner);
             // The first refusal opens the change stream, then tries again
             // at once, so no release between the two is missed.
             let offset_ms = match offset_ms {
                 Some(offset_ms) => offset_ms,
                 None => {
                     let read = *offset_ms.insert(self.offset_ms().await);
-                    if releases.is_none() {
+                    if watched && releases.is_none() {
                         releases = self.releases(key).await;
                         if releases.is_some() {
                             continue;
@@ -149,7 +164,7 @@ impl Locks {
                 };
                 if left.is_zero() {
                     place.queued = false;
-                    let _ = self.leave(key, &owner).await;
+                    let _ = self.leave_any(key, &owner, permits).await;
                     return Err(LockingError::lock(key, Reason::TimedOut, None));
                 }
                 // Only the first in line acts on the holder's expiry.
@@ -203,6 +218,14 @@ impl Locks {
         let leave =
             async move { coll.update_one(filter, update).write_concern(write_concern).await };
         self.conn().bounded(Lock::COLLECTION, leave).await.map(|_| ())
+    }
+
+    /// [`leave`](Self::leave) for a lock, the same for a semaphore.
+    async fn leave_any(&self, key: &str, owner: &str, permits: u32) -> model_core::Result<()> {
+        match permits {
+            1 => self.leave(key, owner).await,
+            _ => self.leave_permits(key, owner, permits).await,
+        }
     }
 
     /// How long until `until` (server clock), as this client reckons it.

@@ -257,14 +257,4 @@ impl Locks {
         let server = reply.get_datetime("localTime").ok()?.timestamp_millis();
         Some(server - (sent + received) / 2)
     }
-
-    /// How long until `lock`'s lease expires by the server's clock, as
-    /// this client reckons it with the server's `offset_ms` (`None` when
-    /// it is not held).
-    pub(crate) fn until_expiry(&self, lock: &Lock, offset_ms: i64) -> Option<Duration> {
-        lock.owner.as_ref()?;
-        let server_now = wall_ms() + offset_ms;
-        let left = lock.expires_at.timestamp_millis() - server_now;
-        Some(Duration::from_millis(left.max(0) as u64) + EXPIRY_SLACK)
-    }
 }

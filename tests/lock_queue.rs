@@ -173,6 +173,64 @@ async fn doomed_waiter(uri: &str, db: &str) {
     println!("UNEXPECTED {waited:?}");
 }
 
+/// The child: holds the lock with a heartbeat, and is killed holding it.
+async fn doomed_holder(uri: &str, db: &str) {
+    let env = Env::on(uri, db).await;
+    let held = env.locks.lock("job", |_signal| async {
+        println!("HOLDING");
+        tokio::time::sleep(Duration::from_secs(120)).await;
+    });
+    held.ttl(Duration::from_secs(2)).await.unwrap();
+}
+
+#[tokio::test]
+async fn a_holder_killed_holding_the_lock_hands_over_at_its_expiry_to_the_head() {
+    const TEST: &str = "a_holder_killed_holding_the_lock_hands_over_at_its_expiry_to_the_head";
+    if let Ok(db) = std::env::var(CHILD_DB) {
+        doomed_holder(&std::env::var("MONGODB_URI").unwrap(), &db).await;
+        return;
+    }
+    use tokio::io::AsyncBufReadExt;
+    let env = Env::new().await;
+    let mut child = tokio::process::Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", TEST, "--nocapture"])
+        .env(CHILD_DB, &env.db)
+        .env("MONGODB_URI", &env.uri)
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let holding = async {
+        while let Some(line) = lines.next_line().await.unwrap() {
+            if line.starts_with("HOLDING") {
+                return;
+            }
+        }
+        panic!("the child ended without holding the lock");
+    };
+    tokio::time::timeout(Duration::from_secs(30), holding).await.expect("the child holds");
+    let held = env.lease_doc("job").await.unwrap().get_i64("token").unwrap();
+    let order = Arc::new(Mutex::new(Vec::new()));
+    let mut tasks = Vec::new();
+    for waiter in 0..2 {
+        let (peer, order) = (env.peer().await, order.clone());
+        tasks.push(tokio::spawn(async move {
+            let lease = peer.locks.acquire("job", HOLD, Duration::from_secs(60)).await.unwrap();
+            order.lock().unwrap().push((waiter, lease.token()));
+            peer.locks.release(&lease).await.unwrap();
+        }));
+        until_queued(&env, "job", waiter + 1).await;
+    }
+    child.start_kill().unwrap();
+    child.wait().await.unwrap();
+    for task in tasks {
+        task.await.unwrap();
+    }
+    let order = order.lock().unwrap().clone();
+    assert_eq!(order, [(0, held + 1), (1, held + 2)], "the head first, at the expiry");
+}
+
 #[tokio::test]
 async fn a_waiter_killed_in_the_queue_is_skipped_once_its_place_expires() {
     if let Ok(db) = std::env::var(CHILD_DB) {

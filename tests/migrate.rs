@@ -791,3 +791,44 @@ async fn the_duplicate_check_follows_a_sparse_or_partial_index() {
     assert_eq!(report.indexes_created, ["email_1"]);
     assert_eq!(index_names(&conn, "accounts").await, ["_id_", "email_1"]);
 }
+
+/// A case-insensitive unique email: an index with a collation, declared on
+/// the type.
+#[derive(Debug, Clone, PartialEq, Model, Serialize, Deserialize)]
+#[model(key = id, index(keys(email), unique, collation(locale = "en", strength = 2)))]
+struct Member {
+    #[serde(rename = "_id")]
+    id: ObjectId,
+    email: String,
+    created_at: DateTime,
+    updated_at: Option<DateTime>,
+}
+
+#[tokio::test]
+async fn an_index_declared_with_a_collation_is_created_with_it() {
+    let spec = Member::indexes().into_iter().next().expect("the email index");
+    let collation = bson::to_document(spec.collation.as_ref().expect("a collation")).unwrap();
+    assert_eq!(collation.get_str("locale"), Ok("en"), "{collation}");
+    assert_eq!(collation.get_i32("strength"), Ok(2), "{collation}");
+    let conn = connection().await;
+    conn.migrate::<Member>().await.unwrap();
+    let listed = list_indexes(&conn, "members").await;
+    let email =
+        listed.iter().find(|i| i.get_document("key").is_ok_and(|k| k.contains_key("email")));
+    let email = email.unwrap_or_else(|| panic!("no email index: {listed:?}"));
+    let stored = email.get_document("collation").unwrap_or_else(|_| panic!("{email}"));
+    assert_eq!(
+        (stored.get_str("locale"), stored.get_i32("strength")),
+        (Ok("en"), Ok(2)),
+        "{email}"
+    );
+    // A second run sees it unchanged.
+    let second = conn.migrate::<Member>().await.unwrap();
+    assert!(second.is_unchanged(), "{second:?}");
+    // Case-insensitive uniqueness, where the server applies the collation.
+    let members = conn.repo::<Member>();
+    members.insert_one(MemberInsert { id: None, email: "Ada@Example.org".into() }).await.unwrap();
+    let again =
+        members.insert_one(MemberInsert { id: None, email: "ada@example.org".into() }).await;
+    assert!(matches!(again, Err(Error::Conflict { .. })), "on {}: {again:?}", server());
+}

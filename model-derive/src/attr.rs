@@ -144,6 +144,19 @@ pub struct IndexAttrs {
     pub expire_after: Option<u64>,
     /// A partial filter: any expression that evaluates to a `bson::Document`.
     pub partial: Option<Expr>,
+    /// `collation(locale = "en", strength = 2)`: how the index compares
+    /// strings (strength 2: case-insensitive).
+    pub collation: Option<CollationAttrs>,
+}
+
+/// An index's collation: a locale and, optionally, a strength (1 to 5).
+#[derive(FromMeta)]
+pub struct CollationAttrs {
+    /// The ICU locale, `"en"`, `"fr"`, `"simple"`, ...
+    pub locale: String,
+    /// 1 (base letters), 2 (and accents: case-insensitive), 3 (and case,
+    /// the server's default), 4, 5 (identical).
+    pub strength: Option<SpannedValue<u8>>,
 }
 
 /// The keys of an index, in order.

@@ -341,6 +341,13 @@ fn index_decl(rt: &syn::Ident, index: &Index) -> TokenStream {
     if let Some(partial) = &index.partial {
         decl = quote!(#decl.partial_filter(|| #partial));
     }
+    if let Some((locale, strength)) = &index.collation {
+        let strength = match strength {
+            Some(strength) => quote!(#rt::Option::Some(#strength)),
+            None => quote!(#rt::Option::None),
+        };
+        decl = quote!(#decl.collation(#locale, #strength));
+    }
     decl
 }
 

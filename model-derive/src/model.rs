@@ -46,6 +46,8 @@ pub struct Index {
     pub sparse: bool,
     pub expire_after: Option<u64>,
     pub partial: Option<Expr>,
+    /// The collation's locale and strength.
+    pub collation: Option<(String, Option<u8>)>,
 }
 
 /// The model the generated code describes.
@@ -88,6 +90,7 @@ impl<'a> Model<'a> {
                 sparse: attrs.sparse.is_present(),
                 expire_after: attrs.expire_after.as_ref().map(|v| **v),
                 partial: None,
+                collation: None,
             })
         });
         let struct_indexes = input.attrs.indexes.iter().map(|index| Index {
@@ -105,6 +108,7 @@ impl<'a> Model<'a> {
             sparse: index.sparse.is_present(),
             expire_after: index.expire_after,
             partial: index.partial.clone(),
+            collation: index.collation.as_ref().map(|c| (c.locale.clone(), c.strength.map(|s| *s))),
         });
         let indexes = field_indexes.chain(struct_indexes).collect();
         let attrs = &input.attrs;

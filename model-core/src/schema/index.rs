@@ -17,6 +17,7 @@ pub struct IndexDecl {
     sparse: bool,
     expire_after_secs: Option<u64>,
     partial_filter: Option<fn() -> Document>,
+    collation: Option<(&'static str, Option<u8>)>,
 }
 
 impl IndexDecl {
@@ -29,6 +30,7 @@ impl IndexDecl {
             sparse: false,
             expire_after_secs: None,
             partial_filter: None,
+            collation: None,
         }
     }
 
@@ -62,6 +64,14 @@ impl IndexDecl {
         self
     }
 
+    /// Gives the index a collation: an ICU `locale` and a `strength` (1
+    /// to 5; 2 compares case-insensitively, `None` is the server's
+    /// default, 3).
+    pub const fn collation(mut self, locale: &'static str, strength: Option<u8>) -> Self {
+        self.collation = Some((locale, strength));
+        self
+    }
+
     /// The index to create.
     pub fn spec(&self) -> IndexSpec {
         let mut keys = Document::new();
@@ -77,6 +87,18 @@ impl IndexDecl {
         }
         if let Some(filter) = self.partial_filter {
             spec = spec.partial_filter(filter());
+        }
+        if let Some((locale, strength)) = self.collation {
+            use mongodb::options::CollationStrength;
+            let strength = strength.and_then(|s| match s {
+                1 => Some(CollationStrength::Primary),
+                2 => Some(CollationStrength::Secondary),
+                3 => Some(CollationStrength::Tertiary),
+                4 => Some(CollationStrength::Quaternary),
+                5 => Some(CollationStrength::Identical),
+                _ => None,
+            });
+            spec = spec.collation(Collation::builder().locale(locale).strength(strength).build());
         }
         spec
     }

@@ -217,6 +217,14 @@ fn struct_indexes(cx: &mut Ctxt, input: &Input) {
         if index.expire_after.is_some() && index.keys.0.len() != 1 {
             cx.error(index.span(), "a TTL index (`expire_after`) has exactly one key");
         }
+        if let Some(strength) = index.collation.as_ref().and_then(|c| c.strength.as_ref())
+            && !(1..=5).contains(&**strength)
+        {
+            cx.error(
+                strength.span(),
+                "a collation's strength is 1 (base letters), 2 (and accents: case-insensitive), 3 (and case), 4 or 5 (identical)",
+            );
+        }
     }
 }
 

@@ -40,9 +40,9 @@ pub use model_core::{Projection, ProjectsFrom, Stored};
 
 // Schema, indexes and migration of a collection.
 pub use model_core::{
-    DuplicateKeys, FieldDecl, FieldType, IndexDecl, IndexSpec, Migrate, Migration, MigrationReport,
-    Numeric, ObjectSchema, Ordered, REJECTED_IDS, RejectedDocuments, ValidationAction,
-    ValidationLevel, ValidatorChange, string_enum_schema,
+    DuplicateKeys, FieldDecl, FieldType, IndexDecl, IndexKey, IndexSpec, Migrate, Migration,
+    MigrationReport, Numeric, ObjectSchema, Ordered, REJECTED_IDS, RejectedDocuments,
+    ValidationAction, ValidationLevel, ValidatorChange, string_enum_schema,
 };
 
 // BSON and the driver.

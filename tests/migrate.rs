@@ -832,3 +832,60 @@ async fn an_index_declared_with_a_collation_is_created_with_it() {
         members.insert_one(MemberInsert { id: None, email: "ada@example.org".into() }).await;
     assert!(matches!(again, Err(Error::Conflict { .. })), "on {}: {again:?}", server());
 }
+
+/// Index kinds: text, 2dsphere and hashed keys.
+#[derive(Debug, Clone, PartialEq, Model, Serialize, Deserialize)]
+#[model(
+    collection = "places",
+    key = id,
+    index(keys(title = "text")),
+    index(keys(location = "2dsphere")),
+    index(keys(tenant = "hashed"))
+)]
+struct Place {
+    #[serde(rename = "_id")]
+    id: ObjectId,
+    title: String,
+    location: Document,
+    tenant: String,
+    created_at: DateTime,
+    updated_at: Option<DateTime>,
+}
+
+/// The kind SecantusDB creates too (it refuses text and hashed indexes).
+#[derive(Debug, Clone, PartialEq, Model, Serialize, Deserialize)]
+#[model(collection = "places", key = id, index(keys(location = "2dsphere")))]
+struct Site {
+    #[serde(rename = "_id")]
+    id: ObjectId,
+    location: Document,
+    created_at: DateTime,
+    updated_at: Option<DateTime>,
+}
+
+#[tokio::test]
+async fn index_kinds_are_declared_on_the_type_and_created() {
+    let keys: Vec<Document> = Place::indexes().into_iter().map(|spec| spec.keys).collect();
+    assert_eq!(
+        keys,
+        [doc! { "title": "text" }, doc! { "location": "2dsphere" }, doc! { "tenant": "hashed" }]
+    );
+    // mongod creates all three; SecantusDB 0.7 refuses text and hashed
+    // indexes, so there only the 2dsphere one is created.
+    let conn = connection().await;
+    let secantus = server() == "Secantus";
+    let migrate = async || match secantus {
+        true => conn.migrate::<Site>().await,
+        false => conn.migrate::<Place>().await,
+    };
+    migrate().await.unwrap();
+    let listed = list_indexes(&conn, "places").await;
+    let created: Vec<&Document> = listed
+        .iter()
+        .filter_map(|i| i.get_document("key").ok())
+        .filter(|key| keys.contains(key))
+        .collect();
+    assert_eq!(created.len(), if secantus { 1 } else { 3 }, "on {}: {listed:?}", server());
+    assert!(created.contains(&&doc! { "location": "2dsphere" }), "{listed:?}");
+    assert!(migrate().await.unwrap().is_unchanged(), "a second migrate changes nothing");
+}

@@ -81,7 +81,8 @@ pub use project::{Projection, ProjectsFrom};
 pub use query::Query;
 pub use repo::Repo;
 pub use schema::{
-    FieldDecl, FieldType, IndexDecl, IndexSpec, Numeric, ObjectSchema, Ordered, string_enum_schema,
+    FieldDecl, FieldType, IndexDecl, IndexKey, IndexSpec, Numeric, ObjectSchema, Ordered,
+    string_enum_schema,
 };
 pub use sort::Sort;
 pub use stored::Stored;
@@ -101,7 +102,8 @@ pub mod __private {
     pub use crate::model::{Key, Model, UpdatedAt};
     pub use crate::project::projection_of;
     pub use crate::schema::{
-        FieldDecl, FieldType, IndexDecl, IndexSpec, ObjectSchema, Ordered, put, string_enum_schema,
+        FieldDecl, FieldType, IndexDecl, IndexKey, IndexSpec, ObjectSchema, Ordered, put,
+        string_enum_schema,
     };
     pub use crate::{
         Error, Field, Nested, Nullable, Projection, ReadOnly, Result, Version, Writable,

@@ -159,8 +159,23 @@ pub struct CollationAttrs {
     pub strength: Option<SpannedValue<u8>>,
 }
 
+/// What an index keeps of one key: `1`, `-1`, or a kind.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum IndexKey {
+    /// `1` (the default).
+    Asc,
+    /// `-1`.
+    Desc,
+    /// `"text"`.
+    Text,
+    /// `"2dsphere"`.
+    Sphere,
+    /// `"hashed"`.
+    Hashed,
+}
+
 /// The keys of an index, in order.
-pub struct IndexKeys(pub Vec<(Ident, i32)>);
+pub struct IndexKeys(pub Vec<(Ident, IndexKey)>);
 
 impl FromMeta for IndexKeys {
     fn from_list(items: &[darling::ast::NestedMeta]) -> darling::Result<Self> {
@@ -170,15 +185,15 @@ impl FromMeta for IndexKeys {
         for item in items {
             match item {
                 NestedMeta::Meta(syn::Meta::Path(path)) if path.get_ident().is_some() => {
-                    keys.push((path.get_ident().cloned().expect("checked"), 1));
+                    keys.push((path.get_ident().cloned().expect("checked"), IndexKey::Asc));
                 }
                 NestedMeta::Meta(syn::Meta::NameValue(nv)) if nv.path.get_ident().is_some() => {
                     let ident = nv.path.get_ident().cloned().expect("checked");
-                    match direction(&nv.value) {
-                        Some(d) => keys.push((ident, d)),
+                    match index_key(&nv.value) {
+                        Some(key) => keys.push((ident, key)),
                         None => errors.push(
                             darling::Error::custom(
-                                "an index direction is `1` (ascending) or `-1` (descending)",
+                                "an index key is `1` (ascending), `-1` (descending), `\"text\"`, `\"2dsphere\"` or `\"hashed\"`",
                             )
                             .with_span(&nv.value),
                         ),
@@ -186,7 +201,7 @@ impl FromMeta for IndexKeys {
                 }
                 other => errors.push(
                     darling::Error::custom(
-                        "expected a field name, or `field = 1` / `field = -1`; the correct format looks like `keys(foo, bar = -1)`",
+                        "expected a field name, or `field = 1` / `field = -1` / `field = \"text\"`; the correct format looks like `keys(foo, bar = -1)`",
                     )
                     .with_span(other),
                 ),
@@ -200,15 +215,21 @@ impl FromMeta for IndexKeys {
     }
 }
 
-fn direction(expr: &Expr) -> Option<i32> {
+fn index_key(expr: &Expr) -> Option<IndexKey> {
     match expr {
         Expr::Lit(syn::ExprLit { lit: syn::Lit::Int(i), .. }) => match i.base10_digits() {
-            "1" => Some(1),
-            "-1" => Some(-1),
+            "1" => Some(IndexKey::Asc),
+            "-1" => Some(IndexKey::Desc),
             _ => None,
         },
-        Expr::Unary(syn::ExprUnary { op: syn::UnOp::Neg(_), expr, .. }) => match direction(expr) {
-            Some(1) => Some(-1),
+        Expr::Lit(syn::ExprLit { lit: syn::Lit::Str(s), .. }) => match s.value().as_str() {
+            "text" => Some(IndexKey::Text),
+            "2dsphere" => Some(IndexKey::Sphere),
+            "hashed" => Some(IndexKey::Hashed),
+            _ => None,
+        },
+        Expr::Unary(syn::ExprUnary { op: syn::UnOp::Neg(_), expr, .. }) => match index_key(expr) {
+            Some(IndexKey::Asc) => Some(IndexKey::Desc),
             _ => None,
         },
         _ => None,

@@ -13,7 +13,7 @@ use quote::{format_ident, quote, quote_spanned};
 use syn::ext::IdentExt;
 use syn::spanned::Spanned;
 
-use crate::attr::{ValidationAction, ValidationLevel};
+use crate::attr::{IndexKey, ValidationAction, ValidationLevel};
 use crate::model::{Field, Index, Model, Role};
 
 /// The alias of the runtime's private module inside a generated block. An
@@ -324,8 +324,14 @@ pub fn model(model: &Model) -> TokenStream {
 
 fn index_decl(rt: &syn::Ident, index: &Index) -> TokenStream {
     let names = index.keys.iter().map(|(name, _)| name);
-    let directions = index.keys.iter().map(|(_, d)| d);
-    let mut decl = quote!(#rt::IndexDecl::on(&[#((#names, #directions)),*]));
+    let keys = index.keys.iter().map(|(_, key)| match key {
+        IndexKey::Asc => quote!(#rt::IndexKey::Asc),
+        IndexKey::Desc => quote!(#rt::IndexKey::Desc),
+        IndexKey::Text => quote!(#rt::IndexKey::Text),
+        IndexKey::Sphere => quote!(#rt::IndexKey::Sphere),
+        IndexKey::Hashed => quote!(#rt::IndexKey::Hashed),
+    });
+    let mut decl = quote!(#rt::IndexDecl::on(&[#((#names, #keys)),*]));
     if let Some(name) = &index.name {
         decl = quote!(#decl.name(#name));
     }

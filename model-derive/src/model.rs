@@ -7,7 +7,9 @@ use syn::ext::IdentExt;
 use syn::{Expr, Ident, Type, Visibility};
 
 use crate::ast;
-use crate::attr::{FieldAttrs, ModelAttrs, Timestamps, ValidationAction, ValidationLevel};
+use crate::attr::{
+    FieldAttrs, IndexKey, ModelAttrs, Timestamps, ValidationAction, ValidationLevel,
+};
 use crate::case;
 
 /// The AST of a `#[derive(Model)]` input.
@@ -39,8 +41,8 @@ pub struct Field<'a> {
 /// An index to declare: from a field's `#[model(index)]` or `unique`, or
 /// from the struct's `index(...)`.
 pub struct Index {
-    /// Stored names with directions (`1`, `-1`), in order.
-    pub keys: Vec<(String, i32)>,
+    /// Stored names with their order or kind, in order.
+    pub keys: Vec<(String, IndexKey)>,
     pub name: Option<String>,
     pub unique: bool,
     pub sparse: bool,
@@ -84,7 +86,7 @@ impl<'a> Model<'a> {
             let attrs = &raw.attrs;
             let indexed = attrs.index.is_present() || attrs.unique.is_present();
             (indexed && field.role != Role::Key).then(|| Index {
-                keys: vec![(field.stored.to_string(), 1)],
+                keys: vec![(field.stored.to_string(), IndexKey::Asc)],
                 name: None,
                 unique: attrs.unique.is_present(),
                 sparse: attrs.sparse.is_present(),

@@ -6,12 +6,40 @@ use std::time::Duration;
 use bson::{Bson, Document};
 use mongodb::options::Collation;
 
+/// What an index keeps of one key: its order, or its kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IndexKey {
+    /// Ascending (`1`).
+    Asc,
+    /// Descending (`-1`).
+    Desc,
+    /// A text index (`"text"`): words, for `$text` queries.
+    Text,
+    /// A geospatial index on a sphere (`"2dsphere"`), for GeoJSON values.
+    Sphere,
+    /// A hashed index (`"hashed"`): for hashed sharding and equality.
+    Hashed,
+}
+
+impl IndexKey {
+    /// The key's value in an index's key document.
+    pub fn bson(self) -> Bson {
+        match self {
+            IndexKey::Asc => Bson::Int32(1),
+            IndexKey::Desc => Bson::Int32(-1),
+            IndexKey::Text => Bson::String("text".into()),
+            IndexKey::Sphere => Bson::String("2dsphere".into()),
+            IndexKey::Hashed => Bson::String("hashed".into()),
+        }
+    }
+}
+
 /// One index as `#[derive(Model)]` declares it, built at compile time; a
 /// model's [`INDEX_DECLS`](crate::Model::INDEX_DECLS) become its
 /// [`IndexSpec`]s when asked for.
 #[derive(Debug, Clone, Copy)]
 pub struct IndexDecl {
-    keys: &'static [(&'static str, i32)],
+    keys: &'static [(&'static str, IndexKey)],
     name: Option<&'static str>,
     unique: bool,
     sparse: bool,
@@ -21,8 +49,8 @@ pub struct IndexDecl {
 }
 
 impl IndexDecl {
-    /// An index on `keys` (stored name, `1` or `-1`), in order.
-    pub const fn on(keys: &'static [(&'static str, i32)]) -> Self {
+    /// An index on `keys` (stored name and order or kind), in order.
+    pub const fn on(keys: &'static [(&'static str, IndexKey)]) -> Self {
         IndexDecl {
             keys,
             name: None,
@@ -75,8 +103,8 @@ impl IndexDecl {
     /// The index to create.
     pub fn spec(&self) -> IndexSpec {
         let mut keys = Document::new();
-        for (field, direction) in self.keys {
-            keys.insert(*field, *direction);
+        for (field, key) in self.keys {
+            keys.insert(*field, key.bson());
         }
         let mut spec = IndexSpec::new(keys).unique(self.unique).sparse(self.sparse);
         if let Some(name) = self.name {

@@ -9,7 +9,7 @@ use serde::Serialize;
 
 mod index;
 
-pub use index::{IndexDecl, IndexSpec};
+pub use index::{IndexDecl, IndexKey, IndexSpec};
 
 /// A type a model field can have.
 ///

@@ -311,6 +311,8 @@ impl Locks {
         if sender.send(Ok(current.clone())).await.is_err() {
             return;
         }
+        // The highest term sent: terms never go back.
+        let mut highest = current.as_ref().map_or(i64::MIN, |leader| leader.term);
         loop {
             let expiry = current.as_ref().map(|l| until(l.expires_at, offset_ms));
             let pause = match &events {
@@ -335,6 +337,9 @@ impl Locks {
                 }
             };
             let next = match next {
+                // A change from before the first read: older than what was
+                // sent, and never sent after it.
+                Some(Some(Some(leader))) if leader.term < highest => continue,
                 Some(Some(next)) => next,
                 // A timer, or an event that does not say enough: read.
                 _ => match self.leader(&key).await {
@@ -347,6 +352,9 @@ impl Locks {
             };
             let changed = !Leader::same_term(&current, &next);
             current = next;
+            if let Some(leader) = &current {
+                highest = highest.max(leader.term);
+            }
             if changed && sender.send(Ok(current.clone())).await.is_err() {
                 return;
             }
@@ -383,7 +391,9 @@ fn apply(
     event: ChangeStreamEvent<Document>,
 ) -> Option<Option<Leader>> {
     match event.operation_type {
-        OperationType::Delete => Some(None),
+        // Who leads after a deletion or a release is read from the server:
+        // the event may predate the observer's first read.
+        OperationType::Delete => None,
         OperationType::Insert | OperationType::Replace => {
             let stored = event.full_document?;
             Some(Leader::from_document(key, &stored))
@@ -391,7 +401,7 @@ fn apply(
         OperationType::Update => {
             let change = event.update_description?;
             if change.removed_fields.iter().any(|f| f == "owner") {
-                return Some(None);
+                return None;
             }
             let updated = &change.updated_fields;
             match updated.get("owner") {
@@ -404,9 +414,14 @@ fn apply(
                     expires_at: *updated.get_datetime("expires_at").ok()?,
                 })),
                 Some(_) => None,
-                // An extension: the same term, a later expiry.
+                // The same owner: a new term if the token moved (a lease
+                // handed to it that it retook), else an extension.
                 None => {
                     let mut leader = current?;
+                    if let Ok(term) = updated.get_i64("token") {
+                        leader.term = term;
+                        leader.since = *updated.get_datetime("created_at").ok()?;
+                    }
                     if let Ok(expires_at) = updated.get_datetime("expires_at") {
                         leader.expires_at = *expires_at;
                     }

@@ -78,9 +78,15 @@ pub fn acquire(owner: &str, ttl_ms: i64, queue_ttl_ms: Option<i64>) -> Vec<Docum
             ] },
             "__claim": { "$and": [{ "$eq": ["$owner", &me] }, { "$not": ["$__open"] }] },
         } },
+        // Free, and nobody live ahead; or a lease handed to this owner
+        // that expired unclaimed (nobody took it since): retaken.
         doc! { "$set": { FREE: { "$and": [
             "$__open",
-            { "$or": [{ "$eq": [{ "$size": "$__live" }, 0] }, { "$eq": ["$__pos", 0] }] },
+            { "$or": [
+                { "$eq": [{ "$size": "$__live" }, 0] },
+                { "$eq": ["$__pos", 0] },
+                { "$eq": ["$owner", &me] },
+            ] },
         ] } } },
         doc! { "$set": {
             "owner": take(me.clone().into(), "$owner"),
@@ -119,7 +125,7 @@ pub fn release(owner: &str) -> Vec<Document> {
         doc! { "$set": {
             "owner": { "$cond": ["$__mine", hand("$__next.owner".into(), "$$REMOVE".into()), "$owner"] },
             "expires_at": hand(doc! { "$add": ["$$NOW", "$__next.ttl_ms"] }.into(), "$expires_at".into()),
-            "token": hand(doc! { "$add": ["$token", 1_i64] }.into(), "$token".into()),
+            "token": hand(next_token().into(), "$token".into()),
             "created_at": hand("$$NOW".into(), "$created_at".into()),
             "updated_at": { "$cond": ["$__mine", hand(Bson::Null, "$$NOW".into()), "$updated_at"] },
             "queue": hand(
@@ -322,7 +328,7 @@ pub fn release_permit(owner: &str, permits: u32) -> Vec<Document> {
             { "$arrayElemAt": ["$__queue", 0] },
             "$$REMOVE",
         ] } } },
-        doc! { "$set": { "token": hand(doc! { "$add": ["$token", 1_i64] }.into(), "$token".into()) } },
+        doc! { "$set": { "token": hand(next_token().into(), "$token".into()) } },
         doc! { "$set": {
             "holders": hand(
                 doc! { "$concatArrays": ["$__live", [{

@@ -115,6 +115,9 @@ impl Locks {
         let mut releases = if watched { self.running_releases(key) } else { None };
         let mut offset_ms = None;
         let mut attempts = 0_u32;
+        // The holder's expiry a wait ended at, to try it once only.
+        let mut woke_at_expiry: Option<DateTime> = None;
+        let claim_window = (ttl / 3).max(Duration::from_millis(1));
         loop {
             attempts += 1;
             let sent = clock.now();
@@ -155,6 +158,8 @@ impl Locks {
                 }
             };
             let renew_at = sent + place_ttl / 2;
+            // The expiry this attempt was made at, if it was.
+            let tried = woke_at_expiry.take();
             // Sleeps until something may have changed for this waiter.
             loop {
                 let now = clock.now();
@@ -163,25 +168,36 @@ impl Locks {
                     None => Duration::MAX,
                 };
                 if left.is_zero() {
-                    place.queued = false;
+                    // Dropped during the leave, the guard leaves again.
                     let _ = self.leave_any(key, &owner, permits).await;
+                    place.queued = false;
                     return Err(LockingError::lock(key, Reason::TimedOut, None));
                 }
-                // Only the first in line acts on the holder's expiry.
-                let expiry = match view.ahead.is_empty() {
-                    true => view.holder_until.map(|until| self.until(until, offset_ms)),
-                    false => None,
+                // Only the first in line acts on the holder's expiry. An
+                // expiry already tried (the clocks' offset was misjudged,
+                // or the holder extended since) is tried again after a
+                // backoff, not at once.
+                let expiry = match (view.ahead.is_empty(), view.holder_until) {
+                    (true, Some(until)) if tried == Some(until) => Some(backoff.next()),
+                    (true, Some(until)) => Some(self.until(until, offset_ms)),
+                    _ => None,
                 };
                 let mut until = renew_at.saturating_duration_since(now).min(left);
+                let at_expiry = expiry.is_some_and(|expiry| expiry <= until);
                 if let Some(expiry) = expiry {
                     until = until.min(expiry);
                 }
                 let Some(stream) = releases.as_mut() else {
                     // Polling: only the first in line can take the lease,
                     // so those behind it poll more slowly, by their place.
+                    // A lease handed to it lasts its ttl: it looks at least
+                    // every third of that, to claim it in time.
                     let behind = u32::try_from(view.ahead.len()).unwrap_or(u32::MAX);
                     let pause = backoff.next().saturating_mul(behind.saturating_add(1));
+                    let pause = pause.min(claim_window);
                     tokio::time::sleep(until.min(pause)).await;
+                    woke_at_expiry =
+                        (at_expiry && until <= pause).then_some(view.holder_until).flatten();
                     break;
                 };
                 let change: Option<Change> = tokio::select! {
@@ -193,7 +209,10 @@ impl Locks {
                             break;
                         }
                     },
-                    _ = tokio::time::sleep(until) => None,
+                    _ = tokio::time::sleep(until) => {
+                        woke_at_expiry = at_expiry.then_some(view.holder_until).flatten();
+                        None
+                    }
                 };
                 match change {
                     // Handed to another waiter (or taken): still waiting.

@@ -98,6 +98,15 @@ fn releases() -> Document {
 /// The change of holder an event shows.
 fn change_of(event: &ChangeStreamEvent<Document>) -> Change {
     let unknown = Change { owner: None, expires_at: None, known: false };
+    // An insert or a replace (some servers log a pipeline update as one)
+    // carries the whole document: its holder is known.
+    if let Some(stored) = event.full_document.as_ref() {
+        return Change {
+            owner: stored.get_str("owner").ok().map(String::from),
+            expires_at: stored.get_datetime("expires_at").ok().copied(),
+            known: true,
+        };
+    }
     let Some(update) = event.update_description.as_ref() else { return unknown };
     if update.removed_fields.iter().any(|f| f == "owner") {
         return Change { owner: None, expires_at: None, known: true };

@@ -137,8 +137,9 @@ impl Locks {
     /// Dropping the future drops `f`'s future, stops the heartbeat and
     /// releases the lease in a background task (if a tokio runtime is
     /// running); otherwise the lease ends at its expiry. Dropped while
-    /// still acquiring, a lease the acquire command already took is not
-    /// known to the guard yet and also ends at its expiry.
+    /// waiting, the waiter leaves the key's queue in the background (a
+    /// lease handed to it meanwhile is handed on); dropped while an acquire
+    /// command is in flight, what that command took ends at its expiry.
     pub fn lock<F, Fut>(&self, key: impl Into<String>, f: F) -> LockAction<'_, F>
     where
         F: FnOnce(Signal) -> Fut,
@@ -172,9 +173,9 @@ impl<F> LockAction<'_, F> {
         self
     }
 
-    /// Wait for the lock instead of failing at once: retry with jittered
-    /// backoff until it is acquired, or fail with [`Reason::TimedOut`]
-    /// after `timeout`.
+    /// Wait for the lock instead of failing at once: wait in the key's
+    /// queue, in arrival order, until it is acquired, or fail with
+    /// [`Reason::TimedOut`] after `timeout` (leaving the queue).
     pub fn wait(mut self, timeout: Duration) -> Self {
         self.wait = Some(timeout);
         self

@@ -56,8 +56,8 @@
 //! to the tail of the key's `queue` (in the lease document, written by the
 //! same pipeline that refused it): `{owner, expires_at, ttl_ms}`, its
 //! place lasting the larger of its ttl and 10 s by the server's clock.
-//! Each later attempt renews the place (every half of its ttl, or when it
-//! is woken). Then:
+//! Each later attempt renews the place (every half of the place's ttl, so
+//! at least every 5 s, or when it is woken). Then:
 //!
 //! - **Hand-off**: a release gives the lease to the first waiter whose
 //!   place is live, in the release's own write. That waiter sees the
@@ -66,9 +66,12 @@
 //!   reckons the lease from a command it sent); a hand-off costs the
 //!   release and the claim, two commands, and wakes no other waiter into
 //!   a command.
-//! - **Expiry**: when a holder's lease expires unreleased, the first
-//!   waiter in line (and only it) wakes at that expiry and takes the lease
-//!   by the acquire pipeline, which lets only the first live waiter in.
+//! - **Expiry**: when a holder's lease expires unreleased, the waiter
+//!   first in line as it last saw the queue wakes at that expiry (once; if
+//!   the lease was extended meanwhile, it backs off) and takes the lease by
+//!   the acquire pipeline, which lets only the first live waiter in. If
+//!   the waiters ahead of another one left or died without a change of
+//!   holder, that one finds out at its next renewal, within 5 s.
 //! - **Never jumped**: [`Locks::try_lock`] and every attempt take a free
 //!   lease only when no live waiter is queued ahead, so a newcomer never
 //!   overtakes the queue; `try_lock` stays one command.
@@ -77,12 +80,16 @@
 //!   waiting leaves in the background; one that dies is skipped once its
 //!   place expires, and dropped from the queue by the next write. A lease
 //!   handed to a waiter that died meanwhile ends at its ttl and goes to
-//!   the next in line.
+//!   the next in line. A waiter looks for a hand-off at least every third
+//!   of its ttl (polling) or is told at once (change stream); if it is
+//!   still too late, it may retake the expired lease it was handed as long
+//!   as nobody took it since, else it joins the tail again.
 //!
 //! **Why no waiter starves**: places are served in the order they were
 //! added, each added by a single-document write, so the server orders
-//! them; a live place is only ever removed by its own acquisition or its
-//! waiter leaving, and nothing is added ahead of it. Every lease ends (by
+//! them; a live place is only ever removed by its own acquisition, a
+//! hand-off to it, or its waiter leaving, and nothing is added ahead of
+//! it. Every lease ends (by
 //! release or expiry), and then the first live place gets it; so a waiter
 //! that keeps its place is served after at most the waiters ahead of it
 //! when it arrived, each holding for as long as its own work takes.

@@ -220,9 +220,10 @@ impl Locks {
         .await
     }
 
-    /// Takes the lease on `key` for `ttl`, retrying with jittered backoff
-    /// (2 ms doubling up to 100 ms) while another owner holds it, for up to
-    /// `timeout`. A failed command ends the wait at once.
+    /// Takes the lease on `key` for `ttl`, waiting in the key's queue (see
+    /// the crate docs) while another owner holds it, for up to `timeout`:
+    /// woken by the changes of holder its `Locks`' change stream sees, or
+    /// polling with backoff. A failed command ends the wait at once.
     ///
     /// # Errors
     /// As [`try_lock`](Self::try_lock); [`LockingError::Lock`] with

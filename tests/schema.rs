@@ -342,7 +342,7 @@ async fn additional_properties_true_lets_the_server_accept_unknown_fields() {
 
 #[test]
 fn lock_schema_snapshot() {
-    use lock::{Fence, Lock};
+    use lock::store::{Fence, Lock};
     assert_eq!(
         Lock::json_schema(),
         doc! {

@@ -240,5 +240,16 @@ pub use error::{LockingError, Reason, Result};
 pub use fenced::Held;
 pub use lease::Lease;
 pub use locks::{Locks, MAX_PERMITS, MAX_RETRIES};
-pub use model::{Fence, FenceInsert, Lock, LockInsert, Permit, Semaphore, SemaphoreInsert, Waiter};
+pub(crate) use model::{Fence, Lock, Semaphore};
+
+/// The documents the lock keeps, as models: the lease of a key
+/// ([`Lock`]), its queue of [`Waiter`](store::Waiter)s, the
+/// holders of a [`Semaphore`], and the legacy
+/// [`Fence`] counters. For reading them ([`Locks::repo`])
+/// and for migrations; the protocol writes them.
+pub mod store {
+    pub use crate::model::{
+        Fence, FenceInsert, Lock, LockInsert, Permit, Semaphore, SemaphoreInsert, Waiter,
+    };
+}
 pub use tokio_util::sync::CancellationToken;

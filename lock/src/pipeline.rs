@@ -32,6 +32,40 @@ fn live_queue() -> Document {
     doc! { "$filter": { "input": { "$ifNull": ["$queue", []] }, "cond": this_live() } }
 }
 
+/// The entries of `queue` (a field path or an array) but `owner`'s.
+fn without(owner: &str, queue: impl Into<Bson>) -> Document {
+    doc! { "$filter": { "input": queue.into(), "cond": { "$not": [this_owner(owner)] } } }
+}
+
+/// `owner`'s index in the queue at the field path `queue` (-1: absent).
+fn position(owner: &str, queue: &str) -> Document {
+    doc! { "$indexOfArray": [
+        { "$map": { "input": queue, "in": "$$this.owner" } }, { "$literal": owner },
+    ] }
+}
+
+/// The queue at `queue` (a field path, `__pos` set to `owner`'s place)
+/// after a refused attempt: with `queue_ttl_ms`, `owner`'s place renewed
+/// for that long, or added at the tail asking for `ttl_ms`; else as it is.
+fn placed(owner: &str, ttl_ms: i64, queue_ttl_ms: Option<i64>, queue: &str) -> Bson {
+    let Some(queue_ttl_ms) = queue_ttl_ms else { return queue.into() };
+    let until = doc! { "$add": ["$$NOW", queue_ttl_ms] };
+    doc! { "$cond": [
+        { "$gte": ["$__pos", 0] },
+        { "$map": { "input": queue, "in": { "$cond": [
+            this_owner(owner),
+            { "$mergeObjects": ["$$this", { "expires_at": until.clone() }] },
+            "$$this",
+        ] } } },
+        { "$concatArrays": [queue, [{
+            "owner": { "$literal": owner },
+            "expires_at": until,
+            "ttl_ms": ttl_ms,
+        }]] },
+    ] }
+    .into()
+}
+
 /// The acquire update: takes the lease for `owner` if the key is free (no
 /// owner, or its lease expired by `$$NOW`) and no live waiter is queued
 /// ahead of `owner`, adding 1 to its token in the same write (the clock's
@@ -47,35 +81,15 @@ pub fn acquire(owner: &str, ttl_ms: i64, queue_ttl_ms: Option<i64>) -> Vec<Docum
     let me = doc! { "$literal": owner };
     let free = format!("${FREE}");
     let take = |taken: Bson, kept: &str| doc! { "$cond": [&free, taken, kept] };
-    let waiting: Bson = match queue_ttl_ms {
-        // Renewed in place, or added at the tail.
-        Some(queue_ttl_ms) => doc! { "$cond": [
-            { "$gte": ["$__pos", 0] },
-            { "$map": { "input": "$__live", "in": { "$cond": [
-                this_owner(owner),
-                { "$mergeObjects": ["$$this", { "expires_at": { "$add": ["$$NOW", queue_ttl_ms] } }] },
-                "$$this",
-            ] } } },
-            { "$concatArrays": ["$__live", [{
-                "owner": &me,
-                "expires_at": { "$add": ["$$NOW", queue_ttl_ms] },
-                "ttl_ms": ttl_ms,
-            }]] },
-        ] }
-        .into(),
-        None => "$__live".into(),
-    };
-    let without_me =
-        doc! { "$filter": { "input": "$__live", "cond": { "$not": [this_owner(owner)] } } };
+    let waiting = placed(owner, ttl_ms, queue_ttl_ms, "$__live");
+    let without_me = without(owner, "$__live");
     vec![
         doc! { "$set": {
             "__live": live_queue(),
             "__open": { "$or": [{ "$in": [{ "$type": "$owner" }, ["missing", "null"]] }, expired()] },
         } },
         doc! { "$set": {
-            "__pos": { "$indexOfArray": [
-                { "$map": { "input": "$__live", "in": "$$this.owner" } }, &me,
-            ] },
+            "__pos": position(owner, "$__live"),
             "__claim": { "$and": [{ "$eq": ["$owner", &me] }, { "$not": ["$__open"] }] },
         } },
         // Free, and nobody live ahead; or a lease handed to this owner
@@ -116,7 +130,7 @@ pub fn release(owner: &str) -> Vec<Document> {
     let hand = |handed_over: Bson, kept: Bson| doc! { "$cond": [&handed, handed_over, kept] };
     vec![
         doc! { "$set": {
-            "__live": { "$filter": { "input": live_queue(), "cond": { "$not": [this_owner(owner)] } } },
+            "__live": without(owner, live_queue()),
             "__mine": { "$eq": ["$owner", &me] },
         } },
         doc! { "$set": {
@@ -203,25 +217,8 @@ pub fn acquire_permit(
     let permits = i64::from(permits);
     let me = doc! { "$literal": owner };
     let free = format!("${FREE}");
-    let waiting: Bson = match queue_ttl_ms {
-        Some(queue_ttl_ms) => doc! { "$cond": [
-            { "$gte": ["$__pos", 0] },
-            { "$map": { "input": "$__queue", "in": { "$cond": [
-                this_owner(owner),
-                { "$mergeObjects": ["$$this", { "expires_at": { "$add": ["$$NOW", queue_ttl_ms] } }] },
-                "$$this",
-            ] } } },
-            { "$concatArrays": ["$__queue", [{
-                "owner": &me,
-                "expires_at": { "$add": ["$$NOW", queue_ttl_ms] },
-                "ttl_ms": ttl_ms,
-            }]] },
-        ] }
-        .into(),
-        None => "$__queue".into(),
-    };
-    let without_me =
-        doc! { "$filter": { "input": "$__queue", "cond": { "$not": [this_owner(owner)] } } };
+    let waiting = placed(owner, ttl_ms, queue_ttl_ms, "$__queue");
+    let without_me = without(owner, "$__queue");
     vec![
         doc! { "$set": {
             "__live": { "$filter": {
@@ -230,9 +227,7 @@ pub fn acquire_permit(
             "__queue": live_queue(),
         } },
         doc! { "$set": {
-            "__pos": { "$indexOfArray": [
-                { "$map": { "input": "$__queue", "in": "$$this.owner" } }, &me,
-            ] },
+            "__pos": position(owner, "$__queue"),
             "__claim": { "$anyElementTrue": [{ "$map": {
                 "input": "$__live", "in": this_owner(owner),
             } }] },
@@ -310,15 +305,12 @@ pub fn release_permit(owner: &str, permits: u32) -> Vec<Document> {
     let permits = i64::from(permits);
     let handed = doc! { "$ne": [{ "$type": "$__next" }, "missing"] };
     let hand = |handed_over: Bson, kept: Bson| doc! { "$cond": [&handed, handed_over, kept] };
-    let others = |input: Document| {
-        doc! { "$filter": { "input": input, "cond": { "$not": [this_owner(owner)] } } }
-    };
     vec![
         doc! { "$set": {
-            "__live": others(doc! { "$filter": {
+            "__live": without(owner, doc! { "$filter": {
                 "input": { "$ifNull": ["$holders", []] }, "cond": this_live(),
             } }),
-            "__queue": others(live_queue()),
+            "__queue": without(owner, live_queue()),
         } },
         doc! { "$set": { "__next": { "$cond": [
             { "$and": [

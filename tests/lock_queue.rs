@@ -44,29 +44,53 @@ async fn until_queued_in(env: &Env, collection: &str, key: &str, len: usize) -> 
     }
 }
 
+/// Waiters queued on `key` one after another, each a client of its own
+/// that arrives once the one before is queued; each takes one of
+/// `permits` (a lock for 1), notes its index and token, and releases.
+struct Waiters {
+    order: Arc<Mutex<Vec<(usize, i64)>>>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Waiters {
+    async fn queue(env: &Env, key: &'static str, permits: u32, count: usize) -> Waiters {
+        let collection = if permits == 1 { "locks" } else { "lock_semaphores" };
+        let order = Arc::new(Mutex::new(Vec::new()));
+        let mut tasks = Vec::new();
+        for waiter in 0..count {
+            let (peer, order) = (env.peer().await, order.clone());
+            tasks.push(tokio::spawn(async move {
+                let wait = Duration::from_secs(60);
+                let lease = match permits {
+                    1 => peer.locks.acquire(key, HOLD, wait).await,
+                    _ => peer.locks.acquire_permits(key, permits, HOLD, wait).await,
+                };
+                let lease = lease.unwrap();
+                order.lock().unwrap().push((waiter, lease.token()));
+                peer.locks.release(&lease).await.unwrap();
+            }));
+            until_queued_in(env, collection, key, waiter + 1).await;
+        }
+        Waiters { order, tasks }
+    }
+
+    /// Each waiter's index and token, in the order they noticed their turn.
+    async fn served(self) -> Vec<(usize, i64)> {
+        for task in self.tasks {
+            task.await.unwrap();
+        }
+        self.order.lock().unwrap().clone()
+    }
+}
+
 #[tokio::test]
 async fn eight_waiters_acquire_in_the_order_they_arrived() {
     const WAITERS: usize = 8;
     let env = Env::new().await;
     let held = env.locks.try_lock("job", HOLD).await.unwrap().unwrap();
-    let order = Arc::new(Mutex::new(Vec::new()));
-    let mut tasks = Vec::new();
-    for waiter in 0..WAITERS {
-        // Each its own client, arriving once the one before is queued.
-        let peer = env.peer().await;
-        let order = order.clone();
-        tasks.push(tokio::spawn(async move {
-            let lease = peer.locks.acquire("job", HOLD, Duration::from_secs(60)).await.unwrap();
-            order.lock().unwrap().push((waiter, lease.token()));
-            peer.locks.release(&lease).await.unwrap();
-        }));
-        until_queued(&env, "job", waiter + 1).await;
-    }
+    let waiters = Waiters::queue(&env, "job", 1, WAITERS).await;
     env.locks.release(&held).await.unwrap();
-    for task in tasks {
-        task.await.unwrap();
-    }
-    let order = order.lock().unwrap().clone();
+    let order = waiters.served().await;
     let waiters: Vec<usize> = order.iter().map(|(waiter, _)| *waiter).collect();
     assert_eq!(waiters, (0..WAITERS).collect::<Vec<_>>(), "acquired in arrival order");
     let tokens: Vec<i64> = order.iter().map(|(_, token)| *token).collect();
@@ -145,25 +169,8 @@ async fn the_head_of_the_queue_takes_an_expired_lease_before_those_behind() {
     let env = Env::new().await;
     // Never released: only its expiry frees the key.
     let held = env.locks.try_lock("job", Duration::from_secs(2)).await.unwrap().unwrap();
-    let (first, second) = (env.peer().await, env.peer().await);
-    let order = Arc::new(Mutex::new(Vec::new()));
-    let mut tasks = Vec::new();
-    for (queued_before, (name, peer)) in
-        [("first", first), ("second", second)].into_iter().enumerate()
-    {
-        let order = order.clone();
-        tasks.push(tokio::spawn(async move {
-            let lease = peer.locks.acquire("job", HOLD, Duration::from_secs(30)).await.unwrap();
-            order.lock().unwrap().push((name, lease.token()));
-            peer.locks.release(&lease).await.unwrap();
-        }));
-        until_queued(&env, "job", queued_before + 1).await;
-    }
-    for task in tasks {
-        task.await.unwrap();
-    }
-    let order = order.lock().unwrap().clone();
-    assert_eq!(order, [("first", held.token() + 1), ("second", held.token() + 2)]);
+    let order = Waiters::queue(&env, "job", 1, 2).await.served().await;
+    assert_eq!(order, [(0, held.token() + 1), (1, held.token() + 2)], "the head first");
 }
 
 /// The child: waits for the lock, and is killed while it waits.
@@ -211,23 +218,10 @@ async fn a_holder_killed_holding_the_lock_hands_over_at_its_expiry_to_the_head()
     };
     tokio::time::timeout(Duration::from_secs(30), holding).await.expect("the child holds");
     let held = env.lease_doc("job").await.unwrap().get_i64("token").unwrap();
-    let order = Arc::new(Mutex::new(Vec::new()));
-    let mut tasks = Vec::new();
-    for waiter in 0..2 {
-        let (peer, order) = (env.peer().await, order.clone());
-        tasks.push(tokio::spawn(async move {
-            let lease = peer.locks.acquire("job", HOLD, Duration::from_secs(60)).await.unwrap();
-            order.lock().unwrap().push((waiter, lease.token()));
-            peer.locks.release(&lease).await.unwrap();
-        }));
-        until_queued(&env, "job", waiter + 1).await;
-    }
+    let waiters = Waiters::queue(&env, "job", 1, 2).await;
     child.start_kill().unwrap();
     child.wait().await.unwrap();
-    for task in tasks {
-        task.await.unwrap();
-    }
-    let order = order.lock().unwrap().clone();
+    let order = waiters.served().await;
     assert_eq!(order, [(0, held + 1), (1, held + 2)], "the head first, at the expiry");
 }
 
@@ -288,29 +282,14 @@ async fn semaphore_waiters_get_their_permits_in_arrival_order() {
     let env = Env::new().await;
     let first = env.locks.try_lock_permits("pool", 2, HOLD).await.unwrap().unwrap();
     let second = env.locks.try_lock_permits("pool", 2, HOLD).await.unwrap().unwrap();
-    let order = Arc::new(Mutex::new(Vec::new()));
-    let mut tasks = Vec::new();
-    for waiter in 0..WAITERS {
-        let peer = env.peer().await;
-        let order = order.clone();
-        tasks.push(tokio::spawn(async move {
-            let wait = Duration::from_secs(60);
-            let lease = peer.locks.acquire_permits("pool", 2, HOLD, wait).await.unwrap();
-            order.lock().unwrap().push((waiter, lease.token()));
-            peer.locks.release(&lease).await.unwrap();
-        }));
-        until_queued_in(&env, "lock_semaphores", "pool", waiter + 1).await;
-    }
+    let waiters = Waiters::queue(&env, "pool", 2, WAITERS).await;
     // All permits held, waiters queued: a newcomer does not jump them.
     assert!(env.peer().await.locks.try_lock_permits("pool", 2, HOLD).await.unwrap().is_none());
     env.locks.release(&first).await.unwrap();
     env.locks.release(&second).await.unwrap();
-    for task in tasks {
-        task.await.unwrap();
-    }
     // Two permits are held at once, so two waiters may notice theirs in
     // either order; the grant order is the tokens' (each grant adds 1).
-    let mut order = order.lock().unwrap().clone();
+    let mut order = waiters.served().await;
     order.sort_by_key(|(_, token)| *token);
     let waiters: Vec<usize> = order.iter().map(|(waiter, _)| *waiter).collect();
     assert_eq!(waiters, (0..WAITERS).collect::<Vec<_>>(), "permits granted in arrival order");

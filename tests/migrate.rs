@@ -568,7 +568,7 @@ async fn a_drifted_model_gets_a_validation_error_from_insert_one() {
     };
     assert_eq!(collection, "foos");
     let details = details.expect("the server's errInfo");
-    assert!(mentions(&details.into(), "propertyName", "bar"));
+    assert!(mentions(&(*details).into(), "propertyName", "bar"));
 }
 
 #[tokio::test]
@@ -588,7 +588,7 @@ async fn a_drifted_model_gets_a_validation_error_from_update_one() {
     };
     assert_eq!(collection, "foos");
     let details = details.expect("the server's errInfo from findAndModify");
-    assert!(mentions(&details.into(), "propertyName", "bar"));
+    assert!(mentions(&(*details).into(), "propertyName", "bar"));
     assert_eq!(conn.repo::<Foo>().find(&stored.id).await.unwrap(), stored);
 }
 

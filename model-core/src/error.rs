@@ -58,17 +58,29 @@ pub enum Error {
         /// The collection written to.
         collection: String,
     },
-    /// The collection's `$jsonSchema` validator rejected the document (server code 121).
-    #[error("document failed validation in `{collection}`")]
+    /// The document breaks the model's schema: a field's constraint
+    /// (`#[model(length(..))]`, ...) found by the client before anything
+    /// was sent (`violation` set, no `source`), or the collection's
+    /// `$jsonSchema` validator (server code 121: `source` and, where the
+    /// server sent it, `details`).
+    #[error(
+        "document failed validation in `{collection}`{}",
+        violation.as_ref().map(|v| format!(": `{}` {}", v.path, v.reason)).unwrap_or_default()
+    )]
     Validation {
         /// The collection written to (empty for a driver error converted
         /// with `?`: the server's message does not name it).
         collection: String,
+        /// The field that broke a constraint and how (its length or size
+        /// against the limit, never the value itself), when the client
+        /// found it.
+        violation: Option<Box<crate::schema::Violation>>,
         /// The server's explanation (`errInfo`), where the server sent one.
-        details: Option<Document>,
-        /// The driver's error.
+        details: Option<Box<Document>>,
+        /// The driver's error, when the server refused the write; `None`
+        /// when the client did, with nothing sent.
         #[source]
-        source: Box<mongodb::error::Error>,
+        source: Option<Box<mongodb::error::Error>>,
     },
     /// [`migrate`](crate::Connection::migrate) refused to set a validator
     /// that documents already stored fail: under `validationLevel: strict`
@@ -291,8 +303,8 @@ impl Error {
                 Error::Conflict { collection, index, key, source }
             }
             Some(DOCUMENT_VALIDATION_FAILURE) => {
-                let details = details.or_else(|| error_info(&source));
-                Error::Validation { collection, details, source }
+                let details = details.or_else(|| error_info(&source)).map(Box::new);
+                Error::Validation { collection, violation: None, details, source: Some(source) }
             }
             _ => Error::Mongo(source),
         }
@@ -302,7 +314,7 @@ impl Error {
     pub fn driver_error(&self) -> Option<&mongodb::error::Error> {
         match self {
             Error::Conflict { source, .. }
-            | Error::Validation { source, .. }
+            | Error::Validation { source: Some(source), .. }
             | Error::Transaction { source }
             | Error::Mongo(source) => Some(source),
             _ => None,
@@ -313,6 +325,16 @@ impl Error {
     /// (for example `TransientTransactionError`).
     pub fn has_label(&self, label: &str) -> bool {
         self.driver_error().is_some_and(|e| e.contains_label(label))
+    }
+
+    /// A constraint a field broke, found before anything was sent.
+    pub(crate) fn violation(collection: &str, violation: crate::schema::Violation) -> Self {
+        Error::Validation {
+            collection: collection.to_string(),
+            violation: Some(Box::new(violation)),
+            details: None,
+            source: None,
+        }
     }
 
     pub(crate) fn invalid(message: impl Into<String>) -> Self {
@@ -354,3 +376,6 @@ mod tests {
         assert!(shown.ends_with('…'), "{shown}");
     }
 }
+
+// An `Error` is returned by value from every action: it stays small.
+const _: () = assert!(std::mem::size_of::<Error>() <= 120);

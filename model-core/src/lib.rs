@@ -38,6 +38,7 @@ mod options;
 mod run;
 mod action;
 mod array;
+mod check;
 mod connection;
 mod cursor;
 mod error;
@@ -81,8 +82,8 @@ pub use project::{Projection, ProjectsFrom};
 pub use query::Query;
 pub use repo::Repo;
 pub use schema::{
-    FieldDecl, FieldType, IndexDecl, IndexKey, IndexSpec, Numeric, ObjectSchema, Ordered,
-    string_enum_schema,
+    Allowed, ArrayField, Constraints, FieldDecl, FieldType, IndexDecl, IndexKey, IndexSpec, Number,
+    NumberField, Numeric, ObjectSchema, Ordered, TextField, Violation, string_enum_schema,
 };
 pub use sort::Sort;
 pub use stored::Stored;
@@ -102,8 +103,9 @@ pub mod __private {
     pub use crate::model::{Key, Model, UpdatedAt};
     pub use crate::project::projection_of;
     pub use crate::schema::{
-        FieldDecl, FieldType, IndexDecl, IndexKey, IndexSpec, ObjectSchema, Ordered, put,
-        string_enum_schema,
+        Allowed, Constraints, FieldDecl, FieldType, IndexDecl, IndexKey, IndexSpec, Number,
+        ObjectSchema, Ordered, Violation, array_field, check_field, number_field, put,
+        string_enum_schema, text_field,
     };
     pub use crate::{
         Error, Field, Nested, Nullable, Projection, ReadOnly, Result, Version, Writable,

@@ -6,7 +6,7 @@ use mongodb::options::{ValidationAction, ValidationLevel};
 use serde::{Serialize, de::DeserializeOwned};
 
 use crate::error::{Error, Result};
-use crate::schema::{FieldDecl, IndexDecl, IndexSpec, ObjectSchema};
+use crate::schema::{FieldDecl, IndexDecl, IndexSpec, ObjectSchema, Violation};
 
 /// A document type stored in one collection, keyed by `_id`.
 ///
@@ -102,6 +102,17 @@ pub trait Model: Serialize + DeserializeOwned + Send + Sync + Unpin + Sized + 's
     /// The declared indexes, as data: what [`indexes`](Model::indexes) is
     /// made of.
     const INDEX_DECLS: &'static [IndexDecl] = &[];
+
+    /// Checks the fields' declared constraints (`#[model(length(..))]`,
+    /// ...) on the document as it will be stored: what an insert or a
+    /// replace does before it sends anything. `Ok` for a model that
+    /// declares none.
+    ///
+    /// # Errors
+    /// The first field that breaks one of its constraints.
+    fn check(&self) -> std::result::Result<(), Violation> {
+        Ok(())
+    }
 
     /// The `$jsonSchema` validator of the collection.
     fn json_schema() -> Document {

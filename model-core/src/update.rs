@@ -419,6 +419,7 @@ pub(crate) fn update_document<M: Model>(update: Update<M>, now: DateTime) -> Res
             M::COLLECTION
         )));
     }
+    crate::check::update::<M>(&update)?;
     encodable(update)
 }
 

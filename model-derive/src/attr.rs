@@ -6,6 +6,7 @@ use darling::{FromDeriveInput, FromField, FromMeta, FromVariant};
 use syn::{Expr, Ident};
 
 use crate::ast::ContainerAttrs;
+use crate::constraint::{AllowedValues, Bounds, NumberBounds, Pattern};
 
 /// `#[model(...)]` on a struct deriving `Model`.
 #[derive(FromDeriveInput, Default)]
@@ -131,6 +132,18 @@ pub struct FieldAttrs {
     pub created_at: Flag,
     /// The update timestamp, under any stored name.
     pub updated_at: Flag,
+    /// `length(min = 1, max = 64)`: a string's length in characters.
+    pub length: Option<SpannedValue<Bounds>>,
+    /// `pattern = "^[a-z]+$"`: a regular expression a string matches.
+    pub pattern: Option<SpannedValue<Pattern>>,
+    /// `range(min = 0, max = 150)`: a number's bounds, inclusive.
+    pub range: Option<SpannedValue<NumberBounds>>,
+    /// `allowed("draft", "published")`: the values the field may have.
+    pub allowed: Option<SpannedValue<AllowedValues>>,
+    /// `items(min = 1, max = 10)`: an array's size.
+    pub items: Option<SpannedValue<Bounds>>,
+    /// `unique_items`: no two elements of an array equal.
+    pub unique_items: Flag,
 }
 
 /// One struct-level `index(...)`.

@@ -165,15 +165,39 @@ pub fn model(model: &Model) -> TokenStream {
         }
     });
 
-    let field_decls = fields.iter().map(|f| {
+    let constraints: Vec<_> =
+        fields.iter().map(|f| crate::constraint::expand(&quote!(#rt), f.attrs, f.ty)).collect();
+    let field_decls = fields.iter().zip(&constraints).map(|(f, constraints)| {
         let ty = &f.ty;
         let stored = &f.stored;
+        let mut decl = quote_spanned!(ty.span()=> #rt::FieldDecl::of::<#ty>(#stored));
         if f.role == Role::Version || f.default {
             // Not required: serde reads a document without it (a version
             // field always has a default), so the validator accepts one.
-            quote_spanned!(ty.span()=> #rt::FieldDecl::of::<#ty>(#stored).optional())
-        } else {
-            quote_spanned!(ty.span()=> #rt::FieldDecl::of::<#ty>(#stored))
+            decl = quote!(#decl.optional());
+        }
+        if let Some((constraints, _)) = constraints {
+            decl = quote!(#decl.constrained(#constraints));
+        }
+        decl
+    });
+    let kind_checks = constraints.iter().flatten().map(|(_, checks)| checks);
+    let field_checks: Vec<TokenStream> = fields
+        .iter()
+        .zip(&constraints)
+        .enumerate()
+        .filter(|(_, (_, constraints))| constraints.is_some())
+        .map(|(i, (f, _))| {
+            let field = f.ident;
+            quote!(#rt::check_field(&<Self as #rt::Model>::FIELDS[#i], &self.#field)?;)
+        })
+        .collect();
+    let check = (!field_checks.is_empty()).then(|| {
+        quote! {
+            fn check(&self) -> #rt::Result<(), #rt::Violation> {
+                #(#field_checks)*
+                #rt::Result::Ok(())
+            }
         }
     });
     let additional = additional_properties.then(|| {
@@ -309,7 +333,10 @@ pub fn model(model: &Model) -> TokenStream {
 
             #touch
             #version
+            #check
         }
+
+        #(#kind_checks)*
     };
     let block = block(krate, items);
     quote! {

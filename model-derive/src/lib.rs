@@ -15,6 +15,7 @@ mod ast;
 mod attr;
 mod case;
 mod check;
+mod constraint;
 mod expand;
 mod model;
 mod project;

@@ -30,6 +30,8 @@ pub enum Role {
 pub struct Field<'a> {
     pub ident: &'a Ident,
     pub ty: &'a Type,
+    /// Its `#[model(...)]`.
+    pub attrs: &'a FieldAttrs,
     /// The name stored in the document (after serde renames).
     pub stored: &'a str,
     pub role: Role,
@@ -77,6 +79,7 @@ impl<'a> Model<'a> {
             .map(|f| Field {
                 ident: &f.ident,
                 ty: &f.ty,
+                attrs: &f.attrs,
                 stored: f.stored(),
                 role: role(f, key, stamps),
                 default: f.serde.default || input.serde.default,

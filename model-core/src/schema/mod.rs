@@ -7,8 +7,13 @@ use std::collections::{BTreeMap, HashMap};
 use bson::{Bson, DateTime, Decimal128, Document, doc, oid::ObjectId};
 use serde::Serialize;
 
+mod constraint;
 mod index;
 
+pub use constraint::{
+    Allowed, ArrayField, Constraints, Number, NumberField, TextField, Violation, array_field,
+    check_field, number_field, text_field,
+};
 pub use index::{IndexDecl, IndexKey, IndexSpec};
 
 /// A type a model field can have.
@@ -335,12 +340,29 @@ pub struct FieldDecl {
     name: &'static str,
     schema: fn() -> Document,
     required: bool,
+    constraints: Constraints,
 }
 
 impl FieldDecl {
     /// The field stored as `name`, of type `T`.
     pub const fn of<T: FieldType + ?Sized>(name: &'static str) -> Self {
-        FieldDecl { name, schema: T::json_schema, required: T::REQUIRED }
+        FieldDecl {
+            name,
+            schema: T::json_schema,
+            required: T::REQUIRED,
+            constraints: Constraints::NONE,
+        }
+    }
+
+    /// The same field, its values constrained (`#[model(length(..))]`, ...).
+    pub const fn constrained(mut self, constraints: Constraints) -> Self {
+        self.constraints = constraints;
+        self
+    }
+
+    /// The field's constraints ([`Constraints::NONE`] for none).
+    pub const fn constraints(&self) -> &Constraints {
+        &self.constraints
     }
 
     /// The same field, not required: one serde fills when a document lacks
@@ -356,9 +378,11 @@ impl FieldDecl {
         self.name
     }
 
-    /// The field's `$jsonSchema`.
+    /// The field's `$jsonSchema`, with its constraints.
     pub(crate) fn schema(&self) -> Document {
-        (self.schema)()
+        let mut schema = (self.schema)();
+        self.constraints.apply(&mut schema);
+        schema
     }
 }
 
@@ -367,7 +391,7 @@ impl ObjectSchema {
     pub fn of_fields(fields: &[FieldDecl], additional_properties: bool) -> Document {
         let mut schema = ObjectSchema::new(additional_properties);
         for field in fields {
-            schema = schema.property_schema(field.name, (field.schema)(), field.required);
+            schema = schema.property_schema(field.name, field.schema(), field.required);
         }
         schema.build()
     }

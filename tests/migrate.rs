@@ -889,3 +889,84 @@ async fn index_kinds_are_declared_on_the_type_and_created() {
     assert!(created.contains(&&doc! { "location": "2dsphere" }), "{listed:?}");
     assert!(migrate().await.unwrap().is_unchanged(), "a second migrate changes nothing");
 }
+
+#[derive(Debug, Clone, PartialEq, model::Schema, Serialize, Deserialize)]
+struct Address {
+    city: String,
+    #[serde(rename = "zip")]
+    postal_code: String,
+}
+
+#[derive(Debug, Clone, PartialEq, model::Schema, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct LineItem {
+    sku: String,
+    unit_price: i64,
+}
+
+/// Keys through nested documents and arrays, as typed paths.
+#[derive(Debug, Clone, PartialEq, Model, Serialize, Deserialize)]
+#[model(
+    collection = "shops",
+    key = id,
+    index(keys(Self::ADDRESS.then(Address::POSTAL_CODE), Self::ITEMS.each(LineItem::UNIT_PRICE) = -1)),
+    index(keys(Self::BILLING.then(Address::CITY)), sparse)
+)]
+struct Shop {
+    #[serde(rename = "_id")]
+    id: ObjectId,
+    address: Address,
+    billing: Option<Address>,
+    items: Vec<LineItem>,
+    attributes: Document,
+    created_at: DateTime,
+    updated_at: Option<DateTime>,
+}
+
+/// Wildcard indexes: under one field, and over every path.
+#[derive(Debug, Clone, PartialEq, Model, Serialize, Deserialize)]
+#[model(collection = "shops", key = id, index(keys(attributes = "wildcard")), index(keys("$**")))]
+struct WildShop {
+    #[serde(rename = "_id")]
+    id: ObjectId,
+    attributes: Document,
+    created_at: DateTime,
+    updated_at: Option<DateTime>,
+}
+
+#[tokio::test]
+async fn index_keys_go_through_nested_documents_and_arrays() {
+    let specs = Shop::indexes();
+    let keys: Vec<&Document> = specs.iter().map(|spec| &spec.keys).collect();
+    assert_eq!(
+        keys,
+        [&doc! { "address.zip": 1, "items.unitPrice": -1 }, &doc! { "billing.city": 1 }]
+    );
+    assert_eq!(specs[0].name, "address.zip_1_items.unitPrice_-1");
+    let conn = connection().await;
+    conn.migrate::<Shop>().await.unwrap();
+    let listed = list_indexes(&conn, "shops").await;
+    for key in keys {
+        assert!(
+            listed.iter().any(|i| i.get_document("key").is_ok_and(|k| k == key)),
+            "{key} in {listed:?}"
+        );
+    }
+    assert!(
+        conn.migrate::<Shop>().await.unwrap().is_unchanged(),
+        "a second migrate changes nothing"
+    );
+}
+
+#[tokio::test]
+async fn wildcard_indexes_are_declared_on_the_type() {
+    let specs = WildShop::indexes();
+    let keys: Vec<&Document> = specs.iter().map(|spec| &spec.keys).collect();
+    assert_eq!(keys, [&doc! { "attributes.$**": 1 }, &doc! { "$**": 1 }]);
+    assert_eq!(specs[0].name, "attributes.$**_1");
+    let conn = connection().await;
+    let report = conn.migrate::<WildShop>().await.unwrap();
+    assert_eq!(report.indexes_created, ["attributes.$**_1", "$**_1"], "on {}", server());
+    let again = conn.migrate::<WildShop>().await.unwrap();
+    assert!(again.is_unchanged(), "on {}: {again:?}", server());
+}

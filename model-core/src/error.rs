@@ -362,6 +362,9 @@ fn error_info(error: &mongodb::error::Error) -> Option<Document> {
     Document::try_from(info).ok()
 }
 
+// An `Error` is returned by value from every action: it stays small.
+const _: () = assert!(std::mem::size_of::<Error>() <= 120);
+
 #[cfg(test)]
 mod tests {
     use super::quoted;
@@ -376,6 +379,3 @@ mod tests {
         assert!(shown.ends_with('…'), "{shown}");
     }
 }
-
-// An `Error` is returned by value from every action: it stays small.
-const _: () = assert!(std::mem::size_of::<Error>() <= 120);

@@ -185,46 +185,94 @@ pub enum IndexKey {
     Sphere,
     /// `"hashed"`.
     Hashed,
+    /// `"wildcard"`: every path under the key (`key.$**`), or under the
+    /// whole document for `"$**"`.
+    Wildcard,
+}
+
+/// Which path one key of an index is on.
+pub enum KeyPath {
+    /// A field of the model, by its Rust name: `keys(email)`.
+    Field(Ident),
+    /// A path through nested documents or arrays, as a typed field path:
+    /// `keys(Self::ADDRESS.then(Address::CITY))`.
+    Path(Box<Expr>),
+    /// Every path of the document: `keys("$**")`.
+    All,
 }
 
 /// The keys of an index, in order.
-pub struct IndexKeys(pub Vec<(Ident, IndexKey)>);
+pub struct IndexKeys(pub Vec<(KeyPath, IndexKey)>);
+
+impl IndexKeys {
+    /// The keys that name a field of the model, by its Rust name.
+    pub fn fields(&self) -> impl Iterator<Item = (&Ident, IndexKey)> {
+        self.0.iter().filter_map(|(path, key)| match path {
+            KeyPath::Field(ident) => Some((ident, *key)),
+            _ => None,
+        })
+    }
+}
+
+const KEY_FORMAT: &str = "expected a field name, a typed path like `Self::ADDRESS.then(Address::CITY)`, or `\"$**\"`, each optionally `= 1`, `= -1`, `= \"text\"`, `= \"2dsphere\"`, `= \"hashed\"` or `= \"wildcard\"`; the correct format looks like `keys(foo, bar = -1)`";
 
 impl FromMeta for IndexKeys {
-    fn from_list(items: &[darling::ast::NestedMeta]) -> darling::Result<Self> {
-        use darling::ast::NestedMeta;
+    fn from_meta(item: &syn::Meta) -> darling::Result<Self> {
+        use syn::punctuated::Punctuated;
+        let syn::Meta::List(list) = item else {
+            return Err(darling::Error::custom(KEY_FORMAT).with_span(item));
+        };
+        let items = list
+            .parse_args_with(Punctuated::<Expr, syn::Token![,]>::parse_terminated)
+            .map_err(|e| darling::Error::custom(KEY_FORMAT).with_span(&e.span()))?;
         let mut keys = Vec::new();
         let mut errors = darling::Error::accumulator();
-        for item in items {
-            match item {
-                NestedMeta::Meta(syn::Meta::Path(path)) if path.get_ident().is_some() => {
-                    keys.push((path.get_ident().cloned().expect("checked"), IndexKey::Asc));
-                }
-                NestedMeta::Meta(syn::Meta::NameValue(nv)) if nv.path.get_ident().is_some() => {
-                    let ident = nv.path.get_ident().cloned().expect("checked");
-                    match index_key(&nv.value) {
-                        Some(key) => keys.push((ident, key)),
-                        None => errors.push(
+        for item in &items {
+            let (path, key) = match item {
+                Expr::Assign(assign) => match index_key(&assign.right) {
+                    Some(key) => (&*assign.left, key),
+                    None => {
+                        errors.push(
                             darling::Error::custom(
-                                "an index key is `1` (ascending), `-1` (descending), `\"text\"`, `\"2dsphere\"` or `\"hashed\"`",
+                                "an index key is `1` (ascending), `-1` (descending), `\"text\"`, `\"2dsphere\"`, `\"hashed\"` or `\"wildcard\"`",
                             )
-                            .with_span(&nv.value),
-                        ),
+                            .with_span(&assign.right),
+                        );
+                        continue;
                     }
-                }
-                other => errors.push(
+                },
+                other => (other, IndexKey::Asc),
+            };
+            match key_path(path) {
+                Some(KeyPath::All) if key != IndexKey::Asc => errors.push(
                     darling::Error::custom(
-                        "expected a field name, or `field = 1` / `field = -1` / `field = \"text\"`; the correct format looks like `keys(foo, bar = -1)`",
+                        "`\"$**\"` is a wildcard index of every path: it takes no kind",
                     )
-                    .with_span(other),
+                    .with_span(item),
                 ),
+                Some(KeyPath::All) => keys.push((KeyPath::All, IndexKey::Wildcard)),
+                Some(path) => keys.push((path, key)),
+                None => errors.push(darling::Error::custom(KEY_FORMAT).with_span(item)),
             }
         }
-        if keys.is_empty() && items.is_empty() {
+        if items.is_empty() {
             errors
                 .push(darling::Error::custom("an index needs at least one key, like `keys(foo)`"));
         }
         errors.finish_with(IndexKeys(keys))
+    }
+}
+
+fn key_path(expr: &Expr) -> Option<KeyPath> {
+    match expr {
+        Expr::Path(path) if path.qself.is_none() && path.path.get_ident().is_some() => {
+            path.path.get_ident().cloned().map(KeyPath::Field)
+        }
+        Expr::Lit(syn::ExprLit { lit: syn::Lit::Str(s), .. }) if s.value() == "$**" => {
+            Some(KeyPath::All)
+        }
+        Expr::Lit(_) => None,
+        _ => Some(KeyPath::Path(Box::new(expr.clone()))),
     }
 }
 
@@ -239,6 +287,7 @@ fn index_key(expr: &Expr) -> Option<IndexKey> {
             "text" => Some(IndexKey::Text),
             "2dsphere" => Some(IndexKey::Sphere),
             "hashed" => Some(IndexKey::Hashed),
+            "wildcard" => Some(IndexKey::Wildcard),
             _ => None,
         },
         Expr::Unary(syn::ExprUnary { op: syn::UnOp::Neg(_), expr, .. }) => match index_key(expr) {

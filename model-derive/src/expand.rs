@@ -14,7 +14,7 @@ use syn::ext::IdentExt;
 use syn::spanned::Spanned;
 
 use crate::attr::{IndexKey, ValidationAction, ValidationLevel};
-use crate::model::{Field, Index, Model, Role};
+use crate::model::{Field, Index, Key, Model, Role};
 
 /// The alias of the runtime's private module inside a generated block. An
 /// `Ident`, not a `TokenStream`: quote copies an ident in as one token,
@@ -350,15 +350,31 @@ pub fn model(model: &Model) -> TokenStream {
 }
 
 fn index_decl(rt: &syn::Ident, index: &Index) -> TokenStream {
-    let names = index.keys.iter().map(|(name, _)| name);
-    let keys = index.keys.iter().map(|(_, key)| match key {
-        IndexKey::Asc => quote!(#rt::IndexKey::Asc),
-        IndexKey::Desc => quote!(#rt::IndexKey::Desc),
-        IndexKey::Text => quote!(#rt::IndexKey::Text),
-        IndexKey::Sphere => quote!(#rt::IndexKey::Sphere),
-        IndexKey::Hashed => quote!(#rt::IndexKey::Hashed),
+    let keys = index.keys.iter().map(|(path, key)| {
+        let key = match key {
+            IndexKey::Asc => quote!(#rt::IndexKey::Asc),
+            IndexKey::Desc => quote!(#rt::IndexKey::Desc),
+            IndexKey::Text => quote!(#rt::IndexKey::Text),
+            IndexKey::Sphere => quote!(#rt::IndexKey::Sphere),
+            IndexKey::Hashed => quote!(#rt::IndexKey::Hashed),
+            IndexKey::Wildcard => quote!(#rt::IndexKey::Wildcard),
+        };
+        let path = match path {
+            Key::Stored(name) => quote!(#name),
+            // Typed: the compiler checks it is a path of this model that
+            // a query can read (not a positional update path).
+            Key::Path(expr) => quote_spanned!(expr.span()=> #rt::index_path::<Self, _, _>(#expr)),
+            Key::All => quote!(""),
+        };
+        (path, key)
     });
-    let mut decl = quote!(#rt::IndexDecl::on(&[#((#names, #keys)),*]));
+    let mut decl = if index.keys.iter().all(|(path, _)| !matches!(path, Key::Path(_))) {
+        let keys = keys.map(|(path, key)| quote!((#path, #key)));
+        quote!(#rt::IndexDecl::on(&[#(#keys),*]))
+    } else {
+        let keys = keys.map(|(path, key)| quote!((#path, #key)));
+        quote!(#rt::IndexDecl::on_paths(|| #rt::std::vec![#(#keys),*]))
+    };
     if let Some(name) = &index.name {
         decl = quote!(#decl.name(#name));
     }

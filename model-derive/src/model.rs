@@ -8,7 +8,7 @@ use syn::{Expr, Ident, Type, Visibility};
 
 use crate::ast;
 use crate::attr::{
-    FieldAttrs, IndexKey, ModelAttrs, Timestamps, ValidationAction, ValidationLevel,
+    FieldAttrs, IndexKey, KeyPath, ModelAttrs, Timestamps, ValidationAction, ValidationLevel,
 };
 use crate::case;
 
@@ -43,8 +43,8 @@ pub struct Field<'a> {
 /// An index to declare: from a field's `#[model(index)]` or `unique`, or
 /// from the struct's `index(...)`.
 pub struct Index {
-    /// Stored names with their order or kind, in order.
-    pub keys: Vec<(String, IndexKey)>,
+    /// Paths with their order or kind, in order.
+    pub keys: Vec<(Key, IndexKey)>,
     pub name: Option<String>,
     pub unique: bool,
     pub sparse: bool,
@@ -52,6 +52,16 @@ pub struct Index {
     pub partial: Option<Expr>,
     /// The collation's locale and strength.
     pub collation: Option<(String, Option<u8>)>,
+}
+
+/// The path of one key of an index.
+pub enum Key {
+    /// A field of the model, by its stored name.
+    Stored(String),
+    /// A typed field path, evaluated when the index is built.
+    Path(Expr),
+    /// Every path of the document (a wildcard index's `$**`).
+    All,
 }
 
 /// The model the generated code describes.
@@ -89,7 +99,7 @@ impl<'a> Model<'a> {
             let attrs = &raw.attrs;
             let indexed = attrs.index.is_present() || attrs.unique.is_present();
             (indexed && field.role != Role::Key).then(|| Index {
-                keys: vec![(field.stored.to_string(), IndexKey::Asc)],
+                keys: vec![(Key::Stored(field.stored.to_string()), IndexKey::Asc)],
                 name: None,
                 unique: attrs.unique.is_present(),
                 sparse: attrs.sparse.is_present(),
@@ -103,9 +113,13 @@ impl<'a> Model<'a> {
                 .keys
                 .0
                 .iter()
-                .filter_map(|(ident, direction)| {
-                    let field = fields.iter().find(|f| ident == &f.ident.unraw())?;
-                    Some((field.stored.to_string(), *direction))
+                .filter_map(|(path, key)| match path {
+                    KeyPath::Field(ident) => {
+                        let field = fields.iter().find(|f| ident == &f.ident.unraw())?;
+                        Some((Key::Stored(field.stored.to_string()), *key))
+                    }
+                    KeyPath::Path(expr) => Some((Key::Path((**expr).clone()), *key)),
+                    KeyPath::All => Some((Key::All, *key)),
                 })
                 .collect(),
             name: index.name.clone(),

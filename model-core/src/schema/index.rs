@@ -19,13 +19,27 @@ pub enum IndexKey {
     Sphere,
     /// A hashed index (`"hashed"`): for hashed sharding and equality.
     Hashed,
+    /// A wildcard index (`"wildcard"`): every path under the key
+    /// (`key.$**: 1`), or under the whole document for an empty path
+    /// (`$**: 1`).
+    Wildcard,
 }
 
 impl IndexKey {
+    /// The key's path in an index's key document: `path`, or for a
+    /// wildcard `path.$**` (`$**` for the empty path).
+    pub fn path(self, path: &str) -> String {
+        match (self, path) {
+            (IndexKey::Wildcard, "") => "$**".to_string(),
+            (IndexKey::Wildcard, path) => format!("{path}.$**"),
+            (_, path) => path.to_string(),
+        }
+    }
+
     /// The key's value in an index's key document.
     pub fn bson(self) -> Bson {
         match self {
-            IndexKey::Asc => Bson::Int32(1),
+            IndexKey::Asc | IndexKey::Wildcard => Bson::Int32(1),
             IndexKey::Desc => Bson::Int32(-1),
             IndexKey::Text => Bson::String("text".into()),
             IndexKey::Sphere => Bson::String("2dsphere".into()),
@@ -39,7 +53,7 @@ impl IndexKey {
 /// [`IndexSpec`]s when asked for.
 #[derive(Debug, Clone, Copy)]
 pub struct IndexDecl {
-    keys: &'static [(&'static str, IndexKey)],
+    keys: Keys,
     name: Option<&'static str>,
     unique: bool,
     sparse: bool,
@@ -48,9 +62,35 @@ pub struct IndexDecl {
     collation: Option<(&'static str, Option<u8>)>,
 }
 
+/// An index declaration's keys: stored names, or paths built when the
+/// index is.
+#[derive(Debug, Clone, Copy)]
+enum Keys {
+    Stored(&'static [(&'static str, IndexKey)]),
+    Paths(fn() -> Vec<(&'static str, IndexKey)>),
+}
+
+/// The path of a typed field, as an index key: a path of model `M` that
+/// a query reads (`Customer::ADDRESS.then(Address::CITY)`,
+/// `Order::ITEMS.each(LineItem::SKU)`), not a positional update path.
+pub fn index_path<M, T, A: crate::ReadAccess>(field: crate::Field<M, T, A>) -> &'static str {
+    field.name()
+}
+
 impl IndexDecl {
     /// An index on `keys` (stored name and order or kind), in order.
     pub const fn on(keys: &'static [(&'static str, IndexKey)]) -> Self {
+        Self::with_keys(Keys::Stored(keys))
+    }
+
+    /// An index on the keys `keys` returns (paths and orders or kinds, in
+    /// order), built when the index is: for nested and array paths,
+    /// which are made at run time.
+    pub const fn on_paths(keys: fn() -> Vec<(&'static str, IndexKey)>) -> Self {
+        Self::with_keys(Keys::Paths(keys))
+    }
+
+    const fn with_keys(keys: Keys) -> Self {
         IndexDecl {
             keys,
             name: None,
@@ -103,8 +143,14 @@ impl IndexDecl {
     /// The index to create.
     pub fn spec(&self) -> IndexSpec {
         let mut keys = Document::new();
-        for (field, key) in self.keys {
-            keys.insert(*field, key.bson());
+        let mut put = |path: &str, key: IndexKey| keys.insert(key.path(path), key.bson());
+        match self.keys {
+            Keys::Stored(stored) => stored.iter().for_each(|(path, key)| {
+                put(path, *key);
+            }),
+            Keys::Paths(paths) => paths().into_iter().for_each(|(path, key)| {
+                put(path, key);
+            }),
         }
         let mut spec = IndexSpec::new(keys).unique(self.unique).sparse(self.sparse);
         if let Some(name) = self.name {

@@ -14,7 +14,7 @@ pub use constraint::{
     Allowed, ArrayField, Constraints, Number, NumberField, TextField, Violation, array_field,
     check_field, number_field, text_field,
 };
-pub use index::{IndexDecl, IndexKey, IndexSpec};
+pub use index::{IndexDecl, IndexKey, IndexSpec, index_path};
 
 /// A type a model field can have.
 ///

@@ -211,7 +211,7 @@ fn timestamps(
 /// Every struct-level index key names a field, and a TTL index has one key.
 fn struct_indexes(cx: &mut Ctxt, input: &Input) {
     for index in &input.attrs.indexes {
-        for (ident, _) in &index.keys.0 {
+        for (ident, _) in index.keys.fields() {
             names_a_field(cx, ident, input.fields());
         }
         if index.expire_after.is_some() && index.keys.0.len() != 1 {

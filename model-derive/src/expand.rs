@@ -94,7 +94,7 @@ pub fn constant_name(field: &syn::Ident) -> syn::Ident {
 }
 
 pub fn model(model: &Model) -> TokenStream {
-    let Model { ident, vis, krate, collection, fields, additional_properties, .. } = model;
+    let Model { ident, krate, collection, fields, additional_properties, .. } = model;
     let rt = rt();
     let insert_ident = format_ident!("{}Insert", ident);
     let key = model.key();
@@ -130,26 +130,6 @@ pub fn model(model: &Model) -> TokenStream {
     let updated_at_name = stamp_name(Role::UpdatedAt, "UPDATED_AT", "updated_at");
 
     let is_insert_field = |f: &&Field<'_>| matches!(f.role, Role::Key | Role::Data);
-    let insert_fields = fields.iter().filter(is_insert_field).map(|f| {
-        let field = &f.ident;
-        let ty = &f.ty;
-        if f.role == Role::Key {
-            let doc = format!(
-                "The key (`{ident}::{}`); for UUID and ObjectId keys `None` generates one.",
-                field.unraw()
-            );
-            quote! {
-                #[doc = #doc]
-                #vis #field: <#ty as #krate::__private::Key>::Insert
-            }
-        } else {
-            let doc = format!("`{ident}::{}`.", field.unraw());
-            quote! {
-                #[doc = #doc]
-                #vis #field: #ty
-            }
-        }
-    });
 
     let build_fields = fields.iter().map(|f| {
         let field = &f.ident;
@@ -267,10 +247,6 @@ pub fn model(model: &Model) -> TokenStream {
         let indexes = model.indexes.iter().map(|index| index_decl(&rt, index));
         quote!(const INDEX_DECLS: &'static [#rt::IndexDecl] = &[#(#indexes),*];)
     });
-    let insert_doc = format!(
-        "What `Repo::<{ident}>::insert_one` takes: every field of [`{ident}`] but the timestamps."
-    );
-
     let items = quote! {
         #[automatically_derived]
         impl #ident {
@@ -339,14 +315,84 @@ pub fn model(model: &Model) -> TokenStream {
         #(#kind_checks)*
     };
     let block = block(krate, items);
+    let insert_struct = insert_struct(model);
+    quote! {
+        #insert_struct
+        #block
+    }
+}
+
+/// `FooInsert`: every field but the timestamps and the version.
+fn insert_struct(model: &Model) -> TokenStream {
+    let Model { ident, vis, krate, fields, .. } = model;
+    let insert_ident = format_ident!("{}Insert", ident);
+    let is_insert_field = |f: &&Field<'_>| matches!(f.role, Role::Key | Role::Data);
+    let insert_fields = fields.iter().filter(is_insert_field).map(|f| {
+        let field = &f.ident;
+        let ty = &f.ty;
+        if f.role == Role::Key {
+            let doc = format!(
+                "The key (`{ident}::{}`); for UUID and ObjectId keys `None` generates one.",
+                field.unraw()
+            );
+            quote! {
+                #[doc = #doc]
+                #vis #field: <#ty as #krate::__private::Key>::Insert
+            }
+        } else {
+            let doc = format!("`{ident}::{}`.", field.unraw());
+            quote! {
+                #[doc = #doc]
+                #vis #field: #ty
+            }
+        }
+    });
+    let insert_doc = format!(
+        "What `Repo::<{ident}>::insert_one` takes: every field of [`{ident}`] but the timestamps."
+    );
     quote! {
         #[doc = #insert_doc]
         #vis struct #insert_ident {
             #(#insert_fields,)*
         }
-
-        #block
     }
+}
+
+/// What is emitted beside a model's errors: the field constants and,
+/// when the key broke no rule, the insert struct and a `Model` impl whose
+/// methods are never run (the crate does not compile), so that uses of
+/// the model type-check and one mistake is one error, not one per use.
+pub fn stand_in(model: &Model, key_sound: bool) -> TokenStream {
+    let constants = constants_only(model);
+    let key = model.fields.iter().find(|f| f.role == Role::Key);
+    let Some(key) = key.filter(|_| key_sound) else {
+        return constants;
+    };
+    let insert_struct = insert_struct(model);
+    let (ident, rt, key_ty) = (model.ident, rt(), key.ty);
+    let insert_ident = format_ident!("{}Insert", ident);
+    let collection = &model.collection;
+    let model_impl = block(
+        model.krate,
+        quote! {
+            #[automatically_derived]
+            impl #rt::Model for #ident {
+                type Key = #key_ty;
+                type Insert = #insert_ident;
+                const COLLECTION: &'static str = #collection;
+                fn key(&self) -> &Self::Key {
+                    loop {}
+                }
+                fn from_insert(_: #insert_ident, _: #rt::bson::DateTime) -> Self {
+                    loop {}
+                }
+                fn generates_key(_: &#insert_ident) -> bool {
+                    loop {}
+                }
+            }
+        },
+    );
+    quote!(#constants #insert_struct #model_impl)
 }
 
 fn index_decl(rt: &syn::Ident, index: &Index) -> TokenStream {

@@ -88,22 +88,20 @@ pub fn derive_ordered(input: TokenStream) -> TokenStream {
 }
 
 /// The derive on `proc_macro2` tokens. On error: every error, plus the field
-/// constants where the fields themselves are readable, so one mistake does
-/// not cascade into errors at every use of `Foo::FIELD`.
+/// constants, the insert struct and a stand-in `Model` impl, so one
+/// mistake does not cascade into errors at every use of the model.
 fn derive_model_inner(input: &DeriveInput) -> proc_macro2::TokenStream {
     let mut cx = check::Ctxt::new();
     let Some(ast) = ast::Container::from_ast(input, ast::Derive::Model, &mut cx) else {
         return cx.check().err().map(|e| e.to_compile_error()).unwrap_or_default();
     };
     let model = model::Model::from_ast(&ast);
-    if ast.attrs_ok {
-        check::model(&mut cx, &ast, &model);
-    }
+    let key_sound = ast.attrs_ok && check::model(&mut cx, &ast, &model);
     match cx.check() {
         Ok(()) => expand::model(&model),
         Err(errors) => {
             let mut out = errors.to_compile_error();
-            out.extend(expand::constants_only(&model));
+            out.extend(expand::stand_in(&model, key_sound));
             out
         }
     }

@@ -12,8 +12,10 @@ use crate::model::{self, Input, Model, Role, Stamps};
 
 type Field = crate::ast::Field<crate::attr::FieldAttrs>;
 
-/// Every rule of a model, in the order a reader meets them.
-pub fn model(cx: &mut Ctxt, input: &Input, model: &Model<'_>) {
+/// Every rule of a model, in the order a reader meets them. Whether the
+/// key field broke no rule of its own (and so can stand in a `Model`
+/// impl emitted beside the errors).
+pub fn model(cx: &mut Ctxt, input: &Input, model: &Model<'_>) -> bool {
     not_generic(cx, input);
     container_serde_supported(cx, input);
     let has_key = key(cx, input);
@@ -36,6 +38,8 @@ pub fn model(cx: &mut Ctxt, input: &Input, model: &Model<'_>) {
             sound
         })
         .collect();
+    let key_sound =
+        model.fields.iter().zip(&sound).any(|(field, ok)| field.role == Role::Key && *ok);
     let (sound, failed): (Vec<_>, Vec<_>) = model.fields.iter().zip(sound).partition(|(_, ok)| *ok);
     let sound: Vec<&model::Field<'_>> = sound.into_iter().map(|(f, _)| f).collect();
     let failed: Vec<&model::Field<'_>> = failed.into_iter().map(|(f, _)| f).collect();
@@ -43,6 +47,7 @@ pub fn model(cx: &mut Ctxt, input: &Input, model: &Model<'_>) {
     timestamps(cx, input, &sound, &failed, has_key, stamps);
     struct_indexes(cx, input);
     collection_name(cx, input);
+    key_sound
 }
 
 /// A model has one key: `key = field` naming a field, or one field marked

@@ -478,14 +478,29 @@ fn read_full(
     conn: &Conn,
     shared: &Shared,
 ) -> io::Result<()> {
-    let mut filled = 0;
-    while filled < buf.len() {
+    let eof = io::ErrorKind::UnexpectedEof;
+    transfer(buf.len(), conn, shared, eof, |at| stream.read(&mut buf[at..]))
+}
+
+/// Moves `len` bytes by repeated `step(done_so_far)` calls (each a
+/// `read` or a `write` of what is left), riding out timeouts and
+/// interruptions; a step that moves nothing is `stalled`. Gives up when
+/// the connection or the proxy is shutting down.
+fn transfer(
+    len: usize,
+    conn: &Conn,
+    shared: &Shared,
+    stalled: io::ErrorKind,
+    mut step: impl FnMut(usize) -> io::Result<usize>,
+) -> io::Result<()> {
+    let mut done_so_far = 0;
+    while done_so_far < len {
         if done(conn, shared) {
             return Err(io::ErrorKind::ConnectionAborted.into());
         }
-        match stream.read(&mut buf[filled..]) {
-            Ok(0) => return Err(io::ErrorKind::UnexpectedEof.into()),
-            Ok(n) => filled += n,
+        match step(done_so_far) {
+            Ok(0) => return Err(stalled.into()),
+            Ok(n) => done_so_far += n,
             Err(e)
                 if matches!(
                     e.kind(),
@@ -520,28 +535,14 @@ fn write_message(
     conn: &Conn,
     shared: &Shared,
 ) -> io::Result<()> {
-    let mut written = 0;
-    while written < message.len() {
-        if done(conn, shared) {
-            return Err(io::ErrorKind::ConnectionAborted.into());
-        }
-        match stream.write(&message[written..]) {
-            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-            Ok(n) => written += n,
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    io::ErrorKind::WouldBlock
-                        | io::ErrorKind::TimedOut
-                        | io::ErrorKind::Interrupted
-                ) => {}
-            Err(e) => {
-                conn.close();
-                return Err(e);
-            }
-        }
+    let zero = io::ErrorKind::WriteZero;
+    let written = transfer(message.len(), conn, shared, zero, |at| stream.write(&message[at..]));
+    if let Err(e) = &written
+        && !matches!(e.kind(), io::ErrorKind::ConnectionAborted | io::ErrorKind::WriteZero)
+    {
+        conn.close();
     }
-    Ok(())
+    written
 }
 
 /// The 16-byte message header (`messageLength` is implied by the buffer).

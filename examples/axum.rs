@@ -106,14 +106,12 @@ pub async fn transfer(
     // to clone), so its future is `Send`, as a handler's must be.
     let made = conn
         .transaction_as(None, async move |s| {
-            let payer = accounts
-                .update_one(&new.from, Account::BALANCE.inc(-new.amount))
-                .session(s)
-                .await?;
+            let payer =
+                accounts.update(&new.from, Account::BALANCE.inc(-new.amount)).session(s).await?;
             if payer.balance < 0 {
                 return Err(ApiError::InsufficientFunds); // the debit is not kept
             }
-            accounts.update_one(&new.to, Account::BALANCE.inc(new.amount)).session(s).await?;
+            accounts.update(&new.to, Account::BALANCE.inc(new.amount)).session(s).await?;
             let record = TransferInsert {
                 id: new.id.clone(),
                 from: new.from.clone(),
@@ -137,7 +135,7 @@ async fn transfers(State(conn): State<model::Connection>) -> Response {
         let transfers = conn.repo::<Transfer>();
         let sorted = transfers
             .iterate(Query::all())
-            .sort(Transfer::CREATED_AT.asc().then(Transfer::ID.asc()));
+            .sort(Transfer::CREATED_AT.asc().then_by(Transfer::ID.asc()));
         let mut stream = match sorted.await {
             Ok(stream) => stream,
             Err(error) => {

@@ -44,7 +44,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     // Find and update by the whole key.
     let apple = StockKey { tenant, sku: "apple".into() };
-    let line = stock.update_one(&apple, Stock::QUANTITY.inc(-3)).await?;
+    let line = stock.update(&apple, Stock::QUANTITY.inc(-3)).await?;
     println!("{} apples left", line.quantity);
 
     // A key differing in one part is another document.

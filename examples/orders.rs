@@ -27,7 +27,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     // Tags as a set, points with $inc, in one round trip.
     let ann = customers
-        .update_one(&ann.id, Customer::TAGS.add_to_set("vip").and(Customer::POINTS.inc(10)))
+        .update(&ann.id, Customer::TAGS.add_to_set("vip").and(Customer::POINTS.inc(10)))
         .await?;
     println!("ann: tags {:?}, points {}", ann.tags, ann.points);
     println!("vip customers: {}", customers.count(Customer::TAGS.contains("vip")).await?);
@@ -51,11 +51,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     // An order with line items, keyed by (customer, number).
     let key = orders.insert_one(order(ann.id, 1, vec![item("apple", 2, 100)])).await?.id;
     let pear = item("pear", 1, 80);
-    let o = orders.update_one(&key, Order::ITEMS.push(pear).and(Order::TOTAL.inc(80))).await?;
+    let o = orders.update(&key, Order::ITEMS.push(pear).and(Order::TOTAL.inc(80))).await?;
     println!("order {}: {} lines, total {}", o.id.number, o.items.len(), o.total);
 
     // One more apple: the matched line, `items.$.quantity`.
-    let apples = Order::ID.eq(key.clone()).and(Order::ITEMS.each(LineItem::SKU).eq("apple"));
+    let apples = Order::ID.eq(key.clone()).and(Order::ITEMS.any(LineItem::SKU).eq("apple"));
     let more = Order::ITEMS.matched().then(LineItem::QUANTITY).inc(1).and(Order::TOTAL.inc(100));
     orders.update_many(apples, more).await?;
     println!("apples now: {}", orders.find(&key).await?.items[0].quantity);
@@ -88,7 +88,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     // A stale edit is refused: the customer changed since it was read.
     let stale = customers.find(&ann.id).await?;
-    customers.update_one(&ann.id, Customer::POINTS.inc(1)).await?;
+    customers.update(&ann.id, Customer::POINTS.inc(1)).await?;
     match customers.replace(stale).await {
         Err(model::Error::VersionConflict { expected, .. }) => {
             println!("stale edit of version {expected} refused")

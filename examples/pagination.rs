@@ -53,13 +53,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     // Offset pages, with the total.
     let mut offset = 0;
     loop {
-        let (page, items) = articles
+        let page = articles
             .paginate(popular.clone())
-            .sort(Article::VIEWS.desc().then(Article::TITLE.asc()))
+            .sort(Article::VIEWS.desc().then_by(Article::TITLE.asc()))
             .offset(offset)
             .limit(10)
             .await?;
-        println!("page at {:>2}: {} of {} matching", page.offset, items.len(), page.count);
+        println!("page at {:>2}: {} of {} matching", page.offset, page.items.len(), page.count);
         offset += page.limit;
         if offset >= page.count {
             break;

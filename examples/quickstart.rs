@@ -57,22 +57,22 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     // Typed queries, sorts and updates: a wrong field or value type does not compile.
     let found = foos.find_many(Foo::BAR.gte(1)).sort(Foo::BAR.desc()).limit(10).await?;
     println!("bar >= 1: {:?}", found.iter().map(|f| &f.foo).collect::<Vec<_>>());
-    let a = foos.update_one(&a.id, Foo::BAR.inc(41)).await?;
+    let a = foos.update(&a.id, Foo::BAR.inc(41)).await?;
     println!("a.bar = {:?}, updated_at set: {}", a.bar, a.updated_at.is_some());
-    let (page, items) = foos.paginate(Query::all()).sort(Foo::FOO.asc()).limit(2).await?;
-    println!("page: {} of {} (offset {})", items.len(), page.count, page.offset);
+    let page = foos.paginate(Query::all()).sort(Foo::FOO.asc()).limit(2).await?;
+    println!("page: {} of {} (offset {})", page.items.len(), page.count, page.offset);
 
     // Composite keys: `_id: { foo: <uuid>, bar: <string> }`.
     let key = BarKey { foo: Uuid::new(), bar: "x".into() };
     let insert = BarInsert { id: key.clone(), foo: "a".into(), bar: None };
     bars.insert_one(insert).await?;
-    let bar = bars.update_one(&key, Bar::BAR.set(7)).await?;
+    let bar = bars.update(&key, Bar::BAR.set(7)).await?;
     println!("bar {:?} -> {:?}", bar.id, bar.bar);
 
     // A transaction: both writes commit together, or neither does.
     conn.transaction(async |s| {
         foos.insert_one(new_foo("d", None)).session(s).await?;
-        bars.delete_one(&key).session(s).await?;
+        bars.delete(&key).session(s).await?;
         Ok(())
     })
     .await?;

@@ -28,12 +28,12 @@ async fn transfer(
     // `async move`: the closure owns what it uses, so this future is `Send`
     // and may run in a spawned task or a web handler (see examples/axum.rs).
     conn.transaction(async move |s| {
-        let payer = accounts.update_one(&from, Account::BALANCE.inc(-amount)).session(s).await?;
+        let payer = accounts.update(&from, Account::BALANCE.inc(-amount)).session(s).await?;
         if payer.balance < 0 {
             // Returning an error aborts: the debit above is rolled back.
             return Err(Error::InvalidArgument { message: format!("{from} cannot pay {amount}") });
         }
-        accounts.update_one(&to, Account::BALANCE.inc(amount)).session(s).await?;
+        accounts.update(&to, Account::BALANCE.inc(amount)).session(s).await?;
         Ok(())
     })
     .await

@@ -9,44 +9,59 @@
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
-// Connection, repository, errors.
-pub use model_core::{Connection, Error, Options, Repo, Result};
-
-// The model and its keys.
-pub use model_core::{Key, Model, ParseKey, UpdatedAt, Version};
-
-// Typed paths, queries, updates and sorts.
+// The nouns: a connection, a repository of a model, its paths, queries,
+// updates and sorts, the errors, the migration of its collection.
 pub use model_core::{
-    Access, Array, Field, FieldValue, JoinAccess, Nested, Nullable, Positional, Push, Query,
-    ReadAccess, ReadOnly, Sequence, Set, Sort, Update, Writable, WriteAccess,
-};
-
-// Actions: what an operation returns, run by `.await`.
-pub use model_core::{
-    Aggregate, AggregateStream, Count, CountBy, DeleteMany, DeleteOne, Distinct, Find, FindMany,
-    FindManyToMapBy, FindOne, FindOneAndDelete, FindOneAndReplace, FindOneAndUpdate, InsertMany,
-    InsertOne, Iterate, Paginate, Replace, Scroll, UpdateMany, UpdateOne, Upsert, Watch,
-    WithCollection,
-};
-
-// Pages, cursors and change streams.
-pub use model_core::{
-    Change, ChangeEvent, CursorKey, ITERATE_BATCH_SIZE, KeysetPage, MAX_CURSOR_LEN, MAX_PAGE_LIMIT,
-    Page, PageCursor, ResumeToken, SCROLL_SIZE, UpdatedFields,
-};
-
-// Projections and stored documents.
-pub use model_core::{Projection, ProjectsFrom, Stored};
-
-// Schema, indexes and migration of a collection.
-pub use model_core::{
-    DuplicateKeys, FieldDecl, FieldType, IndexDecl, IndexKey, IndexSpec, Migrate, Migration,
-    MigrationReport, Numeric, ObjectSchema, Ordered, REJECTED_IDS, RejectedDocuments,
-    ValidationAction, ValidationLevel, ValidatorChange, string_enum_schema,
+    Connection, Error, Field, FieldType, Key, Migration, Model, Options, Ordered, PageCursor,
+    ParseKey, Projection, Query, Repo, Result, Sort, Update, Version,
 };
 
 // BSON and the driver.
 pub use model_core::{DateTime, ObjectId, Uuid, bson, mongodb};
+
+/// The actions `Repo` methods return, run by `.await`, and what they
+/// return: pages, change events.
+pub mod action {
+    pub use model_core::{
+        Aggregate, AggregateStream, Change, ChangeEvent, Count, CountBy, DeleteMany, DeleteOne,
+        Distinct, Find, FindMany, FindManyToMapBy, FindOne, FindOneAndDelete, FindOneAndReplace,
+        FindOneAndUpdate, ITERATE_BATCH_SIZE, InsertMany, InsertOne, Iterate, KeysetPage,
+        MAX_PAGE_LIMIT, Page, Paginate, Replace, SCROLL_SIZE, Scroll, UpdateMany, UpdateOne,
+        UpdatedFields, Upsert, Watch, WithCollection,
+    };
+}
+
+/// What a typed path allows, and the traits that decide which operators
+/// a field's type has: the machinery behind [`Field`]'s methods.
+pub mod path {
+    pub use model_core::{
+        Access, Array, FieldValue, JoinAccess, Nested, Nullable, Positional, Push, ReadAccess,
+        ReadOnly, Sequence, Set, Writable, WriteAccess,
+    };
+}
+
+/// A model's `$jsonSchema`, field constraints and indexes, as the derive
+/// declares them; how a document is stored.
+pub mod schema {
+    pub use model_core::{
+        Allowed, ArrayField, Constraints, FieldDecl, IndexDecl, IndexKey, IndexSpec, Number,
+        NumberField, Numeric, ObjectSchema, ProjectsFrom, Stored, TextField, UpdatedAt,
+        ValidationAction, ValidationLevel, Violation, string_enum_schema,
+    };
+}
+
+/// What [`Connection::migrate`] and [`Connection::migration_plan`] report.
+pub mod migrate {
+    pub use model_core::{
+        DuplicateKeys, Migrate, MigrationReport, REJECTED_IDS, RejectedDocuments, ValidatorChange,
+    };
+}
+
+/// Page cursors and change-stream resume tokens: what a client holds
+/// between requests.
+pub mod cursor {
+    pub use model_core::{CursorKey, MAX_CURSOR_LEN, ResumeToken};
+}
 
 // The derives (macros; the traits of the same names are above).
 pub use model_derive::{CompositeKey, Model, Ordered, Projection, Schema};

@@ -187,7 +187,7 @@ fn a_transaction_with_an_owning_closure_is_send() {
     let accounts = conn.repo::<Account>();
     let name = "alice".to_string();
     let transaction = conn.transaction(async move |s| {
-        let account = accounts.update_one(&name, Account::BALANCE.inc(1)).session(s).await?;
+        let account = accounts.update(&name, Account::BALANCE.inc(1)).session(s).await?;
         Ok(account.balance)
     });
     is_send(&transaction);

@@ -6,7 +6,7 @@
 use std::collections::BTreeSet;
 
 use bson::{Bson, Document, doc};
-use model::{Connection, Error, Migration, Model, ValidatorChange};
+use model::{Connection, Error, Migration, Model, migrate::ValidatorChange};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, PartialEq, Model, Serialize, Deserialize)]
@@ -145,7 +145,7 @@ async fn replace_set_and_insert_many_are_checked_too() {
     let mut bad = stored.clone();
     bad.age = 200;
     assert_eq!(client_side(&accounts.replace(bad).await.unwrap_err()).0, "age");
-    let set = accounts.update_one(&stored.id, Account::USERNAME.set("UPPER")).await.unwrap_err();
+    let set = accounts.update(&stored.id, Account::USERNAME.set("UPPER")).await.unwrap_err();
     assert_eq!(client_side(&set).0, "username");
     let set_many =
         accounts.update_many(model::Query::all(), Account::BIO.set("toolong")).await.unwrap_err();
@@ -157,7 +157,7 @@ async fn replace_set_and_insert_many_are_checked_too() {
     assert_eq!(commands.all(), Vec::<String>::new(), "nothing sent");
 
     // Setting `None` on an optional field breaks no constraint.
-    let cleared = accounts.update_one(&stored.id, Account::BIO.set(None)).await.unwrap();
+    let cleared = accounts.update(&stored.id, Account::BIO.set(None)).await.unwrap();
     assert_eq!(cleared.bio, None);
     assert_eq!(accounts.count(model::Query::all()).await.unwrap(), 1, "insert_many sent nothing");
 }
@@ -167,7 +167,7 @@ async fn the_servers_validator_refuses_what_the_client_would() {
     let (conn, _) = logged().await;
     conn.migrate::<Account>().await.unwrap();
     let raw = conn.database().await.unwrap().collection::<Document>("accounts");
-    let good = bson::to_document(&model::Stored(<Account as Model>::from_insert(
+    let good = bson::to_document(&model::schema::Stored(<Account as Model>::from_insert(
         valid("good"),
         model::DateTime::now(),
     )))

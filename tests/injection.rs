@@ -113,7 +113,7 @@ async fn array_elements_with_operator_keys_are_data() {
     // Pushed and pulled as values: `$each` in a pushed document is data.
     let one = items.find_one(Item::NAME.eq("item0")).await.unwrap().unwrap();
     let each = doc! { "$each": [1, 2] };
-    let pushed = items.update_one(&one.id, Item::LIST.push(each.clone())).await;
+    let pushed = items.update(&one.id, Item::LIST.push(each.clone())).await;
     // A field name starting with `$` may be refused as a stored name; what
     // matters is that `$each` was not run (it would push 1 and 2).
     let list = items.find(&one.id).await.unwrap().list;
@@ -122,9 +122,9 @@ async fn array_elements_with_operator_keys_are_data() {
         Err(_) => assert_eq!(list, [doc! { "n": 0 }]),
     }
     if list.len() == 2 {
-        items.update_one(&one.id, Item::LIST.pop_last()).await.unwrap();
+        items.update(&one.id, Item::LIST.pop_last()).await.unwrap();
     }
-    let after = items.update_one(&one.id, Item::LIST.pull(injected())).await.unwrap();
+    let after = items.update(&one.id, Item::LIST.pull(injected())).await.unwrap();
     assert_eq!(after.list, [doc! { "n": 0 }], "a pulled value is compared, not run");
 }
 
@@ -220,7 +220,7 @@ async fn a_returning_write_whose_document_does_not_decode_keeps_it_in_the_error(
     kept(deleted, "a");
     assert_eq!(raw_counted(&conn, "a").await, None, "the delete was applied");
     // Updated: the document after the update.
-    let updated = counted.update_one(&"b".to_string(), Update::none()).await;
+    let updated = counted.update(&"b".to_string(), Update::none()).await;
     let updated = kept(updated.map(|_| ()), "b");
     assert!(updated.get("updated_at").is_some(), "the document after the update");
     let updated = counted.find_one_and_update(Counted::ID.eq("c"), Update::none()).await;
@@ -252,9 +252,9 @@ async fn a_version_at_its_maximum_is_a_typed_error_and_nothing_is_written() {
     second.name = "second".into();
     at_maximum(counted.replace(first).await);
     at_maximum(counted.replace(second).await);
-    at_maximum(counted.update_one(&"max".to_string(), Counted::NAME.set("x")).await);
+    at_maximum(counted.update(&"max".to_string(), Counted::NAME.set("x")).await);
     let key = "max".to_string();
-    at_maximum(counted.update_one(&key, Counted::NAME.set("x")).if_version(i32::MAX as i64).await);
+    at_maximum(counted.update(&key, Counted::NAME.set("x")).if_version(i32::MAX as i64).await);
     let found = counted.find_one_and_update(Counted::ID.eq("max"), Counted::NAME.set("x")).await;
     assert!(matches!(found, Ok(None)), "a document at the maximum is not matched: {found:?}");
     assert_eq!(counted.update_many(Query::all(), Counted::NAME.set("x")).await.unwrap(), 0);
@@ -266,11 +266,11 @@ async fn a_version_at_its_maximum_is_a_typed_error_and_nothing_is_written() {
     raw.update_one(doc! { "_id": "max" }, doc! { "$set": { "version": i32::MAX - 1 } })
         .await
         .unwrap();
-    let written = counted.update_one(&key, Counted::NAME.set("last")).await.unwrap();
+    let written = counted.update(&key, Counted::NAME.set("last")).await.unwrap();
     assert_eq!(written.version, i32::MAX);
-    at_maximum(counted.update_one(&key, Counted::NAME.set("x")).await);
+    at_maximum(counted.update(&key, Counted::NAME.set("x")).await);
     // A missing document is still NotFound.
-    let missing = counted.update_one(&"none".to_string(), Counted::NAME.set("x")).await;
+    let missing = counted.update(&"none".to_string(), Counted::NAME.set("x")).await;
     assert!(matches!(missing, Err(model::Error::NotFound { .. })), "{missing:?}");
 }
 
@@ -299,11 +299,11 @@ async fn an_undecodable_change_event_carries_its_resume_token() {
     };
     // The stream goes on past it.
     let second = next(&mut stream).await.expect("open").unwrap();
-    assert!(matches!(&second.change, model::Change::Insert(c) if c.id == "good"));
+    assert!(matches!(&second.change, model::action::Change::Insert(c) if c.id == "good"));
     // Resumed after the bad event's token: the good one comes next.
     let mut resumed = counted.watch(Query::all()).resume_after(token).await.unwrap();
     let after = next(&mut resumed).await.expect("open").unwrap();
-    assert!(matches!(&after.change, model::Change::Insert(c) if c.id == "good"));
+    assert!(matches!(&after.change, model::action::Change::Insert(c) if c.id == "good"));
 }
 
 /// The next item of a change stream, within 10 s.

@@ -52,9 +52,9 @@ async fn a_string_key_round_trips() {
     let nl = countries.insert_one(insert).now(DateTime::from_millis(1)).await.unwrap();
     assert_eq!(nl.updated_at, DateTime::from_millis(1), "a plain DateTime starts at insert");
     assert_eq!(countries.find(&"NL".to_string()).await.unwrap(), nl);
-    let nl = countries.update_one(&nl.code, Country::NAME.set("Netherlands")).await.unwrap();
+    let nl = countries.update(&nl.code, Country::NAME.set("Netherlands")).await.unwrap();
     assert_eq!(nl.name, "Netherlands");
-    countries.delete_one(&nl.code).await.unwrap();
+    countries.delete(&nl.code).await.unwrap();
     assert!(matches!(countries.find(&nl.code).await, Err(Error::NotFound { .. })));
 }
 
@@ -64,11 +64,11 @@ async fn a_number_key_round_trips() {
     let invoices = conn.repo::<Invoice>();
     let inv = invoices.insert_one(InvoiceInsert { number: 1001, total: 9.5 }).await.unwrap();
     assert_eq!(invoices.find(&1001).await.unwrap(), inv);
-    let inv = invoices.update_one(&1001, Invoice::TOTAL.inc(0.5)).await.unwrap();
+    let inv = invoices.update(&1001, Invoice::TOTAL.inc(0.5)).await.unwrap();
     assert_eq!(inv.total, 10.0);
     let dup = invoices.insert_one(InvoiceInsert { number: 1001, total: 1.0 }).await;
     assert!(matches!(dup, Err(Error::Conflict { .. })));
-    invoices.delete_one(&1001).await.unwrap();
+    invoices.delete(&1001).await.unwrap();
     assert_eq!(invoices.count(Query::all()).await.unwrap(), 0);
 }
 
@@ -83,10 +83,10 @@ async fn an_object_id_key_is_generated_and_round_trips() {
     assert_eq!(Event::EVENT_KIND.name(), "eventKind");
     let found = events.find_one(Event::EVENT_KIND.eq("signup")).await.unwrap();
     assert_eq!(found.as_ref().map(|e| e.id), Some(event.id));
-    let event = events.update_one(&event.id, Event::EVENT_KIND.set("login")).await.unwrap();
+    let event = events.update(&event.id, Event::EVENT_KIND.set("login")).await.unwrap();
     assert_eq!(event.event_kind, "login");
-    events.delete_one(&event.id).await.unwrap();
-    assert!(matches!(events.delete_one(&event.id).await, Err(Error::NotFound { .. })));
+    events.delete(&event.id).await.unwrap();
+    assert!(matches!(events.delete(&event.id).await, Err(Error::NotFound { .. })));
 }
 
 #[test]

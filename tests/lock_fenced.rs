@@ -40,7 +40,7 @@ async fn fenced_write(env: &Env, held: &impl lock::Held, value: &str) -> lock::R
     env.locks
         .fenced(held, (reports, value.to_string()), |s, (reports, value)| {
             Box::pin(async move {
-                reports.update_one(&report(), Report::VALUE.set(value.as_str())).session(s).await
+                reports.update(&report(), Report::VALUE.set(value.as_str())).session(s).await
             })
         })
         .await
@@ -156,7 +156,7 @@ async fn a_failing_fenced_write_keeps_nothing_and_reports_its_error() {
         .locks
         .fenced(&lease, &reports, |s, reports| {
             Box::pin(async move {
-                reports.update_one(&report(), Report::VALUE.set("half")).session(&mut *s).await?;
+                reports.update(&report(), Report::VALUE.set("half")).session(&mut *s).await?;
                 // The second write fails: a duplicate key.
                 let dup = ReportInsert { id: report(), value: "dup".into() };
                 reports.insert_one(dup).session(s).await

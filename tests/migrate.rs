@@ -6,7 +6,9 @@ mod common;
 use bson::{Bson, Document, doc};
 use common::*;
 use futures::TryStreamExt;
-use model::{Connection, DateTime, Error, Migration, Model, ObjectId, Uuid, ValidatorChange};
+use model::{
+    Connection, DateTime, Error, Migration, Model, ObjectId, Uuid, migrate::ValidatorChange,
+};
 use serde::{Deserialize, Serialize};
 
 /// Every kind of index the derive declares.
@@ -579,7 +581,7 @@ async fn a_drifted_model_gets_a_validation_error_from_update_one() {
 
     let error = conn
         .repo::<FooDrifted>()
-        .update_one(&stored.id, FooDrifted::BAR.set("not a long".to_string()))
+        .update(&stored.id, FooDrifted::BAR.set("not a long".to_string()))
         .await
         .unwrap_err();
 
@@ -630,7 +632,7 @@ async fn a_field_added_with_serde_default_leaves_older_documents_updatable() {
     let report = conn.migrate::<UserV2>().await.unwrap();
     assert_eq!(report.validator, ValidatorChange::Set, "{report}");
 
-    let updated = conn.repo::<UserV2>().update_one(&id, UserV2::NAME.set("anne".to_string())).await;
+    let updated = conn.repo::<UserV2>().update(&id, UserV2::NAME.set("anne".to_string())).await;
     let updated = updated.expect("an update that leaves `following` out");
     assert_eq!(updated.name, "anne");
     assert!(updated.following.is_empty());
@@ -643,7 +645,7 @@ async fn a_field_added_with_a_default_function_leaves_older_documents_updatable(
     conn.migrate::<UserV2Plan>().await.unwrap();
 
     let updated =
-        conn.repo::<UserV2Plan>().update_one(&id, UserV2Plan::NAME.set("anne".to_string())).await;
+        conn.repo::<UserV2Plan>().update(&id, UserV2Plan::NAME.set("anne".to_string())).await;
     let updated = updated.expect("an update that leaves `plan` out");
     assert_eq!((updated.name.as_str(), updated.plan.as_str()), ("anne", "free"));
 }
@@ -702,9 +704,9 @@ async fn a_validator_stored_documents_fail_is_set_under_moderate_and_reported() 
 
 #[tokio::test]
 async fn level_and_action_declared_on_a_model_are_applied_and_diffed() {
-    assert_eq!(<UserLenient as Model>::VALIDATION_LEVEL, model::ValidationLevel::Moderate);
-    assert_eq!(<UserLenient as Model>::VALIDATION_ACTION, model::ValidationAction::Warn);
-    assert_eq!(<UserV1 as Model>::VALIDATION_LEVEL, model::ValidationLevel::Strict);
+    assert_eq!(<UserLenient as Model>::VALIDATION_LEVEL, model::schema::ValidationLevel::Moderate);
+    assert_eq!(<UserLenient as Model>::VALIDATION_ACTION, model::schema::ValidationAction::Warn);
+    assert_eq!(<UserV1 as Model>::VALIDATION_LEVEL, model::schema::ValidationLevel::Strict);
     let conn = connection().await;
 
     let created = conn.migrate::<UserLenient>().await.unwrap();
@@ -726,7 +728,7 @@ async fn level_and_action_declared_on_a_model_are_applied_and_diffed() {
 }
 
 /// The unique indexes a plan says duplicates stop, with their groups.
-fn duplicates(report: &model::MigrationReport) -> Vec<(&str, u64)> {
+fn duplicates(report: &model::migrate::MigrationReport) -> Vec<(&str, u64)> {
     report.duplicate_keys.iter().map(|d| (d.index.as_str(), d.groups)).collect()
 }
 
@@ -909,7 +911,7 @@ struct LineItem {
 #[model(
     collection = "shops",
     key = id,
-    index(keys(Self::ADDRESS.then(Address::POSTAL_CODE), Self::ITEMS.each(LineItem::UNIT_PRICE) = -1)),
+    index(keys(Self::ADDRESS.then(Address::POSTAL_CODE), Self::ITEMS.any(LineItem::UNIT_PRICE) = -1)),
     index(keys(Self::BILLING.then(Address::CITY)), sparse)
 )]
 struct Shop {

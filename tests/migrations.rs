@@ -242,7 +242,7 @@ async fn the_plan_counts_a_backfill_and_the_schema_changes_and_writes_nothing() 
     let conn = common::connection().await;
     articles(&conn, 7).await;
     let repo = conn.repo::<Article>();
-    repo.update_one(&3, Article::SLUG.set(Some("kept".to_string()))).await.unwrap();
+    repo.update(&3, Article::SLUG.set(Some("kept".to_string()))).await.unwrap();
     let migrations = || {
         Migrations::new(&conn)
             .step(update_all!(

@@ -66,15 +66,15 @@ async fn update_and_delete_by_composite_key() {
     let key = bar_key("x");
     bars.insert_one(bar(key.clone(), "a", Some(1))).await.unwrap();
     let after =
-        bars.update_one(&key, Bar::BAR.inc(2).and(Bar::FOO.set("b"))).now(at(7_000)).await.unwrap();
+        bars.update(&key, Bar::BAR.inc(2).and(Bar::FOO.set("b"))).now(at(7_000)).await.unwrap();
     assert_eq!((after.bar, after.foo.as_str()), (Some(3), "b"));
     assert_eq!(after.updated_at, Some(at(7_000)));
-    let after = bars.update_one(&key, Bar::BAR.unset()).await.unwrap();
+    let after = bars.update(&key, Bar::BAR.unset()).await.unwrap();
     assert_eq!(after.bar, None);
 
-    bars.delete_one(&key).await.unwrap();
-    assert!(matches!(bars.delete_one(&key).await, Err(Error::NotFound { .. })));
-    assert!(matches!(bars.update_one(&key, Bar::BAR.set(1)).await, Err(Error::NotFound { .. })));
+    bars.delete(&key).await.unwrap();
+    assert!(matches!(bars.delete(&key).await, Err(Error::NotFound { .. })));
+    assert!(matches!(bars.update(&key, Bar::BAR.set(1)).await, Err(Error::NotFound { .. })));
 }
 
 #[tokio::test]
@@ -86,16 +86,16 @@ async fn queries_sorts_pages_and_streams_work_on_a_composite_model() {
 
     let sorted = bars
         .find_many(Query::all())
-        .sort(Bar::BAR.desc().then(Bar::FOO.asc()))
+        .sort(Bar::BAR.desc().then_by(Bar::FOO.asc()))
         .limit(3)
         .await
         .unwrap();
     let names: Vec<_> = sorted.iter().map(|b| b.foo.as_str()).collect();
     assert_eq!(names, ["n2", "n5", "n1"]);
 
-    let (page, docs) =
+    let page =
         bars.paginate(Bar::BAR.gte(1)).sort(Bar::FOO.asc()).offset(1).limit(2).await.unwrap();
-    assert_eq!((page.count, docs.len()), (4, 2));
+    assert_eq!((page.count, page.items.len()), (4, 2));
 
     let streamed: Vec<Bar> =
         bars.iterate(Bar::BAR.eq(0)).await.unwrap().try_collect().await.unwrap();
@@ -127,7 +127,7 @@ async fn a_transaction_on_bars_commits_or_aborts_as_a_whole() {
     let result: model::Result<()> = conn
         .transaction(async |s| {
             bars.insert_one(bar(dropped.clone(), "b", None)).session(s).await?;
-            bars.delete_one(&kept).session(s).await?;
+            bars.delete(&kept).session(s).await?;
             Err(Error::NotFound { collection: "bars".into() })
         })
         .await;

@@ -93,12 +93,12 @@ async fn find_many_sorts_on_several_fields_with_offset_and_limit() {
     let names = |docs: Vec<Foo>| docs.into_iter().map(|f| f.foo).collect::<Vec<_>>();
 
     let all =
-        foos.find_many(Query::all()).sort(Foo::BAR.desc().then(Foo::FOO.asc())).await.unwrap();
+        foos.find_many(Query::all()).sort(Foo::BAR.desc().then_by(Foo::FOO.asc())).await.unwrap();
     assert_eq!(names(all), ["c", "d", "a", "b", "e"]);
 
     let window = foos
         .find_many(Query::all())
-        .sort(Foo::BAR.desc().then(Foo::FOO.asc()))
+        .sort(Foo::BAR.desc().then_by(Foo::FOO.asc()))
         .offset(1)
         .limit(2)
         .await
@@ -178,23 +178,23 @@ async fn paginate_reports_the_total_and_bounds_the_limit() {
     let foos = conn.repo::<Foo>();
     foos.insert_many((0..7).map(|i| foo(&format!("p{i}"), Some(i)))).await.unwrap();
 
-    let (page, docs) =
+    let page =
         foos.paginate(Foo::BAR.gte(1)).sort(Foo::BAR.asc()).offset(2).limit(3).await.unwrap();
     assert_eq!((page.offset, page.limit, page.count), (2, 3, 6));
     assert_eq!(page.sort, Some(bson::doc! { "bar": 1 }));
-    assert_eq!(docs.iter().map(|f| f.bar.unwrap()).collect::<Vec<_>>(), [3, 4, 5]);
+    assert_eq!(page.items.iter().map(|f| f.bar.unwrap()).collect::<Vec<_>>(), [3, 4, 5]);
 
-    let (page, docs) = foos.paginate(Query::all()).await.unwrap();
-    assert_eq!((page.limit, page.count, docs.len()), (1000, 7, 7), "limit defaults to 1000");
+    let page = foos.paginate(Query::all()).await.unwrap();
+    assert_eq!((page.limit, page.count, page.items.len()), (1000, 7, 7), "limit defaults to 1000");
 
     // One rule at both ends: 1..=1000, refused outside, never changed.
-    let (page, _) = foos.paginate(Query::all()).limit(1_000).await.unwrap();
+    let page = foos.paginate(Query::all()).limit(1_000).await.unwrap();
     assert_eq!(page.limit, 1000);
     let err = foos.paginate(Query::all()).limit(1_001).await.unwrap_err();
     assert!(matches!(err, Error::InvalidArgument { .. }), "{err:?}");
 
-    let (page, docs) = foos.paginate(Query::all()).offset(100).await.unwrap();
-    assert_eq!((page.count, docs.len()), (7, 0), "past the end: an empty page");
+    let page = foos.paginate(Query::all()).offset(100).await.unwrap();
+    assert_eq!((page.count, page.items.len()), (7, 0), "past the end: an empty page");
 
     let err = foos.paginate(Query::all()).limit(0).await.unwrap_err();
     assert!(matches!(err, Error::InvalidArgument { .. }), "{err:?}");
@@ -241,19 +241,18 @@ async fn update_one_sets_unsets_and_increments_and_returns_the_result() {
     let foos = conn.repo::<Foo>();
     let a = foos.insert_one(foo("a", Some(1))).now(at(1_000)).await.unwrap();
 
-    let after = foos.update_one(&a.id, Foo::BAR.inc(41)).now(at(2_000)).await.unwrap();
+    let after = foos.update(&a.id, Foo::BAR.inc(41)).now(at(2_000)).await.unwrap();
     assert_eq!(after.bar, Some(42));
     assert_eq!(after.updated_at, Some(at(2_000)));
     assert_eq!(after.created_at, at(1_000), "created_at is kept");
 
-    let after =
-        foos.update_one(&a.id, Foo::FOO.set("renamed").and(Foo::BAR.unset())).await.unwrap();
+    let after = foos.update(&a.id, Foo::FOO.set("renamed").and(Foo::BAR.unset())).await.unwrap();
     assert_eq!((after.foo.as_str(), after.bar), ("renamed", None));
     let raw = conn.database().await.unwrap().collection::<bson::Document>("foos");
     let stored = raw.find_one(bson::doc! {}).await.unwrap().unwrap();
     assert!(!stored.contains_key("bar"), "unset removes the field: {stored}");
 
-    let after = foos.update_one(&a.id, Foo::BAR.set(7)).await.unwrap();
+    let after = foos.update(&a.id, Foo::BAR.set(7)).await.unwrap();
     assert_eq!(after.bar, Some(7));
     assert_eq!(foos.find(&a.id).await.unwrap(), after);
 }
@@ -262,7 +261,7 @@ async fn update_one_sets_unsets_and_increments_and_returns_the_result() {
 async fn update_one_of_a_missing_key_is_not_found_and_writes_nothing() {
     let conn = connection().await;
     let foos = conn.repo::<Foo>();
-    let err = foos.update_one(&Uuid::new(), Foo::BAR.set(1)).await.unwrap_err();
+    let err = foos.update(&Uuid::new(), Foo::BAR.set(1)).await.unwrap_err();
     assert!(matches!(err, Error::NotFound { .. }), "{err:?}");
     assert_eq!(foos.count(Query::all()).await.unwrap(), 0, "no upsert");
 }
@@ -273,7 +272,7 @@ async fn update_one_on_a_unique_duplicate_is_a_conflict() {
     let foos = conn.repo::<Foo>();
     foos.insert_one(foo("a", None)).await.unwrap();
     let b = foos.insert_one(foo("b", None)).await.unwrap();
-    let err = foos.update_one(&b.id, Foo::FOO.set("a")).await.unwrap_err();
+    let err = foos.update(&b.id, Foo::FOO.set("a")).await.unwrap_err();
     assert!(matches!(err, Error::Conflict { .. }), "{err:?}");
     assert_eq!(foos.find(&b.id).await.unwrap().foo, "b");
 }
@@ -298,9 +297,9 @@ async fn delete_one_then_not_found() {
     let conn = connection().await;
     let foos = conn.repo::<Foo>();
     let a = foos.insert_one(foo("a", None)).await.unwrap();
-    foos.delete_one(&a.id).await.unwrap();
+    foos.delete(&a.id).await.unwrap();
     assert!(matches!(foos.find(&a.id).await, Err(Error::NotFound { .. })));
-    let err = foos.delete_one(&a.id).await.unwrap_err();
+    let err = foos.delete(&a.id).await.unwrap_err();
     assert!(matches!(err, Error::NotFound { .. }), "{err:?}");
 }
 
@@ -322,7 +321,7 @@ async fn a_transaction_commits_every_write() {
     let inserted = conn
         .transaction(async |s| {
             let b = foos.insert_one(foo("b", Some(2))).session(s).await?;
-            foos.update_one(&a.id, Foo::BAR.inc(1)).session(s).await?;
+            foos.update(&a.id, Foo::BAR.inc(1)).session(s).await?;
             let seen = foos.count(Query::all()).session(s).await?;
             assert_eq!(seen, 2, "the transaction sees its own writes");
             Ok(b)
@@ -341,7 +340,7 @@ async fn a_failed_transaction_writes_nothing() {
     let result: model::Result<()> = conn
         .transaction(async |s| {
             foos.insert_one(foo("b", None)).session(s).await?;
-            foos.update_one(&a.id, Foo::BAR.set(100)).session(s).await?;
+            foos.update(&a.id, Foo::BAR.set(100)).session(s).await?;
             foos.insert_one(foo("a", None)).session(s).await?; // duplicate: aborts
             Ok(())
         })
@@ -444,7 +443,7 @@ async fn a_domain_error_aborts_a_transaction_and_comes_back_as_itself() {
     let a = foos.insert_one(foo("a", Some(1))).await.unwrap();
     let outcome: Result<(), ShopError> = conn
         .transaction_as(None, async |s| {
-            foos.update_one(&a.id, Foo::BAR.set(0)).session(s).await?;
+            foos.update(&a.id, Foo::BAR.set(0)).session(s).await?;
             let left = foos.find(&a.id).session(s).await?.bar;
             if left == Some(0) {
                 return Err(ShopError::OutOfStock);

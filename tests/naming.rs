@@ -224,7 +224,7 @@ async fn renamed_timestamps_are_set_under_their_stored_names() {
     // passes it only if the stored names are serde's.
     let camel =
         camels.insert_one(CamelInsert { id: None, star_rating: 5, shout_out: None }).await.unwrap();
-    camels.update_one(&camel.id, Camel::STAR_RATING.inc(1)).await.unwrap();
+    camels.update(&camel.id, Camel::STAR_RATING.inc(1)).await.unwrap();
     let stored = raw(&conn, "camels").await;
     assert_eq!(stored.get_i64("starRating"), Ok(6), "{stored}");
     assert!(stored.get_datetime("createdAt").is_ok(), "{stored}");
@@ -265,7 +265,7 @@ async fn a_camel_case_list_form_model_migrates_inserts_queries_and_round_trips()
         .unwrap();
     assert_eq!(found, vec![a.clone()], "queried by typed fields, read back whole");
     let updated =
-        listed.update_one(&a.id, Listed::LAST_SEEN_BY.set(Some("ops".to_string()))).await.unwrap();
+        listed.update(&a.id, Listed::LAST_SEEN_BY.set(Some("ops".to_string()))).await.unwrap();
     assert!(updated.changed_at.is_some());
     let stored = conn
         .database()
@@ -291,7 +291,7 @@ async fn marked_timestamps_are_set_by_inserts_updates_and_upserts() {
     let made =
         marked.insert_one(MarkedInsert { id: "a".into(), note: "one".into() }).await.unwrap();
     assert_eq!(made.changed, None);
-    let updated = marked.update_one(&made.id, Marked::NOTE.set("two")).await.unwrap();
+    let updated = marked.update(&made.id, Marked::NOTE.set("two")).await.unwrap();
     assert!(updated.changed.is_some(), "an update sets the marked `updated_at`");
     assert_eq!(updated.born, made.born);
 
@@ -321,7 +321,7 @@ async fn a_model_without_timestamps_stores_none() {
     let plains = conn.repo::<Plain>();
 
     plains.insert_one(PlainInsert { id: "p".into(), count: 1 }).await.unwrap();
-    let updated = plains.update_one(&"p".to_string(), Plain::COUNT.inc(2)).await.unwrap();
+    let updated = plains.update(&"p".to_string(), Plain::COUNT.inc(2)).await.unwrap();
     assert_eq!(updated.count, 3);
     plains.upsert(Plain::ID.eq("q".to_string()), Plain::COUNT.set(7)).await.unwrap();
     let db = conn.database().await.unwrap();
@@ -339,7 +339,7 @@ async fn a_model_without_timestamps_stores_none() {
 
     // With nothing to stamp, an update that changes nothing is refused
     // before it is sent, and nothing changes.
-    let error = plains.update_one(&"p".to_string(), model::Update::none()).await.unwrap_err();
+    let error = plains.update(&"p".to_string(), model::Update::none()).await.unwrap_err();
     assert!(matches!(error, model::Error::InvalidArgument { .. }), "{error:?}");
     assert_eq!(plains.find(&"p".to_string()).await.unwrap().count, 3);
     assert_eq!(plains.count(Query::all()).await.unwrap(), 2);

@@ -63,7 +63,7 @@ async fn repository_options_apply_to_every_operation_and_actions_override_them()
     assert_eq!(insert.get_document("writeConcern").unwrap().get_str("w"), Ok("majority"));
     assert_eq!(insert.get_str("comment"), Ok("from the repo"));
 
-    foos.update_one(&a.id, Foo::BAR.inc(1)).comment("mine").await.unwrap();
+    foos.update(&a.id, Foo::BAR.inc(1)).comment("mine").await.unwrap();
     let update = last(&commands, "findAndModify");
     assert_eq!(update.get_str("comment"), Ok("mine"), "the action's own wins");
     assert_eq!(update.get_document("writeConcern").unwrap().get_str("w"), Ok("majority"));
@@ -144,7 +144,7 @@ async fn streams_fetch_bounded_batches_and_pipelines_carry_options() {
     let all: Vec<Foo> = foos.iterate(Query::all()).await.unwrap().try_collect().await.unwrap();
     assert_eq!(all.len(), 3);
     let find = last(&commands, "find");
-    assert_eq!(find.get("batchSize"), Some(&model::ITERATE_BATCH_SIZE.into()), "{find}");
+    assert_eq!(find.get("batchSize"), Some(&model::action::ITERATE_BATCH_SIZE.into()), "{find}");
     let some = foos.iterate(Query::all()).batch_size(2).await.unwrap();
     assert_eq!(some.try_collect::<Vec<_>>().await.unwrap().len(), 3);
     assert_eq!(last(&commands, "find").get_i32("batchSize").unwrap(), 2);

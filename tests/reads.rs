@@ -12,8 +12,8 @@ use std::time::Duration;
 use bson::{Bson, Document, doc};
 use futures::{StreamExt, TryStreamExt};
 use model::{
-    Change, Connection, DateTime, Error, KeysetPage, Migration, Model, PageCursor, Query, Repo,
-    Sort,
+    Connection, DateTime, Error, Migration, Model, PageCursor, Query, Repo, Sort, action::Change,
+    action::KeysetPage,
 };
 use orders::*;
 use serde::{Deserialize, Serialize};
@@ -55,9 +55,9 @@ async fn projections_read_only_their_fields_on_every_read() {
     let stream = customers.iterate(Query::all()).batch_size(1).project::<Contact>().await;
     let streamed: Vec<Contact> = stream.unwrap().try_collect().await.unwrap();
     assert_eq!(streamed.len(), 2);
-    let (page, items) =
+    let page =
         customers.paginate(Query::all()).sort(by_name).limit(1).project::<Contact>().await.unwrap();
-    assert_eq!((page.count, items[0].name.as_str()), (2, "ann"));
+    assert_eq!((page.count, page.items[0].name.as_str()), (2, "ann"));
 
     // A projection naming the key gets it.
     let orders = conn.repo::<Order>();
@@ -134,7 +134,7 @@ async fn distinct_counts_per_value_and_pipelines_are_typed() {
             "_id": "$status", "revenue": { "$sum": "$total" }, "orders": { "$sum": 1 },
         } })
         .stage(doc! { "$sort": { "revenue": -1 } })
-        .into::<Revenue>();
+        .with_type::<Revenue>();
     assert_eq!(
         revenue.pipeline().unwrap()[0],
         doc! { "$match": { "status": { "$in": ["paid", "shipped"] } } }
@@ -151,7 +151,7 @@ async fn distinct_counts_per_value_and_pipelines_are_typed() {
         .aggregate(Query::all())
         .sort(Order::PLACED_AT.desc())
         .limit(1)
-        .into::<Order>()
+        .with_type::<Order>()
         .stream()
         .await
         .unwrap()
@@ -388,11 +388,11 @@ async fn nan_sort_values_page_every_document_both_ways() {
         readings.insert_one(ReadingInsert { id, value }).await.unwrap();
     }
     // MongoDB sorts NaN before every other number.
-    let ascending = sorted_keys(&readings, Reading::VALUE.asc().then(Reading::ID.asc())).await;
+    let ascending = sorted_keys(&readings, Reading::VALUE.asc().then_by(Reading::ID.asc())).await;
     assert_eq!(ascending, [2, 4, 6, 3, 1, 5]);
     for size in [1, 2, 4] {
         for sort in [Reading::VALUE.asc(), Reading::VALUE.desc()] {
-            let expected = sorted_keys(&readings, sort.clone().then(Reading::ID.asc())).await;
+            let expected = sorted_keys(&readings, sort.clone().then_by(Reading::ID.asc())).await;
             let (forward, backward) = page_keys(&readings, sort, size).await;
             assert_eq!(forward, expected, "size {size}");
             assert_eq!(backward, expected, "back, size {size}");
@@ -431,7 +431,7 @@ async fn sort_values_of_mixed_types_page_every_document_both_ways() {
     let loose = conn.repo::<Loose>();
     for size in [1, 3, 20] {
         for sort in [Loose::VALUE.asc(), Loose::VALUE.desc()] {
-            let expected = sorted_keys(&loose, sort.clone().then(Loose::ID.asc())).await;
+            let expected = sorted_keys(&loose, sort.clone().then_by(Loose::ID.asc())).await;
             assert_eq!(expected.len(), 11);
             let (forward, backward) = page_keys(&loose, sort, size).await;
             assert_eq!(forward, expected, "size {size}");
@@ -499,17 +499,17 @@ async fn a_cursor_is_refused_for_another_order_of_its_keys_or_another_collection
     for id in 1..=4 {
         entries.insert_one(EntryInsert { id, score: Some(id as i32 % 2) }).await.unwrap();
     }
-    let by_score = Entry::SCORE.asc().then(Entry::CREATED_AT.asc());
+    let by_score = Entry::SCORE.asc().then_by(Entry::CREATED_AT.asc());
     let first = entries.scroll(Query::all()).sort(by_score.clone()).size(2).await.unwrap();
     let next = first.next.clone();
     assert!(entries.scroll(Query::all()).sort(by_score).at(next.clone()).await.is_ok());
     // The same keys in another order: equal as documents, not as sorts.
-    let by_time = Entry::CREATED_AT.asc().then(Entry::SCORE.asc());
+    let by_time = Entry::CREATED_AT.asc().then_by(Entry::SCORE.asc());
     let swapped = entries.scroll(Query::all()).sort(by_time).at(next.clone()).await;
     assert!(matches!(swapped, Err(Error::InvalidArgument { .. })), "{swapped:?}");
     // The same fields in another collection.
     let rivals = conn.repo::<Rival>();
-    let by_score = Rival::SCORE.asc().then(Rival::CREATED_AT.asc());
+    let by_score = Rival::SCORE.asc().then_by(Rival::CREATED_AT.asc());
     let foreign = rivals.scroll(Query::all()).sort(by_score).at(next).await;
     assert!(matches!(foreign, Err(Error::InvalidArgument { .. })), "{foreign:?}");
 }
@@ -560,7 +560,7 @@ async fn projections_that_deny_unknown_fields_scroll_and_sealed_cursors_hide_hid
     // as documented.
     assert!(shows_salary(page.next.as_ref().unwrap(), 987_654_321));
 
-    let sealed = conn.with_cursor_key(model::CursorKey::new([7; 32]));
+    let sealed = conn.with_cursor_key(model::cursor::CursorKey::new([7; 32]));
     let staff = sealed.repo::<Staff>();
     let mut seen = Vec::new();
     let mut at = None;
@@ -593,7 +593,7 @@ async fn projections_that_deny_unknown_fields_scroll_and_sealed_cursors_hide_hid
     }
     // Another sort, another key, no key.
     refused(staff.scroll(Query::all()).sort(Staff::SALARY.asc()).at(next.clone()).await);
-    let other = conn.with_cursor_key(model::CursorKey::new([8; 32])).repo::<Staff>();
+    let other = conn.with_cursor_key(model::cursor::CursorKey::new([8; 32])).repo::<Staff>();
     refused(other.scroll(Query::all()).sort(by_pay.clone()).at(next.clone()).await);
     let plain = conn.repo::<Staff>();
     refused(plain.scroll(Query::all()).sort(by_pay.clone()).at(next).await);
@@ -605,9 +605,12 @@ async fn projections_that_deny_unknown_fields_scroll_and_sealed_cursors_hide_hid
 // ---------------------------------------------------------------- change streams
 
 /// The next event, or a failure after 10 s.
-async fn next<S: futures::Stream<Item = model::Result<model::ChangeEvent<M>>> + Unpin, M: Model>(
+async fn next<
+    S: futures::Stream<Item = model::Result<model::action::ChangeEvent<M>>> + Unpin,
+    M: Model,
+>(
     stream: &mut S,
-) -> model::ChangeEvent<M> {
+) -> model::action::ChangeEvent<M> {
     tokio::time::timeout(Duration::from_secs(10), stream.next())
         .await
         .expect("an event within 10 s")
@@ -625,7 +628,7 @@ async fn change_streams_are_typed_filtered_and_resumable() {
     new.referrer = Some("bob".into());
     let ann = customers.insert_one(new).await.unwrap();
     let moved = Customer::ADDRESS.then(Address::CITY).set("Oslo");
-    customers.update_one(&ann.id, moved.and(Customer::REFERRER.set(None))).await.unwrap();
+    customers.update(&ann.id, moved.and(Customer::REFERRER.set(None))).await.unwrap();
 
     let inserted = next(&mut all).await;
     let Change::Insert(doc) = &inserted.change else { panic!("{:?}", inserted.change) };
@@ -651,7 +654,7 @@ async fn change_streams_are_typed_filtered_and_resumable() {
     let mut replaced = customers.find(&ann.id).await.unwrap();
     replaced.points = 10;
     customers.replace(replaced).await.unwrap();
-    customers.delete_one(&ann.id).await.unwrap();
+    customers.delete(&ann.id).await.unwrap();
     let replace = next(&mut all).await;
     assert!(
         matches!(&replace.change, Change::Replace(doc) if doc.points == 10 && doc.version == 2)
@@ -669,9 +672,9 @@ async fn change_streams_are_typed_filtered_and_resumable() {
     let orders = conn.repo::<Order>();
     let mut paid = orders.watch(Order::STATUS.eq(Status::Paid)).await.unwrap();
     let never = orders.insert_one(order(ann.id, 1, vec![item("a", 1, 5)])).await.unwrap().id;
-    orders.update_one(&never, Order::TOTAL.set(6)).await.unwrap();
+    orders.update(&never, Order::TOTAL.set(6)).await.unwrap();
     let key = orders.insert_one(order(ann.id, 2, vec![item("a", 1, 5)])).await.unwrap().id;
-    orders.update_one(&key, Order::STATUS.set(Status::Paid)).await.unwrap();
+    orders.update(&key, Order::STATUS.set(Status::Paid)).await.unwrap();
     let event = next(&mut paid).await;
     match event.change {
         Change::Update { key: updated, document: Some(doc), fields } => {
@@ -680,7 +683,7 @@ async fn change_streams_are_typed_filtered_and_resumable() {
         }
         other => panic!("only order 2's update matches; got {other:?}"),
     }
-    orders.delete_one(&key).await.unwrap();
+    orders.delete(&key).await.unwrap();
     assert!(matches!(next(&mut paid).await.change, Change::Delete(k) if k == key));
 }
 
@@ -772,22 +775,22 @@ async fn documents_from_before_the_version_field_start_at_zero() {
     assert!(matches!(refused, Err(Error::VersionConflict { expected: 0, .. })), "{refused:?}");
     assert_eq!(customers.find(&id).await.unwrap().points, 5);
     // Updates add to the version too; `if_version` requires one.
-    let updated = customers.update_one(&id, Customer::POINTS.inc(1)).await.unwrap();
+    let updated = customers.update(&id, Customer::POINTS.inc(1)).await.unwrap();
     assert_eq!(updated.version, 2);
-    let stale = customers.update_one(&id, Customer::POINTS.inc(1)).if_version(1).await;
+    let stale = customers.update(&id, Customer::POINTS.inc(1)).if_version(1).await;
     assert!(matches!(stale, Err(Error::VersionConflict { expected: 1, .. })), "{stale:?}");
-    let fresh = customers.update_one(&id, Customer::POINTS.inc(1)).if_version(2).await.unwrap();
+    let fresh = customers.update(&id, Customer::POINTS.inc(1)).if_version(2).await.unwrap();
     assert_eq!((fresh.version, fresh.points), (3, 7));
     let many = customers.update_many(Query::all(), Customer::POINTS.inc(1)).await.unwrap();
     assert_eq!(many, 1);
     assert_eq!(customers.find(&id).await.unwrap().version, 4);
     // A missing document is NotFound, not a conflict.
-    customers.delete_one(&id).await.unwrap();
+    customers.delete(&id).await.unwrap();
     assert!(matches!(customers.replace(fresh).await, Err(Error::NotFound { .. })));
     // A model without a version field refuses `if_version`.
     let orders = conn.repo::<Order>();
     let key = OrderKey { customer: id, number: 1 };
-    let unversioned = orders.update_one(&key, Order::TOTAL.set(1)).if_version(0).await;
+    let unversioned = orders.update(&key, Order::TOTAL.set(1)).if_version(0).await;
     assert!(matches!(unversioned, Err(Error::InvalidArgument { .. })), "{unversioned:?}");
 }
 

@@ -64,7 +64,7 @@ async fn a_document_over_16_mib_is_refused_and_nothing_is_written() {
     // findAndModify with 1 InternalError).
     let doc = items.insert_one(item("x".repeat(9 * MIB), "g")).await.unwrap();
     let nine_mib = "y".repeat(9 * MIB);
-    let error = items.update_one(&doc.id, Item::GROUP.set(nine_mib.clone())).await.unwrap_err();
+    let error = items.update(&doc.id, Item::GROUP.set(nine_mib.clone())).await.unwrap_err();
     assert!(server_code(&error).is_some(), "a server error: {}", kind(&error));
     println!("[reliability] update_one past 16 MiB: server code {:?}", server_code(&error));
     let error =
@@ -73,7 +73,7 @@ async fn a_document_over_16_mib_is_refused_and_nothing_is_written() {
     assert_eq!(items.find(&doc.id).await.unwrap(), doc, "the stored document is unchanged");
 
     // A value over the limit in the update itself.
-    let error = items.update_one(&doc.id, Item::GROUP.set(huge)).await.unwrap_err();
+    let error = items.update(&doc.id, Item::GROUP.set(huge)).await.unwrap_err();
     assert!(matches!(error, Error::Mongo(_)), "{error:?}");
     assert_eq!(items.find(&doc.id).await.unwrap(), doc, "the stored document is unchanged");
     assert_eq!(c.stored("items").await, 1);
@@ -92,7 +92,7 @@ async fn a_field_name_with_a_nul_byte_is_refused_before_sending_and_nothing_is_w
 
     let doc = repo.insert_one(tagged("fine")).await.unwrap();
     let bad = HashMap::from([("a\0b".to_string(), 2)]);
-    let error = repo.update_one(&doc.id, Tagged::TAGS.set(bad.clone())).await.unwrap_err();
+    let error = repo.update(&doc.id, Tagged::TAGS.set(bad.clone())).await.unwrap_err();
     assert!(matches!(&error, Error::InvalidValue { field, .. } if field == "tags"), "{error:?}");
     let error = repo.update_many(Query::all(), Tagged::TAGS.set(bad)).await.unwrap_err();
     assert!(matches!(&error, Error::InvalidValue { field, .. } if field == "tags"), "{error:?}");
@@ -111,7 +111,7 @@ async fn dollar_and_dotted_field_names_in_values_are_stored_and_read_back_intact
     let doc = repo.insert_one(TaggedInsert { id: None, tags: weird.clone() }).await.unwrap();
     assert_eq!(repo.find(&doc.id).await.unwrap().tags, weird);
     let more = HashMap::from([("$set".to_string(), 3)]);
-    let after = repo.update_one(&doc.id, Tagged::TAGS.set(more.clone())).await.unwrap();
+    let after = repo.update(&doc.id, Tagged::TAGS.set(more.clone())).await.unwrap();
     assert_eq!(after.tags, more);
     assert_eq!(repo.find(&doc.id).await.unwrap().tags, more);
 }
@@ -202,10 +202,10 @@ async fn paginate_and_find_many_with_out_of_range_offset_or_limit_are_invalid_ar
     assert!(c.commands.all().is_empty(), "nothing was sent");
 
     // The edges that are in range: the largest offset and limit.
-    let (page, docs) = items.paginate(Query::all()).offset(i64::MAX as u64).await.unwrap();
-    assert_eq!((page.count, docs.len()), (3, 0), "past the end: an empty page");
-    let (page, docs) = items.paginate(Query::all()).limit(1000).await.unwrap();
-    assert_eq!((page.limit, docs.len()), (1000, 3), "the largest page");
+    let page = items.paginate(Query::all()).offset(i64::MAX as u64).await.unwrap();
+    assert_eq!((page.count, page.items.len()), (3, 0), "past the end: an empty page");
+    let page = items.paginate(Query::all()).limit(1000).await.unwrap();
+    assert_eq!((page.limit, page.items.len()), (1000, 3), "the largest page");
     let docs = items.find_many(Query::all()).offset(i64::MAX as u64).await.unwrap();
     assert!(docs.is_empty());
     assert_eq!(c.stored("items").await, 3);
@@ -222,9 +222,9 @@ async fn a_closed_connection_refuses_every_operation_and_writes_nothing() {
     let mut errors = vec![
         items.insert_one(item("a", "g")).await.map(drop).unwrap_err(),
         items.insert_many([item("b", "g")]).await.map(drop).unwrap_err(),
-        items.update_one(&kept.id, Item::N.inc(1)).await.map(drop).unwrap_err(),
+        items.update(&kept.id, Item::N.inc(1)).await.map(drop).unwrap_err(),
         items.update_many(Query::all(), Item::N.inc(1)).await.map(drop).unwrap_err(),
-        items.delete_one(&kept.id).await.unwrap_err(),
+        items.delete(&kept.id).await.unwrap_err(),
         items.delete_many(Query::all()).await.map(drop).unwrap_err(),
         items.find(&kept.id).await.map(drop).unwrap_err(),
         items.count(Query::all()).await.map(drop).unwrap_err(),

@@ -68,7 +68,7 @@ async fn thirty_two_tasks_incrementing_one_counter_reach_the_exact_total() {
             start.wait().await;
             let mut seen = Vec::new();
             for _ in 0..per_task {
-                seen.push(items.update_one(&id, Item::N.inc(1)).await.unwrap().n);
+                seen.push(items.update(&id, Item::N.inc(1)).await.unwrap().n);
             }
             seen
         })

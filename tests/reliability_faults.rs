@@ -73,14 +73,14 @@ async fn every_retryable_write_survives(fault: usize) {
     assert_eq!(stored, 6, "{fault}: six inserted, six stored");
 
     arm(&c, "findAndModify", &data).await;
-    let after = items.update_one(&first.id, Item::N.inc(10)).await;
+    let after = items.update(&first.id, Item::N.inc(10)).await;
     let after = after.unwrap_or_else(|e| panic!("{fault} on update_one: {e:?}"));
     retried("findAndModify");
     figures.duplicated += u64::from(after.n > 10);
     assert_eq!(after.n, 10, "{fault} on update_one: incremented exactly once");
 
     arm(&c, "delete", &data).await;
-    items.delete_one(&first.id).await.unwrap_or_else(|e| {
+    items.delete(&first.id).await.unwrap_or_else(|e| {
         panic!("{fault} on delete_one: a retry must not turn into NotFound: {e:?}")
     });
     retried("delete");
@@ -213,7 +213,7 @@ async fn a_mixed_workload_under_repeated_faults_loses_and_doubles_nothing() {
             }
             Op::Increment => {
                 increments += 1;
-                items.update_one(&counter.id, Item::N.inc(1)).await.map(drop)
+                items.update(&counter.id, Item::N.inc(1)).await.map(drop)
             }
             Op::IncrementAll => {
                 let modified = items.update_many(Item::GROUP.eq("w"), Item::N.inc(1)).await;
@@ -224,7 +224,7 @@ async fn a_mixed_workload_under_repeated_faults_loses_and_doubles_nothing() {
             }
             Op::DeleteOldest => {
                 let (oldest, _) = expected.remove(0);
-                items.delete_one(&oldest).await
+                items.delete(&oldest).await
             }
         };
         done.unwrap_or_else(|e| panic!("step {step} ({op:?}): {e:?}"));
@@ -291,12 +291,12 @@ async fn a_fault_that_outlasts_the_one_retry_is_a_typed_error_and_writes_nothing
             1 => {
                 c.fail(2, &["findAndModify"], data.clone()).await;
                 c.commands.clear();
-                ("findAndModify", items.update_one(&kept.id, Item::N.inc(1)).await.unwrap_err())
+                ("findAndModify", items.update(&kept.id, Item::N.inc(1)).await.unwrap_err())
             }
             _ => {
                 c.fail(2, &["delete"], data.clone()).await;
                 c.commands.clear();
-                ("delete", items.delete_one(&kept.id).await.unwrap_err())
+                ("delete", items.delete(&kept.id).await.unwrap_err())
             }
         };
         check(&error, command);
@@ -331,7 +331,7 @@ async fn errors_no_driver_retries_are_typed_and_write_nothing() {
     assert_eq!(server_code(&error), Some(2), "{error:?}");
 
     c.fail(1, &["findAndModify"], bad_value.clone()).await;
-    let error = items.update_one(&kept.id, Item::N.inc(1)).await.unwrap_err();
+    let error = items.update(&kept.id, Item::N.inc(1)).await.unwrap_err();
     assert_eq!(server_code(&error), Some(2), "{error:?}");
 
     c.fail(1, &["update"], bad_value.clone()).await;
@@ -339,7 +339,7 @@ async fn errors_no_driver_retries_are_typed_and_write_nothing() {
     assert_eq!(server_code(&error), Some(2), "{error:?}");
 
     c.fail(1, &["delete"], bad_value.clone()).await;
-    let error = items.delete_one(&kept.id).await.unwrap_err();
+    let error = items.delete(&kept.id).await.unwrap_err();
     assert_eq!(server_code(&error), Some(2), "{error:?}");
     c.fail_off().await;
 
@@ -405,7 +405,7 @@ async fn a_command_held_past_the_timeout_fails_with_a_timeout_instead_of_hanging
 
     c.fail(1, &["findAndModify"], held(1_000)).await;
     let began = Instant::now();
-    let error = items.update_one(&kept.id, Item::N.inc(1)).await.unwrap_err();
+    let error = items.update(&kept.id, Item::N.inc(1)).await.unwrap_err();
     assert!(matches!(error, Error::Timeout { .. }), "{error:?}");
     assert!(began.elapsed() < bound, "gave up after {:?}", began.elapsed());
 
@@ -476,7 +476,7 @@ async fn a_transient_transaction_error_inside_a_callers_error_is_retried_once_an
         .conn
         .transaction_as(None, async |s| {
             attempts.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            let updated = items.update_one(&kept.id, Item::N.inc(1)).session(s).await?;
+            let updated = items.update(&kept.id, Item::N.inc(1)).session(s).await?;
             Ok(updated.n)
         })
         .await;

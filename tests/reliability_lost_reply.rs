@@ -64,7 +64,7 @@ async fn a_single_document_write_whose_reply_was_lost_is_retried_and_applied_onc
     assert_eq!(client.stored("items").await, 1, "stored once");
 
     proxy.drop_reply("findAndModify", 1);
-    let a2 = items.update_one(&a.id, Item::N.inc(1)).await.expect("the retry answers");
+    let a2 = items.update(&a.id, Item::N.inc(1)).await.expect("the retry answers");
     assert_eq!(a2.n, 1, "incremented once");
 
     proxy.drop_reply("findAndModify", 1);
@@ -72,7 +72,7 @@ async fn a_single_document_write_whose_reply_was_lost_is_retried_and_applied_onc
     assert_eq!(guarded.map(|a| a.n), Some(2), "the guarded write applied once");
 
     proxy.drop_reply("delete", 1);
-    items.delete_one(&a.id).await.expect("the retry answers");
+    items.delete(&a.id).await.expect("the retry answers");
     assert_eq!(client.stored("items").await, 0);
 
     proxy.drop_reply("insert", 1);
@@ -155,7 +155,7 @@ async fn across_a_server_restart_a_generated_key_insert_is_applied_once() {
     // attempt applies the retry again.
     let update = {
         let (items, id) = (items.clone(), counted.id);
-        async move { items.update_one(&id, Item::N.inc(1)).await }
+        async move { items.update(&id, Item::N.inc(1)).await }
     };
     let updated = across_restart(&proxy, &mut server, &dir, "findAndModify", update).await;
     let updated = updated.expect("the retry succeeds");
@@ -165,7 +165,7 @@ async fn across_a_server_restart_a_generated_key_insert_is_applied_once() {
     // delete_one: a retry that finds nothing to delete.
     let delete = {
         let (items, id) = (items.clone(), counted.id);
-        async move { items.delete_one(&id).await }
+        async move { items.delete(&id).await }
     };
     let deleted = across_restart(&proxy, &mut server, &dir, "delete", delete).await;
     assert!(matches!(deleted, Ok(()) | Err(Error::NotFound { .. })), "{deleted:?}");

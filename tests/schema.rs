@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use bson::{Binary, Bson, Decimal128, Document, doc, spec::BinarySubtype};
 use common::*;
-use model::{DateTime, FieldType, IndexSpec, Model, ObjectId, Schema, Uuid};
+use model::{DateTime, FieldType, Model, ObjectId, Schema, Uuid, schema::IndexSpec};
 use serde::{Deserialize, Serialize};
 
 /// A nested struct; `postcode` is stored as `zip`.
@@ -403,7 +403,7 @@ struct CustomKey {
 /// output, with `None` fields left out.
 #[test]
 fn generated_bson_conversion_writes_what_is_stored() {
-    use model::{Key, Stored};
+    use model::{Key, schema::Stored};
     let key = BarKey { foo: Uuid::new(), bar: "b".into() };
     assert_eq!(key.to_bson().unwrap(), bson::to_bson(&Stored(&key)).unwrap());
     for region in [None, Some("eu".to_string())] {

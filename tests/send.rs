@@ -45,7 +45,7 @@ async fn every_action(foos: Repo<Foo>, key: model::Uuid) -> model::Result<()> {
     foos.scroll(query()).await?;
     foos.insert_one(foo("a", None)).await?;
     foos.insert_many([foo("b", None)]).await?;
-    foos.update_one(&key, Foo::BAR.set(Some(1))).await?;
+    foos.update(&key, Foo::BAR.set(Some(1))).await?;
     foos.update_many(query(), Foo::BAR.set(Some(2))).await?;
     foos.upsert(Foo::FOO.eq("c"), Foo::BAR.set(Some(3))).await?;
     foos.find_one_and_update(query(), Foo::BAR.set(Some(4))).await?;
@@ -53,7 +53,7 @@ async fn every_action(foos: Repo<Foo>, key: model::Uuid) -> model::Result<()> {
     let found = foos.find(&key).await?;
     foos.find_one_and_replace(query(), found.clone()).await?;
     foos.replace(found).await?;
-    foos.delete_one(&key).await?;
+    foos.delete(&key).await?;
     foos.delete_many(query()).await?;
     foos.distinct(Foo::FOO, query()).await?;
     foos.count_by(Foo::BAR, query()).await?;

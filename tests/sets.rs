@@ -120,8 +120,8 @@ async fn add_to_set_adds_an_element_once() {
         .add_to_set("rust")
         .and(Article::READERS.add_all_to_set([3, 4]))
         .and(Article::NOTES.add_to_set("first"));
-    let once = repo.update_one(&1, update.clone()).await.unwrap();
-    let twice = repo.update_one(&1, update).await.unwrap();
+    let once = repo.update(&1, update.clone()).await.unwrap();
+    let twice = repo.update(&1, update).await.unwrap();
 
     assert_eq!(once, twice);
     assert_eq!(twice.tags, BTreeSet::from(["rust".to_string()]));
@@ -140,9 +140,9 @@ async fn pull_removes_elements_from_sets_and_optional_arrays() {
         .pull("b")
         .and(Article::READERS.pull_all([1, 3]))
         .and(Article::NOTES.pull("x"));
-    let after = repo.update_one(&1, update.clone()).await.unwrap();
+    let after = repo.update(&1, update.clone()).await.unwrap();
     // Pulling from an absent optional array changes nothing.
-    let absent = repo.update_one(&2, update).await.unwrap();
+    let absent = repo.update(&2, update).await.unwrap();
 
     assert_eq!(after.tags, BTreeSet::from(["a".to_string(), "c".to_string()]));
     assert_eq!(after.readers, HashSet::from([2]));
@@ -156,7 +156,7 @@ async fn same_elements_matches_a_set_in_any_stored_order() {
     let (conn, repo) = articles().await;
     repo.insert_one(article(1, &["b", "c"], &[5, 6], None)).await.unwrap();
     repo.insert_one(article(2, &["b"], &[], None)).await.unwrap();
-    repo.update_one(&1, Article::TAGS.add_to_set("a")).await.unwrap();
+    repo.update(&1, Article::TAGS.add_to_set("a")).await.unwrap();
     // `$addToSet` appends: the stored `BTreeSet` is no longer sorted, so an
     // array compared in order (what `eq` would send) misses it.
     let tags = stored(&conn, 1).await.get_array("tags").unwrap().clone();
@@ -177,13 +177,13 @@ async fn an_option_field_is_set_from_what_its_inner_type_takes() {
     let (_conn, repo) = articles().await;
     repo.insert_one(article(1, &[], &[], None)).await.unwrap();
 
-    let titled = repo.update_one(&1, Article::TITLE.set("hi")).await.unwrap();
+    let titled = repo.update(&1, Article::TITLE.set("hi")).await.unwrap();
     assert_eq!(titled.title.as_deref(), Some("hi"));
     assert_eq!(ids(&repo, Article::TITLE.eq("hi")).await, [1]);
     assert_eq!(ids(&repo, Article::TITLE.one_of(["hi", "ho"])).await, [1]);
-    let renamed = repo.update_one(&1, Article::TITLE.set(Some("ho".to_string()))).await.unwrap();
+    let renamed = repo.update(&1, Article::TITLE.set(Some("ho".to_string()))).await.unwrap();
     assert_eq!(renamed.title.as_deref(), Some("ho"));
-    let untitled = repo.update_one(&1, Article::TITLE.set(None)).await.unwrap();
+    let untitled = repo.update(&1, Article::TITLE.set(None)).await.unwrap();
     assert_eq!(untitled.title, None);
     assert_eq!(ids(&repo, Article::TITLE.absent()).await, [1]);
 }

@@ -43,7 +43,7 @@ async fn a_model_may_keep_its_creation_time_only() {
     let inserted =
         events.insert_one(EventInsert { id: id.clone(), kind: "a".into() }).now(at).await.unwrap();
     assert_eq!(inserted.created_at, at);
-    let updated = events.update_one(&id, Event::KIND.set("b")).await.unwrap();
+    let updated = events.update(&id, Event::KIND.set("b")).await.unwrap();
     assert_eq!((updated.kind.as_str(), updated.created_at), ("b", at));
     let stored = conn.database().await.unwrap().collection::<bson::Document>("events");
     let stored = stored.find_one(bson::doc! { "_id": "e1" }).await.unwrap().unwrap();
@@ -58,13 +58,13 @@ async fn an_untouched_write_leaves_updated_at_as_it_is() {
     let insert = ArticleInsert { id: id.clone(), title: "t".into(), favorites: 0 };
     articles.insert_one(insert).await.unwrap();
     let edited = articles
-        .update_one(&id, Article::TITLE.set("t2"))
+        .update(&id, Article::TITLE.set("t2"))
         .now(DateTime::from_millis(5_000))
         .await
         .unwrap();
     assert_eq!(edited.updated_at, Some(DateTime::from_millis(5_000)));
     // Favourited, by one write and by many: the edit time stays.
-    let favorited = articles.update_one(&id, Article::FAVORITES.inc(1).touch(false)).await.unwrap();
+    let favorited = articles.update(&id, Article::FAVORITES.inc(1).touch(false)).await.unwrap();
     assert_eq!((favorited.favorites, favorited.updated_at), (1, edited.updated_at));
     let query = Article::ID.eq("a1");
     let changed =
@@ -73,6 +73,6 @@ async fn an_untouched_write_leaves_updated_at_as_it_is() {
     let stored = articles.find(&id).await.unwrap();
     assert_eq!((stored.favorites, stored.updated_at), (2, edited.updated_at));
     // Untouched and nothing else: nothing to write, refused before sending.
-    let nothing = articles.update_one(&id, model::Update::none().touch(false)).await;
+    let nothing = articles.update(&id, model::Update::none().touch(false)).await;
     assert!(matches!(nothing, Err(Error::InvalidArgument { .. })), "{nothing:?}");
 }

@@ -211,7 +211,7 @@ fn doc_bytes(doc: &Document) -> Output {
 /// with `None` fields left out.
 fn model_bytes<M: serde::Serialize>(doc: &M) -> Output {
     Output::Bytes(
-        bson::to_raw_document_buf(&model::Stored(doc)).expect("serializable").into_bytes(),
+        bson::to_raw_document_buf(&model::schema::Stored(doc)).expect("serializable").into_bytes(),
     )
 }
 
@@ -387,9 +387,9 @@ pub mod foo {
         .into()
     }
 
-    /// `Foo::BAR.desc().then(Foo::FOO.asc())`.
+    /// `Foo::BAR.desc().then_by(Foo::FOO.asc())`.
     pub fn sort_odm(_: &Fixtures) -> Output {
-        Foo::BAR.desc().then(Foo::FOO.asc()).into_document().into()
+        Foo::BAR.desc().then_by(Foo::FOO.asc()).into_document().into()
     }
 
     /// The same sort with `doc!`.
@@ -917,8 +917,8 @@ pub mod wide {
     pub fn sort_odm(_: &Fixtures) -> Output {
         Wide::STATUS
             .asc()
-            .then(Wide::SCORE.desc())
-            .then(Wide::CREATED_AT.desc())
+            .then_by(Wide::SCORE.desc())
+            .then_by(Wide::CREATED_AT.desc())
             .into_document()
             .into()
     }
@@ -934,7 +934,7 @@ pub mod wide {
         Wide::ADDRESS
             .then(Address::CITY)
             .eq("London")
-            .and(Wide::ITEMS.each(LineItem::SKU).eq("A-1"))
+            .and(Wide::ITEMS.any(LineItem::SKU).eq("A-1"))
             .and(Wide::TAGS.contains("math"))
             .into_document()
             .expect("valid")

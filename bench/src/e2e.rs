@@ -214,24 +214,24 @@ impl Fixture {
                     repo.find_one(Foo::FOO.eq(self.name(i))).await?.ok_or("not found")?;
                 }
                 Op::UpdateOne => {
-                    repo.update_one(self.key(i), Foo::BAR.inc(1)).await?;
+                    repo.update(self.key(i), Foo::BAR.inc(1)).await?;
                 }
                 Op::DeleteOne => {
                     let key = self.keys[self.delete_from[0] + i as usize];
-                    repo.delete_one(&key).await?;
+                    repo.delete(&key).await?;
                 }
                 Op::FindMany100 => {
                     let docs = repo.find_many(Query::all()).await?;
                     assert_eq!(docs.len(), 100);
                 }
                 Op::Paginate => {
-                    let (page, docs) = repo
+                    let page = repo
                         .paginate(Query::all())
                         .sort(Foo::FOO.asc())
                         .offset(40)
                         .limit(20)
                         .await?;
-                    assert_eq!((page.count, docs.len()), (100, 20));
+                    assert_eq!((page.count, page.items.len()), (100, 20));
                 }
                 Op::Project => {
                     let names =
@@ -243,7 +243,7 @@ impl Fixture {
                         .aggregate(Query::all())
                         .stage(group_stage())
                         .stage(group_sort())
-                        .into::<BarGroup>()
+                        .with_type::<BarGroup>()
                         .await?;
                     assert_eq!(groups.len(), GROUPS);
                 }
@@ -358,7 +358,7 @@ impl Fixture {
                     .aggregate(Query::all())
                     .stage(group_stage())
                     .stage(group_sort())
-                    .into::<BarGroup>()
+                    .with_type::<BarGroup>()
                     .await?;
                 let pipeline = [doc! { "$match": {} }, group_stage(), group_sort()];
                 let raw: Vec<BarGroup> = self

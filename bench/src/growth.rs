@@ -54,7 +54,7 @@ pub struct ReadRow {
     pub docs: u64,
     /// `raw_find` (the driver's `find({})` stream with its default batches:
     /// 101 documents, then up to 16 MiB), `iterate` (stream, the default
-    /// of [`model::ITERATE_BATCH_SIZE`] per batch), `iterate_batch_1000`
+    /// of [`model::action::ITERATE_BATCH_SIZE`] per batch), `iterate_batch_1000`
     /// (stream, `.batch_size(1000)`) or `find_many` (collect into a Vec).
     pub how: String,
     /// Peak RSS before the read (runtime, client, connection), KiB.
@@ -443,7 +443,12 @@ async fn page_rows(
         for _ in 0..REPEATS {
             let watch = Stopwatch::start();
             let docs = if how == "paginate" {
-                repo.paginate(Query::all()).sort(Foo::FOO.asc()).offset(offset).limit(PAGE).await?.1
+                repo.paginate(Query::all())
+                    .sort(Foo::FOO.asc())
+                    .offset(offset)
+                    .limit(PAGE)
+                    .await?
+                    .items
             } else {
                 repo.scroll(Query::all())
                     .sort(Foo::FOO.asc())

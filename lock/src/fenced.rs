@@ -81,7 +81,7 @@ impl Locks {
     ///             .fenced(&signal, &reports, |s, reports| {
     ///                 Box::pin(async move {
     ///                     let today = "today".to_string();
-    ///                     reports.update_one(&today, Report::ROWS.inc(100)).session(s).await
+    ///                     reports.update(&today, Report::ROWS.inc(100)).session(s).await
     ///                 })
     ///             })
     ///             .await

@@ -183,7 +183,7 @@ pub enum Error {
         #[source]
         source: Box<Error>,
     },
-    /// A write that returns the document (`update_one`, `replace`,
+    /// A write that returns the document (`update`, `replace`,
     /// `upsert`, `find_one_and_update`, `find_one_and_replace`,
     /// `find_one_and_delete`) was applied, but the document the server
     /// returned does not fit the model's type (one another program wrote,

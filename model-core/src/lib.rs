@@ -25,8 +25,8 @@
 //!    `keyset` through `stream`; `write` and `filtered` tell a stale
 //!    version through `versioned`).
 //!
-//! `repo.update_one(&key, update).await` walks down the layers, never
-//! back: `Repo::update_one` and `UpdateOne` (`action::write`) build the
+//! `repo.update(&key, update).await` walks down the layers, never
+//! back: `Repo::update` and `UpdateOne` (`action::write`) build the
 //! filter (`repo::key_filter`, `version`) and the update document
 //! (`update`), take the collection and options from `repo` (which takes
 //! the client from `connection`), and run the driver call through `run`.

@@ -41,7 +41,7 @@ impl Connection {
 /// - a **read** is simply not finished; nothing changes;
 /// - a **write** may or may not have been applied: the command may have
 ///   reached the server before the drop. Retry it only if it is idempotent
-///   (`update_one` with `set`, `delete_one`, an `upsert`), or read to find
+///   (`update` with `set`, `delete`, an `upsert`), or read to find
 ///   out; an `insert_one` with a generated key retried blindly can insert
 ///   twice. [`Connection::with_timeout`](crate::Connection::with_timeout)
 ///   bounds every operation the same way, with [`Error::Timeout`](crate::Error::Timeout);

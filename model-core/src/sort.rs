@@ -5,7 +5,7 @@ use std::marker::PhantomData;
 use bson::Document;
 
 /// A sort order on documents of model `M`: fields in priority order, each
-/// ascending or descending (`Foo::FOO.asc().then(Foo::BAR.desc())`).
+/// ascending or descending (`Foo::FOO.asc().then_by(Foo::BAR.desc())`).
 pub struct Sort<M> {
     // The keys until the document is built: the first `INLINE` without an
     // allocation, so a typed sort costs what the `doc!` it becomes costs.
@@ -45,8 +45,15 @@ impl<M> Sort<M> {
         Sort::by("_id", 1)
     }
 
+    /// Renamed [`then_by`](Sort::then_by).
+    #[deprecated(since = "0.2.0", note = "renamed `then_by` (`Field::then` is a path step)")]
+    #[doc(hidden)]
+    pub fn then(self, next: Sort<M>) -> Self {
+        self.then_by(next)
+    }
+
     /// Sort by `self`, then break ties with `next`.
-    pub fn then(mut self, next: Sort<M>) -> Self {
+    pub fn then_by(mut self, next: Sort<M>) -> Self {
         for (field, direction) in next.keys() {
             if self.keys().any(|(f, _)| f == field) {
                 continue;
@@ -84,9 +91,9 @@ mod tests {
     #[test]
     fn keys_keep_their_order_skip_repeats_and_spill_past_the_inline_ones() {
         let sort = Sort::<()>::by("a", 1)
-            .then(Sort::by("b", -1).then(Sort::by("a", -1)))
-            .then(Sort::by("c", 1).then(Sort::by("d", 1)))
-            .then(Sort::by("e", -1).then(Sort::by("b", 1)));
+            .then_by(Sort::by("b", -1).then_by(Sort::by("a", -1)))
+            .then_by(Sort::by("c", 1).then_by(Sort::by("d", 1)))
+            .then_by(Sort::by("e", -1).then_by(Sort::by("b", 1)));
         assert_eq!(sort.to_document(), doc! { "a": 1, "b": -1, "c": 1, "d": 1, "e": -1 });
         assert_eq!(sort.clone().into_document(), sort.to_document());
     }

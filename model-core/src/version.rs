@@ -12,7 +12,7 @@
 //!
 //! A version never wraps, saturates or changes its stored type: a
 //! document at its type's maximum ([`Version::MAX`]) takes no further
-//! counted write. `replace`, `find_one_and_replace`, `update_one` and
+//! counted write. `replace`, `find_one_and_replace`, `update` and
 //! `if_version` answer [`Error::VersionAtMaximum`] with nothing written;
 //! writes selected by a query (`find_one_and_update`, `update_many`) do
 //! not match it. `upsert` is the exception: it is not guarded (a guard in

@@ -239,8 +239,10 @@ impl<'a, M: Model, O: DeserializeOwned + Send + Sync + Unpin + 'static> Aggregat
         self
     }
 
-    /// Decodes each result into `P` instead.
-    pub fn into<P: DeserializeOwned + Send + Sync + Unpin + 'static>(self) -> Aggregate<'a, M, P> {
+    /// Decodes each result into `P` instead (the driver's `with_type`).
+    pub fn with_type<P: DeserializeOwned + Send + Sync + Unpin + 'static>(
+        self,
+    ) -> Aggregate<'a, M, P> {
         let Aggregate { repo, query, sort, limit, stages, batch_size, options, session, .. } = self;
         Aggregate {
             repo,
@@ -405,7 +407,7 @@ impl<M: Model> Repo<M> {
             doc! { "$group": { "_id": path.as_str(), "n": { "$sum": 1 } } },
             doc! { "$sort": { "_id": 1 } },
         ];
-        CountBy { aggregate: self.aggregate(query).stages(stages).into() }
+        CountBy { aggregate: self.aggregate(query).stages(stages).with_type() }
     }
 
     /// An aggregation pipeline starting with `$match: query`; add a typed

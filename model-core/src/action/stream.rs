@@ -51,11 +51,14 @@ impl<M: Model> Repo<M> {
 /// The most documents one page holds, and the default page size.
 pub const MAX_PAGE_LIMIT: u64 = 1000;
 
-/// Where a page sits in the results: its sort, offset, limit, and the total
-/// number of documents matching the query.
+/// One page of results: its documents, and where it sits in the results
+/// (its sort, offset and limit, and the total number of documents
+/// matching the query).
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
-pub struct Page {
+pub struct Page<P> {
+    /// The page's documents, in the sort's order.
+    pub items: Vec<P>,
     /// The sort document used, if any.
     pub sort: Option<Document>,
     /// How many matching documents come before the page.
@@ -154,7 +157,7 @@ impl<'a, M: Model, P: Projection<M>> Paginate<'a, M, P> {
         Paginate { repo, query, window, options, session, _read: PhantomData }
     }
 
-    async fn run(mut self) -> Result<(Page, Vec<P>)> {
+    async fn run(mut self) -> Result<Page<P>> {
         let limit = self.window.limit.unwrap_or(MAX_PAGE_LIMIT);
         if !(1..=MAX_PAGE_LIMIT).contains(&limit) {
             return Err(Error::invalid(format!(
@@ -174,14 +177,14 @@ impl<'a, M: Model, P: Projection<M>> Paginate<'a, M, P> {
             coll.count_documents(counted).with_options(count_options)
         )
         .map_err(Repo::<M>::error)?;
-        let page = Page { sort: options.sort.clone(), offset: self.window.offset, limit, count };
-        let docs = if self.window.offset >= count {
+        let sort = options.sort.clone();
+        let items = if self.window.offset >= count {
             Vec::new()
         } else {
             find_all(self.repo, filter, options, self.session).await?
         };
-        Ok((page, docs))
+        Ok(Page { items, sort, offset: self.window.offset, limit, count })
     }
 }
 
-into_future!(Paginate<P>, (Page, Vec<P>), "paginate");
+into_future!(Paginate<P>, Page<P>, "paginate");

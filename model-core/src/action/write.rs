@@ -34,11 +34,7 @@ impl<M: Model> Repo<M> {
     }
 
     /// Updates the document with `key` and returns it as it is after.
-    pub fn update_one<'a>(
-        &'a self,
-        key: &'a M::Key,
-        update: impl Into<Update<M>>,
-    ) -> UpdateOne<'a, M> {
+    pub fn update<'a>(&'a self, key: &'a M::Key, update: impl Into<Update<M>>) -> UpdateOne<'a, M> {
         UpdateOne {
             repo: self,
             key,
@@ -63,8 +59,32 @@ impl<M: Model> Repo<M> {
     }
 
     /// Deletes the document with `key`, or fails with [`Error::NotFound`].
-    pub fn delete_one<'a>(&'a self, key: &'a M::Key) -> DeleteOne<'a, M> {
+    pub fn delete<'a>(&'a self, key: &'a M::Key) -> DeleteOne<'a, M> {
         DeleteOne { repo: self, key, options: Options::default(), session: None }
+    }
+
+    /// Renamed [`update`](Repo::update).
+    #[deprecated(
+        since = "0.2.0",
+        note = "renamed `update`: by key, as `find` and `replace` (the driver's `*_one` take a filter)"
+    )]
+    #[doc(hidden)]
+    pub fn update_one<'a>(
+        &'a self,
+        key: &'a M::Key,
+        update: impl Into<Update<M>>,
+    ) -> UpdateOne<'a, M> {
+        self.update(key, update)
+    }
+
+    /// Renamed [`delete`](Repo::delete).
+    #[deprecated(
+        since = "0.2.0",
+        note = "renamed `delete`: by key, as `find` and `replace` (the driver's `*_one` take a filter)"
+    )]
+    #[doc(hidden)]
+    pub fn delete_one<'a>(&'a self, key: &'a M::Key) -> DeleteOne<'a, M> {
+        self.delete(key)
     }
 
     /// Deletes every document matching `query`; returns how many.
@@ -208,7 +228,7 @@ impl<'a, M: Model> InsertMany<'a, M> {
 
 into_future!(InsertMany, Vec<M>, "insert_many");
 
-/// `repo.update_one(&key, update)`: the document after the update, in one
+/// `repo.update(&key, update)`: the document after the update, in one
 /// round trip (`findAndModify`), or [`Error::NotFound`].
 ///
 /// # Cancel safety
@@ -277,7 +297,7 @@ impl<'a, M: Model> UpdateOne<'a, M> {
     }
 }
 
-into_future!(UpdateOne, M, "update_one", key);
+into_future!(UpdateOne, M, "update", key);
 
 /// `repo.update_many(query, update)`: how many documents were modified.
 ///
@@ -322,7 +342,7 @@ impl<'a, M: Model> UpdateMany<'a, M> {
 
 into_future!(UpdateMany, u64, "update_many");
 
-/// `repo.delete_one(&key)`: `()`, or [`Error::NotFound`].
+/// `repo.delete(&key)`: `()`, or [`Error::NotFound`].
 ///
 /// # Cancel safety
 ///
@@ -362,7 +382,7 @@ impl<'a, M: Model> DeleteOne<'a, M> {
     }
 }
 
-into_future!(DeleteOne, (), "delete_one", key);
+into_future!(DeleteOne, (), "delete", key);
 
 /// `repo.delete_many(query)`: how many documents were deleted.
 ///

@@ -6,7 +6,7 @@ use crate::sort::Sort;
 use crate::update::{Op, Update};
 
 /// `$push` of several elements, with its modifiers. Use it where an
-/// [`Update`] goes (`update_one(&key, Order::ITEMS.push_all(items).slice(-10))`)
+/// [`Update`] goes (`update(&key, Order::ITEMS.push_all(items).slice(-10))`)
 /// or join it to one with `.into()` / [`Update::and`].
 #[must_use = "a push does nothing until it is part of an update that runs"]
 pub struct Push<M, E> {

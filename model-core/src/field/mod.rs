@@ -265,12 +265,22 @@ impl<M, T: Array, A: ReadAccess> Field<M, T, A> {
     /// # struct Order { #[serde(rename = "_id")] id: i64, status: String, total: i64, note: Option<String>,
     /// #     extra: Option<bson::Document>, lines: Vec<Line>, tags: Vec<String> }
     /// # let now = DateTime::now();
-    /// let q: Query<Order> = Order::LINES.each(Line::SKU).eq("pear");
+    /// let q: Query<Order> = Order::LINES.any(Line::SKU).eq("pear");
     /// assert_eq!(q.into_document()?, doc! { "lines.sku": "pear" });
     /// # Ok::<(), Error>(())
     /// ```
-    pub fn each<U, B: ReadAccess>(self, inner: Field<T::Element, U, B>) -> Field<M, U, ReadOnly> {
+    pub fn any<U, B: ReadAccess>(self, inner: Field<T::Element, U, B>) -> Field<M, U, ReadOnly> {
         self.step(inner.name)
+    }
+
+    /// Renamed [`any`](Field::any).
+    #[deprecated(
+        since = "0.2.0",
+        note = "renamed `any`: a condition on it holds when it holds for some element"
+    )]
+    #[doc(hidden)]
+    pub fn each<U, B: ReadAccess>(self, inner: Field<T::Element, U, B>) -> Field<M, U, ReadOnly> {
+        self.any(inner)
     }
 
     /// Any element of the array, as a value (the array's own path): a
@@ -301,7 +311,7 @@ impl<M, E> Field<M, Vec<E>, Writable> {
     /// The element the update's query matched (`items.$`), in an update
     /// whose query matches an element of this array (with `contains`,
     /// `elem_match` or a path through `each`): `update_many`,
-    /// `find_one_and_update`, `upsert`. With `update_one(&key, ..)` the
+    /// `find_one_and_update`, `upsert`. With `update(&key, ..)` the
     /// query is the key alone, which matches no element, and the server
     /// refuses the update.
     ///
@@ -335,11 +345,18 @@ impl<M, E, A: WriteAccess> Field<M, Vec<E>, A> {
     /// # struct Order { #[serde(rename = "_id")] id: i64, status: String, total: i64, note: Option<String>,
     /// #     extra: Option<bson::Document>, lines: Vec<Line>, tags: Vec<String> }
     /// # let now = DateTime::now();
-    /// let u: Update<Order> = Order::LINES.every().then(Line::QUANTITY).set(0);
+    /// let u: Update<Order> = Order::LINES.all().then(Line::QUANTITY).set(0);
     /// assert_eq!(u.into_document(now)?, doc! { "$set": { "lines.$[].quantity": 0 } });
     /// # Ok::<(), Error>(())
     /// ```
-    pub fn every(self) -> Field<M, E, Positional> {
+    pub fn all(self) -> Field<M, E, Positional> {
         self.step("$[]")
+    }
+
+    /// Renamed [`all`](Field::all).
+    #[deprecated(since = "0.2.0", note = "renamed `all`: every element, in an update")]
+    #[doc(hidden)]
+    pub fn every(self) -> Field<M, E, Positional> {
+        self.all()
     }
 }

@@ -22,7 +22,7 @@ impl<M, T, A: ReadAccess> Field<M, T, A> {
     /// # struct Order { #[serde(rename = "_id")] id: i64, status: String, total: i64, note: Option<String>,
     /// #     extra: Option<bson::Document>, lines: Vec<Line>, tags: Vec<String> }
     /// # let now = DateTime::now();
-    /// let sort = Order::TOTAL.asc().then(Order::STATUS.desc());
+    /// let sort = Order::TOTAL.asc().then_by(Order::STATUS.desc());
     /// assert_eq!(sort.into_document(), doc! { "total": 1, "status": -1 });
     /// # Ok::<(), Error>(())
     /// ```

@@ -72,7 +72,7 @@ enum Keys {
 
 /// The path of a typed field, as an index key: a path of model `M` that
 /// a query reads (`Customer::ADDRESS.then(Address::CITY)`,
-/// `Order::ITEMS.each(LineItem::SKU)`), not a positional update path.
+/// `Order::ITEMS.any(LineItem::SKU)`), not a positional update path.
 pub fn index_path<M, T, A: crate::ReadAccess>(field: crate::Field<M, T, A>) -> &'static str {
     field.name()
 }

@@ -18,7 +18,7 @@ async fn handler(conn: Connection, id: ObjectId) -> model::Result<Article> {
     articles.insert_one(ArticleInsert { id: None, title: "t".into(), favorites: 0 }).await?;
     let found = articles.find_one(Article::TITLE.eq("t")).await?;
     let _ = found.map(|a| a.favorites);
-    articles.update_one(&id, Article::FAVORITES.inc(1)).await
+    articles.update(&id, Article::FAVORITES.inc(1)).await
 }
 
 fn main() {

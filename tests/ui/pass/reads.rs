@@ -55,14 +55,14 @@ async fn reads(repo: Repo<Customer>) -> model::Result<()> {
     let _: Vec<model::bson::Document> = repo.aggregate(Query::all()).await?;
     let mut changes = repo.watch(Customer::ADDRESS.then(Address::CITY).eq("Oslo")).await?;
     if let Some(Ok(event)) = changes.next().await {
-        if let model::Change::Update { fields, .. } = event.change {
+        if let model::action::Change::Update { fields, .. } = event.change {
             let _: Option<String> = fields.get(Customer::NAME)?;
         }
     }
     let doc = repo.find(&Key { shop: "a".into(), number: 1 }).await?;
     let version = i64::from(doc.version);
     let doc = repo.replace(doc).await?;
-    let _ = repo.update_one(&doc.id, Customer::NAME.set("b")).if_version(version + 1).await?;
+    let _ = repo.update(&doc.id, Customer::NAME.set("b")).if_version(version + 1).await?;
     let _ = Key { shop: "a".into(), number: 1 };
     let _ = Customer::ID.gt(Key { shop: "a".into(), number: 1 });
     Ok(())

@@ -1,0 +1,5 @@
+include!("common/order.rs");
+
+fn main() {
+    let _ = Order::ITEMS.any(Item::SKU).set("a");
+}

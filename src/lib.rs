@@ -23,11 +23,14 @@ pub use model_core::{
 
 // Actions: what an operation returns, run by `.await`.
 pub use model_core::{
-    Aggregate, AggregateStream, Count, CountBy, DeleteMany, DeleteOne, Distinct, Find, FindMany,
-    FindManyToMapBy, FindOne, FindOneAndDelete, FindOneAndReplace, FindOneAndUpdate, InsertMany,
-    InsertOne, Iterate, Paginate, Replace, Scroll, UpdateMany, UpdateOne, Upsert, Watch,
-    WithCollection,
+    Aggregate, AggregateStream, BulkWrite, Count, CountBy, DeleteMany, DeleteOne, Distinct, Find,
+    FindMany, FindManyToMapBy, FindOne, FindOneAndDelete, FindOneAndReplace, FindOneAndUpdate,
+    InsertMany, InsertOne, Iterate, Paginate, Replace, Scroll, UpdateMany, UpdateOne, Upsert,
+    Watch, WithCollection,
 };
+
+// Bulk writes: the writes, and what happened to each.
+pub use model_core::{BulkOutcome, BulkProgress, MAX_WRITE_BATCH, Write, WriteOutcome};
 
 // Pages, cursors and change streams.
 pub use model_core::{

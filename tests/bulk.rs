@@ -339,3 +339,23 @@ async fn a_write_that_cannot_be_built_fails_before_anything_is_sent() {
     assert_eq!(commands.take(), ["insert"]);
     assert_eq!(names(&conn).await, ["a"]);
 }
+
+#[tokio::test]
+async fn a_bulk_write_in_a_transaction_is_undone_with_it() {
+    let (conn, _) = monitored().await;
+    let foos = conn.repo::<Foo>();
+    let a = foos.insert_one(foo("a", Some(1))).await.unwrap();
+    let result: model::Result<()> = conn
+        .transaction(async |s| {
+            let writes =
+                [Write::insert(foo("b", None)), Write::update(&a.id, Foo::BAR.set(Some(9)))];
+            let outcome = foos.bulk_write(writes).session(s).await?;
+            assert!(outcome.is_ok(), "{:?}", outcome.errors().collect::<Vec<_>>());
+            assert_eq!(foos.count(Query::all()).session(s).await?, 2, "seen inside");
+            Err(Error::InvalidArgument { message: "roll back".into() })
+        })
+        .await;
+    assert!(matches!(result, Err(Error::InvalidArgument { .. })), "{result:?}");
+    assert_eq!(names(&conn).await, ["a"]);
+    assert_eq!(foos.find(&a.id).await.unwrap().bar, Some(1));
+}

@@ -437,10 +437,12 @@ impl<'a, M: Model> BulkWrite<'a, M> {
             collect(M::COLLECTION, timeout, coll, read, self.session.as_deref_mut()).await?;
         for (position, document, expected) in unsure {
             let key = document.key().to_bson()?;
-            let ours = bson::to_document(&Stored(&document))?;
+            // As the driver wrote it (binary, not human-readable, serde).
+            let ours = bson::to_raw_document_buf(&Stored(&document))?;
+            let is_ours = |stored: &Document| ours.to_document().is_ok_and(|ours| ours == *stored);
             let found = stored.iter().find(|doc| doc.get("_id") == Some(&key));
             writes[position] = match (found, expected) {
-                (Some(stored), _) if *stored == ours => WriteOutcome::Replaced(document),
+                (Some(stored), _) if is_ours(stored) => WriteOutcome::Replaced(document),
                 (Some(_), Some(expected)) => WriteOutcome::Failed(Error::VersionConflict {
                     collection: M::COLLECTION.to_string(),
                     expected,

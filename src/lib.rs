@@ -13,7 +13,7 @@
 // updates and sorts, the errors, the migration of its collection.
 pub use model_core::{
     Connection, Error, Field, FieldType, Key, Migration, Model, Options, Ordered, PageCursor,
-    ParseKey, Projection, Query, Repo, Result, Sort, Update, Version,
+    ParseKey, Projection, Query, Repo, Result, Sort, Update, Version, Write,
 };
 
 // BSON and the driver.
@@ -23,11 +23,12 @@ pub use model_core::{DateTime, ObjectId, Uuid, bson, mongodb};
 /// return: pages, change events.
 pub mod action {
     pub use model_core::{
-        Aggregate, AggregateStream, Change, ChangeEvent, Count, CountBy, DeleteMany, DeleteOne,
-        Distinct, Find, FindMany, FindManyToMapBy, FindOne, FindOneAndDelete, FindOneAndReplace,
-        FindOneAndUpdate, ITERATE_BATCH_SIZE, InsertMany, InsertOne, Iterate, KeysetPage,
-        MAX_PAGE_LIMIT, Page, Paginate, Replace, SCROLL_SIZE, Scroll, UpdateMany, UpdateOne,
-        UpdatedFields, Upsert, Watch, WithCollection,
+        Aggregate, AggregateStream, BulkOutcome, BulkProgress, BulkWrite, Change, ChangeEvent,
+        Count, CountBy, DeleteMany, DeleteOne, Distinct, Find, FindMany, FindManyToMapBy, FindOne,
+        FindOneAndDelete, FindOneAndReplace, FindOneAndUpdate, ITERATE_BATCH_SIZE, InsertMany,
+        InsertOne, Iterate, KeysetPage, MAX_PAGE_LIMIT, MAX_WRITE_BATCH, Page, Paginate, Replace,
+        SCROLL_SIZE, Scroll, UpdateMany, UpdateOne, UpdatedFields, Upsert, Watch, WithCollection,
+        Write, WriteOutcome,
     };
 }
 

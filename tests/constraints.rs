@@ -281,3 +281,30 @@ fn the_schema_carries_each_constraint_in_the_fields_bson_type() {
         doc! { "bsonType": "array", "items": { "bsonType": "string" }, "minItems": 1_i64, "maxItems": 3_i64, "uniqueItems": true }
     );
 }
+
+#[tokio::test]
+async fn a_bulk_write_checks_each_write_where_it_stands() {
+    let (conn, commands) = logged().await;
+    conn.migrate::<Account>().await.unwrap();
+    let accounts = conn.repo::<Account>();
+    let stored = accounts.insert_one(valid("a")).await.unwrap();
+    commands.clear();
+    let mut bad_insert = valid("b");
+    bad_insert.age = -5;
+    let mut bad_replace = stored.clone();
+    bad_replace.status = "gone".into();
+    let outcome = accounts
+        .bulk_write([
+            model::Write::insert(valid("c")),
+            model::Write::insert(bad_insert),
+            model::Write::replace(bad_replace),
+        ])
+        .ordered(false)
+        .await
+        .unwrap();
+    let failed: Vec<(usize, &str)> =
+        outcome.errors().map(|(at, error)| (at, client_side(error).0)).collect();
+    assert_eq!(failed, [(1, "age"), (2, "status")]);
+    assert_eq!(commands.all(), ["insert"], "only the valid insert is sent");
+    assert_eq!(accounts.count(model::Query::all()).await.unwrap(), 2);
+}

@@ -29,6 +29,8 @@ fn handles_are_send_sync_and_static() {
     send_static::<model::lock::Leadership>();
     send_static::<model::lock::LockingError>();
     send_static::<model::Error>();
+    send_static::<model::action::BulkOutcome<Foo>>();
+    send_static::<model::Write<Foo>>();
     send_static::<model::migrations::Migrations>();
 }
 
@@ -48,6 +50,10 @@ async fn every_action(foos: Repo<Foo>, key: model::Uuid) -> model::Result<()> {
     foos.update(&key, Foo::BAR.set(Some(1))).await?;
     foos.update_many(query(), Foo::BAR.set(Some(2))).await?;
     foos.upsert(Foo::FOO.eq("c"), Foo::BAR.set(Some(3))).await?;
+    let writes = [model::Write::insert(foo("d", None)), model::Write::delete(&key)];
+    let outcome = foos.bulk_write(writes).on_progress(|_| {}).await?;
+    foos.count(query()).await?; // the outcome held across an await
+    drop(outcome);
     foos.find_one_and_update(query(), Foo::BAR.set(Some(4))).await?;
     foos.find_one_and_delete(query()).await?;
     let found = foos.find(&key).await?;

@@ -9,6 +9,7 @@
 //! See `BENCHMARKS.md` at the repository root for the method and results.
 
 mod backfill;
+mod bulk;
 mod codec_report;
 mod e2e;
 mod growth;
@@ -115,7 +116,8 @@ fn usage() -> &'static str {
      model-bench --codec-loop GROUP/SIDE N   run one codec case N times (for callgrind)\n       \
      model-bench --lock-loop odm|raw N URI   N lock cycles on one side (for callgrind)\n       \
      model-bench --op-loop OP odm|raw N URI  N end-to-end ops on one side (for callgrind)\n       \
-     model-bench --backfill N [--rounds R]  a migration's backfill of N documents beside the raw driver"
+     model-bench --backfill N [--rounds R]  a migration's backfill of N documents beside the raw driver\n       \
+     model-bench --bulk N [--rounds R]      N upserts as one bulk write, as N upserts, and raw"
 }
 
 fn main() -> ExitCode {
@@ -128,6 +130,7 @@ fn main() -> ExitCode {
         Some("--op-loop") => op_loop::run(&args[1..]),
         Some(growth::CHILD) => growth::child(&args[1..]),
         Some("--backfill") => backfill::run(&args[1..]),
+        Some("--bulk") => bulk::run(&args[1..]),
         Some(backfill::CHILD) => backfill::child(&args[1..]),
         Some("--help" | "-h") => {
             println!("{}", usage());

@@ -58,11 +58,12 @@ mod update;
 mod version;
 
 pub use action::{
-    Aggregate, AggregateStream, Change, ChangeEvent, Count, CountBy, DeleteMany, DeleteOne,
-    Distinct, Find, FindMany, FindManyToMapBy, FindOne, FindOneAndDelete, FindOneAndReplace,
-    FindOneAndUpdate, ITERATE_BATCH_SIZE, InsertMany, InsertOne, Iterate, KeysetPage,
-    MAX_PAGE_LIMIT, Page, Paginate, Replace, SCROLL_SIZE, Scroll, UpdateMany, UpdateOne,
-    UpdatedFields, Upsert, Watch, WithCollection,
+    Aggregate, AggregateStream, BulkOutcome, BulkProgress, BulkWrite, Change, ChangeEvent, Count,
+    CountBy, DeleteMany, DeleteOne, Distinct, Find, FindMany, FindManyToMapBy, FindOne,
+    FindOneAndDelete, FindOneAndReplace, FindOneAndUpdate, ITERATE_BATCH_SIZE, InsertMany,
+    InsertOne, Iterate, KeysetPage, MAX_PAGE_LIMIT, MAX_WRITE_BATCH, Page, Paginate, Replace,
+    SCROLL_SIZE, Scroll, UpdateMany, UpdateOne, UpdatedFields, Upsert, Watch, WithCollection,
+    Write, WriteOutcome,
 };
 pub use array::{Array, Push, Sequence, Set};
 pub use connection::Connection;

@@ -130,31 +130,8 @@ impl<'a, M: Model> Upsert<'a, M> {
     sort_setter!();
 
     async fn run(self) -> Result<M> {
-        let filter = self.query.into_document()?;
         let now = self.now.unwrap_or_else(DateTime::now);
-        let mut update = self.update;
-        match key_in(&filter) {
-            KeyIn::Equality => {} // the server takes the key from the query
-            KeyIn::Condition => {
-                return Err(Error::invalid(format!(
-                    "an upsert into `{}` names the key (`_id`) in its query with a condition other than `eq`: the document it would insert has no key",
-                    M::COLLECTION
-                )));
-            }
-            KeyIn::Absent => {
-                let key = M::Key::generate().ok_or_else(|| {
-                    Error::invalid(format!(
-                        "an upsert into `{}` must name the key (`_id`) in its query with `eq`: this key kind is not generated",
-                        M::COLLECTION
-                    ))
-                })?;
-                update.on_insert("_id", key.to_bson()?);
-            }
-        }
-        if let Some(created_at) = M::CREATED_AT {
-            update.on_insert(created_at, now.into());
-        }
-        let update = update_document(update, now)?;
+        let (filter, update) = upsert_parts(self.query, self.update, now)?;
         let coll = self.repo.returning_collection().await?;
         let mut options = self
             .repo
@@ -176,6 +153,40 @@ impl<'a, M: Model> Upsert<'a, M> {
 }
 
 into_future!(Upsert, M, "upsert");
+
+/// The filter and the update document of an upsert of `query` with
+/// `update` at `now` (`Repo::upsert`, and an upsert in a bulk write):
+/// what the insert adds (a generated key where the query names none,
+/// `created_at`), the timestamps and the version.
+pub(crate) fn upsert_parts<M: Model>(
+    query: Query<M>,
+    mut update: Update<M>,
+    now: DateTime,
+) -> Result<(Document, Document)> {
+    let filter = query.into_document()?;
+    match key_in(&filter) {
+        KeyIn::Equality => {} // the server takes the key from the query
+        KeyIn::Condition => {
+            return Err(Error::invalid(format!(
+                "an upsert into `{}` names the key (`_id`) in its query with a condition other than `eq`: the document it would insert has no key",
+                M::COLLECTION
+            )));
+        }
+        KeyIn::Absent => {
+            let key = M::Key::generate().ok_or_else(|| {
+                Error::invalid(format!(
+                    "an upsert into `{}` must name the key (`_id`) in its query with `eq`: this key kind is not generated",
+                    M::COLLECTION
+                ))
+            })?;
+            update.on_insert("_id", key.to_bson()?);
+        }
+    }
+    if let Some(created_at) = M::CREATED_AT {
+        update.on_insert(created_at, now.into());
+    }
+    Ok((filter, update_document(update, now)?))
+}
 
 /// How an upsert's query names the key.
 #[derive(Debug, PartialEq)]

@@ -7,6 +7,7 @@
 //! `run::stream`).
 
 mod aggregate;
+mod bulk;
 mod filtered;
 mod find;
 mod keyset;
@@ -16,6 +17,7 @@ mod watch;
 mod write;
 
 pub use aggregate::{Aggregate, AggregateStream, CountBy, Distinct};
+pub use bulk::{BulkOutcome, BulkProgress, BulkWrite, MAX_WRITE_BATCH, Write, WriteOutcome};
 pub use filtered::{FindOneAndDelete, FindOneAndReplace, FindOneAndUpdate, Upsert, WithCollection};
 pub use find::{Count, Find, FindMany, FindManyToMapBy, FindOne};
 pub use keyset::{KeysetPage, SCROLL_SIZE, Scroll};

@@ -15,8 +15,22 @@ use crate::version::{below_maximum, replacement};
 
 use super::outcome::*;
 use super::write::*;
-use super::*;
 use crate::action::filtered::upsert_parts;
+
+/// The most writes one command carries: the server's `maxWriteBatchSize`
+/// (100,000 since MongoDB 3.6).
+pub const MAX_WRITE_BATCH: usize = 100_000;
+
+/// The most bytes of statements one command carries: the server takes a
+/// command document of up to 16 MiB (`maxBsonObjectSize`) plus 16 KiB;
+/// 64 KiB stay free for the command's own fields (`lsid`, `$db`, the
+/// write concern, ...).
+pub(super) const MAX_COMMAND_BYTES: usize = 16 * 1024 * 1024 - 64 * 1024;
+
+/// What an array element costs beside its document: a type byte, its
+/// index as a string (at most 5 digits below [`MAX_WRITE_BATCH`]) and
+/// its NUL.
+pub(super) const ELEMENT_OVERHEAD: usize = 7;
 
 /// The server command a write travels in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

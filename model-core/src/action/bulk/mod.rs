@@ -26,25 +26,11 @@ mod command;
 mod outcome;
 mod write;
 
+pub use command::MAX_WRITE_BATCH;
 use command::*;
 pub use outcome::{BulkOutcome, BulkProgress, WriteOutcome};
 use outcome::{Counts, ProgressCallback};
 pub use write::Write;
-
-/// The most writes one command carries: the server's `maxWriteBatchSize`
-/// (100,000 since MongoDB 3.6).
-pub const MAX_WRITE_BATCH: usize = 100_000;
-
-/// The most bytes of statements one command carries: the server takes a
-/// command document of up to 16 MiB (`maxBsonObjectSize`) plus 16 KiB;
-/// 64 KiB stay free for the command's own fields (`lsid`, `$db`, the
-/// write concern, ...).
-const MAX_COMMAND_BYTES: usize = 16 * 1024 * 1024 - 64 * 1024;
-
-/// What an array element costs beside its document: a type byte, its
-/// index as a string (at most 5 digits below [`MAX_WRITE_BATCH`]) and
-/// its NUL.
-const ELEMENT_OVERHEAD: usize = 7;
 
 impl<M: Model> Repo<M> {
     /// Runs `writes` in as few round trips as the server allows, and

@@ -288,14 +288,29 @@ fn equal(a: Number, b: Number) -> bool {
 
 /// The positions of the first two equal items.
 fn duplicate(items: &[Bson]) -> Option<(usize, usize)> {
-    items.iter().enumerate().find_map(|(j, b)| {
-        items[..j].iter().position(|a| a == b || same_number(a, b)).map(|i| (i, j))
-    })
+    items
+        .iter()
+        .enumerate()
+        .find_map(|(j, b)| items[..j].iter().position(|a| same(a, b)).map(|i| (i, j)))
 }
 
-/// The server compares numbers by value whatever their BSON type.
-fn same_number(a: &Bson, b: &Bson) -> bool {
-    matches!((as_number(a), as_number(b)), (Some(a), Some(b)) if equal(a, b))
+/// Equal as the server compares values: numbers by value whatever their
+/// BSON type, embedded documents field by field *in order* (which
+/// `Document`'s own `==` does not look at), arrays element by element.
+fn same(a: &Bson, b: &Bson) -> bool {
+    match (a, b) {
+        (Bson::Document(a), Bson::Document(b)) => {
+            a.len() == b.len()
+                && a.iter().zip(b.iter()).all(|((ka, va), (kb, vb))| ka == kb && same(va, vb))
+        }
+        (Bson::Array(a), Bson::Array(b)) => {
+            a.len() == b.len() && a.iter().zip(b).all(|(a, b)| same(a, b))
+        }
+        _ => match (as_number(a), as_number(b)) {
+            (Some(a), Some(b)) => equal(a, b),
+            _ => a == b,
+        },
+    }
 }
 
 /// Whether `text` matches `pattern`, compiled once per pattern. The
@@ -416,6 +431,17 @@ mod tests {
         assert!(strict.check("x", None).is_ok());
         assert!(strict.check("x", Some(&"ab".into())).is_err());
         assert!(strict.check("x", Some(&Bson::Int32(4))).is_err());
+    }
+
+    #[test]
+    fn documents_with_the_same_fields_in_another_order_are_not_duplicates() {
+        let items = Bson::Array(vec![
+            bson::doc! { "a": 1, "b": 2 }.into(),
+            bson::doc! { "b": 2, "a": 1 }.into(),
+        ]);
+        assert!(Constraints::NONE.unique_items().check("xs", Some(&items)).is_ok());
+        let twice = Bson::Array(vec![bson::doc! { "a": 1 }.into(), bson::doc! { "a": 1.0 }.into()]);
+        assert!(Constraints::NONE.unique_items().check("xs", Some(&twice)).is_err());
     }
 
     #[test]

@@ -357,3 +357,19 @@ async fn a_bulk_write_in_a_transaction_is_undone_with_it() {
     assert_eq!(names(&conn).await, ["a"]);
     assert_eq!(foos.find(&a.id).await.unwrap().bar, Some(1));
 }
+
+#[tokio::test]
+async fn a_bulk_write_takes_the_connection_strings_write_concern() {
+    use model::mongodb::options::{Acknowledgment, ClientOptions, WriteConcern};
+    let db = testkit::database().await;
+    let mut options = ClientOptions::parse(&db.uri).await.unwrap();
+    options.write_concern = Some(WriteConcern::builder().w(Acknowledgment::Nodes(0)).build());
+    let client = model::mongodb::Client::with_options(options).unwrap();
+    let conn = Connection::from_client(client, db.name);
+    // Unacknowledged (`w: 0`) from the client's options, as for every
+    // other write: refused, since no outcome could be reported.
+    let error = conn.repo::<Foo>().bulk_write([Write::insert(foo("a", None))]).await.unwrap_err();
+    assert!(matches!(error, Error::Unacknowledged { .. }), "{error:?}");
+    let single = conn.repo::<Foo>().insert_one(foo("b", None)).await.unwrap_err();
+    assert!(matches!(single, Error::Unacknowledged { .. }), "as insert_one: {single:?}");
+}

@@ -30,6 +30,10 @@ struct Account {
     tags: Vec<String>,
     #[model(items(max = 2))]
     roles: BTreeSet<String>,
+    /// Left out when empty: what is checked is the field as stored.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    #[model(length(min = 2))]
+    nickname: String,
 }
 
 /// The same collection, without constraints: what another program, or
@@ -60,6 +64,7 @@ fn valid(id: &str) -> AccountInsert {
         tier: 2,
         tags: vec!["a".into()],
         roles: BTreeSet::new(),
+        nickname: String::new(),
     }
 }
 
@@ -96,6 +101,7 @@ fn breaches() -> Vec<(AccountInsert, &'static str, &'static str)> {
             "roles",
             "has 3 items, over",
         ),
+        (with(|a| a.nickname = "x".into()), "nickname", "is 1 characters long, under"),
     ]
 }
 
@@ -130,6 +136,7 @@ async fn each_constraint_is_refused_before_anything_is_sent() {
     edge.bio = Some("four".into());
     (edge.age, edge.score, edge.tier, edge.status) = (150, -1.5, 3, "published".into());
     edge.tags = ["a", "b", "c"].map(String::from).into();
+    edge.username = "ada\n".into(); // PCRE's `$` matches before a final newline
     accounts.replace(edge).await.unwrap();
     assert_eq!(accounts.count(model::Query::all()).await.unwrap(), 1);
 }

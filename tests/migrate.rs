@@ -972,3 +972,21 @@ async fn wildcard_indexes_are_declared_on_the_type() {
     let again = conn.migrate::<WildShop>().await.unwrap();
     assert!(again.is_unchanged(), "on {}: {again:?}", server());
 }
+
+/// Raw identifiers name their fields in index keys and as the key.
+#[derive(Debug, Clone, PartialEq, Model, Serialize, Deserialize)]
+#[model(key = r#ref, timestamps = false, index(keys(r#type, at = -1), unique))]
+struct Tagged {
+    #[serde(rename = "_id")]
+    r#ref: String,
+    r#type: String,
+    at: DateTime,
+}
+
+#[test]
+fn raw_identifiers_name_their_fields_in_index_keys() {
+    let specs = Tagged::indexes();
+    assert_eq!(specs.len(), 1);
+    assert_eq!(specs[0].keys, doc! { "type": 1, "at": -1 });
+    assert!(specs[0].unique);
+}

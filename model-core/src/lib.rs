@@ -105,7 +105,7 @@ pub mod __private {
     pub use crate::project::projection_of;
     pub use crate::schema::{
         Allowed, Constraints, FieldDecl, FieldType, IndexDecl, IndexKey, IndexSpec, Number,
-        ObjectSchema, Ordered, Violation, array_field, check_field, index_path, number_field, put,
+        ObjectSchema, Ordered, Violation, array_field, index_path, number_field, put,
         string_enum_schema, text_field,
     };
     pub use crate::{

@@ -104,14 +104,22 @@ pub trait Model: Serialize + DeserializeOwned + Send + Sync + Unpin + Sized + 's
     const INDEX_DECLS: &'static [IndexDecl] = &[];
 
     /// Checks the fields' declared constraints (`#[model(length(..))]`,
-    /// ...) on the document as it will be stored: what an insert or a
-    /// replace does before it sends anything. `Ok` for a model that
-    /// declares none.
+    /// ...) on the document as it is stored (serde's renames, `with` and
+    /// `skip_serializing_if` applied, `None`s left out): what an insert or
+    /// a replace does before it sends anything. `Ok`, without encoding
+    /// anything, for a model that declares none.
     ///
     /// # Errors
-    /// The first field that breaks one of its constraints.
+    /// The first field that breaks one of its constraints; a document
+    /// that does not encode is left to the write, which fails on it.
     fn check(&self) -> std::result::Result<(), Violation> {
-        Ok(())
+        if Self::FIELDS.iter().all(|field| field.constraints().is_empty()) {
+            return Ok(());
+        }
+        match bson::to_document(&crate::Stored(self)) {
+            Ok(document) => crate::schema::check_document(Self::FIELDS, &document),
+            Err(_) => Ok(()),
+        }
     }
 
     /// The `$jsonSchema` validator of the collection.

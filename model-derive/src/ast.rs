@@ -81,6 +81,8 @@ pub struct Container<A, F> {
     pub attrs: A,
     /// The container's serde attributes (defaults where they did not parse).
     pub serde: SerdeAttrs,
+    /// The container's serde attributes parsed.
+    pub serde_ok: bool,
     /// Every `#[model(...)]` attribute, on the container and on each field
     /// or variant, parsed: the cross-item rules can be checked.
     pub attrs_ok: bool,
@@ -138,10 +140,13 @@ impl<A: ContainerAttrs, F: FromField + Default> Container<A, F> {
             Some(path) => quote!(#path),
             None => lenient_krate(input, derive.attribute()),
         };
-        let serde = if derive.reads_serde() {
-            cx.handle(serde_attr::parse(&input.attrs)).unwrap_or_default()
+        let (serde, serde_ok) = if derive.reads_serde() {
+            match cx.handle(serde_attr::parse(&input.attrs)) {
+                Some(serde) => (serde, true),
+                None => (SerdeAttrs::default(), false),
+            }
         } else {
-            SerdeAttrs::default()
+            (SerdeAttrs::default(), true)
         };
         let data = match &input.data {
             syn::Data::Struct(data) => Data::Struct(
@@ -182,6 +187,7 @@ impl<A: ContainerAttrs, F: FromField + Default> Container<A, F> {
             krate,
             attrs,
             serde,
+            serde_ok,
             attrs_ok,
             data,
         })

@@ -151,6 +151,16 @@ impl FromMeta for AllowedValues {
                 "list the allowed values, like `allowed(\"draft\", \"published\")`",
             ));
         }
+        let same = |a: &Value, b: &Value| match (a, b) {
+            (Value::Str(a), Value::Str(b)) => a == b,
+            (Value::Number(a), Value::Number(b)) => a.as_f64() == b.as_f64(),
+            _ => false,
+        };
+        if values.iter().enumerate().any(|(i, v)| values[..i].iter().any(|w| same(v, w))) {
+            errors.push(darling::Error::custom(
+                "an allowed value is listed twice (the server refuses an `enum` with duplicates)",
+            ));
+        }
         let strings = values.iter().filter(|v| matches!(v, Value::Str(_))).count();
         if strings != 0 && strings != values.len() {
             errors
@@ -160,25 +170,90 @@ impl FromMeta for AllowedValues {
     }
 }
 
-/// `pattern = ".."`: a regular expression the client can check as well as
-/// the server.
-pub struct Pattern(pub String);
+/// `pattern = ".."`: a regular expression for the server (PCRE), and
+/// the same written for the client's engine where that can be done.
+pub struct Pattern {
+    /// As written: what the server's validator gets.
+    pub server: String,
+    /// What the client checks; `None` leaves the pattern to the server.
+    pub client: Option<String>,
+}
 
 impl FromMeta for Pattern {
     fn from_string(value: &str) -> darling::Result<Self> {
-        regex_syntax::Parser::new().parse(value).map_err(|error| {
-            darling::Error::custom(format!(
-                "the pattern does not compile: {}; a pattern is checked by the client before a write as well as by the server, so it is one both read (no look-around, no backreferences)",
-                first_line(&error.to_string())
-            ))
-        })?;
-        Ok(Pattern(value.to_string()))
+        let client = client_pattern(value).filter(|p| regex_syntax::Parser::new().parse(p).is_ok());
+        Ok(Pattern { server: value.to_string(), client })
     }
 }
 
-fn first_line(text: &str) -> String {
-    let line = text.lines().rfind(|l| !l.trim().is_empty()).unwrap_or(text).trim();
-    line.strip_prefix("error: ").unwrap_or(line).to_string()
+/// `pattern` written for the `regex` crate so that it matches what PCRE,
+/// the server's engine, matches: PCRE's `$` also matches before a final
+/// newline, and its `\d`, `\w`, `\s` and `\b` are ASCII where the
+/// crate's are Unicode. `None` where a construct has no faithful
+/// translation (a negated class inside brackets, an inline flag other
+/// than `i`, ...): the client then leaves the pattern to the server.
+fn client_pattern(pattern: &str) -> Option<String> {
+    const DIGIT: &str = "0-9";
+    const WORD: &str = "0-9A-Za-z_";
+    const SPACE: &str = "\\t\\n\\x0B\\x0C\\r ";
+    let mut out = String::with_capacity(pattern.len() + 16);
+    let mut chars = pattern.chars().peekable();
+    let mut in_class = false;
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => {
+                let next = chars.next()?;
+                let class = match next {
+                    'd' | 'D' => DIGIT,
+                    'w' | 'W' => WORD,
+                    's' | 'S' => SPACE,
+                    _ => "",
+                };
+                match (next, in_class) {
+                    ('d' | 'w' | 's', false) => out.push_str(&format!("[{class}]")),
+                    ('D' | 'W' | 'S', false) => out.push_str(&format!("[^{class}]")),
+                    ('d' | 'w' | 's', true) => out.push_str(class),
+                    ('D' | 'W' | 'S', true) => return None,
+                    ('b' | 'B', false) => out.push_str(&format!("(?-u:\\{next})")),
+                    _ => {
+                        out.push('\\');
+                        out.push(next);
+                    }
+                }
+            }
+            '[' if !in_class => {
+                in_class = true;
+                out.push('[');
+                if chars.peek() == Some(&'^') {
+                    out.push(chars.next()?);
+                }
+                if chars.peek() == Some(&']') {
+                    out.push_str("\\]");
+                    chars.next();
+                }
+            }
+            ']' if in_class => {
+                in_class = false;
+                out.push(']');
+            }
+            '$' if !in_class => out.push_str("(?:\\n?\\z)"),
+            '(' if !in_class && chars.peek() == Some(&'?') => {
+                out.push('(');
+                out.push(chars.next()?);
+                // An inline flag group: `i` alone means the same to both.
+                let flags: String =
+                    chars.clone().take_while(|c| c.is_ascii_alphabetic() || *c == '-').collect();
+                if !flags.is_empty() && flags.chars().any(|f| f != 'i' && f != '-') {
+                    let after = chars.clone().nth(flags.len());
+                    if matches!(after, Some(':' | ')')) {
+                        return None;
+                    }
+                }
+            }
+            _ => out.push(c),
+        }
+    }
+    Some(out)
 }
 
 /// The constraints of a field as tokens: the runtime's `Constraints`
@@ -212,8 +287,11 @@ pub fn expand(
         checks.push(check(length.span(), "text_field"));
     }
     if let Some(pattern) = &attrs.pattern {
-        let source = &pattern.0;
-        value = quote!(#value.pattern(#source));
+        let server = &pattern.server;
+        value = quote!(#value.pattern(#server));
+        if let Some(client) = &pattern.client {
+            value = quote!(#value.client_pattern(#client));
+        }
         checks.push(check(pattern.span(), "text_field"));
     }
     if let Some(range) = &attrs.range {
@@ -246,4 +324,26 @@ pub fn expand(
         checks.push(check(attrs.unique_items.span(), "array_field"));
     }
     (!checks.is_empty()).then(|| (value, quote!(#(#checks)*)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::client_pattern;
+
+    #[test]
+    fn the_client_reads_a_pattern_as_pcre_does() {
+        let translated = |p: &str| client_pattern(p).expect(p);
+        assert_eq!(translated("^[a-z0-9_]+$"), "^[a-z0-9_]+(?:\\n?\\z)");
+        assert_eq!(
+            translated("^\\d{3}\\s\\W$"),
+            "^[0-9]{3}[\\t\\n\\x0B\\x0C\\r ][^0-9A-Za-z_](?:\\n?\\z)"
+        );
+        assert_eq!(translated("[\\d.$]"), "[0-9.$]");
+        assert_eq!(translated("\\bfoo\\$"), "(?-u:\\b)foo\\$");
+        assert_eq!(translated("(?i)^ab$"), "(?i)^ab(?:\\n?\\z)");
+        assert_eq!(translated("[]a]"), "[\\]a]");
+        assert_eq!(client_pattern("[^\\D]"), None, "a negated class in brackets");
+        assert_eq!(client_pattern("(?m)^a$"), None, "multi-line");
+        assert_eq!(client_pattern("(?x) a"), None, "extended");
+    }
 }

@@ -162,24 +162,7 @@ pub fn model(model: &Model) -> TokenStream {
         decl
     });
     let kind_checks = constraints.iter().flatten().map(|(_, checks)| checks);
-    let field_checks: Vec<TokenStream> = fields
-        .iter()
-        .zip(&constraints)
-        .enumerate()
-        .filter(|(_, (_, constraints))| constraints.is_some())
-        .map(|(i, (f, _))| {
-            let field = f.ident;
-            quote!(#rt::check_field(&<Self as #rt::Model>::FIELDS[#i], &self.#field)?;)
-        })
-        .collect();
-    let check = (!field_checks.is_empty()).then(|| {
-        quote! {
-            fn check(&self) -> #rt::Result<(), #rt::Violation> {
-                #(#field_checks)*
-                #rt::Result::Ok(())
-            }
-        }
-    });
+
     let additional = additional_properties.then(|| {
         quote!(
             const ADDITIONAL_PROPERTIES: bool = true;
@@ -309,7 +292,6 @@ pub fn model(model: &Model) -> TokenStream {
 
             #touch
             #version
-            #check
         }
 
         #(#kind_checks)*

@@ -115,7 +115,7 @@ impl<'a> Model<'a> {
                 .iter()
                 .filter_map(|(path, key)| match path {
                     KeyPath::Field(ident) => {
-                        let field = fields.iter().find(|f| ident == &f.ident.unraw())?;
+                        let field = fields.iter().find(|f| ident.unraw() == f.ident.unraw())?;
                         Some((Key::Stored(field.stored.to_string()), *key))
                     }
                     KeyPath::Path(expr) => Some((Key::Path((**expr).clone()), *key)),
@@ -158,7 +158,7 @@ impl<'a> Model<'a> {
 /// of its declaration.
 pub fn declared_keys(input: &Input) -> Vec<(&Ident, proc_macro2::Span)> {
     let named = input.attrs.key.as_ref().and_then(|key| {
-        let field = input.fields().iter().find(|f| key == &f.ident.unraw())?;
+        let field = input.fields().iter().find(|f| key.unraw() == f.ident.unraw())?;
         Some((&field.ident, key.span()))
     });
     let marked = input.fields().iter().filter(|f| f.attrs.key.is_present());

@@ -179,7 +179,7 @@ fn writing_stage(key: &str) -> Error {
 /// `repo.aggregate(query)`: an aggregation pipeline that starts with the
 /// typed `query` (`$match`), then the typed [`sort`](Aggregate::sort) and
 /// [`limit`](Aggregate::limit), then the [`stage`](Aggregate::stage)s
-/// given, and decodes each result into `O` ([`into`](Aggregate::into); a
+/// given, and decodes each result into `O` ([`with_type`](Aggregate::with_type); a
 /// `Document` unless told). Awaited, a `Vec`; [`stream`](Aggregate::stream)
 /// for a lazy stream.
 ///

@@ -29,7 +29,7 @@ pub(crate) async fn replace<M: Model>(
     options: FindOneAndReplaceOptions,
     mut session: Option<&mut ClientSession>,
 ) -> Result<M> {
-    crate::check::document(&document)?;
+    crate::check::replacement(&document)?;
     // For a versioned model, what tells a stale version from no match.
     let unversioned = M::VERSION.map(|_| (filter.clone(), document.key().clone()));
     let mut filter = filter;

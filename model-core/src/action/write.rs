@@ -125,7 +125,7 @@ impl<'a, M: Model> InsertOne<'a, M> {
     async fn run(self) -> Result<M> {
         let generated = M::generates_key(&self.insert);
         let doc = M::from_insert(self.insert, self.now.unwrap_or_else(DateTime::now));
-        crate::check::document(&doc)?;
+        crate::check::insert(&doc)?;
         let coll = self.repo.stored_collection().await?;
         let doc = Stored(doc);
         let options = self
@@ -201,7 +201,7 @@ impl<'a, M: Model> InsertMany<'a, M> {
         let docs: Vec<Stored<M>> =
             self.inserts.into_iter().map(|insert| Stored(M::from_insert(insert, now))).collect();
         for doc in &docs {
-            crate::check::document(&doc.0)?;
+            crate::check::insert(&doc.0)?;
         }
         let coll = self.repo.stored_collection().await?;
         let options = self

@@ -26,7 +26,7 @@ pub enum Writable {}
 
 /// Marks a path that can be queried and sorted on, not set: the fields
 /// the runtime owns (`_id`, `created_at`, `updated_at`) and paths through
-/// every element of an array ([`Field::each`]).
+/// every element of an array ([`Field::any`]).
 #[derive(Debug)]
 pub enum ReadOnly {}
 
@@ -51,7 +51,7 @@ impl Access for Positional {}
 /// Paths a query or a sort can name: [`Writable`] and [`ReadOnly`].
 #[diagnostic::on_unimplemented(
     message = "a positional path (`$` or `$[]`) cannot be queried or sorted on",
-    note = "query the array with `elem_match` or `each`, and use `matched()` / `every()` only in updates"
+    note = "query the array with `elem_match` or `any`, and use `matched()` / `all()` only in updates"
 )]
 pub trait ReadAccess: Access {}
 impl ReadAccess for Writable {}
@@ -59,8 +59,8 @@ impl ReadAccess for ReadOnly {}
 
 /// Paths an update can change: [`Writable`] and [`Positional`].
 #[diagnostic::on_unimplemented(
-    message = "this field is read-only: the key, the timestamps and paths through `each` cannot be updated",
-    note = "the runtime sets `_id`, `created_at` and `updated_at`; update an array's elements with `matched()` or `every()`"
+    message = "this field is read-only: the key, the timestamps and paths through `any` cannot be updated",
+    note = "the runtime sets `_id`, `created_at` and `updated_at`; update an array's elements with `matched()` or `all()`"
 )]
 pub trait WriteAccess: Access {}
 impl WriteAccess for Writable {}
@@ -201,7 +201,7 @@ impl<M, T, A> Field<M, T, A> {
     /// A handle to the field stored as `name` (what the derives emit).
     ///
     /// Nothing checks `name`: prefer the generated constants, and
-    /// [`then`](Field::then) / [`each`](Field::each) for nested paths.
+    /// [`then`](Field::then) / [`any`](Field::any) for nested paths.
     pub const fn new(name: &'static str) -> Self {
         Field { name, _marker: PhantomData }
     }
@@ -254,7 +254,7 @@ impl<M, T: Array, A: ReadAccess> Field<M, T, A> {
     /// element (`eq`, `gt`, `one_of`, ...), except the negations, which
     /// hold when *no* element matches (`ne`, `none_of`; `absent` when no
     /// element has the field). Read-only: to update elements use
-    /// [`matched`](Field::matched) or [`every`](Field::every).
+    /// [`matched`](Field::matched) or [`all`](Field::all).
     ///
     /// ```
     /// # use bson::{DateTime, doc}; use model_core::{Error, Query, Update};
@@ -310,7 +310,7 @@ impl<M, T: Array, A: ReadAccess> Field<M, T, A> {
 impl<M, E> Field<M, Vec<E>, Writable> {
     /// The element the update's query matched (`items.$`), in an update
     /// whose query matches an element of this array (with `contains`,
-    /// `elem_match` or a path through `each`): `update_many`,
+    /// `elem_match` or a path through `any`): `update_many`,
     /// `find_one_and_update`, `upsert`. With `update(&key, ..)` the
     /// query is the key alone, which matches no element, and the server
     /// refuses the update.

@@ -40,6 +40,7 @@ pub struct Constraints {
     min_length: Option<u64>,
     max_length: Option<u64>,
     pattern: Option<&'static str>,
+    client_pattern: Option<&'static str>,
     minimum: Option<Number>,
     maximum: Option<Number>,
     allowed: &'static [Allowed],
@@ -53,7 +54,7 @@ pub struct Constraints {
 /// up in logs), only of its size and of the constraint.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Violation {
-    /// The stored path of the field (`username`, `address.city`).
+    /// The stored name of the field (`username`).
     pub path: String,
     /// Which constraint the value breaks, and how.
     pub reason: String,
@@ -65,6 +66,7 @@ impl Constraints {
         min_length: None,
         max_length: None,
         pattern: None,
+        client_pattern: None,
         minimum: None,
         maximum: None,
         allowed: &[],
@@ -81,9 +83,19 @@ impl Constraints {
     }
 
     /// A regular expression a string must match (unanchored, as the
-    /// server's `pattern`).
+    /// server's `pattern`), checked by the server only.
     pub const fn pattern(mut self, pattern: &'static str) -> Self {
         self.pattern = Some(pattern);
+        self
+    }
+
+    /// The same regular expression written for the client's engine (the
+    /// `regex` crate) so that it matches what the server's (PCRE) does:
+    /// the derive writes it where it can (`$` as `\n?\z`, `\d` as
+    /// `[0-9]`, ...), and leaves the pattern to the server where it
+    /// cannot.
+    pub const fn client_pattern(mut self, pattern: &'static str) -> Self {
+        self.client_pattern = Some(pattern);
         self
     }
 
@@ -188,8 +200,8 @@ impl Constraints {
                 if let Some(max) = self.max_length.filter(|max| length > *max) {
                     return Some(format!("is {length} characters long, over the maximum of {max}"));
                 }
-                if let Some(pattern) = self.pattern
-                    && !matches(pattern, s)
+                if let (Some(pattern), Some(client)) = (self.pattern, self.client_pattern)
+                    && !matches(client, s)
                 {
                     return Some(format!("does not match the pattern `{pattern}`"));
                 }
@@ -272,18 +284,26 @@ fn as_number(value: &Bson) -> Option<Number> {
     }
 }
 
-/// `a < b`, exact between integers (an `i64` beyond 2⁵³ is not rounded).
+/// `a < b` in the server's order of numbers: exact between an integer and
+/// a double (an `i64` beyond 2⁵³ is not rounded), and NaN below every
+/// other number.
 fn below(a: Number, b: Number) -> bool {
+    /// 2⁶³, the first double over every `i64`.
+    const TWO_63: f64 = 9_223_372_036_854_775_808.0;
     match (a, b) {
         (Number::Int(a), Number::Int(b)) => a < b,
-        (Number::Int(a), Number::Float(b)) => (a as f64) < b,
-        (Number::Float(a), Number::Int(b)) => a < b as f64,
+        (_, Number::Float(b)) if b.is_nan() => false,
+        (Number::Float(a), _) if a.is_nan() => true,
+        // a < b exactly when a < ⌈b⌉; a < b exactly when ⌊a⌋ < b.
+        (Number::Int(a), Number::Float(b)) => b >= TWO_63 || (b >= -TWO_63 && a < b.ceil() as i64),
+        (Number::Float(a), Number::Int(b)) => a < -TWO_63 || (a < TWO_63 && (a.floor() as i64) < b),
         (Number::Float(a), Number::Float(b)) => a < b,
     }
 }
 
+/// Equal in the server's order of numbers (NaN equals NaN).
 fn equal(a: Number, b: Number) -> bool {
-    !below(a, b) && !below(b, a) && !matches!(a, Number::Float(f) if f.is_nan())
+    !below(a, b) && !below(b, a)
 }
 
 /// The positions of the first two equal items.
@@ -294,14 +314,13 @@ fn duplicate(items: &[Bson]) -> Option<(usize, usize)> {
         .find_map(|(j, b)| items[..j].iter().position(|a| same(a, b)).map(|i| (i, j)))
 }
 
-/// Equal as the server compares values: numbers by value whatever their
-/// BSON type, embedded documents field by field *in order* (which
-/// `Document`'s own `==` does not look at), arrays element by element.
+/// Equal as the server's `uniqueItems` compares values: numbers by value
+/// whatever their BSON type, embedded documents by their fields in any
+/// order, arrays element by element.
 fn same(a: &Bson, b: &Bson) -> bool {
     match (a, b) {
         (Bson::Document(a), Bson::Document(b)) => {
-            a.len() == b.len()
-                && a.iter().zip(b.iter()).all(|((ka, va), (kb, vb))| ka == kb && same(va, vb))
+            a.len() == b.len() && a.iter().all(|(k, va)| b.get(k).is_some_and(|vb| same(va, vb)))
         }
         (Bson::Array(a), Bson::Array(b)) => {
             a.len() == b.len() && a.iter().zip(b).all(|(a, b)| same(a, b))
@@ -331,23 +350,17 @@ fn matches(pattern: &'static str, text: &str) -> bool {
     compiled.is_none_or(|regex| regex.is_match(text))
 }
 
-/// Checks `value`, the field declared by `decl`, against its constraints
-/// as it will be stored. Used by the derive's [`Model::check`](crate::Model::check).
+/// Checks `document`, a model's document as it is stored (its fields
+/// under their stored names, `None`s left out), against the constraints
+/// of `fields`: what the server's validator checks, field by field.
 ///
 /// # Errors
-/// The first constraint the value breaks.
-pub fn check_field<T: crate::FieldType>(
-    decl: &super::FieldDecl,
-    value: &T,
-) -> Result<(), Violation> {
-    if value.is_none() {
-        return Ok(());
-    }
-    // A value that cannot be encoded fails the write on its own.
-    match bson::to_bson(&crate::Stored(value)) {
-        Ok(bson) => decl.constraints().check(decl.name(), Some(&bson)),
-        Err(_) => Ok(()),
-    }
+/// The first constraint a field breaks.
+pub fn check_document(fields: &[super::FieldDecl], document: &Document) -> Result<(), Violation> {
+    fields
+        .iter()
+        .filter(|field| !field.constraints().is_empty())
+        .try_for_each(|field| field.constraints().check(field.name(), document.get(field.name())))
 }
 
 /// Field types with a length: strings (`length`, `pattern`).
@@ -434,14 +447,51 @@ mod tests {
     }
 
     #[test]
-    fn documents_with_the_same_fields_in_another_order_are_not_duplicates() {
+    fn documents_with_the_same_fields_in_another_order_are_duplicates() {
         let items = Bson::Array(vec![
             bson::doc! { "a": 1, "b": 2 }.into(),
             bson::doc! { "b": 2, "a": 1 }.into(),
         ]);
-        assert!(Constraints::NONE.unique_items().check("xs", Some(&items)).is_ok());
+        assert!(Constraints::NONE.unique_items().check("xs", Some(&items)).is_err());
         let twice = Bson::Array(vec![bson::doc! { "a": 1 }.into(), bson::doc! { "a": 1.0 }.into()]);
         assert!(Constraints::NONE.unique_items().check("xs", Some(&twice)).is_err());
+    }
+
+    #[test]
+    fn integers_and_doubles_compare_exactly_and_nan_is_below_every_number() {
+        let big = 1_i64 << 53;
+        assert!(below(Number::Float(big as f64), Number::Int(big + 1)));
+        assert!(!equal(Number::Int(big + 1), Number::Float(big as f64)));
+        assert!(equal(Number::Int(big), Number::Float(big as f64)));
+        assert!(below(Number::Int(i64::MAX), Number::Float(9_223_372_036_854_775_808.0)));
+        assert!(
+            below(Number::Int(2), Number::Float(2.5)) && !below(Number::Int(3), Number::Float(2.5))
+        );
+        assert!(
+            below(Number::Float(2.5), Number::Int(3)) && !below(Number::Float(2.5), Number::Int(2))
+        );
+        assert!(below(Number::Float(f64::NAN), Number::Int(i64::MIN)));
+        assert!(equal(Number::Float(f64::NAN), Number::Float(f64::NAN)));
+        let at_least_zero = Constraints::NONE.range(Some(Number::Int(0)), None);
+        assert!(at_least_zero.check("x", Some(&Bson::Double(f64::NAN))).is_err());
+    }
+
+    #[test]
+    fn the_patterns_the_derive_writes_for_the_client_compile_and_match_as_pcre() {
+        // What the derive writes for `^[a-z]+$`, `\bfoo` and `^\S+$`.
+        let end = Constraints::NONE.pattern("^[a-z]+$").client_pattern("^[a-z]+(?:\\n?\\z)");
+        assert!(end.check("x", Some(&"abc\n".into())).is_ok(), "PCRE's `$` before a final newline");
+        assert!(end.check("x", Some(&"abc\nd".into())).is_err());
+        let word = Constraints::NONE.pattern("\\bfoo").client_pattern("(?-u:\\b)foo");
+        assert!(word.check("x", Some(&"éfoo".into())).is_ok(), "an ASCII word boundary");
+        let space = Constraints::NONE
+            .pattern("^\\S+$")
+            .client_pattern("^[^\\t\\n\\x0B\\x0C\\r ]+(?:\\n?\\z)");
+        assert!(space.check("x", Some(&"a\u{a0}b".into())).is_ok(), "ASCII white space only");
+        assert!(space.check("x", Some(&"a b".into())).is_err());
+        // Without a client pattern the server alone checks it.
+        let server_only = Constraints::NONE.pattern("^(?=a)");
+        assert!(server_only.check("x", Some(&"b".into())).is_ok());
     }
 
     #[test]

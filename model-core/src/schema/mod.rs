@@ -12,7 +12,7 @@ mod index;
 
 pub use constraint::{
     Allowed, ArrayField, Constraints, Number, NumberField, TextField, Violation, array_field,
-    check_field, number_field, text_field,
+    check_document, number_field, text_field,
 };
 pub use index::{IndexDecl, IndexKey, IndexSpec, index_path};
 

@@ -12,12 +12,15 @@ use crate::model::{self, Input, Model, Role, Stamps};
 
 type Field = crate::ast::Field<crate::attr::FieldAttrs>;
 
-/// Every rule of a model, in the order a reader meets them. Whether the
-/// key field broke no rule of its own (and so can stand in a `Model`
-/// impl emitted beside the errors).
+/// Every rule of a model, in the order a reader meets them. Whether a
+/// stand-in `Model` impl can be emitted beside the errors: the type is
+/// not generic, its serde attributes are ones serde and the model take,
+/// and the key broke no rule of its own.
 pub fn model(cx: &mut Ctxt, input: &Input, model: &Model<'_>) -> bool {
+    let before = cx.len();
     not_generic(cx, input);
     container_serde_supported(cx, input);
+    let container_sound = input.serde_ok && cx.len() == before;
     let has_key = key(cx, input);
     one_version(cx, input);
     let stamps = Stamps::of(input);
@@ -47,7 +50,7 @@ pub fn model(cx: &mut Ctxt, input: &Input, model: &Model<'_>) -> bool {
     timestamps(cx, input, &sound, &failed, has_key, stamps);
     struct_indexes(cx, input);
     collection_name(cx, input);
-    key_sound
+    container_sound && key_sound
 }
 
 /// A model has one key: `key = field` naming a field, or one field marked
@@ -221,6 +224,13 @@ fn struct_indexes(cx: &mut Ctxt, input: &Input) {
         }
         if index.expire_after.is_some() && index.keys.0.len() != 1 {
             cx.error(index.span(), "a TTL index (`expire_after`) has exactly one key");
+        }
+        let wildcard = index.keys.0.iter().any(|(_, key)| *key == crate::attr::IndexKey::Wildcard);
+        if wildcard && (index.unique.is_present() || index.expire_after.is_some()) {
+            cx.error(
+                index.span(),
+                "a wildcard index cannot be unique or a TTL index (`expire_after`): the server refuses it",
+            );
         }
         if let Some(strength) = index.collation.as_ref().and_then(|c| c.strength.as_ref())
             && !(1..=5).contains(&**strength)

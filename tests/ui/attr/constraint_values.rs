@@ -1,8 +1,8 @@
 use model::Model;
 use serde::{Deserialize, Serialize};
 
-// A constraint's values: bounds in order, a pattern both the client and
-// the server read, allowed values of one kind.
+// A constraint's values: bounds in order, allowed values of one kind and
+// each listed once.
 #[derive(Model, Serialize, Deserialize)]
 #[model(key = id, timestamps = false)]
 struct Member {
@@ -10,7 +10,7 @@ struct Member {
     id: String,
     #[model(length(min = 5, max = 2))]
     name: String,
-    #[model(pattern = "^(?=a)")]
+    #[model(allowed("a", "b", "a"))]
     code: String,
     #[model(range())]
     age: i32,

@@ -88,7 +88,7 @@ impl<M: Model> Statement<M> {
         let (body, pending) = match write.0 {
             Kind::Insert(insert) => {
                 let doc = M::from_insert(insert, now);
-                crate::check::document(&doc)?;
+                crate::check::insert(&doc)?;
                 (bson::to_raw_document_buf(&Stored(&doc))?, Pending::Insert(doc))
             }
             Kind::Update(key, update) => {
@@ -106,7 +106,7 @@ impl<M: Model> Statement<M> {
                 (update_statement(filter, raw(&update)?, false, true)?, Pending::Upsert)
             }
             Kind::Replace(mut document) => {
-                crate::check::document(&document)?;
+                crate::check::replacement(&document)?;
                 let mut filter = key_filter::<M>(document.key())?;
                 let expected = replacement::<M>(&mut filter, &mut document, now)?;
                 let replacement = bson::to_raw_document_buf(&Stored(&document))?;
@@ -150,6 +150,11 @@ pub(super) fn update_statement(
         statement.append("upsert", true);
     }
     Ok(statement)
+}
+
+/// `total += n`, saturating.
+fn add(total: &mut u64, n: u64) {
+    *total = total.saturating_add(n);
 }
 
 /// A `delete` statement: `limit` 1 for one document, 0 for all.
@@ -259,13 +264,14 @@ impl Reply {
     ) {
         let upserted = self.upserted.len() as u64;
         match command {
-            Command::Insert => outcome.counts.inserted += self.n,
+            // Saturating: the counts come from the server.
+            Command::Insert => add(&mut outcome.counts.inserted, self.n),
             Command::Update => {
-                outcome.counts.matched += self.n.saturating_sub(upserted);
-                outcome.counts.modified += self.modified;
-                outcome.counts.upserted += upserted;
+                add(&mut outcome.counts.matched, self.n.saturating_sub(upserted));
+                add(&mut outcome.counts.modified, self.modified);
+                add(&mut outcome.counts.upserted, upserted);
             }
-            Command::Delete => outcome.counts.deleted += self.n,
+            Command::Delete => add(&mut outcome.counts.deleted, self.n),
         }
         let mut errors = self.errors.into_iter().peekable();
         let mut upserts = self.upserted.into_iter().peekable();
@@ -275,6 +281,9 @@ impl Reply {
         let mut any_many = false;
         let mut replaces = Vec::new();
         for (at, (position, pending)) in pending.into_iter().enumerate() {
+            // A reply naming a statement twice: the first one counts.
+            while errors.next_if(|(index, _)| *index < at).is_some() {}
+            while upserts.next_if(|(index, _)| *index < at).is_some() {}
             if let Some((_, error)) = errors.next_if(|(index, _)| *index == at) {
                 let error = driver_error(WriteFailure::WriteError(error));
                 outcome.writes[position] =

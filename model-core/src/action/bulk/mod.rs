@@ -140,12 +140,15 @@ impl<'a, M: Model> BulkWrite<'a, M> {
         };
         let now = self.now.unwrap_or_else(DateTime::now);
         let mut statements = Vec::with_capacity(total);
+        // Ordered: where preparing failed, so nothing after it is sent.
+        let mut unprepared = None;
         for (position, write) in std::mem::take(&mut self.writes).into_iter().enumerate() {
             match Statement::prepare(position, write, now) {
                 Ok(statement) => statements.push(statement),
                 Err(error) => {
                     outcome.writes[position] = WriteOutcome::Failed(error);
                     if self.ordered {
+                        unprepared = Some(position);
                         break;
                     }
                 }
@@ -158,14 +161,21 @@ impl<'a, M: Model> BulkWrite<'a, M> {
             // Stable: each kind keeps its writes' order.
             statements.sort_by_key(|statement| statement.pending.command() as u8);
         }
-        let options =
+        let mut options =
             self.repo.options_with(std::mem::take(&mut self.options), self.session.is_some());
+        let db = self.repo.connection().database().await?;
+        // A command sent as a command takes no default write concern from
+        // the driver: the client's (the connection string's) is added
+        // here, as the driver adds it to its own write commands; not in a
+        // transaction, whose commit carries it.
+        if self.session.is_none() && options.write_concern.is_none() {
+            options.write_concern = db.write_concern().cloned();
+        }
         if let Some(WriteConcern { w: Some(Acknowledgment::Nodes(0)), .. }) = options.write_concern
         {
             return Err(Error::Unacknowledged { collection: M::COLLECTION.to_string() });
         }
         let envelope = Envelope::new(M::COLLECTION, self.ordered, options)?;
-        let db = self.repo.connection().database().await?;
         let mut unsure = Vec::new();
         let mut statements = statements.into_iter().peekable();
         let mut written = 0;
@@ -199,6 +209,10 @@ impl<'a, M: Model> BulkWrite<'a, M> {
                 on_progress(progress);
             }
             if stop {
+                // The write that failed to prepare was never reached.
+                if let Some(position) = unprepared {
+                    outcome.writes[position] = WriteOutcome::NotAttempted;
+                }
                 break;
             }
         }

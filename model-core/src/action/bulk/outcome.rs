@@ -27,7 +27,10 @@ pub enum WriteOutcome<M: Model> {
     /// the index), [`Error::Validation`], [`Error::VersionConflict`] (a
     /// stale replace), [`Error::NotFound`] (a replace of no document), or
     /// an error found before sending ([`Error::InvalidValue`],
-    /// [`Error::InvalidArgument`]). Nothing of it was written.
+    /// [`Error::InvalidArgument`], a broken constraint as
+    /// [`Error::Validation`]). Nothing of it was written, but for an
+    /// upsert whose key, sent back by the server, does not decode
+    /// ([`Error::Deserialize`]): that one inserted its document.
     Failed(Error),
     /// Not sent: an ordered bulk write stops at its first failure.
     NotAttempted,

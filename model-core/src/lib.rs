@@ -100,13 +100,14 @@ pub use mongodb::options::{ValidationAction, ValidationLevel};
 /// Items the derive's generated code refers to. Not a public API.
 #[doc(hidden)]
 pub mod __private {
+    pub use crate::field::index_path;
     pub use crate::fields::{CloneFields, DebugFields, debug_struct};
     pub use crate::model::{Key, Model, UpdatedAt};
     pub use crate::project::projection_of;
     pub use crate::schema::{
         Allowed, Constraints, FieldDecl, FieldType, IndexDecl, IndexKey, IndexSpec, Number,
-        ObjectSchema, Ordered, Violation, array_field, index_path, number_field, put,
-        string_enum_schema, text_field,
+        ObjectSchema, Ordered, Violation, array_field, number_field, put, string_enum_schema,
+        text_field,
     };
     pub use crate::{
         Error, Field, Nested, Nullable, Projection, ReadOnly, Result, Version, Writable,

@@ -217,6 +217,13 @@ impl<M, T, A> Field<M, T, A> {
     }
 }
 
+/// The path of a typed field, as an index key: a path of model `M` that
+/// a query reads (`Customer::ADDRESS.then(Address::CITY)`,
+/// `Order::ITEMS.any(LineItem::SKU)`), not a positional update path.
+pub fn index_path<M, T, A: ReadAccess>(field: Field<M, T, A>) -> &'static str {
+    field.name()
+}
+
 impl<M, T: Nested, A: Access> Field<M, T, A> {
     /// The path to `inner`, a field of the struct this path reaches:
     /// `Customer::ADDRESS.then(Address::CITY)` is stored as `address.city`.

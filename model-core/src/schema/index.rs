@@ -70,13 +70,6 @@ enum Keys {
     Paths(fn() -> Vec<(&'static str, IndexKey)>),
 }
 
-/// The path of a typed field, as an index key: a path of model `M` that
-/// a query reads (`Customer::ADDRESS.then(Address::CITY)`,
-/// `Order::ITEMS.any(LineItem::SKU)`), not a positional update path.
-pub fn index_path<M, T, A: crate::ReadAccess>(field: crate::Field<M, T, A>) -> &'static str {
-    field.name()
-}
-
 impl IndexDecl {
     /// An index on `keys` (stored name and order or kind), in order.
     pub const fn on(keys: &'static [(&'static str, IndexKey)]) -> Self {

@@ -14,7 +14,7 @@ pub use constraint::{
     Allowed, ArrayField, Constraints, Number, NumberField, TextField, Violation, array_field,
     check_document, number_field, text_field,
 };
-pub use index::{IndexDecl, IndexKey, IndexSpec, index_path};
+pub use index::{IndexDecl, IndexKey, IndexSpec};
 
 /// A type a model field can have.
 ///

@@ -51,8 +51,8 @@ impl Options {
     /// `self` if it sets any option, else `None`: an operation then gives
     /// the driver no options struct, which it fills with its defaults as
     /// for a call without options, and none is built, moved and dropped
-    /// on the way (~1,000 of the ~5,000 instructions a `find_one` cost
-    /// over the raw driver's, callgrind, `--op-loop find_one`).
+    /// on the way (~500 instructions a `find_one` or `find`, callgrind,
+    /// `--op-loop`).
     pub(crate) fn set(self) -> Option<Options> {
         (!self.is_unset()).then_some(self)
     }

@@ -106,8 +106,8 @@ pub(crate) async fn bounded<T>(
 /// `$session` when there is one; otherwise, with `$repo`'s connection's
 /// timeout, through [`detached`] on an owned clone of the collection, and
 /// without a timeout in place, as [`detached`] would (the action is then
-/// not moved into a task's future and back: ~1,500 instructions of a
-/// `find_one`'s ~4,000 over the raw driver, callgrind, `--op-loop find_one`).
+/// not moved into a task's future first: 400–1,000 instructions a read,
+/// callgrind, `--op-loop find_one`, `find`, `find_nested`).
 macro_rules! in_session {
     ($repo:expr, $coll:ident, $session:expr, $action:expr) => {
         match ($session, $repo.connection().timeout()) {

@@ -14,8 +14,8 @@ const SLOTS: usize = 128;
 /// distinct ones as the program names: each is joined once and kept, and
 /// a path is as cheap to copy and compare as a field name. Each thread
 /// remembers the paths it has seen in a small direct-mapped cache (no
-/// lock, no hashing of the text, no lazy set-up on the way: ~25
-/// instructions a step where a per-thread `HashMap` took ~110, callgrind,
+/// lock, no hashing, no lazy set-up on the way: ~50 instructions a step
+/// where a per-thread `HashMap` took ~110, callgrind,
 /// `--codec-instructions`), the process the joined strings (one copy
 /// each, whichever thread made it first). A path that lost its slot to
 /// another is found again under the lock.

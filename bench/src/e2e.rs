@@ -15,7 +15,9 @@ use mongodb::{Client, Collection};
 
 use crate::measure::{Sample, Stopwatch};
 use crate::raw_lock::{LOCK_TTL, RawLocks, lock_key};
-use model_bench::models::{BarGroup, Foo, FooInsert, FooName, foo_name, stored_foos};
+use model_bench::models::{
+    Address, BarGroup, Foo, FooInsert, FooName, Wide, foo_name, stored_foos, stored_wides,
+};
 
 /// A boxed error: a benchmark stops at the first failure.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -29,6 +31,9 @@ pub enum Op {
     FindByKey,
     /// `find_one(Foo::FOO.eq(..))` on a unique index.
     FindOneByQuery,
+    /// `find_one(Wide::ADDRESS.then(Address::CITY).eq(..))`: a nested path,
+    /// on [`Wide`] documents.
+    FindOneNested,
     /// `update_one(&key, Foo::BAR.inc(1))` (findAndModify, document after).
     UpdateOne,
     /// `delete_one(&key)`.
@@ -52,10 +57,11 @@ pub enum Op {
 
 impl Op {
     /// Every CRUD operation, in run order.
-    pub const ALL: [Op; 11] = [
+    pub const ALL: [Op; 12] = [
         Op::InsertOne,
         Op::FindByKey,
         Op::FindOneByQuery,
+        Op::FindOneNested,
         Op::UpdateOne,
         Op::DeleteOne,
         Op::FindMany100,
@@ -72,6 +78,7 @@ impl Op {
             Op::InsertOne => "insert_one",
             Op::FindByKey => "find by key",
             Op::FindOneByQuery => "find_one by query",
+            Op::FindOneNested => "find_one by nested path",
             Op::UpdateOne => "update_one",
             Op::DeleteOne => "delete_one",
             Op::FindMany100 => "find_many (100 docs)",
@@ -89,6 +96,7 @@ impl Op {
             Op::InsertOne => "insert_one",
             Op::FindByKey => "find",
             Op::FindOneByQuery => "find_one",
+            Op::FindOneNested => "find_nested",
             Op::UpdateOne => "update_one",
             Op::DeleteOne => "delete_one",
             Op::FindMany100 => "find_many",
@@ -131,10 +139,14 @@ pub enum Side {
 pub struct Fixture {
     repo: Repo<Foo>,
     raw: Collection<Foo>,
+    wides: Repo<Wide>,
+    raw_wides: Collection<Wide>,
     locks: model::lock::Locks,
     raw_locks: RawLocks,
     keys: Vec<Uuid>,
     names: Vec<String>,
+    /// The seeded `Wide`s' cities (for [`Op::FindOneNested`]).
+    cities: Vec<String>,
     /// Where the next insert's names start.
     next: u64,
     /// Where each side's deletes start.
@@ -155,12 +167,22 @@ impl Fixture {
         let repo = conn.repo::<Foo>();
         repo.create_indexes().await?;
         let raw = client.database(name).collection::<Foo>("foos");
+        let wides = conn.repo::<Wide>();
+        let raw_wides = client.database(name).collection::<Wide>("wides");
         let locks = model::lock::Locks::new(&conn);
         locks.setup().await?;
         let raw_locks = RawLocks::new(&client.database(name));
         let seed = op.seed(ops, warm);
         let now = DateTime::now();
-        let docs: Vec<Foo> = stored_foos(seed as usize, now);
+        let mut cities = Vec::new();
+        let docs: Vec<Foo> = if op == Op::FindOneNested {
+            let seeded = stored_wides(seed as usize);
+            raw_wides.insert_many(&seeded).await?;
+            cities = seeded.into_iter().map(|w| w.address.city).collect();
+            Vec::new()
+        } else {
+            stored_foos(seed as usize, now)
+        };
         if !docs.is_empty() {
             raw.insert_many(&docs).await?;
         }
@@ -168,10 +190,13 @@ impl Fixture {
         Ok(Fixture {
             repo,
             raw,
+            wides,
+            raw_wides,
             locks,
             raw_locks,
             keys: docs.iter().map(|d| d.id).collect(),
             names: docs.into_iter().map(|d| d.foo).collect(),
+            cities,
             next: seed,
             delete_from: [0, half],
         })
@@ -195,6 +220,10 @@ impl Fixture {
         &self.names[i as usize % self.names.len()]
     }
 
+    fn city(&self, i: u64) -> &str {
+        &self.cities[i as usize % self.cities.len()]
+    }
+
     async fn odm(&mut self, op: Op, n: u64) -> Result<(), BoxError> {
         let repo = &self.repo;
         for i in 0..n {
@@ -212,6 +241,10 @@ impl Fixture {
                 }
                 Op::FindOneByQuery => {
                     repo.find_one(Foo::FOO.eq(self.name(i))).await?.ok_or("not found")?;
+                }
+                Op::FindOneNested => {
+                    let city = Wide::ADDRESS.then(Address::CITY).eq(self.city(i));
+                    self.wides.find_one(city).await?.ok_or("not found")?;
                 }
                 Op::UpdateOne => {
                     repo.update(self.key(i), Foo::BAR.inc(1)).await?;
@@ -281,6 +314,10 @@ impl Fixture {
                 }
                 Op::FindOneByQuery => {
                     raw.find_one(doc! { "foo": self.name(i) }).await?.ok_or("not found")?;
+                }
+                Op::FindOneNested => {
+                    let city = doc! { "address.city": self.city(i) };
+                    self.raw_wides.find_one(city).await?.ok_or("not found")?;
                 }
                 Op::UpdateOne => {
                     let update = doc! {
@@ -427,7 +464,7 @@ pub async fn round(
     for op in Op::ALL {
         let n = if op.is_bulk() { (ops / 4).max(1) } else { ops };
         let warm = (n / 10).max(3);
-        let db = format!("bench_{tag}_r{round}_{}", op.name().split(' ').next().unwrap_or("op"));
+        let db = format!("bench_{tag}_r{round}_{}", op.key());
         let mut fixture = Fixture::new(client, &db, op, n, warm).await?;
         fixture.check_same_result(op).await?;
         fixture.run(op, Side::Odm, warm).await?;

@@ -224,6 +224,19 @@ pub fn bar_sample() -> Bar {
     }
 }
 
+/// `n` `Wide`s as the raw side writes them: the sample with fresh keys
+/// and the `i`-th in `city-{i:04}`.
+pub fn stored_wides(n: usize) -> Vec<Wide> {
+    (0..n)
+        .map(|i| {
+            let mut wide = wide_sample();
+            wide.id = ObjectId::new();
+            wide.address.city = format!("city-{i:04}");
+            wide
+        })
+        .collect()
+}
+
 /// A sample address.
 pub fn address() -> Address {
     Address {

@@ -62,6 +62,19 @@ impl Filter {
         }
     }
 
+    /// The filter as a document, made one in place if it was one condition.
+    fn as_document(&mut self) -> &mut Document {
+        if let Filter::One(field, value) = self {
+            let mut doc = Document::new();
+            doc.insert(*field, std::mem::replace(value, Bson::Null));
+            *self = Filter::Doc(doc);
+        }
+        match self {
+            Filter::Doc(doc) => doc,
+            Filter::One(..) => unreachable!("made a document above"),
+        }
+    }
+
     fn into_document(self) -> Document {
         match self {
             Filter::One(field, value) => {
@@ -72,6 +85,11 @@ impl Filter {
             Filter::Doc(doc) => doc,
         }
     }
+}
+
+/// `{ $and: [this, other] }`.
+fn both(this: Document, other: Document) -> Filter {
+    Filter::Doc(bson::doc! { "$and": [Bson::Document(this), Bson::Document(other)] })
 }
 
 impl<M> Clone for Query<M> {
@@ -120,6 +138,18 @@ impl<M> Query<M> {
         }
     }
 
+    /// Documents whose `field` equals `value`, compared as a value
+    /// ([`literal`](crate::field::literal)).
+    pub(crate) fn equal(field: &'static str, value: Result<Bson, bson::ser::Error>) -> Self {
+        let value = match value {
+            Ok(value) if crate::field::is_compound(&value) => crate::field::literal(value),
+            // Moved once, into the query.
+            Ok(value) => value,
+            Err(error) => return Self::invalid((field, Arc::new(error))),
+        };
+        Query { filter: Filter::One(field, value), error: None, _model: PhantomData }
+    }
+
     /// A query that fails with `invalid` when it runs.
     pub(crate) fn invalid(invalid: Invalid) -> Self {
         Query { filter: Filter::Doc(Document::new()), error: Some(invalid), _model: PhantomData }
@@ -138,33 +168,39 @@ impl<M> Query<M> {
     /// Conditions on different fields merge into one filter document; where
     /// both sides constrain the same field they are joined with `$and`.
     pub fn and(mut self, other: Query<M>) -> Self {
-        self.error = self.error.or(other.error);
-        self.filter = match (self.filter, other.filter) {
-            (this, other) if this.is_empty() => other,
-            (this, other) if other.is_empty() => this,
-            (this, other) => {
-                let shared = match &other {
-                    Filter::One(field, _) => this.contains(field),
-                    Filter::Doc(doc) => doc.keys().any(|k| this.contains(k)),
-                };
-                if shared {
-                    let both = vec![
-                        Bson::Document(this.into_document()),
-                        Bson::Document(other.into_document()),
-                    ];
-                    Filter::Doc(bson::doc! { "$and": both })
-                } else {
-                    let mut doc = this.into_document();
-                    match other {
-                        Filter::One(field, value) => {
-                            doc.insert(field, value);
-                        }
-                        Filter::Doc(other) => doc.extend(other),
-                    }
-                    Filter::Doc(doc)
+        // Taken apart and changed in place: a query is moved whole only
+        // in and out of this call (the moves of a `match` on both filters
+        // cost more than the document they build).
+        let Query { filter: other, error, .. } = other;
+        if self.error.is_none() {
+            self.error = error;
+        }
+        if self.filter.is_empty() {
+            self.filter = other;
+            return self;
+        }
+        match other {
+            // One more condition: inserted, and only if the field was
+            // there already (`insert` says so) put back and joined with
+            // `$and`, so the common case looks the field up once.
+            Filter::One(field, value) => {
+                let doc = self.filter.as_document();
+                if let Some(earlier) = doc.insert(field, value) {
+                    let later = doc.insert(field, earlier).expect("inserted above");
+                    let this = std::mem::take(doc);
+                    self.filter = both(this, Filter::One(field, later).into_document());
                 }
             }
-        };
+            Filter::Doc(other) if other.is_empty() => {}
+            Filter::Doc(other) => {
+                if other.keys().any(|k| self.filter.contains(k)) {
+                    let this = std::mem::take(self.filter.as_document());
+                    self.filter = both(this, other);
+                } else {
+                    self.filter.as_document().extend(other);
+                }
+            }
+        }
         self
     }
 

@@ -114,6 +114,9 @@ impl<M: Model> Repo<M> {
     /// left out: a transaction decides them (the driver refuses them on
     /// its commands), and an action's own are the caller's to answer for.
     pub(crate) fn options_with(&self, action: Options, in_session: bool) -> Options {
+        if self.options.is_unset() {
+            return action;
+        }
         if in_session {
             let mut defaults = self.options.clone();
             defaults.write_concern = None;
@@ -146,6 +149,10 @@ impl<M: Model> Repo<M> {
     pub async fn collection(&self) -> Result<&Collection<M>> {
         if self.conn.is_closed() {
             return Err(Error::Disconnected);
+        }
+        // Set after the first operation: no initialising future to build.
+        if let Some(collection) = self.collection.get() {
+            return Ok(collection);
         }
         self.collection
             .get_or_try_init(|| async {

@@ -58,6 +58,11 @@ pub struct Update<M> {
     // two parts share an operator; the outer document is built when the
     // operation runs, so a typed update costs about what its `doc!` does.
     ops: OpList,
+    // A part of one operator on one path (what `Field::set` and the like
+    // make) until it is joined: `and` then inserts it into the operator's
+    // document, as a `doc!` would, instead of building a document for it
+    // and moving its entry over. When set, `ops` is empty.
+    one: Option<(Op, &'static str, Bson)>,
     // Boxed: rare, and an update is moved at every `and`.
     error: Option<Box<Problem>>,
     // `touch(false)`: the model's `updated_at` is left as it is.
@@ -69,6 +74,7 @@ impl<M> Clone for Update<M> {
     fn clone(&self) -> Self {
         Update {
             ops: self.ops.clone(),
+            one: self.one.clone(),
             error: self.error.clone(),
             untouched: self.untouched,
             _model: PhantomData,
@@ -79,6 +85,11 @@ impl<M> Clone for Update<M> {
 impl<M> std::fmt::Debug for Update<M> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let mut map = f.debug_map();
+        if let Some((op, field, value)) = &self.one {
+            let mut fields = Document::new();
+            fields.insert(*field, value.clone());
+            map.entry(&op.name(), &fields);
+        }
         for (op, fields) in self.ops.iter() {
             map.entry(&op, fields);
         }
@@ -95,16 +106,35 @@ impl<M> Default for Update<M> {
 impl<M> Update<M> {
     /// No change but `updated_at`.
     pub fn none() -> Self {
-        Update { ops: OpList::default(), error: None, untouched: false, _model: PhantomData }
+        Update {
+            ops: OpList::default(),
+            one: None,
+            error: None,
+            untouched: false,
+            _model: PhantomData,
+        }
+    }
+
+    /// The operators and their paths, the part of one path moved in first.
+    fn ops(&mut self) -> &mut OpList {
+        if let Some((op, field, value)) = self.one.take() {
+            let mut fields = Document::new();
+            fields.insert(field, value);
+            match op {
+                Op::Set => self.ops.set = Some(fields),
+                Op::Unset => self.ops.unset = Some(fields),
+                Op::Inc => self.ops.inc = Some(fields),
+                _ => self.ops.rest.push((Cow::Borrowed(op.name()), fields)),
+            }
+        }
+        &mut self.ops
     }
 
     pub(crate) fn op(op: Op, field: &'static str, value: Result<Bson, bson::ser::Error>) -> Self {
         match value {
             Ok(value) => {
-                let mut fields = Document::new();
-                fields.insert(field, value);
                 let mut update = Self::none();
-                update.ops.push(Cow::Borrowed(op.name()), fields);
+                update.one = Some((op, field, value));
                 update
             }
             Err(error) => Self::invalid((field, Arc::new(error))),
@@ -146,18 +176,28 @@ impl<M> Update<M> {
     /// add up (`tags.push("a").and(tags.push("b"))` pushes both). Takes an
     /// [`Update`] or anything that becomes one (a [`Push`](crate::Push)).
     pub fn and(mut self, other: impl Into<Update<M>>) -> Self {
-        let other = other.into();
-        let OpList { set, unset, inc, rest } = other.ops;
-        for (op, fields) in [("$set", set), ("$unset", unset), ("$inc", inc)] {
-            if let Some(fields) = fields {
-                self.merge(Cow::Borrowed(op), fields);
-            }
+        let Update { ops: OpList { set, unset, inc, rest }, one, error, untouched, .. } =
+            other.into();
+        if let Some((op, field, value)) = one {
+            self.merge_one(op, field, value);
+        }
+        // Slot by slot, not through an array of them: each is moved once.
+        if let Some(fields) = set {
+            self.merge(Cow::Borrowed("$set"), fields);
+        }
+        if let Some(fields) = unset {
+            self.merge(Cow::Borrowed("$unset"), fields);
+        }
+        if let Some(fields) = inc {
+            self.merge(Cow::Borrowed("$inc"), fields);
         }
         for (op, fields) in rest {
             self.merge(op, fields);
         }
-        self.error = self.error.or(other.error);
-        self.untouched |= other.untouched;
+        if self.error.is_none() {
+            self.error = error;
+        }
+        self.untouched |= untouched;
         self
     }
 
@@ -189,13 +229,45 @@ impl<M> Update<M> {
         self
     }
 
+    /// Adds `op` on `field`, as [`and`](Update::and) describes.
+    fn merge_one(&mut self, op: Op, field: &'static str, mut value: Bson) {
+        let name = op.name();
+        let ops = self.ops();
+        // Another operator's hold on this path gives way.
+        for (mine, held) in ops.iter_mut() {
+            if mine != name && gives_way(held, field) {
+                held.remove(field);
+            }
+        }
+        let held = match op {
+            Op::Set => ops.set.get_or_insert_default(),
+            Op::Unset => ops.unset.get_or_insert_default(),
+            Op::Inc => ops.inc.get_or_insert_default(),
+            _ => match ops.rest.iter().position(|(held, _)| held == name) {
+                Some(at) => &mut ops.rest[at].1,
+                None => {
+                    ops.rest.push((Cow::Borrowed(name), Document::new()));
+                    &mut ops.rest.last_mut().expect("pushed").1
+                }
+            },
+        };
+        if matches!(op, Op::Push | Op::AddToSet | Op::PullAll | Op::Pull)
+            && let Some(previous) = held.remove(field)
+        {
+            value = accumulate(name, previous, value);
+        }
+        held.insert(field, value);
+    }
+
     /// Adds `op`'s `fields`, as [`and`](Update::and) describes.
     fn merge(&mut self, op: OpName, fields: Document) {
         // Another operator's hold on these paths gives way.
-        for (mine, held) in self.ops.iter_mut() {
+        for (mine, held) in self.ops().iter_mut() {
             if mine != op && !held.is_empty() {
                 for path in fields.keys() {
-                    held.remove(path);
+                    if gives_way(held, path) {
+                        held.remove(path);
+                    }
                 }
             }
         }
@@ -216,13 +288,13 @@ impl<M> Update<M> {
 
     /// Whether no path is changed.
     pub fn is_empty(&self) -> bool {
-        self.ops.iter().all(|(_, fields)| fields.is_empty())
+        self.one.is_none() && self.ops.iter().all(|(_, fields)| fields.is_empty())
     }
 
     /// Sets `field` to `value` only on insert, unless the update already
     /// sets the path: what an upsert adds for the key and `created_at`.
     pub(crate) fn on_insert(&mut self, field: &str, value: Bson) {
-        if self.ops.iter().any(|(_, fields)| fields.contains_key(field)) {
+        if self.ops().iter().any(|(_, fields)| fields.contains_key(field)) {
             return;
         }
         let name = Op::SetOnInsert.name();
@@ -236,26 +308,26 @@ impl<M> Update<M> {
 
     /// The update document, with `stamp`'s field set to its time.
     fn document_stamped(mut self, stamp: Option<(&str, DateTime)>) -> Result<Document> {
+        self.ops();
         match self.error.map(|problem| *problem) {
             Some(Problem::Value(invalid)) => return Err(Error::from_invalid(invalid)),
             Some(Problem::Raw(message)) => return Err(Error::invalid(message)),
             None => {}
         }
+        let OpList { mut set, unset, inc, rest } = self.ops;
         if let Some((field, now)) = stamp {
-            let set = Op::Set.name();
-            match self.ops.get_mut(set) {
-                Some(fields) => {
-                    fields.insert(field, now);
-                }
-                None => self.ops.push(Cow::Borrowed(set), bson::doc! { field: now }),
-            }
+            set.get_or_insert_default().insert(field, now);
         }
-        let OpList { set, unset, inc, rest } = self.ops;
         let mut update = Document::new();
-        for (op, fields) in [("$set", set), ("$unset", unset), ("$inc", inc)] {
-            if let Some(fields) = fields.filter(|f| !f.is_empty()) {
-                update.insert(op, fields);
-            }
+        // Slot by slot, not through an array of them: each is moved once.
+        if let Some(fields) = set.filter(|f| !f.is_empty()) {
+            update.insert("$set", fields);
+        }
+        if let Some(fields) = unset.filter(|f| !f.is_empty()) {
+            update.insert("$unset", fields);
+        }
+        if let Some(fields) = inc.filter(|f| !f.is_empty()) {
+            update.insert("$inc", fields);
         }
         for (op, fields) in rest {
             if !fields.is_empty() {
@@ -330,6 +402,13 @@ impl OpList {
             None => self.rest.push((op, fields)),
         }
     }
+}
+
+/// Whether `held` holds `path`, which another operator now changes. A
+/// few paths are compared in turn: cheaper than hashing the path to find
+/// it missing.
+fn gives_way(held: &Document, path: &str) -> bool {
+    !held.is_empty() && (held.len() > 8 || held.keys().any(|key| key == path))
 }
 
 /// Why an update cannot run, found while it was built.

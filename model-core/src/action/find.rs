@@ -89,10 +89,8 @@ impl<'a, M: Model> Find<'a, M> {
     async fn run(self) -> Result<M> {
         let filter = key_filter::<M>(self.key)?;
         let coll = self.repo.collection().await?;
-        let options = self
-            .repo
-            .options_with(self.options, self.session.is_some())
-            .find_one(FindOneOptions::default());
+        let options = self.repo.options_with(self.options, self.session.is_some());
+        let options = options.set().map(|options| options.find_one(FindOneOptions::default()));
         let found =
             in_session!(self.repo, coll, self.session, coll.find_one(filter).with_options(options));
         found.map_err(Repo::<M>::error)?.ok_or_else(Repo::<M>::not_found)
@@ -138,11 +136,14 @@ impl<'a, M: Model, P: Projection<M>> FindOne<'a, M, P> {
     async fn run(self) -> Result<Option<P>> {
         let filter = self.query.into_document()?;
         let coll = self.repo.collection().await?.clone_with_type::<P>();
-        let mut options = FindOneOptions::default();
-        options.sort = self.sort.map(Sort::into_document);
-        options.projection = P::projection();
-        let options =
-            self.repo.options_with(self.options, self.session.is_some()).find_one(options);
+        let options = self.repo.options_with(self.options, self.session.is_some());
+        let mut options = options.set().map(|options| options.find_one(FindOneOptions::default()));
+        let (sort, projection) = (self.sort.map(Sort::into_document), P::projection());
+        if sort.is_some() || projection.is_some() {
+            let options = options.get_or_insert_default();
+            options.sort = sort;
+            options.projection = projection;
+        }
         let found =
             in_session!(self.repo, coll, self.session, coll.find_one(filter).with_options(options));
         found.map_err(Repo::<M>::error)

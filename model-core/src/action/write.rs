@@ -128,10 +128,8 @@ impl<'a, M: Model> InsertOne<'a, M> {
         crate::check::insert(&doc)?;
         let coll = self.repo.stored_collection().await?;
         let doc = Stored(doc);
-        let options = self
-            .repo
-            .options_with(self.options, self.session.is_some())
-            .insert_one(Default::default());
+        let options = self.repo.options_with(self.options, self.session.is_some());
+        let options = options.set().map(|options| options.insert_one(Default::default()));
         let in_transaction = self.session.is_some();
         // The document goes to the driver's task and comes back with the
         // outcome.
@@ -366,8 +364,8 @@ impl<'a, M: Model> DeleteOne<'a, M> {
     async fn run(self) -> Result<()> {
         let filter = key_filter::<M>(self.key)?;
         let coll = self.repo.collection().await?;
-        let options =
-            self.repo.options_with(self.options, self.session.is_some()).delete(Default::default());
+        let options = self.repo.options_with(self.options, self.session.is_some());
+        let options = options.set().map(|options| options.delete(Default::default()));
         let result = in_session!(
             self.repo,
             coll,
@@ -408,8 +406,8 @@ impl<'a, M: Model> DeleteMany<'a, M> {
     async fn run(self) -> Result<u64> {
         let filter = self.query.into_document()?;
         let coll = self.repo.collection().await?;
-        let options =
-            self.repo.options_with(self.options, self.session.is_some()).delete(Default::default());
+        let options = self.repo.options_with(self.options, self.session.is_some());
+        let options = options.set().map(|options| options.delete(Default::default()));
         let result = in_session!(
             self.repo,
             coll,

@@ -15,7 +15,7 @@ pub use push::Push;
 
 use bson::{Bson, doc};
 
-use crate::field::{Field, ReadAccess, comparable, is_compound, list, literal};
+use crate::field::{Field, ReadAccess, comparable, is_compound, list};
 use crate::query::Query;
 use crate::schema::FieldType;
 
@@ -88,7 +88,7 @@ impl<M, T, A: ReadAccess> Field<M, T, A> {
         T: Array,
     {
         const { comparable::<T::Element>() };
-        Query::condition(self.name(), element.into().into_bson().map(literal))
+        Query::equal(self.name(), element.into().into_bson())
     }
 
     /// Documents whose array has every one of `elements` (in any order,

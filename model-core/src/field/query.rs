@@ -98,6 +98,7 @@ pub(crate) fn literal(value: Bson) -> Bson {
 
 /// Whether a filter would read `value` as more than a value: a document
 /// (operators) or a regular expression (a pattern).
+#[inline]
 pub(crate) fn is_compound(value: &Bson) -> bool {
     matches!(value, Bson::Document(_) | Bson::RegularExpression(_))
 }
@@ -126,7 +127,7 @@ impl<M, T: FieldType, A: ReadAccess> Field<M, T, A> {
     /// ```
     pub fn eq<How>(self, value: impl FieldValue<T, How>) -> Query<M> {
         const { comparable::<T>() };
-        Query::condition(self.name, value.into_value().into_bson().map(literal))
+        Query::equal(self.name, value.into_value().into_bson())
     }
 
     /// Documents whose value differs from `value` (or is missing).

@@ -3,7 +3,7 @@
 use std::marker::PhantomData;
 use std::sync::Arc;
 
-use bson::{Bson, Document};
+use bson::{Bson, Document, doc};
 
 use crate::error::{Error, Result};
 
@@ -139,10 +139,10 @@ impl<M> Query<M> {
     }
 
     /// Documents whose `field` equals `value`, compared as a value
-    /// ([`literal`](crate::field::literal)).
+    /// ([`literal`]).
     pub(crate) fn equal(field: &'static str, value: Result<Bson, bson::ser::Error>) -> Self {
         let value = match value {
-            Ok(value) if crate::field::is_compound(&value) => crate::field::literal(value),
+            Ok(value) if is_compound(&value) => literal(value),
             // Moved once, into the query.
             Ok(value) => value,
             Err(error) => return Self::invalid((field, Arc::new(error))),
@@ -263,4 +263,19 @@ mod tests {
             doc! { "$or": [{ "a": 1 }, {}] }
         );
     }
+}
+
+/// `value` as a query compares it: documents (and regular expressions)
+/// wrapped in `$eq`, so no value, whatever its content, acts as an
+/// operator or a pattern; scalars as they are (`{field: value}` means the
+/// same and is what a hand-written filter says).
+pub(crate) fn literal(value: Bson) -> Bson {
+    if is_compound(&value) { Bson::Document(doc! { "$eq": value }) } else { value }
+}
+
+/// Whether a filter would read `value` as more than a value: a document
+/// (operators) or a regular expression (a pattern).
+#[inline]
+pub(crate) fn is_compound(value: &Bson) -> bool {
+    matches!(value, Bson::Document(_) | Bson::RegularExpression(_))
 }

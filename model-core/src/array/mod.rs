@@ -8,6 +8,7 @@
 //! element is matched with `$eq`, pushed inside `$each` and pulled with
 //! `$pullAll`, so an element whose keys start with `$` stays data.
 
+mod path;
 mod push;
 mod update;
 
@@ -15,8 +16,8 @@ pub use push::Push;
 
 use bson::{Bson, doc};
 
-use crate::field::{Field, ReadAccess, comparable, is_compound, list};
-use crate::query::Query;
+use crate::field::{Field, ReadAccess, comparable, list};
+use crate::query::{Query, is_compound};
 use crate::schema::FieldType;
 
 /// A field type stored as an array: `Vec<E>`, `BTreeSet<E>`,

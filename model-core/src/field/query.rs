@@ -6,7 +6,7 @@ use std::ops::{Bound, RangeBounds};
 use bson::{Bson, Document, doc};
 
 use super::{Field, FieldValue, ReadAccess};
-use crate::query::Query;
+use crate::query::{Query, is_compound};
 use crate::schema::{FieldType, Ordered};
 use crate::sort::Sort;
 
@@ -86,21 +86,6 @@ impl<M, T, A: ReadAccess> Field<M, T, A> {
     pub fn absent(self) -> Query<M> {
         Query::condition(self.name, Ok(doc! { "$exists": false }.into()))
     }
-}
-
-/// `value` as a query compares it: documents (and regular expressions)
-/// wrapped in `$eq`, so no value, whatever its content, acts as an
-/// operator or a pattern; scalars as they are (`{field: value}` means the
-/// same and is what a hand-written filter says).
-pub(crate) fn literal(value: Bson) -> Bson {
-    if is_compound(&value) { Bson::Document(doc! { "$eq": value }) } else { value }
-}
-
-/// Whether a filter would read `value` as more than a value: a document
-/// (operators) or a regular expression (a pattern).
-#[inline]
-pub(crate) fn is_compound(value: &Bson) -> bool {
-    matches!(value, Bson::Document(_) | Bson::RegularExpression(_))
 }
 
 impl<M, T: FieldType, A: ReadAccess> Field<M, T, A> {
@@ -373,6 +358,7 @@ impl<M, T: Ordered, A: ReadAccess> Field<M, T, A> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::query::literal;
 
     #[test]
     fn document_values_are_compared_never_run() {

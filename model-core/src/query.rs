@@ -240,6 +240,21 @@ impl<M> Query<M> {
     }
 }
 
+/// `value` as a query compares it: documents (and regular expressions)
+/// wrapped in `$eq`, so no value, whatever its content, acts as an
+/// operator or a pattern; scalars as they are (`{field: value}` means the
+/// same and is what a hand-written filter says).
+pub(crate) fn literal(value: Bson) -> Bson {
+    if is_compound(&value) { Bson::Document(doc! { "$eq": value }) } else { value }
+}
+
+/// Whether a filter would read `value` as more than a value: a document
+/// (operators) or a regular expression (a pattern).
+#[inline]
+pub(crate) fn is_compound(value: &Bson) -> bool {
+    matches!(value, Bson::Document(_) | Bson::RegularExpression(_))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -263,19 +278,4 @@ mod tests {
             doc! { "$or": [{ "a": 1 }, {}] }
         );
     }
-}
-
-/// `value` as a query compares it: documents (and regular expressions)
-/// wrapped in `$eq`, so no value, whatever its content, acts as an
-/// operator or a pattern; scalars as they are (`{field: value}` means the
-/// same and is what a hand-written filter says).
-pub(crate) fn literal(value: Bson) -> Bson {
-    if is_compound(&value) { Bson::Document(doc! { "$eq": value }) } else { value }
-}
-
-/// Whether a filter would read `value` as more than a value: a document
-/// (operators) or a regular expression (a pattern).
-#[inline]
-pub(crate) fn is_compound(value: &Bson) -> bool {
-    matches!(value, Bson::Document(_) | Bson::RegularExpression(_))
 }

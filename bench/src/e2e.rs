@@ -34,9 +34,9 @@ pub enum Op {
     /// `find_one(Wide::ADDRESS.then(Address::CITY).eq(..))`: a nested path,
     /// on [`Wide`] documents.
     FindOneNested,
-    /// `update_one(&key, Foo::BAR.inc(1))` (findAndModify, document after).
+    /// `update(&key, Foo::BAR.inc(1))` (findAndModify, document after).
     UpdateOne,
-    /// `delete_one(&key)`.
+    /// `delete(&key)`.
     DeleteOne,
     /// `find_many(Query::all())` of 100 documents.
     FindMany100,

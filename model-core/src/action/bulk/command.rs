@@ -335,3 +335,62 @@ impl Reply {
 pub(super) fn driver_error(failure: WriteFailure) -> mongodb::error::Error {
     mongodb::error::Error::from(ErrorKind::Write(failure))
 }
+
+#[cfg(test)]
+mod tests {
+    use bson::doc;
+
+    use super::*;
+    use crate::action::bulk::{BulkOutcome, WriteOutcome};
+
+    #[derive(Debug, serde::Serialize, serde::Deserialize, model_derive::Model)]
+    #[model(crate = crate, key = id, timestamps = false)]
+    struct Item {
+        #[serde(rename = "_id")]
+        id: i64,
+    }
+
+    fn outcome(n: usize) -> BulkOutcome<Item> {
+        BulkOutcome {
+            writes: (0..n).map(|_| WriteOutcome::NotAttempted).collect(),
+            counts: Default::default(),
+            commands: 0,
+        }
+    }
+
+    fn deletes(n: usize) -> Vec<(usize, Pending<Item>)> {
+        (0..n).map(|at| (at + 10, Pending::Delete)).collect()
+    }
+
+    /// A reply from a server that is wrong or hostile: a statement named
+    /// twice, indexes out of range or negative, counts at `i64::MAX`.
+    #[test]
+    fn a_hostile_reply_loses_no_error_and_panics_nowhere() {
+        let error = |index: Bson, code: i32| doc! { "index": index, "code": code, "errmsg": "e" };
+        let reply = doc! {
+            "ok": 1,
+            "n": i64::MAX,
+            "writeErrors": [
+                error(Bson::Int32(1), 11000),
+                error(Bson::Int32(1), 11000),
+                error(Bson::Int32(-1), 2),
+                error(Bson::Int64(99), 2),
+                error(Bson::Int32(2), 121),
+            ],
+        };
+        let mut outcome = outcome(13);
+        let mut unsure = Vec::new();
+        for _ in 0..3 {
+            let read = Reply::read("items", &reply).expect("readable");
+            read.apply(Command::Delete, false, deletes(3), &mut outcome, &mut unsure);
+        }
+        assert!(matches!(outcome.writes[10], WriteOutcome::Deleted));
+        assert!(matches!(outcome.writes[11], WriteOutcome::Failed(Error::Conflict { .. })));
+        assert!(
+            matches!(outcome.writes[12], WriteOutcome::Failed(Error::Validation { .. })),
+            "the error after the duplicated one is kept: {:?}",
+            outcome.writes[12]
+        );
+        assert_eq!(outcome.counts.deleted, u64::MAX, "saturated, not wrapped");
+    }
+}
